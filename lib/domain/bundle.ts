@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { ChangeRecord, Slug } from './common.ts';
+
+/** One grantable unit: a permission on a resource of an integration. */
+export const AccessUnit = z.strictObject({
+  integrationId: Slug,
+  resource: z.string().min(1).max(128),
+  permission: Slug,
+});
+export type AccessUnit = z.infer<typeof AccessUnit>;
+
+export const BundleInput = z.strictObject({
+  name: z.string().min(1).max(200),
+  description: z.string().max(1000).optional(),
+  units: z.array(AccessUnit).min(1).max(50),
+});
+export type BundleInput = z.infer<typeof BundleInput>;
+
+export const Bundle = BundleInput.extend({
+  id: Slug,
+  version: z.number().int().positive(),
+  lastChange: ChangeRecord,
+});
+export type Bundle = z.infer<typeof Bundle>;

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/** Identifiers chosen by admins (flow, integration, bundle, resource and permission ids). */
+export const Slug = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit');
+
+/** A user's stable subject (the JWT `sub`, or a directory id). */
+export const Subject = z.string().min(1).max(256);
+export const GroupName = z.string().min(1).max(256);
+export const IsoDateTime = z.iso.datetime({ offset: true });
+
+/** Through which channel a change was made; recorded on every write. */
+export const Channel = z.enum(['api', 'cli', 'portal', 'slack', 'teams', 'jira', 'workflow', 'reconciler', 'admin']);
+export type Channel = z.infer<typeof Channel>;
+
+/** Who changed an item, through which channel and why: every store write carries one. */
+export const ChangeRecord = z.object({
+  by: Subject,
+  channel: Channel,
+  action: z.string().min(1).max(64),
+  reason: z.string().max(2000).optional(),
+  at: IsoDateTime,
+});
+export type ChangeRecord = z.infer<typeof ChangeRecord>;

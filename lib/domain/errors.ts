@@ -1,0 +1,72 @@
+/**
+ * Domain errors carry an HTTP status and an RFC 9457 `type` slug; lib/http maps them in one place.
+ * Anything that is not a DomainError becomes a generic 500 with a correlation id.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly status: number;
+  abstract readonly type: string;
+  /** The offending field (JSON pointer-ish path) when there is one. */
+  readonly field: string | undefined;
+
+  constructor(message: string, field?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.field = field;
+  }
+}
+
+export class ValidationError extends DomainError {
+  readonly status = 400;
+  readonly type = 'validation-error';
+  constructor(
+    message: string,
+    field?: string,
+    readonly issues: { path: string; message: string }[] = [],
+  ) {
+    super(message, field);
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly status = 401;
+  readonly type = 'unauthenticated';
+}
+
+export class ForbiddenError extends DomainError {
+  readonly status = 403;
+  readonly type = 'forbidden';
+}
+
+/** The caller is not an eligible approver of this request (or is its requester). */
+export class NotApproverError extends DomainError {
+  readonly status = 403;
+  readonly type = 'not-approver';
+}
+
+export class NotFoundError extends DomainError {
+  readonly status = 404;
+  readonly type = 'not-found';
+}
+
+/** The requested status change is not allowed from the current status. */
+export class InvalidTransitionError extends DomainError {
+  readonly status = 409;
+  readonly type = 'invalid-transition';
+}
+
+/** Optimistic concurrency lost after retries, or a duplicate create. */
+export class ConflictError extends DomainError {
+  readonly status = 409;
+  readonly type = 'conflict';
+}
+
+/** The request is well-formed but breaks the flow's rules (duration, window, targets…). */
+export class PolicyError extends DomainError {
+  readonly status = 422;
+  readonly type = 'policy-violation';
+}
+
+export class PayloadTooLargeError extends DomainError {
+  readonly status = 413;
+  readonly type = 'payload-too-large';
+}

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { AccessUnit } from './bundle.ts';
+import { ChangeRecord, GroupName, Slug, Subject } from './common.ts';
+
+/** A set of people who may approve: named users and members of groups. */
+export const ApproverSet = z.strictObject({
+  name: z.string().min(1).max(100).optional(),
+  users: z.array(Subject).max(100).default([]),
+  groups: z.array(GroupName).max(50).default([]),
+});
+export type ApproverSet = z.infer<typeof ApproverSet>;
+
+/**
+ * How many approvals decide a request:
+ * - `anyOf`: one approval from anyone in any set;
+ * - `allOf`: at least one approval from each set;
+ * - `quorum`: `count` distinct approvers from the union of the sets.
+ * A single reject by an eligible approver rejects the request in every rule.
+ */
+export const ApprovalRule = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('anyOf') }),
+  z.strictObject({ type: z.literal('allOf') }),
+  z.strictObject({ type: z.literal('quorum'), count: z.number().int().min(1).max(20) }),
+]);
+export type ApprovalRule = z.infer<typeof ApprovalRule>;
+
+export const ApprovalPolicy = z.discriminatedUnion('mode', [
+  /** Self-serve: granted on request, no approver. */
+  z.strictObject({ mode: z.literal('auto') }),
+  z.strictObject({
+    mode: z.literal('manual'),
+    sets: z.array(ApproverSet).min(1).max(10),
+    rule: ApprovalRule,
+    /** Minutes before a pending request times out (TIMED_OUT). */
+    timeoutMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(60 * 24 * 14),
+    reasonRequired: z.boolean().default(false),
+  }),
+]);
+export type ApprovalPolicy = z.infer<typeof ApprovalPolicy>;
+
+const HhMm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24h)');
+
+/** Requests may only be made inside this window (break-glass flows ignore it). */
+export const WorkingHours = z.strictObject({
+  timezone: z.string().min(1).max(64),
+  /** ISO weekdays, 1 = Monday … 7 = Sunday. */
+  days: z.array(z.number().int().min(1).max(7)).min(1).max(7),
+  start: HhMm,
+  end: HhMm,
+});
+export type WorkingHours = z.infer<typeof WorkingHours>;
+
+export const FlowInput = z
+  .strictObject({
+    name: z.string().min(1).max(200),
+    description: z.string().max(2000).optional(),
+    requestors: z.strictObject({
+      everyone: z.boolean().default(false),
+      users: z.array(Subject).max(500).default([]),
+      groups: z.array(GroupName).max(100).default([]),
+    }),
+    /** Grantable units; a request picks a subset (or all when there is one). */
+    targets: z.array(AccessUnit).max(200).default([]),
+    /** Bundles a request may ask for as a whole. */
+    bundles: z.array(Slug).max(50).default([]),
+    approval: ApprovalPolicy,
+    defaultMinutes: z.number().int().min(1),
+    maxMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(60 * 24 * 90),
+    justificationRequired: z.boolean().default(true),
+    maxExtensions: z.number().int().min(0).max(20).default(0),
+    workingHours: WorkingHours.optional(),
+    /** Break-glass: auto-approved, justification mandatory, high-severity events. */
+    breakGlass: z.boolean().default(false),
+    labels: z.record(z.string().max(64), z.string().max(256)).default({}),
+  })
+  .refine((f) => f.defaultMinutes <= f.maxMinutes, { path: ['defaultMinutes'], message: 'must be ≤ maxMinutes' })
+  .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {
+    path: ['targets'],
+    message: 'a flow needs at least one target or bundle',
+  });
+export type FlowInput = z.infer<typeof FlowInput>;
+
+export const AccessFlow = z.object({
+  ...FlowInput.shape,
+  id: Slug,
+  version: z.number().int().positive(),
+  lastChange: ChangeRecord,
+});
+export type AccessFlow = z.infer<typeof AccessFlow>;

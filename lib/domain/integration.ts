@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ChangeRecord, Slug, Subject } from './common.ts';
+
+export const IntegrationType = z.enum([
+  'postgresql',
+  'mysql',
+  'redis',
+  'aws-identity-center',
+  'aws-iam-role',
+  'lambda',
+]);
+export type IntegrationType = z.infer<typeof IntegrationType>;
+
+/** A permission an integration offers on a resource, e.g. `readonly` → PostgreSQL roles to grant. */
+export const Permission = z.strictObject({
+  id: Slug,
+  description: z.string().max(500).optional(),
+  /** Target-side grants, meaning depends on the integration type (PostgreSQL: role names). */
+  grants: z.array(z.string().min(1).max(128)).min(1).max(50),
+});
+export type Permission = z.infer<typeof Permission>;
+
+export const Resource = z.strictObject({
+  /** Target-side name (PostgreSQL: the database). */
+  id: z.string().min(1).max(128),
+  description: z.string().max(500).optional(),
+  /** Resource owners (subjects), usable as approvers. */
+  owners: z.array(Subject).max(50).default([]),
+  permissions: z.array(Permission).min(1).max(50),
+});
+export type Resource = z.infer<typeof Resource>;
+
+/**
+ * Where a secret lives: `arn:aws:secretsmanager:...` in AWS, `env:NAME` or `file:/path` locally.
+ * The secret's value is never stored in the table.
+ */
+export const SecretRef = z
+  .string()
+  .regex(
+    /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|env:[A-Z_][A-Z0-9_]*|file:\/.+)$/,
+    'a Secrets Manager ARN, env:NAME or file:/absolute/path',
+  );
+
+/** Configuration as admins write it (PUT /integrations/{id}). */
+export const IntegrationInput = z.strictObject({
+  name: z.string().min(1).max(200),
+  type: IntegrationType,
+  /** Non-secret, type-specific settings; each integration parses its own (see lib/integrations). */
+  config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  secretRef: SecretRef,
+  resources: z.array(Resource).min(1).max(500),
+});
+export type IntegrationInput = z.infer<typeof IntegrationInput>;
+
+export const Integration = IntegrationInput.extend({
+  id: Slug,
+  version: z.number().int().positive(),
+  lastChange: ChangeRecord,
+});
+export type Integration = z.infer<typeof Integration>;
