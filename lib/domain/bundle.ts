@@ -20,5 +20,7 @@ export const Bundle = BundleInput.extend({
   id: Slug,
   version: z.number().int().positive(),
   lastChange: ChangeRecord,
+  /** Soft delete: the item stays (with who deleted it) so the stream yields an audit event; TTL removes it. */
+  deleted: z.boolean().optional(),
 });
 export type Bundle = z.infer<typeof Bundle>;

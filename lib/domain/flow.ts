@@ -93,5 +93,7 @@ export const AccessFlow = z.object({
   id: Slug,
   version: z.number().int().positive(),
   lastChange: ChangeRecord,
+  /** Soft delete (see Integration.deleted). */
+  deleted: z.boolean().optional(),
 });
 export type AccessFlow = z.infer<typeof AccessFlow>;

@@ -56,5 +56,7 @@ export const Integration = IntegrationInput.extend({
   id: Slug,
   version: z.number().int().positive(),
   lastChange: ChangeRecord,
+  /** Soft delete: the item stays (with who deleted it) so the stream yields an audit event; TTL removes it. */
+  deleted: z.boolean().optional(),
 });
 export type Integration = z.infer<typeof Integration>;

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/**
+ * Runtime configuration of every Lambda (and of the local runtime, which sets the same variables).
+ * Parsed once at cold start; a missing variable a function needs fails with a clear message.
+ * The house construct (infra/constructs/stint-function.ts) sets these; nothing else reads process.env.
+ */
+const Env = z.object({
+  STINT_TABLE_NAME: z.string().min(1).optional(),
+  STINT_STATE_MACHINE_ARN: z.string().min(1).optional(),
+  STINT_EVENT_BUS_NAME: z.string().min(1).optional(),
+  /** Members of this group administer flows, integrations and bundles and may list all requests. */
+  STINT_ADMIN_GROUP: z.string().min(1).default('stint-admins'),
+  /** Members of this group may list and read all requests (read-only). */
+  STINT_AUDITOR_GROUP: z.string().min(1).default('stint-auditors'),
+  /** Secret reference (see SecretRef) of the key that seals issued credentials. */
+  STINT_CREDENTIALS_KEY_REF: z.string().min(1).optional(),
+  /** Set by the local runtime only. Never set in AWS. */
+  STINT_LOCAL: z.enum(['true', 'false']).default('false'),
+});
+
+export type Config = {
+  readonly adminGroup: string;
+  readonly auditorGroup: string;
+  readonly local: boolean;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  readonly eventBusName: string;
+  readonly credentialsKeyRef: string;
+};
+
+function required(value: string | undefined, name: string): string {
+  if (value === undefined)
+    throw new Error(`Configuration error: environment variable ${name} is not set for this function`);
+  return value;
+}
+
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Configuration error: ${details}`);
+  }
+  const e = parsed.data;
+  return {
+    adminGroup: e.STINT_ADMIN_GROUP,
+    auditorGroup: e.STINT_AUDITOR_GROUP,
+    local: e.STINT_LOCAL === 'true',
+    get tableName() {
+      return required(e.STINT_TABLE_NAME, 'STINT_TABLE_NAME');
+    },
+    get stateMachineArn() {
+      return required(e.STINT_STATE_MACHINE_ARN, 'STINT_STATE_MACHINE_ARN');
+    },
+    get eventBusName() {
+      return required(e.STINT_EVENT_BUS_NAME, 'STINT_EVENT_BUS_NAME');
+    },
+    get credentialsKeyRef() {
+      return required(e.STINT_CREDENTIALS_KEY_REF, 'STINT_CREDENTIALS_KEY_REF');
+    },
+  };
+}
+
+let cached: Config | undefined;
+/** The process's configuration, parsed on first use. */
+export function config(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

@@ -1,0 +1,33 @@
+/**
+ * The one table's physical shape, shared by the CDK construct (infra/constructs/data.ts), the local runtime
+ * (which reads it back from the template) and the store tests (dynalite). Access patterns: lib/store/README.md.
+ */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Every index projects ALL attributes and uses string keys. */
+  indexes: [
+    { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+    { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
+  ],
+  ttlAttribute: 'ttl',
+  streamView: 'NEW_AND_OLD_IMAGES',
+} as const;
+
+/** Key and index attributes; parsing an item strips them (and `entity`). */
+export const KEY_ATTRIBUTES = [
+  'pk',
+  'sk',
+  'gsi1pk',
+  'gsi1sk',
+  'gsi2pk',
+  'gsi2sk',
+  'gsi3pk',
+  'gsi3sk',
+  'ttl',
+  'entity',
+] as const;
+
+/** Every item has `entity` naming what it holds; domain fields sit at the top level. */
+export type Entity = 'request' | 'flow' | 'bundle' | 'integration' | 'lease' | 'approver-pointer';
