@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+/**
+ * The contract between the state machine (infra/constructs/workflow.ts), the workflow Lambdas
+ * (functions/workflow/*.ts) and the local runtime. Every Lambda takes the request id and reads the rest
+ * from DynamoDB (ARCHITECTURE principle 1), so any execution can be restarted and continues where the
+ * data says.
+ *
+ * State machine (JSONPath):
+ *   Load → Route (Choice on $.load.next)
+ *     await-approval  → AwaitApproval  (lambda:invoke.waitForTaskToken register-token kind=approval,
+ *                                        TimeoutSecondsPath $.load.waitSeconds; Catch States.Timeout → TimeOut;
+ *                                        Catch States.ALL → Load) → Load
+ *     grant           → Grant          (Retry except GrantPermanentError; Catch → GrantFailed) → Load
+ *     apply-extension → ApplyExtension (Retry; Catch → Load) → Load
+ *     await-expiry    → AwaitExpiry    (waitForTaskToken register-token kind=active, TimeoutSecondsPath
+ *                                        $.load.waitSeconds, chunked ≤ MAX_WAIT_SECONDS; Catch → Load) → Load
+ *     revoke          → Revoke         (Retry for hours; Catch → RevokeFailed) → Load
+ *     done            → Done (Succeed)
+ *   TimeOut, GrantFailed, RevokeFailed → Load
+ */
+export const STEP_FUNCTIONS = [
+  'load',
+  'register-token',
+  'grant',
+  'grant-failed',
+  'time-out',
+  'apply-extension',
+  'revoke',
+  'revoke-failed',
+] as const;
+export type StepFunction = (typeof STEP_FUNCTIONS)[number];
+
+/** Execution input, and the input of every step Lambda. Execution name = executionName(id, attempt). */
+export const ExecutionInput = z.object({
+  requestId: z.string().min(1).max(64),
+  attempt: z.number().int().min(0).default(0),
+});
+export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+export function executionName(requestId: string, attempt: number): string {
+  return attempt === 0 ? requestId : `${requestId}-${attempt}`;
+}
+
+export const Next = z.enum(['await-approval', 'grant', 'apply-extension', 'await-expiry', 'revoke', 'done']);
+export type Next = z.infer<typeof Next>;
+
+/** Waits longer than this are chunked: Step Functions/Node timers overflow past ~24.8 days (FIELD-NOTES). */
+export const MAX_WAIT_SECONDS = 20 * 24 * 3600;
+
+export const LoadOutput = z.object({
+  next: Next,
+  /** Seconds the next wait may last (≥ 1); 1 when the next state does not wait. */
+  waitSeconds: z.number().int().min(1).max(MAX_WAIT_SECONDS),
+});
+export type LoadOutput = z.infer<typeof LoadOutput>;
+
+export const RegisterTokenInput = ExecutionInput.extend({
+  kind: z.enum(['approval', 'active']),
+  taskToken: z.string().min(1),
+});
+export type RegisterTokenInput = z.infer<typeof RegisterTokenInput>;
+
+/** What a Catch puts at ResultPath $.error (Step Functions error output). */
+export const StepError = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+export const FailedStepInput = ExecutionInput.extend({ error: StepError });
+export type FailedStepInput = z.infer<typeof FailedStepInput>;
+
+/** Thrown by Grant for errors retrying cannot fix (bad config, missing role): no Retry, straight to Catch. */
+export const GRANT_PERMANENT_ERROR = 'GrantPermanentError';
