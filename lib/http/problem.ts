@@ -1,0 +1,85 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import { type DomainError, ValidationError } from '#lib/domain/errors.ts';
+
+/** RFC 9457 problem details. `field` and `errors` are extension members naming what was wrong. */
+export type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  field?: string;
+  errors?: { field: string; message: string }[];
+  correlationId: string;
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+};
+
+export const PROBLEM_BASE = 'https://stint.dev/problems/';
+
+export function problemResponse(problem: Problem): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: problem.status,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+    body: JSON.stringify(problem),
+  };
+}
+
+/** A domain error as the caller sees it; the message is written for them, so it is safe to show. */
+export function problemFromDomainError(error: DomainError, correlationId: string, instance?: string): Problem {
+  const errors =
+    error instanceof ValidationError && error.issues.length > 0
+      ? { errors: error.issues.map((i) => ({ field: i.path, message: i.message })) }
+      : {};
+  return {
+    type: `${PROBLEM_BASE}${error.type}`,
+    title: TITLES[error.status] ?? 'Error',
+    status: error.status,
+    detail: error.message,
+    ...(instance === undefined ? {} : { instance }),
+    ...(error.field === undefined ? {} : { field: error.field }),
+    ...errors,
+    correlationId,
+  };
+}
+
+/** Anything unexpected: no detail leaks; the correlation id finds the log line. */
+export function internalProblem(correlationId: string): Problem {
+  return {
+    type: `${PROBLEM_BASE}internal-error`,
+    title: TITLES[500] ?? 'Internal Server Error',
+    status: 500,
+    detail: `An unexpected error occurred. Quote correlation id ${correlationId} when reporting it.`,
+    correlationId,
+  };
+}
+
+function pathOf(path: readonly PropertyKey[], prefix: string): string {
+  return [prefix, ...path.map(String)].filter((p) => p !== '').join('.');
+}
+
+/** zod issues → one ValidationError naming the first offending field and listing all of them. */
+export function validationErrorFrom(error: z.ZodError, prefix: string): ValidationError {
+  const issues = error.issues.map((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const path = pathOf(keys.length === 1 ? [...issue.path, keys[0] ?? ''] : issue.path, prefix);
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field${keys.length > 1 ? 's' : ''}: ${keys.join(', ')}`
+        : issue.message;
+    return { path: path === '' ? prefix : path, message };
+  });
+  const first = issues[0] ?? { path: prefix, message: 'invalid' };
+  return new ValidationError(`${first.path}: ${first.message}`, first.path, issues);
+}

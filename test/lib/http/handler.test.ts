@@ -1,0 +1,99 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { NotApproverError } from '#lib/domain/errors.ts';
+import { httpHandler, MAX_BODY_BYTES } from '#lib/http/handler.ts';
+import { parseGroups } from '#lib/http/identity.ts';
+import { apiEvent, lambdaContext } from '../../support/api-event.ts';
+
+const seen: unknown[] = [];
+const handler = httpHandler(
+  { body: z.strictObject({ minutes: z.number().int().positive() }), params: z.object({ id: z.string().min(1) }) },
+  async ({ body, params, identity }) => {
+    seen.push(body);
+    return { status: 200, body: { id: params.id, minutes: body.minutes, sub: identity.sub, groups: identity.groups } };
+  },
+);
+
+async function call(body: string | undefined, extra: Parameters<typeof apiEvent>[0] = {}) {
+  const result = (await handler(
+    apiEvent({ method: 'POST', path: '/x/1', params: { id: '1' }, body, ...extra }),
+    lambdaContext,
+  )) as APIGatewayProxyStructuredResultV2;
+  return { status: result.statusCode, headers: result.headers ?? {}, json: JSON.parse(String(result.body)) };
+}
+
+describe('httpHandler', () => {
+  it('passes validated input and the caller identity to the handler', async () => {
+    const res = await call('{"minutes":5}', {
+      claims: { sub: 'bob', email: 'bob@example.com', groups: '[dba stint-admins]' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ id: '1', minutes: 5, sub: 'bob', groups: ['dba', 'stint-admins'] });
+  });
+
+  it('refuses malformed JSON with a problem naming the body', async () => {
+    const res = await call('{"minutes":');
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.json).toMatchObject({ status: 400, field: 'body', type: 'https://stint.dev/problems/validation-error' });
+  });
+
+  it('names an unknown field', async () => {
+    const res = await call('{"minutes":5,"admin":true}');
+    expect(res.status).toBe(400);
+    expect(res.json.field).toBe('body.admin');
+    expect(res.json.detail).toContain('unknown field');
+  });
+
+  it('names a field of the wrong type', async () => {
+    const res = await call('{"minutes":"five"}');
+    expect(res.status).toBe(400);
+    expect(res.json.field).toBe('body.minutes');
+  });
+
+  it('refuses a body over 64 KiB before parsing it', async () => {
+    const before = seen.length;
+    const res = await call(JSON.stringify({ minutes: 1, pad: 'x'.repeat(MAX_BODY_BYTES) }));
+    expect(res.status).toBe(413);
+    expect(seen.length).toBe(before);
+  });
+
+  it('refuses a non-JSON content type', async () => {
+    const res = await call('minutes=5', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(res.status).toBe(415);
+  });
+
+  it('refuses claims without an email as unauthenticated', async () => {
+    const res = await call('{"minutes":5}', { claims: { sub: 'bob' } });
+    expect(res.status).toBe(401);
+  });
+
+  it('maps a domain error to its status and hides unexpected errors behind a correlation id', async () => {
+    const failing = httpHandler({}, async () => {
+      throw new NotApproverError('requesters cannot approve their own request');
+    });
+    const crashing = httpHandler({}, async () => {
+      throw new Error('secret internals at /var/task/index.js:1');
+    });
+    const refused = (await failing(apiEvent({}), lambdaContext)) as APIGatewayProxyStructuredResultV2;
+    const crashed = (await crashing(apiEvent({}), lambdaContext)) as APIGatewayProxyStructuredResultV2;
+    expect(refused.statusCode).toBe(403);
+    expect(JSON.parse(String(refused.body)).detail).toBe('requesters cannot approve their own request');
+    expect(crashed.statusCode).toBe(500);
+    expect(String(crashed.body)).not.toContain('secret internals');
+    expect(JSON.parse(String(crashed.body)).correlationId).toBe('req-test-1');
+  });
+});
+
+describe('parseGroups', () => {
+  it.each([
+    ['[dba ops]', ['dba', 'ops']],
+    ['["dba","ops"]', ['dba', 'ops']],
+    ['dba,ops', ['dba', 'ops']],
+    ['[]', []],
+    ['', []],
+  ])('reads %j', (input, expected) => {
+    expect(parseGroups(input)).toEqual(expected);
+  });
+});
