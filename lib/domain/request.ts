@@ -88,6 +88,8 @@ export const AccessRequest = z.object({
   approvalDeadline: IsoDateTime.optional(),
   grantedAt: IsoDateTime.optional(),
   expiresAt: IsoDateTime.optional(),
+  /** The expiry the targets enforce by themselves (PostgreSQL VALID UNTIL); behind expiresAt after an extend until applied. */
+  enforcedExpiresAt: IsoDateTime.optional(),
   revokedAt: IsoDateTime.optional(),
   /** Why the grant ended or is ending: time up, or revoked early by someone. */
   endReason: z.enum(['expired', 'revoked']).optional(),
