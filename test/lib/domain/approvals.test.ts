@@ -273,16 +273,19 @@ describe('applyVote', () => {
 describe('approval properties', () => {
   const groups = fc.uniqueArray(fc.constantFrom('dba', 'sec', 'admins', 'dev', 'ops'), { maxLength: 5 });
 
-  it("the requester's vote never counts, whatever their groups", () => {
+  it("the requester's vote never counts, whatever their groups, even when asking for someone else", () => {
+    const choice = fc.constantFrom<'approve' | 'reject'>('approve', 'reject');
     fc.assert(
-      fc.property(groups, fc.constantFrom<'approve' | 'reject'>('approve', 'reject'), (gs, choice) => {
+      fc.property(groups, choice, fc.boolean(), (gs, choice, onBehalf) => {
         const requester = identity('req', gs);
         const f = flow({
           approval: manual([{ groups: ['dba', 'sec', 'admins', 'dev', 'ops'], users: ['req'] }], { type: 'anyOf' }),
         });
-        const request = pending(f, requester);
+        const grantee = onBehalf ? { grantee: { sub: 'gina', email: 'gina@example.com' } } : {};
+        const request = pending(f, requester, grantee, { isAdmin: true });
         const error = thrown(() => vote(request, requester, choice));
         expect(error).toBeInstanceOf(NotApproverError);
+        expect(error).toMatchObject({ message: 'requesters cannot approve their own request' });
         expect(request.votes).toEqual([]);
         expect(request.status).toBe('PENDING');
       }),
