@@ -42,11 +42,20 @@ export const ApprovalPolicy = z.discriminatedUnion('mode', [
 ]);
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicy>;
 
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const HhMm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24h)');
 
 /** Requests may only be made inside this window (break-glass flows ignore it). */
 export const WorkingHours = z.strictObject({
-  timezone: z.string().min(1).max(64),
+  timezone: z.string().min(1).max(64).refine(isTimeZone, 'an IANA time zone, e.g. Europe/Paris'),
   /** ISO weekdays, 1 = Monday … 7 = Sunday. */
   days: z.array(z.number().int().min(1).max(7)).min(1).max(7),
   start: HhMm,

@@ -36,6 +36,8 @@ export const Vote = z.object({
   reason: z.string().max(2000).optional(),
   channel: Channel,
   at: IsoDateTime,
+  /** Indices (into the pinned flow's approval sets) of the sets the voter belonged to when voting. */
+  sets: z.array(z.number().int().min(0)).default([]),
 });
 export type Vote = z.infer<typeof Vote>;
 

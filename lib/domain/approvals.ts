@@ -1,0 +1,140 @@
+import type { Channel } from './common.ts';
+import { ConflictError, InvalidTransitionError, NotApproverError, PolicyError } from './errors.ts';
+import type { AccessFlow, ApprovalPolicy } from './flow.ts';
+import type { Identity } from './identity.ts';
+import { changeStatus } from './lifecycle.ts';
+import type { AccessRequest, Vote } from './request.ts';
+
+type ManualPolicy = Extract<ApprovalPolicy, { mode: 'manual' }>;
+
+/**
+ * Whether `who` may vote on `request`, judged against the flow pinned on the request (never the current flow).
+ * Nobody approves a self-serve flow. The requester is never an approver of their own request, whatever their
+ * groups and even if they are an admin; neither is the grantee, when someone else asked on their behalf.
+ */
+export function approverStanding(
+  request: AccessRequest,
+  who: Identity,
+): { eligible: true; sets: number[] } | { eligible: false; reason: string } {
+  const policy = request.flow.approval;
+  if (policy.mode !== 'manual') {
+    return { eligible: false, reason: 'this flow is self-serve: it has no approvers' };
+  }
+  if (who.sub === request.requester.sub) {
+    return { eligible: false, reason: 'requesters cannot approve their own request' };
+  }
+  if (who.sub === request.grantee.sub) {
+    return { eligible: false, reason: 'grantees cannot approve access for themselves' };
+  }
+  const sets: number[] = [];
+  policy.sets.forEach((set, index) => {
+    if (set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g))) sets.push(index);
+  });
+  if (sets.length === 0) {
+    return { eligible: false, reason: 'you are not an approver of this request' };
+  }
+  return { eligible: true, sets };
+}
+
+/**
+ * The outcome of the votes under a manual policy. Only votes recorded with at least one approver set of the
+ * policy count (applyVote records the voter's sets); each subject counts once.
+ * - any counted reject → rejected;
+ * - anyOf: one approval; allOf: each set has an approval from one of its members; quorum N: N distinct approvers.
+ */
+export function tally(policy: ManualPolicy, votes: Vote[]): 'pending' | 'approved' | 'rejected' {
+  const counted = votes.filter((v) => v.sets.some((i) => i >= 0 && i < policy.sets.length));
+  if (counted.some((v) => v.vote === 'reject')) return 'rejected';
+  const approvals = counted.filter((v) => v.vote === 'approve');
+  const approvers = new Set(approvals.map((v) => v.by));
+  switch (policy.rule.type) {
+    case 'anyOf':
+      return approvers.size >= 1 ? 'approved' : 'pending';
+    case 'allOf': {
+      const covered = new Set(approvals.flatMap((v) => v.sets));
+      return policy.sets.every((_, i) => covered.has(i)) ? 'approved' : 'pending';
+    }
+    case 'quorum':
+      return approvers.size >= policy.rule.count ? 'approved' : 'pending';
+  }
+}
+
+/**
+ * Records one approver's vote and decides the request when the policy is met.
+ * - The same subject casting the same vote again (a repeated click or callback) → 'duplicate', request
+ *   unchanged, whatever the status now is, so a retried vote is idempotent even after it decided the request.
+ * - Otherwise: only while PENDING (InvalidTransitionError); only eligible approvers (NotApproverError);
+ *   a subject cannot change its vote (ConflictError); a reason when the flow requires one (PolicyError).
+ * The version is left to the store's conditional write.
+ */
+export function applyVote(
+  request: AccessRequest,
+  input: { who: Identity; vote: 'approve' | 'reject'; reason?: string; channel: Channel; now: Date },
+): { request: AccessRequest; outcome: 'recorded' | 'approved' | 'rejected' | 'duplicate' } {
+  const { who, vote, channel, now } = input;
+  const previous = request.votes.find((v) => v.by === who.sub);
+  if (previous?.vote === vote) return { request, outcome: 'duplicate' };
+  if (request.status !== 'PENDING') {
+    throw new InvalidTransitionError(`votes are only taken while PENDING; this request is ${request.status}`, 'status');
+  }
+  const standing = approverStanding(request, who);
+  if (!standing.eligible) throw new NotApproverError(standing.reason);
+  if (previous !== undefined) {
+    throw new ConflictError(`you already voted to ${previous.vote} this request; a vote cannot be changed`);
+  }
+  const policy = request.flow.approval;
+  // approverStanding is only eligible under a manual policy; this narrows the type.
+  if (policy.mode !== 'manual') throw new NotApproverError('this flow is self-serve: it has no approvers');
+  const reason = input.reason?.trim() || undefined;
+  if (policy.reasonRequired && reason === undefined) {
+    throw new PolicyError('this flow requires approvers to give a reason', 'reason');
+  }
+
+  const at = now.toISOString();
+  const recorded: Vote = {
+    by: who.sub,
+    email: who.email,
+    vote,
+    channel,
+    at,
+    sets: standing.sets,
+    ...(reason === undefined ? {} : { reason }),
+  };
+  const votes = [...request.votes, recorded];
+  const outcome = tally(policy, votes);
+  if (outcome === 'pending') {
+    return {
+      request: {
+        ...request,
+        votes,
+        lastChange: { by: who.sub, channel, action: vote, at, ...(reason === undefined ? {} : { reason }) },
+      },
+      outcome: 'recorded',
+    };
+  }
+  const decision = {
+    outcome,
+    by: who.sub,
+    channel,
+    at,
+    ...(reason === undefined ? {} : { reason }),
+  } as const;
+  const decided = changeStatus(
+    request,
+    outcome === 'approved' ? 'APPROVED' : 'REJECTED',
+    { by: who.sub, channel, action: vote, reason, at: now },
+    { votes, decision },
+  );
+  return { request: decided, outcome };
+}
+
+/** Keys of everyone who may approve under a manual flow (`user:<sub>`, `group:<name>`), for an approvals index. */
+export function approverKeys(flow: AccessFlow): string[] {
+  if (flow.approval.mode !== 'manual') return [];
+  const keys = new Set<string>();
+  for (const set of flow.approval.sets) {
+    for (const user of set.users) keys.add(`user:${user}`);
+    for (const group of set.groups) keys.add(`group:${group}`);
+  }
+  return [...keys];
+}

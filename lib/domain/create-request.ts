@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import type { AccessUnit, Bundle } from './bundle.ts';
+import { type Channel, Slug, Subject } from './common.ts';
+import { ForbiddenError, NotFoundError, PolicyError, ValidationError } from './errors.ts';
+import type { AccessFlow } from './flow.ts';
+import { type Identity, SYSTEM_SUBJECT } from './identity.ts';
+import type { Integration } from './integration.ts';
+import type { AccessRequest } from './request.ts';
+import { withinWorkingHours } from './working-hours.ts';
+
+/** Body of `POST /requests`. */
+export const CreateRequestInput = z
+  .strictObject({
+    flowId: Slug,
+    durationMinutes: z.number().int().positive(),
+    justification: z.string().trim().min(1).max(2000).optional(),
+    targets: z
+      .array(
+        z.strictObject({
+          resource: z.string().min(1).max(128),
+          permission: Slug,
+          integrationId: Slug.optional(),
+        }),
+      )
+      .min(1)
+      .max(50)
+      .optional(),
+    bundle: Slug.optional(),
+    grantee: z.strictObject({ sub: Subject, email: z.email() }).optional(),
+  })
+  .refine((i) => i.targets === undefined || i.bundle === undefined, {
+    path: ['bundle'],
+    message: 'ask for either targets or a bundle, not both',
+  });
+export type CreateRequestInput = z.infer<typeof CreateRequestInput>;
+
+/** Whether `who` may make requests under `flow`. */
+export function isRequestor(flow: AccessFlow, who: Identity): boolean {
+  const { everyone, users, groups } = flow.requestors;
+  return everyone || users.includes(who.sub) || who.groups.some((g) => groups.includes(g));
+}
+
+type BuildContext = {
+  id: string;
+  requester: Identity;
+  isAdmin: boolean;
+  /** The flow as stored now; the request pins it. */
+  flow: AccessFlow;
+  /** The bundle named by the input, when it asks for one. */
+  bundle?: Bundle;
+  integrations: ReadonlyMap<string, Integration>;
+  now: Date;
+  channel: Channel;
+};
+
+/**
+ * Validates a request against its flow and builds the new AccessRequest (version 1). Every refusal is a domain
+ * error naming the offending field. Auto-approved and break-glass flows start APPROVED; others start PENDING
+ * with an approval deadline.
+ */
+export function buildRequest(input: CreateRequestInput, ctx: BuildContext): AccessRequest {
+  const { flow, requester, now } = ctx;
+  if (flow.deleted === true || flow.id !== input.flowId) {
+    throw new NotFoundError(`flow ${input.flowId} not found`, 'flowId');
+  }
+  if (!isRequestor(flow, requester)) {
+    throw new ForbiddenError(`you may not request access under flow ${flow.id}`, 'flowId');
+  }
+  const onBehalf = input.grantee !== undefined && input.grantee.sub !== requester.sub;
+  if (onBehalf && !ctx.isAdmin) {
+    throw new ForbiddenError('only admins can request access for someone else', 'grantee');
+  }
+  if (input.durationMinutes > flow.maxMinutes) {
+    throw new PolicyError(`the duration can be at most ${flow.maxMinutes} minutes under this flow`, 'durationMinutes');
+  }
+  if ((flow.justificationRequired || flow.breakGlass) && input.justification === undefined) {
+    throw new PolicyError(
+      flow.breakGlass ? 'break-glass requests need a justification' : 'this flow requires a justification',
+      'justification',
+    );
+  }
+  if (!flow.breakGlass && flow.workingHours !== undefined && !withinWorkingHours(flow.workingHours, now)) {
+    const wh = flow.workingHours;
+    throw new PolicyError(
+      `requests under this flow are only accepted ${wh.start}–${wh.end} (${wh.timezone}) on ISO weekdays ${wh.days.join(',')}`,
+    );
+  }
+
+  const units = resolveUnits(input, ctx);
+
+  const at = now.toISOString();
+  const auto = flow.approval.mode === 'auto' || flow.breakGlass;
+  const grantee: Identity =
+    input.grantee === undefined || !onBehalf
+      ? requester
+      : { sub: input.grantee.sub, email: input.grantee.email, groups: [] };
+  const request: AccessRequest = {
+    id: ctx.id,
+    requester,
+    grantee,
+    flowId: flow.id,
+    flowVersion: flow.version,
+    flow,
+    units,
+    durationMinutes: input.durationMinutes,
+    status: auto ? 'APPROVED' : 'PENDING',
+    votes: [],
+    createdAt: at,
+    extensions: [],
+    grants: [],
+    attempt: 0,
+    lastChange: { by: requester.sub, channel: ctx.channel, action: 'create', at },
+    version: 1,
+  };
+  if (input.bundle !== undefined) request.bundle = input.bundle;
+  if (input.justification !== undefined) request.justification = input.justification;
+  if (auto) {
+    request.decision = {
+      outcome: 'auto',
+      by: SYSTEM_SUBJECT,
+      channel: ctx.channel,
+      at,
+      reason: flow.breakGlass ? 'break-glass flow' : 'self-serve flow',
+    };
+  } else if (flow.approval.mode === 'manual') {
+    request.approvalDeadline = new Date(now.getTime() + flow.approval.timeoutMinutes * 60_000).toISOString();
+  }
+  return request;
+}
+
+/** The access units a request asks for, each checked against the flow and the integrations. */
+function resolveUnits(input: CreateRequestInput, ctx: BuildContext): AccessUnit[] {
+  const { flow } = ctx;
+  if (input.bundle !== undefined) {
+    if (!flow.bundles.includes(input.bundle)) {
+      throw new PolicyError(`bundle ${input.bundle} is not offered by flow ${flow.id}`, 'bundle');
+    }
+    const bundle = ctx.bundle;
+    if (bundle === undefined || bundle.id !== input.bundle || bundle.deleted === true) {
+      throw new NotFoundError(`bundle ${input.bundle} not found`, 'bundle');
+    }
+    for (const unit of bundle.units) checkOffered(unit, ctx.integrations, 'bundle');
+    return bundle.units.map((u) => ({ ...u }));
+  }
+
+  if (input.targets === undefined) {
+    const [only, ...others] = flow.targets;
+    if (only === undefined || others.length > 0 || flow.bundles.length > 0) {
+      throw new ValidationError('this flow offers several targets: say which ones (targets) or a bundle', 'targets');
+    }
+    checkOffered(only, ctx.integrations, 'targets');
+    return [{ ...only }];
+  }
+
+  const units: AccessUnit[] = [];
+  input.targets.forEach((target, i) => {
+    const field = `targets[${i}]`;
+    const matches = flow.targets.filter(
+      (t) =>
+        t.resource === target.resource &&
+        t.permission === target.permission &&
+        (target.integrationId === undefined || t.integrationId === target.integrationId),
+    );
+    const [unit, ...more] = matches;
+    if (unit === undefined) {
+      throw new PolicyError(`${target.permission} on ${target.resource} is not offered by flow ${flow.id}`, field);
+    }
+    if (more.length > 0) {
+      throw new ValidationError(
+        `${target.permission} on ${target.resource} is offered by several integrations: give integrationId`,
+        field,
+      );
+    }
+    if (units.some((u) => sameUnit(u, unit))) {
+      throw new ValidationError(`${target.permission} on ${target.resource} is asked for twice`, field);
+    }
+    checkOffered(unit, ctx.integrations, field);
+    units.push({ ...unit });
+  });
+  return units;
+}
+
+function sameUnit(a: AccessUnit, b: AccessUnit): boolean {
+  return a.integrationId === b.integrationId && a.resource === b.resource && a.permission === b.permission;
+}
+
+/** The unit's integration must exist (not deleted) and still offer the resource and permission. */
+function checkOffered(unit: AccessUnit, integrations: ReadonlyMap<string, Integration>, field: string): void {
+  const integration = integrations.get(unit.integrationId);
+  if (integration === undefined || integration.deleted === true) {
+    throw new NotFoundError(`integration ${unit.integrationId} not found`, field);
+  }
+  const resource = integration.resources.find((r) => r.id === unit.resource);
+  if (resource === undefined) {
+    throw new NotFoundError(`resource ${unit.resource} not found in integration ${unit.integrationId}`, field);
+  }
+  if (!resource.permissions.some((p) => p.id === unit.permission)) {
+    throw new NotFoundError(
+      `permission ${unit.permission} not found on resource ${unit.resource} of integration ${unit.integrationId}`,
+      field,
+    );
+  }
+}

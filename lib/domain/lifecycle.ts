@@ -1,0 +1,141 @@
+import { approverStanding } from './approvals.ts';
+import type { Channel } from './common.ts';
+import { ForbiddenError, InvalidTransitionError, PolicyError } from './errors.ts';
+import type { Identity } from './identity.ts';
+import type { AccessRequest, RequestStatus } from './request.ts';
+import { assertTransition, isTerminal } from './transitions.ts';
+
+/** Who is making a change, through which channel, why and when. */
+export type Actor = { by: string; channel: Channel; reason?: string; at: Date };
+
+/**
+ * The one way to change a request's status: asserts the transition and records who did it.
+ * Returns a new object; `patch` cannot override `status`, `lastChange` or `version` (the store bumps the version
+ * with its conditional write).
+ */
+export function changeStatus(
+  request: AccessRequest,
+  to: RequestStatus,
+  actor: Actor & { action: string },
+  patch: Partial<AccessRequest> = {},
+): AccessRequest {
+  assertTransition(request.status, to);
+  return {
+    ...request,
+    ...patch,
+    status: to,
+    version: request.version,
+    lastChange: changeRecord(actor.by, actor.channel, actor.action, actor.reason, actor.at),
+  };
+}
+
+function changeRecord(
+  by: string,
+  channel: Channel,
+  action: string,
+  reason: string | undefined,
+  at: Date,
+): AccessRequest['lastChange'] {
+  return { by, channel, action, at: at.toISOString(), ...(reason === undefined ? {} : { reason }) };
+}
+
+const isGrantee = (request: AccessRequest, who: Identity) => request.grantee.sub === who.sub;
+const isRequester = (request: AccessRequest, who: Identity) => request.requester.sub === who.sub;
+
+/**
+ * Extends an ACTIVE grant by `minutes`: by its grantee, its requester or an admin, at most
+ * `flow.maxExtensions` times, each extension at most `flow.maxMinutes` (limits of the pinned flow).
+ */
+export function extendGrant(
+  request: AccessRequest,
+  input: { who: Identity; minutes: number; channel: Channel; reason?: string; now: Date; isAdmin: boolean },
+): AccessRequest {
+  const { who, minutes, channel, reason, now, isAdmin } = input;
+  if (request.status !== 'ACTIVE') {
+    throw new InvalidTransitionError(
+      `only an ACTIVE grant can be extended; this request is ${request.status}`,
+      'status',
+    );
+  }
+  if (!isAdmin && !isGrantee(request, who) && !isRequester(request, who)) {
+    throw new ForbiddenError('only the grantee, the requester or an admin can extend this grant');
+  }
+  const { maxExtensions, maxMinutes } = request.flow;
+  if (request.extensions.length >= maxExtensions) {
+    throw new PolicyError(
+      maxExtensions === 0
+        ? 'this flow allows no extensions'
+        : `this grant was already extended ${request.extensions.length} time(s); the flow allows at most ${maxExtensions}`,
+      'minutes',
+    );
+  }
+  if (!Number.isInteger(minutes) || minutes <= 0) {
+    throw new PolicyError('an extension must be a positive whole number of minutes', 'minutes');
+  }
+  if (minutes > maxMinutes) {
+    throw new PolicyError(`an extension can be at most ${maxMinutes} minutes`, 'minutes');
+  }
+  // An ACTIVE request always has expiresAt; fall back to now rather than producing an invalid date.
+  const from = request.expiresAt === undefined ? now.getTime() : Date.parse(request.expiresAt);
+  const at = now.toISOString();
+  return {
+    ...request,
+    expiresAt: new Date(from + minutes * 60_000).toISOString(),
+    extensions: [
+      ...request.extensions,
+      { by: who.sub, minutes, channel, at, ...(reason === undefined ? {} : { reason }) },
+    ],
+    lastChange: changeRecord(who.sub, channel, 'extend', reason, now),
+  };
+}
+
+/** PENDING → CANCELLED, by the requester only. */
+export function cancelRequest(
+  request: AccessRequest,
+  input: { who: Identity; channel: Channel; reason?: string; now: Date },
+): AccessRequest {
+  const { who, channel, reason, now } = input;
+  if (!isRequester(request, who)) {
+    throw new ForbiddenError('only the requester can cancel this request');
+  }
+  return changeStatus(request, 'CANCELLED', { by: who.sub, channel, action: 'cancel', reason, at: now });
+}
+
+/**
+ * ACTIVE → REVOKING (ended early, `endReason: 'revoked'`): by the grantee, the requester, an eligible approver
+ * of the request or an admin. The workflow then revokes on the target and moves it to REVOKED.
+ */
+export function requestRevoke(
+  request: AccessRequest,
+  input: { who: Identity; channel: Channel; reason?: string; now: Date; isAdmin: boolean },
+): AccessRequest {
+  const { who, channel, reason, now, isAdmin } = input;
+  const allowed =
+    isAdmin || isGrantee(request, who) || isRequester(request, who) || approverStanding(request, who).eligible;
+  if (!allowed) {
+    throw new ForbiddenError('only the grantee, the requester, an approver of this request or an admin can revoke it');
+  }
+  return changeStatus(
+    request,
+    'REVOKING',
+    { by: who.sub, channel, action: 'revoke', reason, at: now },
+    { endReason: 'revoked' },
+  );
+}
+
+/**
+ * When the reconciler should next look at a request: the approval deadline while PENDING, the expiry while
+ * ACTIVE, the last change for other in-flight statuses (stuck if it stays there), nothing once terminal.
+ */
+export function dueAt(request: AccessRequest): string | undefined {
+  if (isTerminal(request.status)) return undefined;
+  switch (request.status) {
+    // Both are always set in those statuses; fall back to the last change so no live request is ever undated.
+    case 'PENDING':
+      return request.approvalDeadline ?? request.lastChange.at;
+    case 'ACTIVE':
+      return request.expiresAt ?? request.lastChange.at;
+    default:
+      return request.lastChange.at;
+  }
+}
