@@ -70,7 +70,8 @@ function envelope<T extends string>(type: T) {
   return {
     /** `<kind>:<entity id>:<item version>`: the same stream record always yields the same id. */
     id: z.string().min(1).max(200).meta({
-      description: 'Deterministic `<kind>:<entity id>:<version>`; a re-published record keeps its id (de-duplicate on it)',
+      description:
+        'Deterministic `<kind>:<entity id>:<version>`; a re-published record keeps its id (de-duplicate on it)',
     }),
     type: z.literal(type),
     schemaVersion: z.literal(SCHEMA_VERSION),

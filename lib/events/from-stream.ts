@@ -19,12 +19,6 @@
  * silently dropping an audit event.
  */
 import { z } from 'zod';
-import { Bundle } from '#lib/domain/bundle.ts';
-import type { ChangeRecord } from '#lib/domain/common.ts';
-import { AccessFlow } from '#lib/domain/flow.ts';
-import { Integration } from '#lib/domain/integration.ts';
-import { AccessRequest, type RequestStatus } from '#lib/domain/request.ts';
-import type { Entity } from '#lib/store/table.ts';
 import {
   type Actor,
   type EventType,
@@ -34,6 +28,12 @@ import {
   StintEvent,
   severityOf,
 } from '#events/schemas.ts';
+import { Bundle } from '#lib/domain/bundle.ts';
+import type { ChangeRecord } from '#lib/domain/common.ts';
+import { AccessFlow } from '#lib/domain/flow.ts';
+import { Integration } from '#lib/domain/integration.ts';
+import { AccessRequest, type RequestStatus } from '#lib/domain/request.ts';
+import { type Entity, KEY_ATTRIBUTES } from '#lib/store/table.ts';
 
 export type Image = Record<string, unknown>;
 
@@ -70,8 +70,9 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
   if (change.eventName === 'REMOVE') return [];
   const newImage = change.newImage;
   if (newImage === undefined) throw new StreamRecordError(`${change.eventName} record without a new image`);
-  const entity = parse(EntityOf, newImage, 'new image').entity;
-  switch (entity) {
+  const entity = EntityOf.safeParse(newImage);
+  if (!entity.success) throw new StreamRecordError(`item without a known entity: ${describe(entity.error)}`);
+  switch (entity.data.entity) {
     case 'lease':
     case 'approver-pointer':
       return [];
@@ -98,7 +99,9 @@ function requestEvents(change: StreamChange): StintEvent[] {
     return [requestEvent(STATUS_EVENT[after.status], after, { previousStatus: before.status })];
   }
   if (after.votes.length > before.votes.length) {
-    return [requestEvent('request.approval_recorded', after, { previousStatus: before.status, vote: after.votes.at(-1) })];
+    return [
+      requestEvent('request.approval_recorded', after, { previousStatus: before.status, vote: after.votes.at(-1) }),
+    ];
   }
   const later = (a?: string, b?: string) => a !== undefined && (b === undefined || Date.parse(a) > Date.parse(b));
   if (
@@ -208,10 +211,17 @@ function requiredOld(change: StreamChange): Image {
   return change.oldImage;
 }
 
-function parse<T>(schema: z.ZodType<T>, image: unknown, what: string): T {
-  const result = schema.safeParse(image);
+/** Parse an item's domain fields (key attributes and `entity` are the store's, not the domain's). */
+function parse<T>(schema: z.ZodType<T>, image: Image | undefined, what: string): T {
+  const domain = image === undefined ? undefined : withoutKeys(image);
+  const result = schema.safeParse(domain);
   if (!result.success) throw new StreamRecordError(`unreadable ${what}: ${describe(result.error)}`);
   return result.data;
+}
+
+function withoutKeys(image: Image): Image {
+  const keys: ReadonlySet<string> = new Set(KEY_ATTRIBUTES);
+  return Object.fromEntries(Object.entries(image).filter(([key]) => !keys.has(key)));
 }
 
 /** Paths and messages only: never the values (they may hold personal data). */
