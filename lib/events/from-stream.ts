@@ -111,8 +111,8 @@ function requestEvents(change: StreamChange): StintEvent[] {
     return [
       requestEvent('grant.extended', after, {
         previousStatus: before.status,
-        previousExpiresAt: before.expiresAt,
-        extension: after.extensions.length > before.extensions.length ? after.extensions.at(-1) : undefined,
+        ...(before.expiresAt === undefined ? {} : { previousExpiresAt: before.expiresAt }),
+        ...(after.extensions.length > before.extensions.length ? { extension: after.extensions.at(-1) } : {}),
       }),
     ];
   }

@@ -20,8 +20,8 @@ export const ACTIVE_TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAactiveTaskTokenDoNotLeak';
 export const SEALED_SECRET = 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..sealedSecretDoNotLeak.ciphertext.tag';
 
 export const alice: Identity = { sub: 'alice', email: 'alice@example.com', groups: ['engineering'] };
-const bob = { sub: 'bob', email: 'bob@example.com' };
-const carol = { sub: 'carol', email: 'carol@example.com' };
+const bob = { by: 'bob', email: 'bob@example.com' };
+const carol = { by: 'carol', email: 'carol@example.com' };
 
 const at = (minutes: number) => new Date(Date.UTC(2026, 2, 3, 9, 0) + minutes * 60_000).toISOString();
 const change = (
@@ -101,13 +101,12 @@ export function bundle(overrides: Partial<Bundle> = {}): Bundle {
 
 const approveByBob: Vote = {
   ...bob,
-  by: 'bob',
   vote: 'approve',
   reason: 'Matches INC-4711',
   channel: 'slack',
   at: at(4),
 };
-const approveByCarol: Vote = { ...carol, by: 'carol', vote: 'approve', channel: 'api', at: at(6) };
+const approveByCarol: Vote = { ...carol, vote: 'approve', channel: 'api', at: at(6) };
 const unit = { integrationId: 'pg-prod', resource: 'payments', permission: 'readwrite' };
 const liveGrant: UnitGrant = {
   unit,
@@ -220,7 +219,7 @@ export function requestStages() {
     status: 'REJECTED',
     votes: [
       approveByBob,
-      { ...carol, by: 'carol', vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5) },
+      { ...carol, vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5) },
     ],
     decision: { outcome: 'rejected', by: 'carol', channel: 'api', at: at(5), reason: 'Use the runbook' },
     version: 4,
