@@ -217,10 +217,7 @@ export function requestStages() {
   const rejected: AccessRequest = {
     ...voted,
     status: 'REJECTED',
-    votes: [
-      approveByBob,
-      { ...carol, vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5) },
-    ],
+    votes: [approveByBob, { ...carol, vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5) }],
     decision: { outcome: 'rejected', by: 'carol', channel: 'api', at: at(5), reason: 'Use the runbook' },
     version: 4,
     lastChange: change('carol', 'api', 'reject', 5, 'Use the runbook'),
@@ -271,7 +268,7 @@ export function requestItem(r: AccessRequest): Image {
   };
 }
 
-export function configItem(kind: 'flow' | 'integration' | 'bundle', item: { id: string }): Image {
+export function configItem<T extends { id: string }>(kind: 'flow' | 'integration' | 'bundle', item: T): Image {
   return { ...item, entity: kind, pk: `${kind.toUpperCase()}#${item.id}`, sk: kind.toUpperCase(), gsi1pk: kind };
 }
 

@@ -31,7 +31,7 @@ describe('changeFromStreamRecord', () => {
 
   it('refuses an image that is not DynamoDB JSON, naming where', () => {
     const record = streamRecord({ eventName: 'INSERT', newImage: { pk: 'X' } });
-    record.dynamodb = { ...record.dynamodb, NewImage: { pk: { S: 'X' }, version: {} } };
+    record.dynamodb = { ...record.dynamodb, NewImage: { pk: { S: 'X' }, version: { B: 'not base64!' } } };
 
     expect(() => changeFromStreamRecord(record)).toThrow(StreamRecordError);
     expect(() => changeFromStreamRecord(record)).toThrow(/NewImage is not a DynamoDB attribute map \(at version\)/);
