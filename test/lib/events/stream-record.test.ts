@@ -34,7 +34,7 @@ describe('changeFromStreamRecord', () => {
     record.dynamodb = { ...record.dynamodb, NewImage: { pk: { S: 'X' }, version: { B: 'not base64!' } } };
 
     expect(() => changeFromStreamRecord(record)).toThrow(StreamRecordError);
-    expect(() => changeFromStreamRecord(record)).toThrow(/NewImage is not a DynamoDB attribute map \(at version\)/);
+    expect(() => changeFromStreamRecord(record)).toThrow(/NewImage is not a DynamoDB attribute map \(at version\.B\)/);
   });
 
   it('refuses an unknown event name', () => {
