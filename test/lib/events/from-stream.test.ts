@@ -65,6 +65,11 @@ describe('eventsFromChange: request status changes', () => {
     expect(transition(s.granting, s.active)[0]?.severity).toBe('info');
   });
 
+  it('yields nothing for a change that kept the version (its event id would collide with an earlier one)', () => {
+    expect(transition(s.granting, { ...s.active, version: s.granting.version })).toEqual([]);
+    expect(eventsFromChange(modify(configItem('flow', flow()), configItem('flow', flow({ name: 'x' }))))).toEqual([]);
+  });
+
   it('refuses a status change back to PENDING', () => {
     expect(() => transition(s.approved, { ...s.pending, version: 5 })).toThrow(/APPROVED → PENDING/);
   });
