@@ -1,0 +1,231 @@
+/**
+ * Every audit event Stint publishes: the single source of truth. JSON Schema and samples in events/schema and
+ * events/samples are generated from this file (`npm run events:generate`), never edited by hand.
+ *
+ * On the bus an event is `{ source: 'stint', 'detail-type': <type>, detail: <StintEvent> }`.
+ *
+ * The types are ARCHITECTURE.md's list plus `grant.started` (APPROVED → GRANTING) and `grant.revoking`
+ * (ACTIVE or REVOKE_FAILED → REVOKING): with those two, every status change of a request yields exactly one
+ * event, so a consumer can follow a request through its whole life from the events alone.
+ *
+ * What an event never holds: Step Functions task tokens (`approvalToken`, `activeToken`), sealed credentials
+ * (`grants[].sealedSecret`) or anything else of `grants`, and the table's key attributes. The schemas are strict
+ * (`additionalProperties: false`), so a leak fails validation before it is published.
+ */
+import { z } from 'zod';
+import { AccessUnit, Bundle } from '#lib/domain/bundle.ts';
+import { Channel, IsoDateTime, Slug, Subject } from '#lib/domain/common.ts';
+import { AccessFlow } from '#lib/domain/flow.ts';
+import { Integration } from '#lib/domain/integration.ts';
+import { AccessRequest, Extension, RequestStatus, Vote } from '#lib/domain/request.ts';
+
+export const EVENT_SOURCE = 'stint';
+export const SCHEMA_VERSION = 1;
+
+export const Severity = z.enum(['info', 'warning', 'high']);
+export type Severity = z.infer<typeof Severity>;
+
+/** Who made the change, through which channel and why (from the item's `lastChange`). */
+export const Actor = z
+  .strictObject({
+    sub: Subject,
+    channel: Channel,
+    reason: z.string().max(2000).optional(),
+  })
+  .meta({ description: 'Who made the change (subject, or stint:system), through which channel, and why' });
+export type Actor = z.infer<typeof Actor>;
+
+/** A request as consumers see it: no task tokens, no grants (they hold sealed credentials), no keys. */
+export const RequestView = z
+  .strictObject({
+    id: AccessRequest.shape.id,
+    version: AccessRequest.shape.version,
+    status: RequestStatus,
+    requester: AccessRequest.shape.requester,
+    grantee: AccessRequest.shape.grantee,
+    flowId: Slug,
+    flowVersion: AccessRequest.shape.flowVersion,
+    /** The flow's labels (as pinned by the request), for routing events to SIEM/ITSM targets. */
+    labels: z.record(z.string(), z.string()),
+    breakGlass: z.boolean(),
+    bundle: Slug.optional(),
+    units: z.array(AccessUnit),
+    justification: z.string().optional(),
+    durationMinutes: AccessRequest.shape.durationMinutes,
+    votes: z.array(Vote),
+    decision: AccessRequest.shape.decision,
+    createdAt: IsoDateTime,
+    approvalDeadline: IsoDateTime.optional(),
+    grantedAt: IsoDateTime.optional(),
+    expiresAt: IsoDateTime.optional(),
+    revokedAt: IsoDateTime.optional(),
+    endReason: AccessRequest.shape.endReason,
+    extensions: z.array(Extension),
+    failureReason: z.string().optional(),
+  })
+  .meta({ description: 'The access request after the change (sanitized: no task tokens, credentials or keys)' });
+export type RequestView = z.infer<typeof RequestView>;
+
+function envelope<T extends string>(type: T) {
+  return {
+    /** `<kind>:<entity id>:<item version>`: the same stream record always yields the same id. */
+    id: z.string().min(1).max(200).meta({
+      description:
+        'Deterministic `<kind>:<entity id>:<version>`; a re-published record keeps its id (de-duplicate on it)',
+    }),
+    type: z.literal(type),
+    schemaVersion: z.literal(SCHEMA_VERSION),
+    time: IsoDateTime.meta({ description: 'When the change was made (the item’s lastChange.at)' }),
+    severity: Severity,
+    actor: Actor,
+  };
+}
+
+const requestPayload = {
+  request: RequestView,
+  /** Absent on request.created. */
+  previousStatus: RequestStatus.optional(),
+};
+
+function requestEvent<T extends string>(type: T, description: string) {
+  return z.strictObject({ ...envelope(type), ...requestPayload }).meta({ title: type, description });
+}
+
+function adminEvents<K extends string, S extends z.ZodType>(kind: K, item: S, noun: string) {
+  return {
+    created: z
+      .strictObject({ ...envelope(`${kind}.created` as const), after: item })
+      .meta({ title: `${kind}.created`, description: `An admin created ${noun} (or re-created a deleted one)` }),
+    updated: z
+      .strictObject({ ...envelope(`${kind}.updated` as const), before: item, after: item })
+      .meta({ title: `${kind}.updated`, description: `An admin changed ${noun}` }),
+    deleted: z.strictObject({ ...envelope(`${kind}.deleted` as const), before: item, after: item }).meta({
+      title: `${kind}.deleted`,
+      description: `An admin deleted ${noun} (soft delete: \`after.deleted\` is true)`,
+    }),
+  };
+}
+
+const flowEvents = adminEvents('flow', AccessFlow, 'an access flow');
+/** `secretRef` appears in integration events: it is a reference (ARN, env:NAME, file:/path), never a secret. */
+const integrationEvents = adminEvents('integration', Integration, 'an integration');
+const bundleEvents = adminEvents('bundle', Bundle, 'a bundle');
+
+export const RequestCreated = requestEvent(
+  'request.created',
+  'A request was made (its status says APPROVED when the flow auto-approves)',
+);
+export const RequestApprovalRecorded = z
+  .strictObject({ ...envelope('request.approval_recorded'), ...requestPayload, vote: Vote })
+  .meta({ title: 'request.approval_recorded', description: 'An approver voted; the quorum is not reached yet' });
+export const RequestApproved = requestEvent('request.approved', 'The request was approved (PENDING → APPROVED)');
+export const RequestRejected = requestEvent('request.rejected', 'An approver rejected the request');
+export const RequestCancelled = requestEvent('request.cancelled', 'The requester cancelled the request');
+export const RequestTimedOut = requestEvent('request.timed_out', 'Nobody decided before the approval deadline');
+export const GrantStarted = requestEvent('grant.started', 'Granting began (APPROVED → GRANTING)');
+export const GrantActive = requestEvent('grant.active', 'Access is granted until `request.expiresAt`');
+export const GrantFailed = requestEvent('grant.failed', 'Granting failed; see `request.failureReason`');
+export const GrantExtended = z
+  .strictObject({
+    ...envelope('grant.extended'),
+    ...requestPayload,
+    previousExpiresAt: IsoDateTime.optional(),
+    extension: Extension.optional(),
+  })
+  .meta({ title: 'grant.extended', description: 'An active grant was extended to a later `request.expiresAt`' });
+export const GrantRevoking = requestEvent(
+  'grant.revoking',
+  'Revocation began (ACTIVE → REVOKING, or a retry from REVOKE_FAILED); `request.endReason` says why',
+);
+export const GrantRevoked = requestEvent('grant.revoked', 'Access was revoked before its expiry');
+export const GrantExpired = requestEvent('grant.expired', 'Access ended at its expiry');
+export const GrantRevokeFailed = requestEvent(
+  'grant.revoke_failed',
+  'Revocation failed after its retries; the reconciler keeps trying (alarm)',
+);
+
+export const FlowCreated = flowEvents.created;
+export const FlowUpdated = flowEvents.updated;
+export const FlowDeleted = flowEvents.deleted;
+export const IntegrationCreated = integrationEvents.created;
+export const IntegrationUpdated = integrationEvents.updated;
+export const IntegrationDeleted = integrationEvents.deleted;
+export const BundleCreated = bundleEvents.created;
+export const BundleUpdated = bundleEvents.updated;
+export const BundleDeleted = bundleEvents.deleted;
+
+/** Every event schema by type (the EventBridge `detail-type`). */
+export const EVENT_SCHEMAS = {
+  'request.created': RequestCreated,
+  'request.approval_recorded': RequestApprovalRecorded,
+  'request.approved': RequestApproved,
+  'request.rejected': RequestRejected,
+  'request.cancelled': RequestCancelled,
+  'request.timed_out': RequestTimedOut,
+  'grant.started': GrantStarted,
+  'grant.active': GrantActive,
+  'grant.failed': GrantFailed,
+  'grant.extended': GrantExtended,
+  'grant.revoking': GrantRevoking,
+  'grant.revoked': GrantRevoked,
+  'grant.expired': GrantExpired,
+  'grant.revoke_failed': GrantRevokeFailed,
+  'flow.created': FlowCreated,
+  'flow.updated': FlowUpdated,
+  'flow.deleted': FlowDeleted,
+  'integration.created': IntegrationCreated,
+  'integration.updated': IntegrationUpdated,
+  'integration.deleted': IntegrationDeleted,
+  'bundle.created': BundleCreated,
+  'bundle.updated': BundleUpdated,
+  'bundle.deleted': BundleDeleted,
+} as const;
+
+export type EventType = keyof typeof EVENT_SCHEMAS;
+export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
+export const EventType = z.enum(EVENT_TYPES as [EventType, ...EventType[]]);
+
+export const StintEvent = z.discriminatedUnion('type', [
+  RequestCreated,
+  RequestApprovalRecorded,
+  RequestApproved,
+  RequestRejected,
+  RequestCancelled,
+  RequestTimedOut,
+  GrantStarted,
+  GrantActive,
+  GrantFailed,
+  GrantExtended,
+  GrantRevoking,
+  GrantRevoked,
+  GrantExpired,
+  GrantRevokeFailed,
+  FlowCreated,
+  FlowUpdated,
+  FlowDeleted,
+  IntegrationCreated,
+  IntegrationUpdated,
+  IntegrationDeleted,
+  BundleCreated,
+  BundleUpdated,
+  BundleDeleted,
+]);
+export type StintEvent = z.infer<typeof StintEvent>;
+export type StintEventOf<T extends EventType> = Extract<StintEvent, { type: T }>;
+
+/** Events about a request (they carry `request`). */
+export type RequestEvent = Extract<StintEvent, { request: RequestView }>;
+export type RequestEventType = RequestEvent['type'];
+
+/**
+ * Severity, for routing and alerting:
+ * - `high`: a grant failed or could not be revoked; break-glass use (request.created, grant.active);
+ * - `warning`: an admin deleted a flow, integration or bundle;
+ * - `info`: everything else (rejections and time-outs included: they are normal outcomes).
+ */
+export function severityOf(type: EventType, breakGlass: boolean): Severity {
+  if (type === 'grant.failed' || type === 'grant.revoke_failed') return 'high';
+  if (breakGlass && (type === 'request.created' || type === 'grant.active')) return 'high';
+  if (type.endsWith('.deleted')) return 'warning';
+  return 'info';
+}

@@ -1,0 +1,233 @@
+/**
+ * Pure: one DynamoDB stream change (images already unmarshalled) → the audit events it stands for.
+ * ARCHITECTURE principle 3: the item change is the event. Exactly one event per state change:
+ *
+ * | item        | change                                              | event                         |
+ * |-------------|-----------------------------------------------------|-------------------------------|
+ * | request     | INSERT (any status, auto-approved included)         | request.created               |
+ * | request     | MODIFY, status changed                              | the new status's event        |
+ * | request     | MODIFY, same status, more votes                     | request.approval_recorded     |
+ * | request     | MODIFY, ACTIVE, later expiresAt or more extensions  | grant.extended                |
+ * | request     | any other MODIFY (token, attempt, grants…)          | none                          |
+ * | flow/integration/bundle | INSERT, or MODIFY deleted true → false  | *.created                     |
+ * | flow/integration/bundle | MODIFY deleted false → true             | *.deleted                     |
+ * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
+ * | lease, approver-pointer | anything                                | none                          |
+ * | any         | REMOVE (TTL expiry)                                 | none                          |
+ *
+ * An image that does not parse throws StreamRecordError: the publisher reports the record as failed rather than
+ * silently dropping an audit event.
+ */
+import { z } from 'zod';
+import {
+  type Actor,
+  type EventType,
+  type RequestEventType,
+  type RequestView,
+  SCHEMA_VERSION,
+  StintEvent,
+  severityOf,
+} from '#events/schemas.ts';
+import { Bundle } from '#lib/domain/bundle.ts';
+import type { ChangeRecord } from '#lib/domain/common.ts';
+import { AccessFlow } from '#lib/domain/flow.ts';
+import { Integration } from '#lib/domain/integration.ts';
+import { AccessRequest, type RequestStatus } from '#lib/domain/request.ts';
+import { type Entity, KEY_ATTRIBUTES } from '#lib/store/table.ts';
+
+export type Image = Record<string, unknown>;
+
+export type StreamChange = {
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  oldImage?: Image;
+  newImage?: Image;
+};
+
+/** A stream record that cannot be turned into events (missing or malformed image, unknown entity). */
+export class StreamRecordError extends Error {
+  override readonly name = 'StreamRecordError';
+}
+
+const ENTITIES = ['request', 'flow', 'bundle', 'integration', 'lease', 'approver-pointer'] as const satisfies Entity[];
+const EntityOf = z.object({ entity: z.enum(ENTITIES) });
+
+/** The event for a request's new status (PENDING only exists at creation). */
+const STATUS_EVENT: Record<Exclude<RequestStatus, 'PENDING'>, RequestEventType> = {
+  APPROVED: 'request.approved',
+  REJECTED: 'request.rejected',
+  CANCELLED: 'request.cancelled',
+  TIMED_OUT: 'request.timed_out',
+  GRANTING: 'grant.started',
+  ACTIVE: 'grant.active',
+  FAILED: 'grant.failed',
+  REVOKING: 'grant.revoking',
+  REVOKED: 'grant.revoked',
+  EXPIRED: 'grant.expired',
+  REVOKE_FAILED: 'grant.revoke_failed',
+};
+
+export function eventsFromChange(change: StreamChange): StintEvent[] {
+  if (change.eventName === 'REMOVE') return [];
+  const newImage = change.newImage;
+  if (newImage === undefined) throw new StreamRecordError(`${change.eventName} record without a new image`);
+  const entity = EntityOf.safeParse(newImage);
+  if (!entity.success) throw new StreamRecordError(`item without a known entity: ${describe(entity.error)}`);
+  switch (entity.data.entity) {
+    case 'lease':
+    case 'approver-pointer':
+      return [];
+    case 'request':
+      return requestEvents(change);
+    case 'flow':
+      return configEvents('flow', AccessFlow, change);
+    case 'integration':
+      return configEvents('integration', Integration, change);
+    case 'bundle':
+      return configEvents('bundle', Bundle, change);
+  }
+}
+
+function requestEvents(change: StreamChange): StintEvent[] {
+  const after = parse(AccessRequest, change.newImage, 'new image of a request');
+  if (change.eventName === 'INSERT') return [requestEvent('request.created', after, {})];
+
+  const before = parse(AccessRequest, requiredOld(change), 'old image of a request');
+  if (before.version === after.version) return [];
+  if (before.status !== after.status) {
+    if (after.status === 'PENDING')
+      throw new StreamRecordError(`request ${after.id}: unexpected status change ${before.status} → PENDING`);
+    return [requestEvent(STATUS_EVENT[after.status], after, { previousStatus: before.status })];
+  }
+  if (after.votes.length > before.votes.length) {
+    return [
+      requestEvent('request.approval_recorded', after, { previousStatus: before.status, vote: after.votes.at(-1) }),
+    ];
+  }
+  const later = (a?: string, b?: string) => a !== undefined && (b === undefined || Date.parse(a) > Date.parse(b));
+  if (
+    after.status === 'ACTIVE' &&
+    (later(after.expiresAt, before.expiresAt) || after.extensions.length > before.extensions.length)
+  ) {
+    return [
+      requestEvent('grant.extended', after, {
+        previousStatus: before.status,
+        ...(before.expiresAt === undefined ? {} : { previousExpiresAt: before.expiresAt }),
+        ...(after.extensions.length > before.extensions.length ? { extension: after.extensions.at(-1) } : {}),
+      }),
+    ];
+  }
+  return [];
+}
+
+function requestEvent(type: RequestEventType, request: AccessRequest, extra: Record<string, unknown>): StintEvent {
+  return build({
+    ...envelope('request', request.id, request.version, type, request.lastChange, request.flow.breakGlass),
+    request: viewOf(request),
+    ...extra,
+  });
+}
+
+/** The sanitized view: fields are picked one by one, so tokens, grants and keys can never slip through. */
+export function viewOf(r: AccessRequest): RequestView {
+  return {
+    id: r.id,
+    version: r.version,
+    status: r.status,
+    requester: r.requester,
+    grantee: r.grantee,
+    flowId: r.flowId,
+    flowVersion: r.flowVersion,
+    labels: r.flow.labels,
+    breakGlass: r.flow.breakGlass,
+    bundle: r.bundle,
+    units: r.units,
+    justification: r.justification,
+    durationMinutes: r.durationMinutes,
+    votes: r.votes,
+    decision: r.decision,
+    createdAt: r.createdAt,
+    approvalDeadline: r.approvalDeadline,
+    grantedAt: r.grantedAt,
+    expiresAt: r.expiresAt,
+    revokedAt: r.revokedAt,
+    endReason: r.endReason,
+    extensions: r.extensions,
+    failureReason: r.failureReason,
+  };
+}
+
+type ConfigItem = { id: string; version: number; lastChange: ChangeRecord; deleted?: boolean | undefined };
+
+function configEvents<T extends ConfigItem>(
+  kind: 'flow' | 'integration' | 'bundle',
+  schema: z.ZodType<T>,
+  change: StreamChange,
+): StintEvent[] {
+  const after = parse(schema, change.newImage, `new image of a ${kind}`);
+  const base = (type: EventType) => envelope(kind, after.id, after.version, type, after.lastChange, false);
+  if (change.eventName === 'INSERT') return [build({ ...base(`${kind}.created`), after })];
+
+  const before = parse(schema, requiredOld(change), `old image of a ${kind}`);
+  if (before.version === after.version) return [];
+  const wasDeleted = before.deleted === true;
+  const isDeleted = after.deleted === true;
+  if (!wasDeleted && isDeleted) return [build({ ...base(`${kind}.deleted`), before, after })];
+  if (wasDeleted && !isDeleted) return [build({ ...base(`${kind}.created`), after })];
+  if (isDeleted) return [];
+  return [build({ ...base(`${kind}.updated`), before, after })];
+}
+
+function envelope(
+  kind: string,
+  entityId: string,
+  version: number,
+  type: EventType,
+  lastChange: ChangeRecord,
+  breakGlass: boolean,
+) {
+  const actor: Actor = { sub: lastChange.by, channel: lastChange.channel, reason: lastChange.reason };
+  return {
+    id: `${kind}:${entityId}:${version}`,
+    type,
+    schemaVersion: SCHEMA_VERSION,
+    time: lastChange.at,
+    severity: severityOf(type, breakGlass),
+    actor,
+  };
+}
+
+/** Validate the outgoing event against its (strict) schema: a field that should not be there fails here. */
+function build(candidate: Record<string, unknown>): StintEvent {
+  const result = StintEvent.safeParse(candidate);
+  if (!result.success) {
+    throw new StreamRecordError(`event ${String(candidate.id)} does not match its schema: ${describe(result.error)}`);
+  }
+  return result.data;
+}
+
+function requiredOld(change: StreamChange): Image {
+  if (change.oldImage === undefined)
+    throw new StreamRecordError('MODIFY record without an old image (the stream must be NEW_AND_OLD_IMAGES)');
+  return change.oldImage;
+}
+
+/** Parse an item's domain fields (key attributes and `entity` are the store's, not the domain's). */
+function parse<T>(schema: z.ZodType<T>, image: Image | undefined, what: string): T {
+  const domain = image === undefined ? undefined : withoutKeys(image);
+  const result = schema.safeParse(domain);
+  if (!result.success) throw new StreamRecordError(`unreadable ${what}: ${describe(result.error)}`);
+  return result.data;
+}
+
+function withoutKeys(image: Image): Image {
+  const keys: ReadonlySet<string> = new Set(KEY_ATTRIBUTES);
+  return Object.fromEntries(Object.entries(image).filter(([key]) => !keys.has(key)));
+}
+
+/** Paths and messages only: never the values (they may hold personal data). */
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
