@@ -105,8 +105,9 @@ const approveByBob: Vote = {
   reason: 'Matches INC-4711',
   channel: 'slack',
   at: at(4),
+  sets: [0],
 };
-const approveByCarol: Vote = { ...carol, vote: 'approve', channel: 'api', at: at(6) };
+const approveByCarol: Vote = { ...carol, vote: 'approve', channel: 'api', at: at(6), sets: [0] };
 const unit = { integrationId: 'pg-prod', resource: 'payments', permission: 'readwrite' };
 const liveGrant: UnitGrant = {
   unit,
@@ -217,7 +218,7 @@ export function requestStages() {
   const rejected: AccessRequest = {
     ...voted,
     status: 'REJECTED',
-    votes: [approveByBob, { ...carol, vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5) }],
+    votes: [approveByBob, { ...carol, vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5), sets: [0] }],
     decision: { outcome: 'rejected', by: 'carol', channel: 'api', at: at(5), reason: 'Use the runbook' },
     version: 4,
     lastChange: change('carol', 'api', 'reject', 5, 'Use the runbook'),
