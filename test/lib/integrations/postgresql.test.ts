@@ -380,3 +380,40 @@ describe('postgresql verify and extend', () => {
     await expect(postgresqlDriver.extend(ctx, {})).rejects.toBeInstanceOf(GrantPermanentError);
   });
 });
+
+describe('postgresql with a non-superuser admin (as on RDS)', () => {
+  const ADMIN = { username: 'broker_admin', password: 'broker-admin-password-for-tests' };
+  const adminSecret = JSON.stringify(ADMIN);
+
+  beforeAll(async () => {
+    await adminQuery(`CREATE ROLE broker_admin LOGIN CREATEROLE PASSWORD '${ADMIN.password}'`);
+    // ADMIN OPTION on app_readonly only: granting app_readwrite fails after the role is created.
+    await adminQuery('GRANT app_readonly TO broker_admin WITH ADMIN OPTION, INHERIT FALSE, SET FALSE');
+    await adminQuery('GRANT pg_signal_backend TO broker_admin');
+  });
+
+  it('grants and revokes with only CREATEROLE, ADMIN OPTION on the granted role and pg_signal_backend', async () => {
+    const ctx = context({ adminSecret });
+    const result = await postgresqlDriver.grant(ctx);
+    const role = String(result.access?.username);
+    const live = await loginAs(role, result.secret ?? '');
+    const rows = await live.query('SELECT count(*)::int AS n FROM items');
+    expect(rows.rows).toEqual([{ n: expect.any(Number) }]);
+    const terminated = new Promise<unknown>((resolve) => live.once('error', resolve));
+
+    await postgresqlDriver.revoke(ctx, result.state);
+
+    expect(await terminated).toMatchObject({ code: '57P01' });
+    expect(await rolesNamed(role)).toBe(0);
+  });
+
+  it('rolls the whole grant back when a GRANT fails after the role was created', async () => {
+    const ctx = context({ adminSecret, permission: readwrite });
+
+    const error = await postgresqlDriver.grant(ctx).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(GrantPermanentError);
+    expect(String(error)).toMatch(/42501/);
+    expect(await rolesNamed(roleNameFor(ctx.requestId, ctx.unit))).toBe(0);
+  });
+});
