@@ -1,0 +1,347 @@
+import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import pg, { escapeIdentifier, escapeLiteral } from 'pg';
+import { z } from 'zod';
+import { config } from '#lib/config.ts';
+import type { AccessUnit } from '#lib/domain/bundle.ts';
+import { type GrantContext, GrantPermanentError, type GrantResult, type IntegrationDriver } from './types.ts';
+
+/**
+ * PostgreSQL: each request gets its own LOGIN role with a generated password, `VALID UNTIL` its expiry (so
+ * access ends on time even if every Lambda is down), member of the permission's roles. Revoke disables it,
+ * ends its sessions, drops what it owns and drops it.
+ *
+ * The admin user (from the integration's secret, JSON `{"username","password"}`) needs CREATEROLE, ADMIN OPTION
+ * on the roles it grants (PostgreSQL 16+) and pg_signal_backend; PostgreSQL 14 or later (pg_terminate_backend
+ * with a timeout). On RDS the master user has all of these.
+ */
+
+export const PostgresConfig = z.strictObject({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535).default(5432),
+  /** The database the admin connection opens (the grantee's database is the resource). */
+  database: z.string().min(1).max(63),
+  /** Default: verify-full, or disable in the local runtime. */
+  sslmode: z.enum(['disable', 'require', 'verify-full']).optional(),
+  /** What grantees connect to, when it differs from what Stint uses (a proxy, a public endpoint). */
+  publicHost: z.string().min(1).max(253).optional(),
+  publicPort: z.number().int().min(1).max(65535).optional(),
+});
+export type PostgresConfig = z.infer<typeof PostgresConfig>;
+
+const AdminSecret = z.object({ username: z.string().min(1), password: z.string().min(1) });
+type AdminSecret = z.infer<typeof AdminSecret>;
+
+/** What grant returns as state and revoke/extend read back. */
+const PostgresState = z.object({ role: z.string().regex(/^stint_[a-z0-9_]{1,57}$/) });
+
+export const ROLE_PREFIX = 'stint_';
+export const CONNECTION_LIMIT = 10;
+/** Marks roles Stint created: revoke and extend never touch a role without it. */
+const MARKER = 'managed by stint';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const STATEMENT_TIMEOUT_MS = 30_000;
+const LOCK_TIMEOUT_MS = 10_000;
+const TERMINATE_WAIT_MS = 5_000;
+
+/** SQLSTATEs that retrying cannot fix: configuration or target-side setup is wrong. */
+const PERMANENT_SQLSTATES = new Set([
+  '42704', // undefined_object (a role to grant does not exist)
+  '42501', // insufficient_privilege (the admin user lacks a privilege)
+  '0LP01', // invalid_grant_operation
+  '3D000', // invalid_catalog_name (the admin database does not exist)
+  '28000', // invalid_authorization_specification (no pg_hba entry, admin role missing)
+]);
+
+/**
+ * The role of one access unit of one request: `stint_<request id>_<8 hex>`, lowercase, ≤ 63 characters.
+ * The suffix (a digest of the request id and the unit) keeps units of one request, and long ids cut short,
+ * apart.
+ */
+export function roleNameFor(requestId: string, unit: AccessUnit): string {
+  const id = requestId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const digest = createHash('sha256')
+    .update([requestId, unit.integrationId, unit.resource, unit.permission].join('\0'))
+    .digest('hex')
+    .slice(0, 8);
+  return `${ROLE_PREFIX}${id.slice(0, 63 - ROLE_PREFIX.length - 9)}_${digest}`;
+}
+
+/** A URL-safe random password (43 characters, 256 bits). */
+export function generatePassword(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677), so the plain password never
+ * travels in SQL text (where statement logging would keep it). For ASCII passwords (SASLprep is the identity).
+ */
+export async function scramVerifier(password: string, iterations = 4096): Promise<string> {
+  const salt = randomBytes(16);
+  const salted = await pbkdf2Async(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+function parseConfig(ctx: GrantContext): PostgresConfig {
+  const parsed = PostgresConfig.safeParse(ctx.integration.config);
+  if (!parsed.success)
+    throw new GrantPermanentError(
+      `integration ${ctx.integration.id}: invalid postgresql config (${parsed.error.message})`,
+    );
+  return parsed.data;
+}
+
+function parseAdminSecret(ctx: GrantContext): AdminSecret {
+  const problem = `integration ${ctx.integration.id}: the admin secret is not JSON {"username","password"}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(ctx.adminSecret);
+  } catch {
+    // JSON.parse's message quotes the input: never pass it on.
+    throw new GrantPermanentError(problem);
+  }
+  const parsed = AdminSecret.safeParse(json);
+  if (!parsed.success) throw new GrantPermanentError(problem);
+  return parsed.data;
+}
+
+function sslOptions(cfg: PostgresConfig): pg.ClientConfig['ssl'] {
+  const mode = cfg.sslmode ?? (config().local ? 'disable' : 'verify-full');
+  if (mode === 'disable') return false;
+  // verify-full: the server certificate must chain to a trusted CA (on Lambda, set NODE_EXTRA_CA_CERTS to the
+  // RDS bundle) and name the host.
+  return { rejectUnauthorized: mode === 'verify-full' };
+}
+
+/** One client per operation, with timeouts; always closed. SQL errors that retrying cannot fix become permanent. */
+async function withClient<T>(ctx: GrantContext, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const cfg = parseConfig(ctx);
+  const admin = parseAdminSecret(ctx);
+  const client = new pg.Client({
+    host: cfg.host,
+    port: cfg.port,
+    database,
+    user: admin.username,
+    password: admin.password,
+    ssl: sslOptions(cfg),
+    application_name: 'stint',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    lock_timeout: LOCK_TIMEOUT_MS,
+    query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
+  });
+  // A dropped connection also rejects the pending query; without a listener the 'error' event would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await work(client);
+  } catch (error) {
+    if (error instanceof pg.DatabaseError && error.code !== undefined && PERMANENT_SQLSTATES.has(error.code))
+      throw new GrantPermanentError(`integration ${ctx.integration.id}: ${error.message} (SQLSTATE ${error.code})`);
+    throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Rows of a catalog query, parsed. */
+async function select<T extends z.ZodType>(
+  client: pg.Client,
+  row: T,
+  sql: string,
+  values: unknown[],
+): Promise<z.infer<T>[]> {
+  const result = await client.query(sql, values);
+  return z.array(row).parse(result.rows);
+}
+
+const RoleRow = z.object({ oid: z.string(), rolcanlogin: z.boolean(), comment: z.string().nullable() });
+type RoleRow = z.infer<typeof RoleRow>;
+const NameRow = z.object({ name: z.string() });
+
+async function findRole(client: pg.Client, role: string): Promise<RoleRow | undefined> {
+  const rows = await select(
+    client,
+    RoleRow,
+    `SELECT oid::text AS oid, rolcanlogin, shobj_description(oid, 'pg_authid') AS comment
+       FROM pg_roles WHERE rolname = $1`,
+    [role],
+  );
+  return rows[0];
+}
+
+function assertManaged(ctx: GrantContext, role: string, row: RoleRow): void {
+  if (!row.comment?.startsWith(MARKER))
+    throw new GrantPermanentError(
+      `integration ${ctx.integration.id}: role ${role} exists but was not created by Stint; refusing to touch it`,
+    );
+}
+
+/** The role to act on: the one grant recorded, else (grant crashed before recording) the one it would create. */
+function roleOf(ctx: GrantContext, state: Record<string, unknown>): string {
+  const parsed = PostgresState.safeParse(state);
+  return parsed.success ? parsed.data.role : roleNameFor(ctx.requestId, ctx.unit);
+}
+
+async function grant(ctx: GrantContext): Promise<GrantResult> {
+  const cfg = parseConfig(ctx);
+  const role = roleNameFor(ctx.requestId, ctx.unit);
+  const database = ctx.unit.resource;
+  const grants = [...new Set(ctx.permission.grants)];
+  const password = generatePassword();
+  const verifier = await scramVerifier(password);
+  const r = escapeIdentifier(role);
+
+  await withClient(ctx, cfg.database, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      if (db.rowCount === 0)
+        throw new GrantPermanentError(`integration ${ctx.integration.id}: database ${database} does not exist`);
+      const present = await select(
+        client,
+        NameRow,
+        'SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1::text[])',
+        [grants],
+      );
+      const missing = grants.filter((g) => !present.some((row) => row.name === g));
+      if (missing.length > 0)
+        throw new GrantPermanentError(
+          `integration ${ctx.integration.id}: role(s) to grant do not exist: ${missing.join(', ')}`,
+        );
+
+      const attributes = `LOGIN INHERIT CONNECTION LIMIT ${CONNECTION_LIMIT} PASSWORD ${escapeLiteral(verifier)} VALID UNTIL ${escapeLiteral(ctx.expiresAt.toISOString())}`;
+      const existing = await findRole(client, role);
+      if (existing === undefined) {
+        await client.query(`CREATE ROLE ${r} WITH ${attributes}`);
+      } else {
+        // A retry after a crash: converge on the same role with a fresh password.
+        assertManaged(ctx, role, existing);
+        await client.query(`ALTER ROLE ${r} WITH ${attributes}`);
+        const members = await select(
+          client,
+          NameRow,
+          'SELECT g.rolname AS name FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = $1::oid',
+          [existing.oid],
+        );
+        for (const { name } of members)
+          if (!grants.includes(name)) await client.query(`REVOKE ${escapeIdentifier(name)} FROM ${r}`);
+      }
+      await client.query(`COMMENT ON ROLE ${r} IS ${escapeLiteral(`${MARKER}; request ${ctx.requestId}`)}`);
+      for (const g of grants) await client.query(`GRANT ${escapeIdentifier(g)} TO ${r}`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
+
+  return {
+    state: { role },
+    access: {
+      host: cfg.publicHost ?? cfg.host,
+      port: cfg.publicPort ?? cfg.port,
+      database,
+      username: role,
+    },
+    secret: password,
+  };
+}
+
+async function revoke(ctx: GrantContext, state: Record<string, unknown>): Promise<void> {
+  const cfg = parseConfig(ctx);
+  const role = roleOf(ctx, state);
+  const r = escapeIdentifier(role);
+
+  const databases = await withClient(ctx, cfg.database, async (client) => {
+    const existing = await findRole(client, role);
+    if (existing === undefined) return undefined; // already gone
+    assertManaged(ctx, role, existing);
+    // No new sessions, then end the live ones.
+    await client.query(`ALTER ROLE ${r} WITH NOLOGIN`);
+    await terminateSessions(ctx, client, existing.oid);
+    // REASSIGN OWNED needs the privileges of the role when the admin is not a superuser (PostgreSQL 16+).
+    const su = await select(
+      client,
+      z.object({ rolsuper: z.boolean() }),
+      'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+      [],
+    );
+    if (su[0]?.rolsuper !== true) await client.query(`GRANT ${r} TO CURRENT_USER`);
+    // Where it owns objects or holds privileges: the resource database and any other recorded dependency.
+    const deps = await select(
+      client,
+      NameRow,
+      `SELECT d.datname AS name FROM pg_database d
+         WHERE d.datallowconn AND (d.datname = $1 OR d.oid IN (
+           SELECT s.dbid FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $2::oid))`,
+      [ctx.unit.resource, existing.oid],
+    );
+    return { oid: existing.oid, names: deps.map((row) => row.name) };
+  });
+  if (databases === undefined) return;
+
+  for (const database of databases.names) {
+    await withClient(ctx, database, async (client) => {
+      await client.query(`REASSIGN OWNED BY ${r} TO CURRENT_USER`);
+      await client.query(`DROP OWNED BY ${r}`);
+    });
+  }
+
+  await withClient(ctx, cfg.database, async (client) => {
+    await client.query(`DROP ROLE IF EXISTS ${r}`);
+    // A session that was authenticating while LOGIN was being removed.
+    await terminateSessions(ctx, client, databases.oid);
+  });
+}
+
+async function terminateSessions(ctx: GrantContext, client: pg.Client, oid: string): Promise<void> {
+  const result = await select(
+    client,
+    z.object({ ended: z.boolean() }),
+    `SELECT pg_terminate_backend(pid, $2) AS ended FROM pg_stat_activity
+       WHERE usesysid = $1::oid AND pid <> pg_backend_pid()`,
+    [oid, TERMINATE_WAIT_MS],
+  );
+  if (result.some((row) => !row.ended))
+    throw new Error(`integration ${ctx.integration.id}: a session of the granted role did not end in time`);
+}
+
+async function extend(ctx: GrantContext, state: Record<string, unknown>): Promise<void> {
+  const cfg = parseConfig(ctx);
+  const role = roleOf(ctx, state);
+  await withClient(ctx, cfg.database, async (client) => {
+    const existing = await findRole(client, role);
+    if (existing === undefined)
+      throw new GrantPermanentError(`integration ${ctx.integration.id}: role ${role} no longer exists`);
+    assertManaged(ctx, role, existing);
+    await client.query(
+      `ALTER ROLE ${escapeIdentifier(role)} WITH VALID UNTIL ${escapeLiteral(ctx.expiresAt.toISOString())}`,
+    );
+  });
+}
+
+async function verify(ctx: GrantContext, state: Record<string, unknown>): Promise<{ present: boolean }> {
+  const cfg = parseConfig(ctx);
+  const role = roleOf(ctx, state);
+  return await withClient(ctx, cfg.database, async (client) => {
+    const existing = await findRole(client, role);
+    return { present: existing?.rolcanlogin === true };
+  });
+}
+
+export const postgresqlDriver: IntegrationDriver = {
+  type: 'postgresql',
+  perRequestPrincipal: true,
+  configSchema: PostgresConfig,
+  grant,
+  revoke,
+  extend,
+  verify,
+};

@@ -1,0 +1,28 @@
+import { ValidationError } from '#lib/domain/errors.ts';
+import type { IntegrationInput, IntegrationType } from '#lib/domain/integration.ts';
+import { postgresqlDriver } from './postgresql.ts';
+import type { IntegrationDriver } from './types.ts';
+
+const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
+  postgresql: postgresqlDriver,
+};
+
+/** The driver of an integration type; a type without one is a ValidationError on `type`. */
+export function driverFor(type: IntegrationType): IntegrationDriver {
+  const driver = drivers[type];
+  if (driver === undefined) throw new ValidationError(`integration type "${type}" is not supported yet`, 'type');
+  return driver;
+}
+
+/** Checks an integration's type-specific config; the error names `config.<field>`. */
+export function validateIntegrationConfig(input: IntegrationInput): void {
+  const parsed = driverFor(input.type).configSchema.safeParse(input.config);
+  if (parsed.success) return;
+  const issues = parsed.error.issues.map((issue) => {
+    // An unknown key is reported on the object itself: name the key instead.
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;
+    return { path: ['config', ...path.map(String)].join('.'), message: issue.message };
+  });
+  const first = issues[0] ?? { path: 'config', message: 'invalid' };
+  throw new ValidationError(`invalid ${input.type} config: ${first.path}: ${first.message}`, first.path, issues);
+}
