@@ -48,8 +48,10 @@ export const SOFT_DELETE_TTL_DAYS = 30;
 const POINTER_GRACE_DAYS = 1;
 /** listAllRequests walks back day by day, no further than this many days before today. */
 export const ALL_REQUESTS_HORIZON_DAYS = 400;
-/** Round trips (Query) one single-partition or day-walking page may cost before it returns a cursor early. */
+/** Round trips (Query) one partition may cost a page (filtered listings) before the page returns a cursor early. */
 const PAGE_QUERY_BUDGET = 40;
+/** listAllRequests reads at most this many day partitions in parallel. */
+const DAY_FANOUT = 16;
 const UPDATE_ATTEMPTS = 5;
 const DAY_MS = 86_400_000;
 
@@ -328,32 +330,41 @@ export class Store {
     let after = position.p;
     const filter = options.status === undefined ? undefined : statusFilter(options.status);
     const collected: { item: Item; day: string }[] = [];
-    let queries = 0;
-    while (day >= horizon) {
-      const reader = new PartitionReader(this.doc, this.tableName, byGsi3, dayPartition(day), {
-        ascending: false,
-        ...(after === undefined ? {} : { after }),
-        ...(filter === undefined ? {} : { filter }),
-        pageSize: filter === undefined ? limit + 1 - collected.length : 100,
-      });
-      const read = await readPartition(reader, limit + 1 - collected.length, PAGE_QUERY_BUDGET - queries);
-      queries += read.queries;
-      collected.push(...read.items.map((item) => ({ item, day })));
-      if (collected.length > limit) {
+    const page = (cursor?: { d: string; p?: string }): Page<AccessRequest> => {
+      const items = collected.slice(0, limit).map((c) => fromItem(AccessRequest, c.item));
+      return cursor === undefined ? { items } : { items, cursor: encodeCursor({ k: kind, ...cursor }) };
+    };
+    // Day partitions are read in parallel windows growing 1, 2, 4 … DAY_FANOUT days, newest first.
+    for (let window = 1; day >= horizon; window = Math.min(window * 2, DAY_FANOUT)) {
+      const days: string[] = [];
+      for (let d = day; days.length < window && d >= horizon; d = previousDay(d)) days.push(d);
+      const want = limit + 1 - collected.length;
+      const reads = await Promise.all(
+        days.map((d, i) => {
+          const start = i === 0 ? after : undefined;
+          const reader = new PartitionReader(this.doc, this.tableName, byGsi3, dayPartition(d), {
+            ascending: false,
+            ...(start === undefined ? {} : { after: start }),
+            ...(filter === undefined ? {} : { filter }),
+            pageSize: filter === undefined ? want : 100,
+          });
+          return readPartition(reader, want, PAGE_QUERY_BUDGET);
+        }),
+      );
+      for (const [i, d] of days.entries()) {
+        const read = reads[i];
+        if (read === undefined) continue;
+        collected.push(...read.items.map((item) => ({ item, day: d })));
         const last = collected[limit - 1];
-        const items = collected.slice(0, limit).map((c) => fromItem(AccessRequest, c.item));
-        if (last === undefined) return { items };
-        return { items, cursor: encodeCursor({ k: kind, d: last.day, p: sortKeyOf(last.item, byGsi3.skName) }) };
+        if (collected.length > limit && last !== undefined)
+          return page({ d: last.day, p: sortKeyOf(last.item, byGsi3.skName) });
+        // A heavily filtered day ran out of round trips: continue inside it next time.
+        if (read.resumeAfter !== undefined) return page({ d, p: read.resumeAfter });
       }
-      const items = () => collected.map((c) => fromItem(AccessRequest, c.item));
-      if (read.resumeAfter !== undefined)
-        return { items: items(), cursor: encodeCursor({ k: kind, d: day, p: read.resumeAfter }) };
-      day = dayString(Date.parse(`${day}T00:00:00Z`) - DAY_MS);
+      day = previousDay(days.at(-1) ?? day);
       after = undefined;
-      if (queries >= PAGE_QUERY_BUDGET && day >= horizon)
-        return { items: items(), cursor: encodeCursor({ k: kind, d: day }) };
     }
-    return { items: collected.map((c) => fromItem(AccessRequest, c.item)) };
+    return page();
   }
 
   // ─── Flows, integrations, bundles ────────────────────────────────────────────────────────────────────────
@@ -688,4 +699,8 @@ function statusFilter(status: RequestStatus): Filter {
 
 function dayString(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
+}
+
+function previousDay(day: string): string {
+  return dayString(Date.parse(`${day}T00:00:00Z`) - DAY_MS);
 }

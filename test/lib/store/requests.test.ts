@@ -1,11 +1,11 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, InvalidTransitionError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import { ConflictError, InvalidTransitionError, NotFoundError } from '#lib/domain/errors.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { requestKey } from '#lib/store/keys.ts';
-import { type Page, Store, VersionConflictError } from '#lib/store/store.ts';
+import { Store, VersionConflictError } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
-import { aFlow, anIdentity, aRequest } from '../../support/fixtures.ts';
+import { aRequest } from '../../support/fixtures.ts';
 
 const BASE = Date.parse('2030-01-15T10:00:00.000Z');
 const at = (minutes: number) => new Date(BASE + minutes * 60_000).toISOString();
@@ -24,18 +24,6 @@ afterEach(async () => {
 async function rawItem(id: string) {
   const result = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: requestKey(id) }));
   return result.Item;
-}
-
-/** Follows cursors to the end, returning every page's ids. */
-async function allPages(list: (cursor?: string) => Promise<Page<AccessRequest>>): Promise<string[][]> {
-  const pages: string[][] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await list(cursor);
-    pages.push(page.items.map((r) => r.id));
-    cursor = page.cursor;
-  } while (cursor !== undefined && pages.length < 50);
-  return pages;
 }
 
 describe('requests by id', () => {
@@ -164,7 +152,7 @@ describe('updateRequest', () => {
   it('throws NotFoundError naming id for an unknown request', async () => {
     const error = await store.updateRequest('missing', (r) => r).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundError);
-    expect((error as NotFoundError).field).toBe('id');
+    expect(error).toMatchObject({ field: 'id' });
   });
 
   it('propagates a domain error thrown by mutate and writes nothing', async () => {
