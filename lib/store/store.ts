@@ -224,7 +224,9 @@ export class Store {
     const kind = 'approvals';
     const limit = pageLimit(options.limit);
     const { p } = decodeCursor(kind, options.cursor);
-    const keys = [...new Set([userApproverKey(who.sub), ...who.groups.map(groupApproverKey)])];
+    const callerKeys = new Set([userApproverKey(who.sub), ...who.groups.map(groupApproverKey)]);
+    const keys = [...callerKeys];
+    const seen = new Set<string>();
     const readers = keys.map(
       (key) =>
         new PartitionReader(this.doc, this.tableName, byTable, approverPartition(key), {
@@ -268,6 +270,10 @@ export class Store {
         lastExamined = sk;
         const request = requests.get(requestId);
         if (request === undefined || request.status !== 'PENDING' || request.requester.sub === who.sub) continue;
+        // A pointer is only a hint: the request itself must name the caller as an approver, at this position.
+        if (timeKey(request.createdAt, request.id) !== sk || seen.has(request.id)) continue;
+        if (!approverKeys(request.flow).some((key) => callerKeys.has(key))) continue;
+        seen.add(request.id);
         accepted.push({ request, sk });
         if (accepted.length > limit) break;
       }

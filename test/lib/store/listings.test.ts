@@ -184,6 +184,22 @@ describe('listRequestsAwaitingApprover', () => {
     expect(page.items.map((r) => r.id)).toEqual([real?.id]);
   });
 
+  it('ignores a pointer the request does not back: another approver key or another position', async () => {
+    const [real] = await created(aRequest({ requester: bob, flow: byOthers, createdAt: at(-2) }));
+    // Stray pointers to a real pending request: in alice's group partition although the flow names sec/carol.
+    for (const sk of [`${real?.createdAt}#${real?.id}`, `${at(-1)}#${real?.id}`]) {
+      await table.doc.send(
+        new PutCommand({
+          TableName: table.tableName,
+          Item: { pk: 'APPROVER#group:dba', sk, entity: 'approver-pointer', requestId: real?.id },
+        }),
+      );
+    }
+
+    expect((await store.listRequestsAwaitingApprover(alice, {})).items).toEqual([]);
+    expect((await store.listRequestsAwaitingApprover(anIdentity({ sub: 'carol' }), {})).items).toEqual([real]);
+  });
+
   it('pages through 3 pages without duplicates or gaps across user and group partitions', async () => {
     const flows = [byGroup, byUserAndGroup];
     const requests = await created(
