@@ -190,6 +190,7 @@ export class Store {
       if (current === undefined) throw new NotFoundError(`request ${id} not found`, 'id');
       const next = mutate(current);
       if (next === null) return { request: current, changed: false };
+      if (next.id !== id) throw new Error(`updateRequest: mutate changed the request id (${id} → ${next.id})`);
       try {
         return { request: await this.saveRequest(next, current.version), changed: true };
       } catch (error) {
