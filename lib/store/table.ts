@@ -7,8 +7,11 @@ export const TABLE = {
   sortKey: 'sk',
   /** Every index projects ALL attributes and uses string keys. */
   indexes: [
+    /** Requests by requester (`REQUESTER#<sub>`); configuration lists (`FLOWS`, `INTEGRATIONS`, `BUNDLES`). */
     { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    /** Sparse: non-terminal requests by status, 8 shards (`STATUS#<status>#<n>`), sorted by due time. */
     { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+    /** Requests by creation day (`DAY#<yyyy-mm-dd>`), for the all-requests listing. */
     { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
   ],
   ttlAttribute: 'ttl',

@@ -1,0 +1,95 @@
+import type { AccessUnit } from '#lib/domain/bundle.ts';
+import type { AccessFlow } from '#lib/domain/flow.ts';
+import { type AccessRequest, type RequestStatus, TERMINAL_STATUSES } from '#lib/domain/request.ts';
+
+/**
+ * Key design of the one table (see lib/store/README.md for the access patterns behind each key).
+ * Timestamps inside sort keys are normalised to UTC `toISOString()` so that string order is time order even when
+ * the domain object carries an offset (`+02:00`).
+ */
+
+/** Shards of each status partition in gsi2, so a busy status is spread over several partitions. */
+export const STATUS_SHARDS = 8;
+
+export type Key = { pk: string; sk: string };
+
+export function sortableTime(iso: string): string {
+  return new Date(iso).toISOString();
+}
+
+/** `<time>#<id>`: orders by time, ties broken by id, unique per partition. */
+export function timeKey(iso: string, id: string): string {
+  return `${sortableTime(iso)}#${id}`;
+}
+
+/** FNV-1a, 32 bit: a stable, well-spread shard for a request id. */
+export function shardOf(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % STATUS_SHARDS;
+}
+
+export function isTerminal(status: RequestStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export const requestKey = (id: string): Key => ({ pk: `REQUEST#${id}`, sk: 'REQUEST' });
+export const requesterPartition = (sub: string): string => `REQUESTER#${sub}`;
+export const statusPartition = (status: RequestStatus, shard: number): string => `STATUS#${status}#${shard}`;
+export const dayPartition = (day: string): string => `DAY#${day}`;
+export const approverPartition = (approverKey: string): string => `APPROVER#${approverKey}`;
+
+/** When a request in this status is due: the reconciler's ordering in gsi2. */
+export function dueAt(request: AccessRequest): string {
+  if (request.status === 'PENDING' && request.approvalDeadline !== undefined) return request.approvalDeadline;
+  if (request.status === 'ACTIVE' && request.expiresAt !== undefined) return request.expiresAt;
+  return request.lastChange.at;
+}
+
+/** Index attributes of a request item; gsi2 only while the status is non-terminal (sparse). */
+export function requestIndexAttributes(request: AccessRequest): Record<string, string> {
+  const created = timeKey(request.createdAt, request.id);
+  const attributes: Record<string, string> = {
+    gsi1pk: requesterPartition(request.requester.sub),
+    gsi1sk: created,
+    gsi3pk: dayPartition(sortableTime(request.createdAt).slice(0, 10)),
+    gsi3sk: created,
+  };
+  if (!isTerminal(request.status)) {
+    attributes.gsi2pk = statusPartition(request.status, shardOf(request.id));
+    attributes.gsi2sk = timeKey(dueAt(request), request.id);
+  }
+  return attributes;
+}
+
+export const userApproverKey = (sub: string): string => `user:${sub}`;
+export const groupApproverKey = (group: string): string => `group:${group}`;
+
+/** Every approver key of a manual flow (`user:<sub>`, `group:<name>`), de-duplicated; none for auto flows. */
+export function approverKeys(flow: AccessFlow): string[] {
+  if (flow.approval.mode !== 'manual') return [];
+  const keys = new Set<string>();
+  for (const set of flow.approval.sets) {
+    for (const user of set.users) keys.add(userApproverKey(user));
+    for (const group of set.groups) keys.add(groupApproverKey(group));
+  }
+  return [...keys];
+}
+
+export type ConfigEntity = 'flow' | 'integration' | 'bundle';
+
+export const configKey = (entity: ConfigEntity, id: string): Key => ({
+  pk: `${entity.toUpperCase()}#${id}`,
+  sk: entity.toUpperCase(),
+});
+/** gsi1 partition listing every live item of one configuration kind, sorted by id. */
+export const configListPartition = (entity: ConfigEntity): string => `${entity.toUpperCase()}S`;
+
+/** One lease per (grantee, integration, resource, permission); components are URI-encoded so `#` cannot collide. */
+export function leaseKey(grantee: string, unit: AccessUnit): Key {
+  const parts = [grantee, unit.integrationId, unit.resource, unit.permission].map(encodeURIComponent);
+  return { pk: `LEASE#${parts.join('#')}`, sk: 'LEASE' };
+}

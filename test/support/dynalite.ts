@@ -1,0 +1,75 @@
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '#lib/store/client.ts';
+import { TABLE } from '#lib/store/table.ts';
+
+type DynaliteOptions = { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number; path?: string };
+
+// dynalite ships no type declarations; this types the one call we make (see FIELD-NOTES "dynalite 4").
+// Streams, TTL and transactions are not emulated, so the table has none of them here.
+const require = createRequire(import.meta.url);
+const dynalite: (options: DynaliteOptions) => Server = require('dynalite');
+
+export type LocalTable = {
+  endpoint: string;
+  tableName: string;
+  doc: DynamoDBDocumentClient;
+  stop(): Promise<void>;
+};
+
+/** An in-memory dynalite on a free port with the one table created from TABLE (as the CDK construct declares it). */
+export async function startDynalite(): Promise<LocalTable> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('dynalite did not bind a TCP port');
+  const { port } = address;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const tableName = 'stint';
+  const doc = createDocumentClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+
+  const keyAttributes = [
+    TABLE.partitionKey,
+    TABLE.sortKey,
+    ...TABLE.indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ];
+  await doc.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: keyAttributes.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [
+        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: TABLE.indexes.map((index) => ({
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    }),
+  );
+
+  return {
+    endpoint,
+    tableName,
+    doc,
+    async stop() {
+      doc.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
