@@ -218,7 +218,10 @@ export function requestStages() {
   const rejected: AccessRequest = {
     ...voted,
     status: 'REJECTED',
-    votes: [approveByBob, { ...carol, vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5), sets: [0] }],
+    votes: [
+      approveByBob,
+      { ...carol, vote: 'reject', reason: 'Use the runbook', channel: 'api', at: at(5), sets: [0] },
+    ],
     decision: { outcome: 'rejected', by: 'carol', channel: 'api', at: at(5), reason: 'Use the runbook' },
     version: 4,
     lastChange: change('carol', 'api', 'reject', 5, 'Use the runbook'),

@@ -84,7 +84,9 @@ export class StepFunctionsExecutions implements Executions {
 
   async isRunning(requestId: string, attempt: number): Promise<boolean> {
     try {
-      const out = await this.client.send(new DescribeExecutionCommand({ executionArn: this.executionArn(requestId, attempt) }));
+      const out = await this.client.send(
+        new DescribeExecutionCommand({ executionArn: this.executionArn(requestId, attempt) }),
+      );
       return out.status === 'RUNNING';
     } catch (error) {
       if (error instanceof ExecutionDoesNotExist) return false;

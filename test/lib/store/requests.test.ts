@@ -196,6 +196,7 @@ const vote = {
   email: 'approver-1@example.com',
   vote: 'approve' as const,
   channel: 'api' as const,
+  sets: [0],
   at: at(0),
 };
 

@@ -1,0 +1,8 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { IdParams } from '#lib/http/schemas.ts';
+import { admin } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => ({
+  status: 200,
+  body: await admin().get('integration', params.id, identity),
+}));

@@ -1,0 +1,8 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { ListQuery } from '#lib/http/schemas.ts';
+import { admin } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler({ query: ListQuery }, async ({ query, identity }) => {
+  const page = await admin().list('integration', identity, query);
+  return { status: 200, body: { items: page.items, cursor: page.cursor ?? null } };
+});

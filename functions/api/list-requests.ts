@@ -1,0 +1,9 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { ListRequestsQuery } from '#lib/http/schemas.ts';
+import { toRequestView } from '#lib/http/views.ts';
+import { requests } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler({ query: ListRequestsQuery }, async ({ query, identity }) => {
+  const page = await requests().list(identity, query);
+  return { status: 200, body: { items: page.items.map(toRequestView), cursor: page.cursor ?? null } };
+});

@@ -1,0 +1,9 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { DecisionBody, IdParams } from '#lib/http/schemas.ts';
+import { toRequestView } from '#lib/http/views.ts';
+import { requests } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler({ params: IdParams, body: DecisionBody }, async ({ params, body, identity }) => {
+  const request = await requests().decide(params.id, identity, { vote: 'reject', channel: 'api', ...body });
+  return { status: 200, body: toRequestView(request) };
+});

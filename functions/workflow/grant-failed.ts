@@ -1,0 +1,7 @@
+import { workflow } from '#lib/services/wiring.ts';
+import { FailedStepInput } from '#lib/workflow/contract.ts';
+
+export const handler = async (event: unknown): Promise<void> => {
+  const input = FailedStepInput.parse(event);
+  await workflow().grantFailed(input.requestId, input.error);
+};

@@ -1,0 +1,11 @@
+import { logger } from '#lib/observability/logger.ts';
+import type { ReconcileReport } from '#lib/services/reconciler.ts';
+import { reconciler } from '#lib/services/wiring.ts';
+
+/** Scheduled (every few minutes in AWS). `{ "resumeAll": true }` resumes every non-terminal request. */
+export const handler = async (event: unknown): Promise<ReconcileReport> => {
+  const resumeAll = typeof event === 'object' && event !== null && 'resumeAll' in event && event.resumeAll === true;
+  const report = await reconciler().run({ resumeAll });
+  logger.debug('reconciler run', report);
+  return report;
+};

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { routes } from '#functions/api/routes.ts';
+import { BundleInput } from '#lib/domain/bundle.ts';
+import { CreateRequestInput } from '#lib/domain/create-request.ts';
+import { FlowInput } from '#lib/domain/flow.ts';
+import { IntegrationInput } from '#lib/domain/integration.ts';
+import { AccessView, DecisionBody, ExtendBody, ListQuery, ListRequestsQuery } from './schemas.ts';
+import { RequestView } from './views.ts';
+
+/** Request bodies and responses by route entry: the same zod schemas the handlers validate with. */
+const bodies: Record<string, z.ZodType> = {
+  'create-request': CreateRequestInput,
+  'approve-request': DecisionBody,
+  'reject-request': DecisionBody,
+  'cancel-request': DecisionBody,
+  'revoke-request': DecisionBody,
+  'extend-request': ExtendBody,
+  'put-flow': FlowInput,
+  'put-integration': IntegrationInput,
+  'put-bundle': BundleInput,
+};
+const queries: Record<string, z.ZodObject> = {
+  'list-requests': ListRequestsQuery,
+  'list-flows': ListQuery,
+  'list-integrations': ListQuery,
+  'list-bundles': ListQuery,
+};
+const responses: Record<string, z.ZodType> = {
+  'create-request': RequestView,
+  'get-request': RequestView,
+  'approve-request': RequestView,
+  'reject-request': RequestView,
+  'cancel-request': RequestView,
+  'revoke-request': RequestView,
+  'extend-request': RequestView,
+  'list-requests': z.object({ items: z.array(RequestView), cursor: z.string().nullable() }),
+  'get-access': AccessView,
+};
+
+const problem = {
+  description: 'RFC 9457 problem details',
+  content: {
+    'application/problem+json': {
+      schema: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'detail'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          detail: { type: 'string' },
+          field: { type: 'string' },
+          errors: {
+            type: 'array',
+            items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+          },
+          correlationId: { type: 'string' },
+        },
+      },
+    },
+  },
+};
+
+function schema(s: z.ZodType, io: 'input' | 'output') {
+  return z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+}
+
+/** The OpenAPI 3 document of the HTTP API, generated from the route table and zod schemas. */
+export function openApiDocument(serverUrl?: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const body = bodies[route.entry];
+    const query = queries[route.entry];
+    const response = responses[route.entry];
+    const params = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    const queryParams =
+      query === undefined
+        ? []
+        : Object.keys(query.shape).map((name) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: schema(z.object({ v: query.shape[name] as z.ZodType }), 'input').properties?.v,
+          }));
+    paths[route.path] ??= {};
+    const operations = paths[route.path] ?? {};
+    operations[route.method.toLowerCase()] = {
+      operationId: route.entry,
+      ...(route.auth ? {} : { security: [] }),
+      parameters: [...params, ...queryParams],
+      ...(body === undefined
+        ? {}
+        : { requestBody: { required: true, content: { 'application/json': { schema: schema(body, 'input') } } } }),
+      responses: {
+        [route.entry === 'create-request' ? '201' : route.method === 'DELETE' ? '204' : '200']: {
+          description: 'OK',
+          ...(response === undefined
+            ? {}
+            : { content: { 'application/json': { schema: schema(response, 'output') } } }),
+        },
+        '4XX': problem,
+        '5XX': problem,
+      },
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'Stint API', version: '1.0.0', description: 'Just-in-time access requests, approvals and grants.' },
+    ...(serverUrl === undefined ? {} : { servers: [{ url: serverUrl }] }),
+    components: { securitySchemes: { jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    security: [{ jwt: [] }],
+    paths,
+  };
+}

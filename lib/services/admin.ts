@@ -1,0 +1,126 @@
+import type { AccessUnit, Bundle, BundleInput } from '#lib/domain/bundle.ts';
+import type { ChangeRecord, Channel } from '#lib/domain/common.ts';
+import { isRequestor } from '#lib/domain/create-request.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import type { AccessFlow, FlowInput } from '#lib/domain/flow.ts';
+import type { Identity } from '#lib/domain/identity.ts';
+import type { Integration, IntegrationInput } from '#lib/domain/integration.ts';
+import { validateIntegrationConfig } from '#lib/integrations/registry.ts';
+import type { Page, Store } from '#lib/store/store.ts';
+import type { Roles } from './requests.ts';
+
+export type AdminServiceDeps = { store: Store; roles: Roles; now?: () => Date };
+
+type Kind = 'flow' | 'integration' | 'bundle';
+
+/** Admin configuration (flows, integrations, bundles) and the catalog people request from. */
+export class AdminService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: AdminServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  private requireAdmin(who: Identity): void {
+    if (!who.groups.includes(this.deps.roles.adminGroup)) {
+      throw new ForbiddenError(`Only members of '${this.deps.roles.adminGroup}' may change or read configuration`);
+    }
+  }
+
+  private change(who: Identity, action: string, channel: Channel): ChangeRecord {
+    return { by: who.sub, channel, action, at: this.now().toISOString() };
+  }
+
+  private async unitError(unit: AccessUnit, field: string, integrations: Map<string, Integration>): Promise<void> {
+    const integration = integrations.get(unit.integrationId);
+    if (integration === undefined)
+      throw new ValidationError(`No integration '${unit.integrationId}'`, `${field}.integrationId`);
+    const resource = integration.resources.find((r) => r.id === unit.resource);
+    if (resource === undefined)
+      throw new ValidationError(
+        `Integration '${unit.integrationId}' has no resource '${unit.resource}'`,
+        `${field}.resource`,
+      );
+    if (!resource.permissions.some((p) => p.id === unit.permission)) {
+      throw new ValidationError(
+        `Resource '${unit.resource}' offers no permission '${unit.permission}'`,
+        `${field}.permission`,
+      );
+    }
+  }
+
+  private async checkUnits(units: readonly AccessUnit[], prefix: string): Promise<void> {
+    const integrations = await this.deps.store.getIntegrations([...new Set(units.map((u) => u.integrationId))]);
+    for (const [i, unit] of units.entries()) await this.unitError(unit, `body.${prefix}[${i}]`, integrations);
+  }
+
+  async putFlow(id: string, input: FlowInput, who: Identity, channel: Channel): Promise<AccessFlow> {
+    this.requireAdmin(who);
+    await this.checkUnits(input.targets, 'targets');
+    const bundles = await this.deps.store.getBundles(input.bundles);
+    for (const [i, bundleId] of input.bundles.entries()) {
+      if (!bundles.has(bundleId)) throw new ValidationError(`No bundle '${bundleId}'`, `body.bundles[${i}]`);
+    }
+    return this.deps.store.putFlow(id, input, this.change(who, 'put', channel));
+  }
+
+  async putIntegration(id: string, input: IntegrationInput, who: Identity, channel: Channel): Promise<Integration> {
+    this.requireAdmin(who);
+    validateIntegrationConfig(input);
+    return this.deps.store.putIntegration(id, input, this.change(who, 'put', channel));
+  }
+
+  async putBundle(id: string, input: BundleInput, who: Identity, channel: Channel): Promise<Bundle> {
+    this.requireAdmin(who);
+    await this.checkUnits(input.units, 'units');
+    return this.deps.store.putBundle(id, input, this.change(who, 'put', channel));
+  }
+
+  async get(kind: Kind, id: string, who: Identity): Promise<AccessFlow | Integration | Bundle> {
+    this.requireAdmin(who);
+    const { store } = this.deps;
+    const item =
+      kind === 'flow'
+        ? await store.getFlow(id)
+        : kind === 'integration'
+          ? await store.getIntegration(id)
+          : await store.getBundle(id);
+    if (item === undefined) throw new NotFoundError(`No ${kind} '${id}'`, 'id');
+    return item;
+  }
+
+  async list(
+    kind: Kind,
+    who: Identity,
+    paging: { limit?: number; cursor?: string },
+  ): Promise<Page<AccessFlow | Integration | Bundle>> {
+    this.requireAdmin(who);
+    const { store } = this.deps;
+    return kind === 'flow'
+      ? store.listFlows(paging)
+      : kind === 'integration'
+        ? store.listIntegrations(paging)
+        : store.listBundles(paging);
+  }
+
+  async remove(kind: Kind, id: string, who: Identity, channel: Channel): Promise<void> {
+    this.requireAdmin(who);
+    const { store } = this.deps;
+    const change = this.change(who, 'delete', channel);
+    if (kind === 'flow') await store.deleteFlow(id, change);
+    else if (kind === 'integration') await store.deleteIntegration(id, change);
+    else await store.deleteBundle(id, change);
+  }
+
+  /** Flows the caller may request under, with what each offers. */
+  async catalog(who: Identity): Promise<AccessFlow[]> {
+    const flows: AccessFlow[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.store.listFlows({ limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+      flows.push(...page.items.filter((f) => isRequestor(f, who)));
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return flows;
+  }
+}

@@ -1,0 +1,242 @@
+import { ulid } from 'ulid';
+import { applyVote, approverStanding } from '#lib/domain/approvals.ts';
+import type { Channel } from '#lib/domain/common.ts';
+import { buildRequest, type CreateRequestInput } from '#lib/domain/create-request.ts';
+import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import type { Identity } from '#lib/domain/identity.ts';
+import { cancelRequest, extendGrant, requestRevoke } from '#lib/domain/lifecycle.ts';
+import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
+import { logger } from '#lib/observability/logger.ts';
+import { openSecret } from '#lib/secrets/seal.ts';
+import type { Page, Store } from '#lib/store/store.ts';
+import type { Executions } from '#lib/workflow/executions.ts';
+
+export type Roles = { adminGroup: string; auditorGroup: string };
+
+export type RequestServiceDeps = {
+  store: Store;
+  executions: Executions;
+  roles: Roles;
+  now?: () => Date;
+  newId?: () => string;
+  /** Key material that seals issued credentials (resolved lazily: only the access route needs it). */
+  credentialsKey?: () => Promise<string>;
+};
+
+export type Scope = 'mine' | 'approvals' | 'all';
+
+/**
+ * The request lifecycle as callers drive it (API today; Slack/Teams/Jira later, with their own channel).
+ * Every change is one conditional write through Store.updateRequest; a wait in the workflow is resumed only
+ * by the caller whose write made the decision, so a decision resumes the execution exactly once.
+ */
+export class RequestService {
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: RequestServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.newId = deps.newId ?? (() => ulid());
+  }
+
+  isAdmin(who: Identity): boolean {
+    return who.groups.includes(this.deps.roles.adminGroup);
+  }
+
+  isAuditor(who: Identity): boolean {
+    return this.isAdmin(who) || who.groups.includes(this.deps.roles.auditorGroup);
+  }
+
+  async create(input: CreateRequestInput, who: Identity, channel: Channel): Promise<AccessRequest> {
+    const { store } = this.deps;
+    const flow = await store.getFlow(input.flowId);
+    if (flow === undefined) throw new NotFoundError(`No flow named '${input.flowId}'`, 'flowId');
+    const bundle = input.bundle === undefined ? undefined : await store.getBundle(input.bundle);
+    if (input.bundle !== undefined && bundle === undefined && flow.bundles.includes(input.bundle)) {
+      throw new NotFoundError(`No bundle named '${input.bundle}'`, 'bundle');
+    }
+    const integrationIds = new Set([...flow.targets, ...(bundle?.units ?? [])].map((u) => u.integrationId));
+    const integrations = await store.getIntegrations([...integrationIds]);
+    const request = buildRequest(input, {
+      id: this.newId(),
+      requester: who,
+      isAdmin: this.isAdmin(who),
+      flow,
+      ...(bundle === undefined ? {} : { bundle }),
+      integrations,
+      now: this.now(),
+      channel,
+    });
+    await store.createRequest(request);
+    await this.startSafely(request.id);
+    return request;
+  }
+
+  /** Starting the execution can fail after the item is written; the reconciler starts it then. */
+  private async startSafely(requestId: string): Promise<void> {
+    try {
+      await this.deps.executions.start(requestId, 0);
+    } catch (error) {
+      logger.error('could not start the execution; the reconciler will', {
+        requestId,
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+    }
+  }
+
+  /** A request is visible to its requester, grantee, eligible approvers, admins and auditors; to others it does not exist. */
+  async get(id: string, who: Identity): Promise<AccessRequest> {
+    const request = await this.deps.store.getRequest(id);
+    if (request === undefined || !this.canSee(request, who)) throw new NotFoundError(`No request '${id}'`, 'id');
+    return request;
+  }
+
+  private canSee(request: AccessRequest, who: Identity): boolean {
+    return (
+      request.requester.sub === who.sub ||
+      request.grantee.sub === who.sub ||
+      this.isAuditor(who) ||
+      approverStanding(request, who).eligible
+    );
+  }
+
+  async list(
+    who: Identity,
+    options: { scope: Scope; status?: RequestStatus; limit?: number; cursor?: string },
+  ): Promise<Page<AccessRequest>> {
+    const { store } = this.deps;
+    const paging = {
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+    };
+    switch (options.scope) {
+      case 'mine':
+        return store.listRequestsByRequester(who.sub, {
+          ...paging,
+          ...(options.status === undefined ? {} : { status: options.status }),
+        });
+      case 'approvals':
+        if (options.status !== undefined && options.status !== 'PENDING') {
+          throw new ValidationError('scope=approvals lists pending requests only', 'query.status');
+        }
+        return store.listRequestsAwaitingApprover(who, paging);
+      case 'all':
+        if (!this.isAuditor(who)) throw new ForbiddenError('scope=all is for admins and auditors', 'query.scope');
+        return store.listAllRequests({
+          ...paging,
+          ...(options.status === undefined ? {} : { status: options.status }),
+        });
+    }
+  }
+
+  async decide(
+    id: string,
+    who: Identity,
+    input: { vote: 'approve' | 'reject'; reason?: string; channel: Channel },
+  ): Promise<AccessRequest> {
+    // Assigned inside the mutation (re-run on a lost race): the last run is the one that was written.
+    const seen: { outcome: 'recorded' | 'approved' | 'rejected' | 'duplicate'; token: string | undefined } = {
+      outcome: 'recorded',
+      token: undefined,
+    };
+    const { request } = await this.deps.store.updateRequest(id, (current) => {
+      const result = applyVote(current, {
+        who,
+        vote: input.vote,
+        channel: input.channel,
+        now: this.now(),
+        ...(input.reason === undefined ? {} : { reason: input.reason }),
+      });
+      seen.outcome = result.outcome;
+      seen.token = current.approvalToken;
+      return result.outcome === 'duplicate' ? null : result.request;
+    });
+    // Only the write that decided resumes the wait. No token yet: register-token sees the decision and resumes itself.
+    if (seen.token !== undefined && seen.outcome === 'approved') await this.deps.executions.resume(seen.token);
+    if (seen.token !== undefined && seen.outcome === 'rejected')
+      await this.deps.executions.fail(seen.token, 'Rejected', 'The request was rejected');
+    return request;
+  }
+
+  async cancel(id: string, who: Identity, input: { reason?: string; channel: Channel }): Promise<AccessRequest> {
+    let token: string | undefined;
+    const { request } = await this.deps.store.updateRequest(id, (current) => {
+      token = current.approvalToken;
+      return cancelRequest(current, {
+        who,
+        channel: input.channel,
+        now: this.now(),
+        ...(input.reason === undefined ? {} : { reason: input.reason }),
+      });
+    });
+    if (token !== undefined) await this.deps.executions.fail(token, 'Cancelled', 'The request was cancelled');
+    return request;
+  }
+
+  async revoke(id: string, who: Identity, input: { reason?: string; channel: Channel }): Promise<AccessRequest> {
+    let token: string | undefined;
+    const { request } = await this.deps.store.updateRequest(id, (current) => {
+      token = current.activeToken;
+      return requestRevoke(current, {
+        who,
+        channel: input.channel,
+        now: this.now(),
+        isAdmin: this.isAdmin(who),
+        ...(input.reason === undefined ? {} : { reason: input.reason }),
+      });
+    });
+    if (token !== undefined) await this.deps.executions.resume(token);
+    return request;
+  }
+
+  async extend(
+    id: string,
+    who: Identity,
+    input: { minutes: number; reason?: string; channel: Channel },
+  ): Promise<AccessRequest> {
+    let token: string | undefined;
+    const { request } = await this.deps.store.updateRequest(id, (current) => {
+      token = current.activeToken;
+      return extendGrant(current, {
+        who,
+        minutes: input.minutes,
+        channel: input.channel,
+        now: this.now(),
+        isAdmin: this.isAdmin(who),
+        ...(input.reason === undefined ? {} : { reason: input.reason }),
+      });
+    });
+    // The expiry wait re-loads: it applies the new expiry on the target and waits for the new time.
+    if (token !== undefined) await this.deps.executions.resume(token);
+    return request;
+  }
+
+  /** Connection details and the password, for the grantee only, while ACTIVE. */
+  async access(id: string, who: Identity): Promise<AccessDetails> {
+    const request = await this.get(id, who);
+    if (request.grantee.sub !== who.sub) throw new ForbiddenError('Only the grantee may read the credentials', 'id');
+    if (request.status !== 'ACTIVE' || request.expiresAt === undefined) {
+      throw new InvalidTransitionError(
+        `Credentials are available while the grant is ACTIVE; it is ${request.status}`,
+        'status',
+      );
+    }
+    const key = this.deps.credentialsKey;
+    const units = await Promise.all(
+      request.grants.map(async (g) => ({
+        integrationId: g.unit.integrationId,
+        resource: g.unit.resource,
+        permission: g.unit.permission,
+        ...g.access,
+        ...(g.sealedSecret === undefined || key === undefined
+          ? {}
+          : { password: await openSecret(g.sealedSecret, await key()) }),
+      })),
+    );
+    const [first] = units;
+    if (first === undefined) throw new NotFoundError('This grant issued no credentials', 'id');
+    return { ...first, expiresAt: request.expiresAt, ...(units.length > 1 ? { units } : {}) };
+  }
+}
+
+export type AccessDetails = Record<string, unknown> & { expiresAt: string };

@@ -1,0 +1,52 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { config } from '#lib/config.ts';
+import { driverFor } from '#lib/integrations/registry.ts';
+import { resolveSecret } from '#lib/secrets/resolve.ts';
+import { sealSecret } from '#lib/secrets/seal.ts';
+import { createDocumentClient } from '#lib/store/client.ts';
+import { Store } from '#lib/store/store.ts';
+import { type Executions, StepFunctionsExecutions } from '#lib/workflow/executions.ts';
+import { AdminService } from './admin.ts';
+import { Reconciler } from './reconciler.ts';
+import { RequestService } from './requests.ts';
+import { WorkflowService } from './workflow.ts';
+
+/**
+ * Module-scope singletons for Lambda entries: each is built on first use, so a function only needs the
+ * configuration (and IAM) of what it actually touches, and SDK clients live across invocations.
+ */
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+}
+
+export const store = lazy(() => new Store(createDocumentClient(), config().tableName));
+const sfn = lazy(() => new StepFunctionsExecutions(new SFNClient({}), config().stateMachineArn));
+/** Resolved on first call: routes that never touch the workflow need no state machine ARN. */
+const executions = (): Executions => ({
+  start: (requestId, attempt) => sfn().start(requestId, attempt),
+  resume: (token) => sfn().resume(token),
+  fail: (token, error, cause) => sfn().fail(token, error, cause),
+  isRunning: (requestId, attempt) => sfn().isRunning(requestId, attempt),
+});
+const credentialsKey = () => resolveSecret(config().credentialsKeyRef);
+const roles = () => ({ adminGroup: config().adminGroup, auditorGroup: config().auditorGroup });
+
+export const requests = lazy(
+  () => new RequestService({ store: store(), executions: executions(), roles: roles(), credentialsKey }),
+);
+export const admin = lazy(() => new AdminService({ store: store(), roles: roles() }));
+export const workflow = lazy(
+  () =>
+    new WorkflowService({
+      store: store(),
+      executions: executions(),
+      driverFor,
+      resolveSecret,
+      seal: async (plain) => sealSecret(plain, await credentialsKey()),
+    }),
+);
+export const reconciler = lazy(() => new Reconciler({ store: store(), executions: executions() }));
