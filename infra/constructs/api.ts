@@ -1,0 +1,179 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { type Route, routes } from '#functions/api/routes.ts';
+import type { StintConfig } from '#infra/config.ts';
+import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { pascal } from '#infra/constructs/workflow.ts';
+
+export type ApiProps = {
+  readonly config: StintConfig;
+  readonly table: ITableV2;
+  readonly credentialsKey: ISecret;
+  readonly stateMachine: IStateMachine;
+};
+
+/**
+ * The HTTP API: one route and one function per entry of functions/api/routes.ts, each function granted only
+ * the access its route lists, every route but the public ones behind the JWT authorizer. The local runtime adds
+ * its own `/_local` routes; they are never part of this template.
+ */
+export class Api extends Construct {
+  readonly httpApi: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly url: string;
+  readonly issuer: string;
+  readonly audience: readonly string[];
+  readonly functions: ReadonlyMap<string, StintFunction>;
+  /** Created when the config names no issuer. */
+  readonly userPool?: cognito.UserPool;
+  readonly userPoolClient?: cognito.UserPoolClient;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const { config } = props;
+    const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    if (config.auth === undefined) {
+      const pool = this.createUserPool(config, removalPolicy);
+      this.userPool = pool.userPool;
+      this.userPoolClient = pool.client;
+      this.issuer = pool.userPool.userPoolProviderUrl;
+      this.audience = [pool.client.userPoolClientId];
+    } else {
+      this.issuer = config.auth.issuer;
+      this.audience = config.auth.audience;
+    }
+    const authorizer = new HttpJwtAuthorizer('JwtAuthorizer', this.issuer, {
+      jwtAudience: [...this.audience],
+      identitySource: ['$request.header.Authorization'],
+    });
+
+    this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
+      apiName: `${config.stackName}-api`,
+      description: 'Stint just-in-time access API',
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: config.logRetentionDays, removalPolicy });
+    this.stage = new apigw.HttpStage(this, 'Stage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(accessLogs),
+        // Ids and outcomes only: no headers, no tokens, no bodies.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTime',
+            ip: '$context.identity.sourceIp',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            sub: '$context.authorizer.claims.sub',
+            authorizerError: '$context.authorizer.error',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    this.url = this.stage.url;
+
+    const functions = new Map<string, StintFunction>();
+    const handlers = new Construct(this, 'Routes');
+    for (const route of routes) {
+      const fn = this.routeFunction(handlers, route, props);
+      functions.set(route.entry, fn);
+      const [httpRoute] = this.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration: new HttpLambdaIntegration(`${pascal(route.entry)}Integration`, fn.fn),
+        ...(route.auth ? { authorizer } : {}),
+      });
+      if (!route.auth && httpRoute !== undefined) {
+        Validations.of(httpRoute).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: `${route.method} ${route.path} is public by design (routes.ts auth: false); it returns no data.`,
+        });
+      }
+    }
+    this.functions = functions;
+  }
+
+  private routeFunction(scope: Construct, route: Route, props: ApiProps): StintFunction {
+    const fn = new StintFunction(scope, pascal(route.entry), {
+      entry: `functions/api/${route.entry}.ts`,
+      description: `Stint API: ${route.method} ${route.path}`,
+      memorySize: 512,
+      timeout: Duration.seconds(15),
+      config: props.config,
+    });
+    const access = new Set(route.access);
+    if (access.has('write')) fn.grantTable(props.table, 'readWrite');
+    else if (access.has('read')) fn.grantTable(props.table, 'read');
+    if (access.has('startExecution')) fn.grantStartExecution(props.stateMachine);
+    if (access.has('taskTokens')) fn.grantTaskTokens(props.stateMachine);
+    if (access.has('credentialsKey')) fn.grantCredentialsKey(props.credentialsKey);
+    return fn;
+  }
+
+  private createUserPool(
+    config: StintConfig,
+    removalPolicy: RemovalPolicy,
+  ): { userPool: cognito.UserPool; client: cognito.UserPoolClient } {
+    const userPool = new cognito.UserPool(this, 'UserPool', {
+      userPoolName: `${config.stackName}-users`,
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      autoVerify: { email: true },
+      mfa: cognito.Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      passwordPolicy: {
+        minLength: 14,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+      },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      deletionProtection: config.removalPolicy === 'retain',
+      removalPolicy,
+    });
+    Validations.of(userPool).acknowledge({
+      id: 'AwsSolutions-COG8',
+      reason:
+        'The Plus feature plan (threat protection) is a paid Cognito tier; the default pool enforces TOTP MFA and a ' +
+        'strong password policy, and production deployments are expected to bring their own issuer (auth.issuer).',
+    });
+    // The groups Stint's authorization reads (Cognito puts them in the `cognito:groups` claim).
+    for (const [groupId, groupName] of [
+      ['AdminGroup', config.adminGroup],
+      ['AuditorGroup', config.auditorGroup],
+    ] as const) {
+      new cognito.CfnUserPoolGroup(this, groupId, {
+        userPoolId: userPool.userPoolId,
+        groupName,
+        description: `Stint ${groupId === 'AdminGroup' ? 'administrators' : 'auditors'}`,
+      });
+    }
+    const client = userPool.addClient('Client', {
+      userPoolClientName: `${config.stackName}-cli`,
+      generateSecret: false,
+      authFlows: { userSrp: true },
+      preventUserExistenceErrors: true,
+      accessTokenValidity: Duration.hours(1),
+      idTokenValidity: Duration.hours(1),
+    });
+    return { userPool, client };
+  }
+}

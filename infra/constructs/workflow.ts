@@ -1,0 +1,360 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { StintConfig } from '#infra/config.ts';
+import type { Alerts } from '#infra/constructs/alerts.ts';
+import { logicalIdOf, METRICS_NAMESPACE, SERVICE_NAME, StintFunction } from '#infra/constructs/stint-function.ts';
+import { GRANT_PERMANENT_ERROR, type Next, STEP_FUNCTIONS, type StepFunction } from '#lib/workflow/contract.ts';
+
+/**
+ * State names of the state machine. Stable: the local runtime keys its task handlers by them, and execution
+ * histories in AWS refer to them.
+ */
+export const STATE = {
+  load: 'Load',
+  route: 'Route',
+  awaitApproval: 'AwaitApproval',
+  grant: 'Grant',
+  applyExtension: 'ApplyExtension',
+  awaitExpiry: 'AwaitExpiry',
+  revoke: 'Revoke',
+  timeOut: 'TimeOut',
+  grantFailed: 'GrantFailed',
+  revokeFailed: 'RevokeFailed',
+  done: 'Done',
+  unroutable: 'Unroutable',
+} as const;
+export type StateName = (typeof STATE)[keyof typeof STATE];
+
+/** The step Lambda each Task state invokes (functions/workflow/<step>.ts). */
+export const STATE_STEP = {
+  [STATE.load]: 'load',
+  [STATE.awaitApproval]: 'register-token',
+  [STATE.awaitExpiry]: 'register-token',
+  [STATE.grant]: 'grant',
+  [STATE.grantFailed]: 'grant-failed',
+  [STATE.timeOut]: 'time-out',
+  [STATE.applyExtension]: 'apply-extension',
+  [STATE.revoke]: 'revoke',
+  [STATE.revokeFailed]: 'revoke-failed',
+} as const satisfies Partial<Record<StateName, StepFunction>>;
+
+/**
+ * The metric the revoke-failed Lambda emits (Powertools Metrics, EMF) and the stack alarms on. Powertools adds
+ * the `service` dimension from POWERTOOLS_SERVICE_NAME, which the house construct sets to SERVICE_NAME.
+ */
+export const REVOKE_FAILED_METRIC = {
+  namespace: METRICS_NAMESPACE,
+  name: 'RevokeFailed',
+  dimensions: { service: SERVICE_NAME },
+} as const;
+
+/**
+ * Revoke's retry: 30 s, doubling, each wait capped at 30 min, 12 retries. Nominal waits:
+ * 30 + 60 + 120 + 240 + 480 + 960 = 1,890 s, then 6 × 1,800 s = 10,800 s: 12,690 s ≈ 3 h 31 min of waiting
+ * (plus up to 13 × the Lambda timeout) before RevokeFailed raises the alarm; the reconciler keeps trying after.
+ */
+export const REVOKE_RETRY = {
+  interval: Duration.seconds(30),
+  backoffRate: 2,
+  maxDelay: Duration.minutes(30),
+  maxAttempts: 12,
+} as const;
+
+type StepSpec = {
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly table: 'read' | 'readWrite';
+  /** Reads the key sealing issued credentials. */
+  readonly credentialsKey?: boolean;
+  /** Reaches targets (databases): runs in the configured VPC and reads integration admin secrets. */
+  readonly target?: boolean;
+};
+
+const STEPS: Record<StepFunction, StepSpec> = {
+  load: {
+    description: 'Loads a request and decides the next step',
+    memorySize: 256,
+    timeout: Duration.seconds(10),
+    table: 'read',
+  },
+  'register-token': {
+    description: 'Stores the task token of an approval or expiry wait',
+    memorySize: 256,
+    timeout: Duration.seconds(10),
+    table: 'readWrite',
+  },
+  grant: {
+    description: 'Grants access on the target',
+    memorySize: 512,
+    timeout: Duration.seconds(60),
+    table: 'readWrite',
+    credentialsKey: true,
+    target: true,
+  },
+  'grant-failed': {
+    description: 'Records a failed grant and cleans up the target',
+    memorySize: 512,
+    timeout: Duration.seconds(60),
+    table: 'readWrite',
+    target: true,
+  },
+  'time-out': {
+    description: 'Records an approval time-out',
+    memorySize: 256,
+    timeout: Duration.seconds(10),
+    table: 'readWrite',
+  },
+  'apply-extension': {
+    description: 'Applies an approved extension on the target',
+    memorySize: 512,
+    timeout: Duration.seconds(60),
+    table: 'readWrite',
+    target: true,
+  },
+  revoke: {
+    description: 'Revokes access on the target',
+    memorySize: 512,
+    timeout: Duration.seconds(60),
+    table: 'readWrite',
+    credentialsKey: true,
+    target: true,
+  },
+  'revoke-failed': {
+    description: 'Records a revoke that kept failing and emits the RevokeFailed metric',
+    memorySize: 512,
+    timeout: Duration.seconds(60),
+    table: 'readWrite',
+    target: true,
+  },
+};
+
+export type WorkflowProps = {
+  readonly config: StintConfig;
+  readonly table: ITableV2;
+  readonly credentialsKey: ISecret;
+  readonly alerts: Alerts;
+};
+
+/** The Standard state machine that carries each request (contract: lib/workflow/contract.ts) and its Lambdas. */
+export class Workflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  /** `<stackName>-requests`: fixed so IAM grants on its executions name it. */
+  readonly stateMachineName: string;
+  readonly steps: Readonly<Record<StepFunction, StintFunction>>;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const { config } = props;
+
+    const functions = new Construct(this, 'Steps');
+    const makeStep = (step: StepFunction): StintFunction => {
+      const spec = STEPS[step];
+      const fn = new StintFunction(functions, pascal(step), {
+        entry: `functions/workflow/${step}.ts`,
+        description: `Stint workflow: ${spec.description}`,
+        memorySize: spec.memorySize,
+        timeout: spec.timeout,
+        config,
+        inVpc: spec.target === true,
+      });
+      fn.grantTable(props.table, spec.table);
+      if (spec.credentialsKey === true) fn.grantCredentialsKey(props.credentialsKey);
+      if (spec.target === true) fn.grantSecretsUnderPrefix(config.secretsPrefix);
+      return fn;
+    };
+    const steps: Record<StepFunction, StintFunction> = {
+      load: makeStep('load'),
+      'register-token': makeStep('register-token'),
+      grant: makeStep('grant'),
+      'grant-failed': makeStep('grant-failed'),
+      'time-out': makeStep('time-out'),
+      'apply-extension': makeStep('apply-extension'),
+      revoke: makeStep('revoke'),
+      'revoke-failed': makeStep('revoke-failed'),
+    };
+    this.steps = steps;
+
+    const ids = { requestId: sfn.JsonPath.stringAt('$.requestId'), attempt: sfn.JsonPath.numberAt('$.attempt') };
+    /** A synchronous step: input {requestId, attempt[, error]}, result discarded (the state passes its input on). */
+    const invoke = (state: StateName, step: StepFunction, withError = false): tasks.LambdaInvoke =>
+      new tasks.LambdaInvoke(this, state, {
+        lambdaFunction: steps[step].fn,
+        payload: sfn.TaskInput.fromObject(withError ? { ...ids, error: sfn.JsonPath.objectAt('$.error') } : ids),
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.duration(STEPS[step].timeout.plus(Duration.seconds(10))),
+      });
+    /** A wait: register-token stores the token; SendTaskSuccess/Failure or the timeout ends it. */
+    const wait = (state: StateName, kind: 'approval' | 'active'): tasks.LambdaInvoke =>
+      new tasks.LambdaInvoke(this, state, {
+        lambdaFunction: steps['register-token'].fn,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({ ...ids, kind, taskToken: sfn.JsonPath.taskToken }),
+        // Resolved against the state input, where Load put it (≤ MAX_WAIT_SECONDS: longer waits are chunked).
+        taskTimeout: sfn.Timeout.at('$.load.waitSeconds'),
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+    const errorPath = '$.error';
+
+    const load = new tasks.LambdaInvoke(this, STATE.load, {
+      lambdaFunction: steps.load.fn,
+      payload: sfn.TaskInput.fromObject(ids),
+      resultSelector: {
+        next: sfn.JsonPath.stringAt('$.Payload.next'),
+        waitSeconds: sfn.JsonPath.numberAt('$.Payload.waitSeconds'),
+      },
+      resultPath: '$.load',
+      taskTimeout: sfn.Timeout.duration(STEPS.load.timeout.plus(Duration.seconds(10))),
+    }).addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 4 });
+
+    const timeOut = invoke(STATE.timeOut, 'time-out').addRetry({
+      errors: [sfn.Errors.ALL],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 4,
+    });
+    const grantFailed = invoke(STATE.grantFailed, 'grant-failed', true).addRetry({
+      errors: [sfn.Errors.ALL],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 6,
+    });
+    const revokeFailed = invoke(STATE.revokeFailed, 'revoke-failed', true).addRetry({
+      errors: [sfn.Errors.ALL],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 6,
+    });
+
+    const awaitApproval = wait(STATE.awaitApproval, 'approval')
+      .addCatch(timeOut, { errors: [sfn.Errors.TIMEOUT], resultPath: errorPath })
+      // SendTaskFailure (reject, cancel) or a failed registration: Load routes on what the table says.
+      .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+
+    const grant = invoke(STATE.grant, 'grant')
+      // Retriers apply in order, the first match wins: a permanent error is never retried.
+      .addRetry({ errors: [GRANT_PERMANENT_ERROR], maxAttempts: 0 })
+      .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
+      .addCatch(grantFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+
+    const applyExtension = invoke(STATE.applyExtension, 'apply-extension')
+      .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
+      .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+
+    const awaitExpiry = wait(STATE.awaitExpiry, 'active')
+      // Time up (or a chunk of a long wait over): Load decides between revoke and waiting on.
+      .addCatch(load, { errors: [sfn.Errors.TIMEOUT], resultPath: errorPath })
+      // SendTaskFailure (early revoke, extend) or a failed registration.
+      .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+
+    const revoke = invoke(STATE.revoke, 'revoke')
+      .addRetry({ errors: [sfn.Errors.ALL], ...REVOKE_RETRY })
+      .addCatch(revokeFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+
+    const done = new sfn.Succeed(this, STATE.done);
+    const unroutable = new sfn.Fail(this, STATE.unroutable, {
+      error: 'UnknownNext',
+      cause: 'Load returned a next step this state machine does not know',
+    });
+
+    const targets: Record<Next, sfn.IChainable> = {
+      'await-approval': awaitApproval,
+      grant,
+      'apply-extension': applyExtension,
+      'await-expiry': awaitExpiry,
+      revoke,
+      done,
+    };
+    const route = new sfn.Choice(this, STATE.route);
+    for (const [next, target] of Object.entries(targets)) {
+      route.when(sfn.Condition.stringEquals('$.load.next', next), target);
+    }
+    route.otherwise(unroutable);
+
+    for (const state of [
+      awaitApproval,
+      grant,
+      applyExtension,
+      awaitExpiry,
+      revoke,
+      timeOut,
+      grantFailed,
+      revokeFailed,
+    ]) {
+      state.next(load);
+    }
+
+    const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logRetentionDays, removalPolicy });
+    this.stateMachineName = `${config.stackName}-requests`;
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: this.stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      comment: 'Stint: one execution per access request (lib/workflow/contract.ts)',
+      definitionBody: sfn.DefinitionBody.fromChainable(load.next(route)),
+      tracingEnabled: true,
+      logs: {
+        destination: logGroup,
+        level: sfn.LogLevel.ALL,
+        // Execution data holds task tokens and identities: log the events, not the data.
+        includeExecutionData: false,
+      },
+    });
+
+    Validations.of(this.stateMachine).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Step Functions log delivery (logs:CreateLogDelivery, ...) and X-Ray (xray:PutTraceSegments, ...) support ' +
+          'no resource-level permissions.',
+      },
+      ...STEP_FUNCTIONS.map((step) => ({
+        id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(steps[step].fn)}.Arn>:*]`,
+        reason: `Invoking the ${step} function's versions and aliases (CDK's LambdaInvoke grant); one function only.`,
+      })),
+    );
+
+    const failed = new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
+      alarmDescription:
+        'Stint: a request execution failed (Load or a failure step kept failing). The reconciler restarts it; check the logs.',
+      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    props.alerts.notify(failed);
+
+    const revokeFailedAlarm = new cloudwatch.Alarm(this, 'RevokeFailedAlarm', {
+      alarmDescription:
+        'Stint: revoking a grant kept failing for hours (REVOKE_FAILED). Access may still be live on the target.',
+      metric: new cloudwatch.Metric({
+        namespace: REVOKE_FAILED_METRIC.namespace,
+        metricName: REVOKE_FAILED_METRIC.name,
+        dimensionsMap: { ...REVOKE_FAILED_METRIC.dimensions },
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    props.alerts.notify(revokeFailedAlarm);
+  }
+}
+
+/** `grant-failed` → `GrantFailed`: construct ids of the step functions. */
+export function pascal(kebab: string): string {
+  return kebab
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}

@@ -1,0 +1,64 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { StintConfig } from '#infra/config.ts';
+import { Alerts } from '#infra/constructs/alerts.ts';
+import { Api } from '#infra/constructs/api.ts';
+import { Data } from '#infra/constructs/data.ts';
+import { Events } from '#infra/constructs/events.ts';
+import { Reconciler } from '#infra/constructs/reconciler.ts';
+import { Workflow } from '#infra/constructs/workflow.ts';
+
+export type StintStackProps = StackProps & { readonly config: StintConfig };
+
+/** Everything Stint deploys into one account and region. */
+export class StintStack extends Stack {
+  readonly data: Data;
+  readonly alerts: Alerts;
+  readonly workflow: Workflow;
+  readonly api: Api;
+  readonly events: Events;
+  readonly reconciler: Reconciler;
+
+  constructor(scope: Construct, id: string, props: StintStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.data = new Data(this, 'Data', { config });
+    this.alerts = new Alerts(this, 'Alerts', { config });
+    this.workflow = new Workflow(this, 'Workflow', {
+      config,
+      table: this.data.table,
+      credentialsKey: this.data.credentialsKey,
+      alerts: this.alerts,
+    });
+    this.api = new Api(this, 'Api', {
+      config,
+      table: this.data.table,
+      credentialsKey: this.data.credentialsKey,
+      stateMachine: this.workflow.stateMachine,
+    });
+    this.events = new Events(this, 'Events', { config, table: this.data.table, alerts: this.alerts });
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      config,
+      table: this.data.table,
+      stateMachine: this.workflow.stateMachine,
+      stateMachineName: this.workflow.stateMachineName,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the Stint API', value: this.api.url });
+    new CfnOutput(this, 'Issuer', { description: 'JWT issuer the API accepts', value: this.api.issuer });
+    new CfnOutput(this, 'Audience', {
+      description: 'JWT audience(s) the API accepts',
+      value: this.api.audience.join(','),
+    });
+    new CfnOutput(this, 'EventBusName', { description: 'Audit events bus', value: this.events.bus.eventBusName });
+    new CfnOutput(this, 'TableName', { description: 'Stint table', value: this.data.table.tableName });
+    new CfnOutput(this, 'StateMachineArn', {
+      description: 'Request workflow',
+      value: this.workflow.stateMachine.stateMachineArn,
+    });
+    if (this.api.userPool !== undefined) {
+      new CfnOutput(this, 'UserPoolId', { description: 'Cognito user pool', value: this.api.userPool.userPoolId });
+    }
+  }
+}

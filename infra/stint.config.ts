@@ -1,0 +1,23 @@
+import { defineConfig } from '#infra/config.ts';
+
+/**
+ * Stint's deployment configuration: the only file to edit before `npx cdk deploy`. Validated at synth
+ * (infra/config.ts documents every field and its default).
+ */
+export default defineConfig({
+  stackName: 'Stint',
+  // Bring your own OpenID Connect issuer (Okta, Entra ID, Auth0…); omit `auth` to get a Cognito user pool.
+  // auth: { issuer: 'https://example.okta.com/oauth2/default', audience: ['api://stint'] },
+  adminGroup: 'stint-admins',
+  auditorGroup: 'stint-auditors',
+  // Integration admin secrets (database admin logins…) are created in Secrets Manager under this prefix.
+  secretsPrefix: 'stint/',
+  // Functions that reach databases in private subnets (grant, revoke, …) run here when set. The subnets need a
+  // route to DynamoDB, Secrets Manager and CloudWatch (VPC endpoints or NAT).
+  // vpc: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-…'], securityGroupIds: ['sg-…'] },
+  // alarmEmail: 'oncall@example.com',
+  reconcilerRateMinutes: 5,
+  logRetentionDays: 365,
+  removalPolicy: 'retain',
+  events: { busName: 'stint', archiveRetentionDays: 365 },
+});

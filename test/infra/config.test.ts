@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { parseStintConfig, StintConfigError } from '#infra/config.ts';
+import shipped from '#infra/stint.config.ts';
+
+function errorOf(raw: unknown): string {
+  try {
+    parseStintConfig(raw);
+  } catch (error) {
+    if (error instanceof StintConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+const vpc = {
+  vpcId: 'vpc-0123456789abcdef0',
+  subnetIds: ['subnet-0123456789abcdef0'],
+  securityGroupIds: ['sg-0123456789abcdef0'],
+};
+
+describe('stint.config.ts validation', () => {
+  it('accepts the shipped configuration', () => {
+    const config = parseStintConfig(shipped);
+    expect(config.stackName).toBe('Stint');
+    expect(config.auth).toBeUndefined();
+  });
+
+  it('fills every default from a configuration naming only the stack', () => {
+    expect(parseStintConfig({ stackName: 'Stint' })).toEqual({
+      stackName: 'Stint',
+      adminGroup: 'stint-admins',
+      auditorGroup: 'stint-auditors',
+      secretsPrefix: 'stint/',
+      reconcilerRateMinutes: 5,
+      logRetentionDays: 365,
+      removalPolicy: 'retain',
+      events: { busName: 'stint', archiveRetentionDays: 365 },
+      api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
+    });
+  });
+
+  it('keeps a full configuration as written', () => {
+    const config = parseStintConfig({
+      stackName: 'Stint-Prod',
+      env: { account: '123456789012', region: 'eu-west-1' },
+      auth: { issuer: 'https://login.example.com/oauth2/default', audience: ['api://stint'] },
+      adminGroup: 'admins',
+      auditorGroup: 'auditors',
+      secretsPrefix: 'prod/stint/',
+      vpc,
+      alarmEmail: 'oncall@example.com',
+      reconcilerRateMinutes: 10,
+      logRetentionDays: 90,
+      removalPolicy: 'destroy',
+      events: { busName: 'stint-prod', archiveRetentionDays: 0 },
+      api: { throttleRateLimit: 10, throttleBurstLimit: 20 },
+    });
+    expect(config.auth).toEqual({ issuer: 'https://login.example.com/oauth2/default', audience: ['api://stint'] });
+    expect(config.vpc).toEqual(vpc);
+    expect(config.events.archiveRetentionDays).toBe(0);
+  });
+
+  it.each([
+    [
+      { stackName: 'Stint', auth: { issuer: 'http://login.example.com', audience: ['a'] } },
+      'stint.config.ts: auth.issuer: must be an https URL',
+    ],
+    [
+      { stackName: 'Stint', auth: { issuer: 'not a url', audience: ['a'] } },
+      'stint.config.ts: auth.issuer: must be an https URL',
+    ],
+    [
+      { stackName: 'Stint', auth: { issuer: 'https://id.example.com', audience: [] } },
+      'stint.config.ts: auth.audience: must list at least one audience',
+    ],
+    [{}, 'stint.config.ts: stackName: is required (a CloudFormation stack name)'],
+    [{ stackName: '1stint' }, 'stint.config.ts: stackName: must start with a letter'],
+    [{ stackName: 'Stint', secretsPrefix: 'stint' }, 'stint.config.ts: secretsPrefix: must end with "/", "-" or "_"'],
+    [
+      { stackName: 'Stint', secretsPrefix: 'st int/' },
+      'stint.config.ts: secretsPrefix: must be a Secrets Manager name prefix',
+    ],
+    [{ stackName: 'Stint', vpc: { ...vpc, vpcId: 'vpc-xyz' } }, 'stint.config.ts: vpc.vpcId: must be a VPC id (vpc-…)'],
+    [
+      { stackName: 'Stint', vpc: { ...vpc, subnetIds: [] } },
+      'stint.config.ts: vpc.subnetIds: must list at least one subnet id',
+    ],
+    [
+      { stackName: 'Stint', vpc: { ...vpc, securityGroupIds: ['subnet-0123456789abcdef0'] } },
+      'stint.config.ts: vpc.securityGroupIds.0: must be a security group id (sg-…)',
+    ],
+    [{ stackName: 'Stint', alarmEmail: 'oncall' }, 'stint.config.ts: alarmEmail: must be an email address'],
+    [{ stackName: 'Stint', reconcilerRateMinutes: 0 }, 'stint.config.ts: reconcilerRateMinutes: must be at least 1'],
+    [
+      { stackName: 'Stint', reconcilerRateMinutes: 2.5 },
+      'stint.config.ts: reconcilerRateMinutes: must be a whole number of minutes',
+    ],
+    [
+      { stackName: 'Stint', logRetentionDays: 10 },
+      'stint.config.ts: logRetentionDays: must be one of 1, 3, 5, 7, 14, 30',
+    ],
+    [
+      { stackName: 'Stint', removalPolicy: 'snapshot' },
+      'stint.config.ts: removalPolicy: must be "retain" or "destroy"',
+    ],
+    [{ stackName: 'Stint', events: { busName: 'default' } }, 'stint.config.ts: events.busName: must not be "default"'],
+    [{ stackName: 'Stint', env: { region: 'Europe' } }, 'stint.config.ts: env.region: must be an AWS region'],
+    [{ stackName: 'Stint', issuer: 'https://id.example.com' }, 'stint.config.ts: Unrecognized key: "issuer"'],
+  ])('rejects %j naming the field', (raw, message) => {
+    expect(errorOf(raw)).toContain(message);
+  });
+
+  it('names every wrong field at once, one per line', () => {
+    const lines = errorOf({ stackName: 'Stint', alarmEmail: 'x', reconcilerRateMinutes: -1 }).split('\n');
+    expect(lines).toEqual([
+      'stint.config.ts: alarmEmail: must be an email address',
+      'stint.config.ts: reconcilerRateMinutes: must be at least 1',
+    ]);
+  });
+});

@@ -1,0 +1,160 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { z } from 'zod';
+import { parseStintConfig, type StintConfigInput } from '#infra/config.ts';
+import { StintStack } from '#infra/stint-stack.ts';
+
+/**
+ * Synthesizes the stack for a test file (once, in a beforeAll). Bundling is skipped
+ * (`aws:cdk:bundling-stacks: []`): the template is the same, esbuild does not run.
+ */
+export function synth(input: StintConfigInput): { stack: StintStack; template: Template; cfn: CfnTemplate } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new StintStack(app, 'StintTest', { config: parseStintConfig(input) });
+  const template = Template.fromStack(stack);
+  return { stack, template, cfn: CfnTemplate.parse(template.toJSON()) };
+}
+
+const Resource = z.object({
+  Type: z.string(),
+  Properties: z.record(z.string(), z.unknown()).default({}),
+  Metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export const CfnTemplate = z.object({ Resources: z.record(z.string(), Resource) });
+export type CfnTemplate = z.infer<typeof CfnTemplate>;
+export type CfnResource = z.infer<typeof Resource>;
+
+export function resourcesOfType(cfn: CfnTemplate, type: string): [string, CfnResource][] {
+  return Object.entries(cfn.Resources).filter(([, r]) => r.Type === type);
+}
+
+export function onlyResourceOfType(cfn: CfnTemplate, type: string): [string, CfnResource] {
+  const found = resourcesOfType(cfn, type);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  const [only] = found;
+  if (only === undefined) throw new Error(`no ${type}`);
+  return only;
+}
+
+const LambdaFunction = z.object({
+  Runtime: z.string(),
+  Architectures: z.array(z.string()),
+  MemorySize: z.number(),
+  Timeout: z.number(),
+  TracingConfig: z.object({ Mode: z.string() }),
+  LoggingConfig: z.object({ LogGroup: z.object({ Ref: z.string() }) }),
+  Role: z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.literal('Arn')]) }),
+  Environment: z.object({ Variables: z.record(z.string(), z.unknown()) }),
+  VpcConfig: z.object({ SubnetIds: z.array(z.string()), SecurityGroupIds: z.array(z.string()) }).optional(),
+});
+export type LambdaFunction = z.infer<typeof LambdaFunction> & { logicalId: string; entry: string };
+
+/** Every AWS::Lambda::Function with its `stint:entry` metadata (undefined when missing). */
+export function lambdaFunctions(cfn: CfnTemplate): (Omit<LambdaFunction, 'entry'> & { entry: unknown })[] {
+  return resourcesOfType(cfn, 'AWS::Lambda::Function').map(([logicalId, r]) => ({
+    logicalId,
+    entry: r.Metadata?.['stint:entry'],
+    ...LambdaFunction.parse(r.Properties),
+  }));
+}
+
+export function functionByEntry(cfn: CfnTemplate, entry: string): LambdaFunction {
+  const found = lambdaFunctions(cfn).filter((f) => f.entry === entry);
+  const [fn] = found;
+  if (found.length !== 1 || fn === undefined)
+    throw new Error(`expected one function for ${entry}, found ${found.length}`);
+  return { ...fn, entry };
+}
+
+const Statement = z.object({
+  Effect: z.enum(['Allow', 'Deny']),
+  Action: z.union([z.string(), z.array(z.string())]),
+  Resource: z.unknown(),
+});
+export type Statement = { effect: 'Allow' | 'Deny'; actions: string[]; resources: unknown[] };
+const PolicyDocument = z.object({ Statement: z.array(Statement) });
+const IamPolicy = z.object({ PolicyDocument, Roles: z.array(z.object({ Ref: z.string() })) });
+
+/** Every statement of the policies attached to a function's role. */
+export function statementsOf(cfn: CfnTemplate, entry: string): Statement[] {
+  const roleId = functionByEntry(cfn, entry).Role['Fn::GetAtt'][0];
+  const role = cfn.Resources[roleId];
+  if (role === undefined) throw new Error(`role ${roleId} not in template`);
+  const inline = z
+    .object({ Policies: z.array(z.object({ PolicyDocument })).default([]) })
+    .parse(role.Properties)
+    .Policies.flatMap((p) => p.PolicyDocument.Statement);
+  const attached = resourcesOfType(cfn, 'AWS::IAM::Policy')
+    .map(([, p]) => IamPolicy.parse(p.Properties))
+    .filter((p) => p.Roles.some((r) => r.Ref === roleId))
+    .flatMap((p) => p.PolicyDocument.Statement);
+  const managed = z.object({ ManagedPolicyArns: z.array(z.unknown()).default([]) }).parse(role.Properties);
+  if (managed.ManagedPolicyArns.length > 0) throw new Error(`${entry}: role has managed policies`);
+  return [...inline, ...attached].map((s) => ({
+    effect: s.Effect,
+    actions: typeof s.Action === 'string' ? [s.Action] : s.Action,
+    resources: Array.isArray(s.Resource) ? s.Resource : [s.Resource],
+  }));
+}
+
+/** The resources a function may perform `action` on (exact action names; `*` wildcards are not expanded). */
+export function allowedResources(cfn: CfnTemplate, entry: string, action: string): unknown[] {
+  return statementsOf(cfn, entry)
+    .filter((s) => s.effect === 'Allow' && s.actions.includes(action))
+    .flatMap((s) => s.resources);
+}
+
+/** Every action allowed to a function. */
+export function allowedActions(cfn: CfnTemplate, entry: string): Set<string> {
+  return new Set(statementsOf(cfn, entry).flatMap((s) => (s.effect === 'Allow' ? s.actions : [])));
+}
+
+const State = z.looseObject({
+  Type: z.string(),
+  Next: z.string().optional(),
+  Resource: z.string().optional(),
+  TimeoutSeconds: z.number().optional(),
+  TimeoutSecondsPath: z.string().optional(),
+  ResultPath: z.string().nullable().optional(),
+  Parameters: z.record(z.string(), z.unknown()).optional(),
+  Retry: z
+    .array(
+      z.object({
+        ErrorEquals: z.array(z.string()),
+        IntervalSeconds: z.number().optional(),
+        MaxAttempts: z.number().optional(),
+        BackoffRate: z.number().optional(),
+        MaxDelaySeconds: z.number().optional(),
+      }),
+    )
+    .optional(),
+  Catch: z
+    .array(z.object({ ErrorEquals: z.array(z.string()), Next: z.string(), ResultPath: z.string().optional() }))
+    .optional(),
+  Choices: z.array(z.object({ Variable: z.string(), StringEquals: z.string(), Next: z.string() })).optional(),
+  Default: z.string().optional(),
+});
+export type State = z.infer<typeof State>;
+const Definition = z.object({ StartAt: z.string(), States: z.record(z.string(), State) });
+export type Definition = z.infer<typeof Definition>;
+
+/**
+ * The state machine definition, with each CloudFormation intrinsic inside the Fn::Join replaced by a marker
+ * such as `<Fn::GetAtt:LogicalId.Arn>` or `<Ref:AWS::Partition>`.
+ */
+export function stateMachineDefinition(cfn: CfnTemplate): Definition {
+  const [, sm] = onlyResourceOfType(cfn, 'AWS::StepFunctions::StateMachine');
+  const join = z
+    .object({ DefinitionString: z.object({ 'Fn::Join': z.tuple([z.literal(''), z.array(z.unknown())]) }) })
+    .parse(sm.Properties).DefinitionString['Fn::Join'][1];
+  const text = join.map((part) => (typeof part === 'string' ? part : marker(part))).join('');
+  return Definition.parse(JSON.parse(text));
+}
+
+function marker(intrinsic: unknown): string {
+  const ref = z.object({ Ref: z.string() }).safeParse(intrinsic);
+  if (ref.success) return `<Ref:${ref.data.Ref}>`;
+  const att = z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.string()]) }).safeParse(intrinsic);
+  if (att.success) return `<Fn::GetAtt:${att.data['Fn::GetAtt'][0]}.${att.data['Fn::GetAtt'][1]}>`;
+  throw new Error(`unexpected intrinsic in the definition: ${JSON.stringify(intrinsic)}`);
+}
