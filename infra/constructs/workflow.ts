@@ -195,7 +195,13 @@ export class Workflow extends Construct {
       new tasks.LambdaInvoke(this, state, {
         lambdaFunction: steps['register-token'].fn,
         integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        payload: sfn.TaskInput.fromObject({ ...ids, kind, taskToken: sfn.JsonPath.taskToken }),
+        // version: the request as Load saw it; register-token resumes at once when it has changed since.
+        payload: sfn.TaskInput.fromObject({
+          ...ids,
+          kind,
+          taskToken: sfn.JsonPath.taskToken,
+          version: sfn.JsonPath.numberAt('$.load.version'),
+        }),
         // Resolved against the state input, where Load put it (≤ MAX_WAIT_SECONDS: longer waits are chunked).
         taskTimeout: sfn.Timeout.at('$.load.waitSeconds'),
         resultPath: sfn.JsonPath.DISCARD,
@@ -208,6 +214,7 @@ export class Workflow extends Construct {
       resultSelector: {
         next: sfn.JsonPath.stringAt('$.Payload.next'),
         waitSeconds: sfn.JsonPath.numberAt('$.Payload.waitSeconds'),
+        version: sfn.JsonPath.numberAt('$.Payload.version'),
       },
       resultPath: '$.load',
       taskTimeout: sfn.Timeout.duration(STEPS.load.timeout.plus(Duration.seconds(10))),

@@ -53,7 +53,7 @@ export class WorkflowService {
     const request = await this.deps.store.getRequest(requestId);
     if (request === undefined) {
       logger.warn('execution for a missing request', { requestId });
-      return { next: 'done', waitSeconds: 1 };
+      return { next: 'done', waitSeconds: 1, version: 0 };
     }
     return { ...route(request, this.now()), version: request.version };
   }

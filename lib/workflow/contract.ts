@@ -52,8 +52,8 @@ export const LoadOutput = z.object({
   next: Next,
   /** Seconds the next wait may last (≥ 1); 1 when the next state does not wait. */
   waitSeconds: z.number().int().min(1).max(MAX_WAIT_SECONDS),
-  /** The request version Load saw: a wait registered against a newer version re-loads at once. */
-  version: z.number().int().positive().optional(),
+  /** The request version Load saw (0: no such request): a wait registered against a newer version re-loads at once. */
+  version: z.number().int().min(0),
 });
 export type LoadOutput = z.infer<typeof LoadOutput>;
 
@@ -61,7 +61,7 @@ export const RegisterTokenInput = ExecutionInput.extend({
   kind: z.enum(['approval', 'active']),
   taskToken: z.string().min(1),
   /** $.load.version: when the request changed since Load, the wait ends at once and Load runs again. */
-  version: z.number().int().positive().optional(),
+  version: z.number().int().min(0).optional(),
 });
 export type RegisterTokenInput = z.infer<typeof RegisterTokenInput>;
 
