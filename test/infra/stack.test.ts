@@ -143,6 +143,7 @@ describe('state machine', () => {
           'attempt.$': '$.attempt',
           kind: name === STATE.awaitApproval ? 'approval' : 'active',
           'taskToken.$': '$$.Task.Token',
+          'version.$': '$.load.version',
         },
       });
       expect(s.ResultPath).toBeNull();
@@ -153,7 +154,11 @@ describe('state machine', () => {
   it('loads into $.load = { next, waitSeconds } and routes every Next value', () => {
     const load = state(STATE.load);
     expect(load.ResultPath).toBe('$.load');
-    expect(load.ResultSelector).toEqual({ 'next.$': '$.Payload.next', 'waitSeconds.$': '$.Payload.waitSeconds' });
+    expect(load.ResultSelector).toEqual({
+      'next.$': '$.Payload.next',
+      'waitSeconds.$': '$.Payload.waitSeconds',
+      'version.$': '$.Payload.version',
+    });
     expect(load.Next).toBe(STATE.route);
     const route = state(STATE.route);
     expect(route.Choices?.every((c) => c.Variable === '$.load.next')).toBe(true);
