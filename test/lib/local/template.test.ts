@@ -50,6 +50,7 @@ describe('loadTemplate on the synthesized fixture stack', () => {
   });
 });
 
+// biome-ignore-start lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not JS templates
 describe('intrinsics', () => {
   const t = loadTemplate({
     Parameters: { Stage: { Type: 'String', Default: 'dev' } },
@@ -90,3 +91,4 @@ describe('intrinsics', () => {
     expect(() => t.resolve({ 'Fn::ImportValue': 'x' })).toThrow(/Unsupported intrinsic Fn::ImportValue/);
   });
 });
+// biome-ignore-end lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax
