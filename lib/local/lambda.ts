@@ -127,9 +127,12 @@ export class LocalLambda {
     }
   }
 
-  /** Imports every function's module now (startup), so a broken entry fails at start, not on first call. */
+  /**
+   * Imports every function's module now (startup), so a broken entry fails at start, not on first call. One at
+   * a time, so each cold-import figure is that module's own (modules shared with earlier ones are already loaded).
+   */
   async loadAll(): Promise<void> {
-    await Promise.all(this.functions().map((fn) => this.#load(fn)));
+    for (const fn of this.functions()) await this.#load(fn);
   }
 
   stats(): LambdaStats {
