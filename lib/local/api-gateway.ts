@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { z } from 'zod';
+import { PayloadTooLargeError, readBody } from './http.ts';
+import { LOCAL_ACCOUNT, type LocalTemplate } from './template.ts';
+
+/**
+ * API Gateway HTTP API, locally: routes from the template's AWS::ApiGatewayV2::Route resources, matched and
+ * prioritized as API Gateway does, turned into payload-format 2.0 events for the same handlers, with the JWT
+ * authorizer enforced before the Lambda is called (401 `{"message":"Unauthorized"}` otherwise).
+ *
+ * Local mode: the template's authorizer issuer and audience (Cognito or the customer's IdP) are replaced by the
+ * local issuer's, whose tokens `POST /_local/token` mints. Which routes need a JWT, and their scopes, come
+ * from the template unchanged.
+ */
+export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'greedy'; name: string };
+export type ApiRoute = {
+  routeKey: string;
+  method: string;
+  segments: Segment[] | undefined; // undefined: $default
+  functionRef: string;
+  jwt: { scopes: string[] } | undefined;
+};
+
+const RouteProps = z.object({
+  RouteKey: z.string(),
+  Target: z.string().optional(),
+  AuthorizationType: z.string().optional(),
+  AuthorizationScopes: z.array(z.string()).optional(),
+});
+const IntegrationProps = z.object({ IntegrationUri: z.string(), PayloadFormatVersion: z.string().optional() });
+
+export function routesFromTemplate(template: LocalTemplate): ApiRoute[] {
+  const routes: ApiRoute[] = [];
+  for (const [id, res] of template.ofType('AWS::ApiGatewayV2::Route')) {
+    const p = RouteProps.parse(template.resolve(res.Properties));
+    const integrationId = p.Target?.replace(/^integrations\//, '');
+    const integration = integrationId === undefined ? undefined : template.resources.get(integrationId);
+    if (integration?.Type !== 'AWS::ApiGatewayV2::Integration') {
+      throw new Error(`Route ${id} (${p.RouteKey}) has no Lambda integration the local runtime can find`);
+    }
+    const ip = IntegrationProps.parse(template.resolve(integration.Properties));
+    if (ip.PayloadFormatVersion !== undefined && ip.PayloadFormatVersion !== '2.0') {
+      throw new Error(`Route ${id}: payload format ${ip.PayloadFormatVersion} is not supported locally (2.0 only)`);
+    }
+    const functionRef = template.functionId(
+      ip.IntegrationUri.replace(/^arn:aws:apigateway:[^:]*:lambda:path\/[^/]+\/functions\//, '').replace(
+        /\/invocations$/,
+        '',
+      ),
+    );
+    if (functionRef === undefined)
+      throw new Error(`Route ${id}: integration ${ip.IntegrationUri} is not a local function`);
+    const [method = '', path = ''] = p.RouteKey === '$default' ? ['ANY'] : p.RouteKey.split(' ');
+    routes.push({
+      routeKey: p.RouteKey,
+      method: method.toUpperCase(),
+      segments: p.RouteKey === '$default' ? undefined : parsePath(path),
+      functionRef,
+      jwt: p.AuthorizationType === 'JWT' ? { scopes: p.AuthorizationScopes ?? [] } : undefined,
+    });
+  }
+  return routes;
+}
+
+function parsePath(path: string): Segment[] {
+  return path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s): Segment => {
+      const m = /^\{([^}+]+)(\+?)\}$/.exec(s);
+      if (m === null) return { kind: 'literal', value: s };
+      return m[2] === '+' ? { kind: 'greedy', name: m[1] ?? '' } : { kind: 'param', name: m[1] ?? '' };
+    });
+}
+
+const RANK = { literal: 2, param: 1, greedy: 0 } as const;
+
+/** The route API Gateway picks: the most specific path (literal > {param} > {greedy+}), then method over ANY. */
+export function matchRoute(
+  routes: readonly ApiRoute[],
+  method: string,
+  path: string,
+): { route: ApiRoute; params: Record<string, string> } | undefined {
+  const parts = path.split('/').filter((s) => s !== '');
+  let best: { route: ApiRoute; params: Record<string, string>; score: number[] } | undefined;
+  for (const route of routes) {
+    if (route.segments === undefined) continue;
+    if (route.method !== 'ANY' && route.method !== method) continue;
+    const params = matchSegments(route.segments, parts);
+    if (params === undefined) continue;
+    const score = [...route.segments.map((s) => RANK[s.kind]), route.method === 'ANY' ? 0 : 1];
+    if (best === undefined || compare(score, best.score) > 0) best = { route, params, score };
+  }
+  if (best !== undefined) return { route: best.route, params: best.params };
+  const fallback = routes.find((r) => r.segments === undefined);
+  return fallback === undefined ? undefined : { route: fallback, params: {} };
+}
+
+function matchSegments(segments: readonly Segment[], parts: readonly string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (const [i, s] of segments.entries()) {
+    if (s.kind === 'greedy') {
+      if (i >= parts.length) return undefined;
+      params[s.name] = parts.slice(i).map(decode).join('/');
+      return params;
+    }
+    const part = parts[i];
+    if (part === undefined) return undefined;
+    if (s.kind === 'literal' && s.value !== part) return undefined;
+    if (s.kind === 'param') params[s.name] = decode(part);
+  }
+  return segments.length === parts.length ? params : undefined;
+}
+
+function compare(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? -1) - (b[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** API Gateway hands claims to the Lambda as strings; arrays become "[a b]". */
+function flattenClaims(payload: JWTPayload): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(payload)) {
+    out[k] = Array.isArray(v)
+      ? `[${v.map(String).join(' ')}]`
+      : typeof v === 'object' && v !== null
+        ? JSON.stringify(v)
+        : String(v);
+  }
+  return out;
+}
+
+export type ApiGatewayOptions = {
+  routes: readonly ApiRoute[];
+  invoke: (functionRef: string, event: unknown) => Promise<unknown>;
+  /** The local issuer that replaces the template's authorizer issuer/audience. */
+  issuer: { issuer: string; audience: string; jwks: JSONWebKeySet };
+  onError?: (message: string) => void;
+};
+
+const ProxyResult = z.object({
+  statusCode: z.number().int().min(100).max(599),
+  headers: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  cookies: z.array(z.string()).optional(),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().optional(),
+});
+
+export class LocalApiGateway {
+  readonly #keys: ReturnType<typeof createLocalJWKSet>;
+
+  constructor(private readonly options: ApiGatewayOptions) {
+    this.#keys = createLocalJWKSet(options.issuer.jwks);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'http://local');
+    const matched = matchRoute(this.options.routes, method, url.pathname);
+    if (matched === undefined) return reply(res, 404, { message: 'Not Found' });
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_PAYLOAD_BYTES);
+    } catch (err) {
+      if (err instanceof PayloadTooLargeError) return reply(res, 413, { message: 'Request Entity Too Large' });
+      throw err;
+    }
+    const { route, params } = matched;
+    let authorizer: { jwt: { claims: Record<string, string>; scopes: string[] | null } } | undefined;
+    if (route.jwt !== undefined) {
+      const verified = await this.#verify(req.headers.authorization);
+      if (verified === undefined) {
+        res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
+        return reply(res, 401, { message: 'Unauthorized' });
+      }
+      const granted = String(verified.scope ?? verified.scp ?? '')
+        .split(' ')
+        .filter((s) => s !== '');
+      if (route.jwt.scopes.length > 0 && !route.jwt.scopes.some((s) => granted.includes(s))) {
+        return reply(res, 403, { message: 'Forbidden' });
+      }
+      authorizer = { jwt: { claims: flattenClaims(verified), scopes: route.jwt.scopes.length > 0 ? granted : null } };
+    }
+    const event = this.#event(req, url, route, params, body, authorizer);
+    let result: unknown;
+    try {
+      result = await this.options.invoke(route.functionRef, event);
+    } catch (err) {
+      this.options.onError?.(
+        `${route.routeKey} (${route.functionRef}) failed: ${err instanceof Error ? err.name : 'error'}`,
+      );
+      return reply(res, 500, { message: 'Internal Server Error' });
+    }
+    this.#respond(res, route, result);
+  }
+
+  /** API Gateway's JWT authorizer checks: signature (issuer keys), iss, aud or client_id, exp, nbf. */
+  async #verify(header: string | undefined): Promise<JWTPayload | undefined> {
+    if (header === undefined || header.trim() === '') return undefined;
+    const token = header.replace(/^Bearer\s+/i, '').trim();
+    try {
+      const { payload } = await jwtVerify(token, this.#keys, { issuer: this.options.issuer.issuer });
+      const audiences = [payload.aud, payload.client_id].flat().filter((a): a is string => typeof a === 'string');
+      return audiences.includes(this.options.issuer.audience) ? payload : undefined;
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError) return undefined;
+      throw err;
+    }
+  }
+
+  #event(
+    req: IncomingMessage,
+    url: URL,
+    route: ApiRoute,
+    params: Record<string, string>,
+    body: Buffer,
+    authorizer: { jwt: { claims: Record<string, string>; scopes: string[] | null } } | undefined,
+  ) {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || k === 'cookie') continue;
+      headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+    }
+    const cookies = (req.headers.cookie ?? '')
+      .split(';')
+      .map((c) => c.trim())
+      .filter((c) => c !== '');
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
+    const rawQueryString = url.search.replace(/^\?/, '');
+    const now = new Date();
+    const requestId = randomUUID();
+    const host = headers.host ?? 'localhost';
+    return {
+      version: '2.0',
+      routeKey: route.routeKey,
+      rawPath: url.pathname,
+      rawQueryString,
+      ...(cookies.length > 0 ? { cookies } : {}),
+      headers,
+      ...(rawQueryString !== '' ? { queryStringParameters: query } : {}),
+      requestContext: {
+        accountId: LOCAL_ACCOUNT,
+        apiId: 'local',
+        ...(authorizer ? { authorizer } : {}),
+        domainName: host,
+        domainPrefix: host.split('.')[0] ?? host,
+        http: {
+          method: (req.method ?? 'GET').toUpperCase(),
+          path: url.pathname,
+          protocol: `HTTP/${req.httpVersion}`,
+          sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+          userAgent: headers['user-agent'] ?? '',
+        },
+        requestId,
+        routeKey: route.routeKey,
+        stage: '$default',
+        time: now.toUTCString(),
+        timeEpoch: now.getTime(),
+      },
+      ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
+      ...(Object.keys(params).length > 0 ? { pathParameters: params } : {}),
+      isBase64Encoded: false,
+    };
+  }
+
+  /** Payload format 2.0 response mapping; a result without statusCode is a 200 JSON body. */
+  #respond(res: ServerResponse, route: ApiRoute, result: unknown): void {
+    const structured = typeof result === 'object' && result !== null && 'statusCode' in result;
+    if (!structured) {
+      const body = JSON.stringify(result ?? null);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    const parsed = ProxyResult.safeParse(result);
+    if (!parsed.success) {
+      this.options.onError?.(`${route.routeKey}: malformed Lambda proxy response`);
+      reply(res, 500, { message: 'Internal Server Error' });
+      return;
+    }
+    const r = parsed.data;
+    const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body, r.isBase64Encoded ? 'base64' : 'utf8');
+    for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, String(v));
+    if (r.cookies?.length) res.setHeader('set-cookie', r.cookies);
+    res.setHeader('content-length', body.length);
+    res.writeHead(r.statusCode);
+    res.end(body);
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

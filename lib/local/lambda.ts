@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import type { LocalTemplate } from './template.ts';
+
+/**
+ * Local Lambda: runs a function's `stint:entry` TypeScript module (the runtime runs under tsx, so a dynamic
+ * import of .ts works) in this process. The handler code is the same as in AWS.
+ */
+export type LocalFunction = {
+  readonly id: string;
+  readonly arn: string;
+  /** Repo-relative TypeScript entry exporting `handler`. */
+  readonly entry: string;
+  readonly timeoutMs: number;
+  readonly memoryMb: number;
+  readonly environment: Readonly<Record<string, string>>;
+};
+
+type Handler = (event: unknown, context: Context) => unknown;
+const isHandler = (v: unknown): v is Handler => typeof v === 'function';
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+export class LambdaError extends Error {
+  override readonly name = 'LambdaError';
+}
+
+export type LambdaStats = {
+  invocations: Record<string, number>;
+  /** Milliseconds the first import of each function's module took (cold start). */
+  coldImportMs: Record<string, number>;
+};
+
+export class LocalLambda {
+  readonly #functions = new Map<string, LocalFunction>();
+  readonly #handlers = new Map<string, Promise<Handler>>();
+  readonly #invocations: Record<string, number> = {};
+  readonly #coldImportMs: Record<string, number> = {};
+
+  constructor(
+    private readonly template: LocalTemplate,
+    private readonly repoRoot: string,
+  ) {
+    for (const [id, res] of template.ofType('AWS::Lambda::Function')) {
+      const entry = res.Metadata?.['stint:entry'];
+      // Functions without `stint:entry` (CDK's own custom-resource providers…) have no local counterpart.
+      if (typeof entry !== 'string') continue;
+      const env = template.resolve(res.Properties.Environment);
+      const vars = isRecord(env) && isRecord(env.Variables) ? env.Variables : {};
+      const environment: Record<string, string> = {};
+      for (const [k, v] of Object.entries(vars)) environment[k] = String(v);
+      this.#functions.set(id, {
+        id,
+        arn: template.functionArn(id),
+        entry,
+        timeoutMs: (typeof res.Properties.Timeout === 'number' ? res.Properties.Timeout : 3) * 1000,
+        memoryMb: typeof res.Properties.MemorySize === 'number' ? res.Properties.MemorySize : 128,
+        environment,
+      });
+    }
+  }
+
+  functions(): LocalFunction[] {
+    return [...this.#functions.values()];
+  }
+
+  /** The function a logical id, function name, ARN or `stint:entry` path refers to. */
+  find(ref: string): LocalFunction {
+    const id = this.template.functionId(ref);
+    const fn =
+      (id === undefined ? undefined : this.#functions.get(id)) ??
+      this.functions().find((f) => f.entry === ref || f.entry === `${ref}.ts`);
+    if (fn === undefined) throw new LambdaError(`No local function for ${ref} (does it have stint:entry metadata?)`);
+    return fn;
+  }
+
+  /**
+   * Every function's environment merged into one, for process.env: handlers parse their config once at cold
+   * start and all of them share this process. Two functions giving one variable different values cannot both be
+   * right in one process, so that fails loudly.
+   */
+  mergedEnvironment(): Record<string, string> {
+    const merged: Record<string, string> = {};
+    const owner: Record<string, string> = {};
+    for (const fn of this.#functions.values()) {
+      for (const [k, v] of Object.entries(fn.environment)) {
+        const existing = merged[k];
+        if (existing !== undefined && existing !== v) {
+          throw new LambdaError(
+            `Environment conflict: ${owner[k]} sets ${k}=${existing} but ${fn.id} sets ${k}=${v}; ` +
+              'the local runtime runs every function in one process and needs one value per variable',
+          );
+        }
+        merged[k] = v;
+        owner[k] = fn.id;
+      }
+    }
+    return merged;
+  }
+
+  async invoke(ref: string, event: unknown): Promise<unknown> {
+    const fn = this.find(ref);
+    const handler = await this.#load(fn);
+    this.#invocations[fn.id] = (this.#invocations[fn.id] ?? 0) + 1;
+    const deadline = Date.now() + fn.timeoutMs;
+    const context: Context = {
+      callbackWaitsForEmptyEventLoop: true,
+      functionName: fn.id,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: fn.arn,
+      memoryLimitInMB: String(fn.memoryMb),
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${fn.id}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: unsupported,
+      fail: unsupported,
+      succeed: unsupported,
+    };
+    try {
+      return await handler(event, context);
+    } catch (err) {
+      // Keep the handler's error (and its name) so Step Functions Retry/Catch and callers see what AWS shows.
+      if (err instanceof Error) throw err;
+      throw new LambdaError(`${fn.id} threw a non-Error value: ${String(err)}`);
+    }
+  }
+
+  /**
+   * Imports every function's module now (startup), so a broken entry fails at start, not on first call. One at
+   * a time, so each cold-import figure is that module's own (modules shared with earlier ones are already loaded).
+   */
+  async loadAll(): Promise<void> {
+    for (const fn of this.functions()) await this.#load(fn);
+  }
+
+  stats(): LambdaStats {
+    return { invocations: { ...this.#invocations }, coldImportMs: { ...this.#coldImportMs } };
+  }
+
+  #load(fn: LocalFunction): Promise<Handler> {
+    let loading = this.#handlers.get(fn.id);
+    if (loading === undefined) {
+      loading = (async () => {
+        const started = performance.now();
+        const mod: unknown = await import(pathToFileURL(resolvePath(this.repoRoot, fn.entry)).href);
+        this.#coldImportMs[fn.id] = Math.round(performance.now() - started);
+        const handler = isRecord(mod) ? mod.handler : undefined;
+        if (!isHandler(handler)) throw new LambdaError(`${fn.entry} does not export a handler function`);
+        return handler;
+      })();
+      this.#handlers.set(fn.id, loading);
+    }
+    return loading;
+  }
+}
+
+function unsupported(): never {
+  throw new LambdaError('context.done/fail/succeed are not supported: return or throw from an async handler');
+}

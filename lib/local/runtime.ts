@@ -1,0 +1,292 @@
+import './polyfills.ts';
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { LocalApiGateway, routesFromTemplate } from './api-gateway.ts';
+import { LocalDynamo } from './dynamodb.ts';
+import { matchesEventPattern, parseEventPattern } from './event-pattern.ts';
+import { type EventDeadLetter, LocalEventBridge, type StintBusEvent } from './eventbridge.ts';
+import { awsError, readBody, routeAws, send } from './http.ts';
+import { createLocalIssuer, TokenRequest } from './issuer.ts';
+import { LocalLambda } from './lambda.ts';
+import { LocalStepFunctions } from './stepfunctions.ts';
+import { type DeadLetter, StreamJournal } from './streams.ts';
+import { LOCAL_REGION, loadTemplate } from './template.ts';
+
+/**
+ * The local runtime: the synthesized template run on one machine (ARCHITECTURE "Local runtime"). One HTTP port
+ * serves the HTTP API routes, the local issuer (/_local/*) and the AWS JSON APIs the handlers' SDK clients call
+ * (DynamoDB, Step Functions, EventBridge, chosen by X-Amz-Target), which the standard AWS_ENDPOINT_URL_* variables
+ * point at. Handler code is the same as in AWS.
+ */
+export type LocalRuntimeOptions = {
+  template: object;
+  /** Data folder (dynalite, stream journal, issuer key); undefined = everything in memory. One process per folder. */
+  stateDir?: string;
+  /** 0 or undefined = any free port. */
+  port?: number;
+  /** Where `stint:entry` paths are relative to. */
+  repoRoot: string;
+  /**
+   * How often scheduled targets run (default 5 s). The template says rate(5 minutes) for AWS; locally a short
+   * period keeps expiry precise to seconds (the reconciler is what revokes an overdue grant after a restart).
+   */
+  scheduleEveryMs?: number;
+  /** Issuer and audience the local JWT authorizer enforces (default `<url>/_local` and `stint-local`). */
+  issuer?: string;
+  audience?: string;
+  log?: (message: string) => void;
+};
+
+export type LocalIdentity = { sub: string; email: string; groups?: string[]; manager?: string };
+
+export type LocalRuntime = {
+  url: string;
+  port: number;
+  issuer: string;
+  audience: string;
+  mintToken(identity: LocalIdentity): Promise<string>;
+  invoke(logicalIdOrEntry: string, event: unknown): Promise<unknown>;
+  events(): StintBusEvent[];
+  subscribe(listener: (event: StintBusEvent) => void): () => void;
+  stats(): {
+    dynamodb: Record<string, number>;
+    stateTransitions: number;
+    invocations: Record<string, number>;
+    coldImportMs: Record<string, number>;
+  };
+  deadLetters(): { stream: DeadLetter[]; events: EventDeadLetter[] };
+  /** Runs every scheduled target once, now. */
+  runSchedules(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+/**
+ * Handlers create SDK clients once at module scope and the SDK resolves the endpoint once per client, so a
+ * second runtime in the same process must use the same URL (restart on the same port).
+ */
+let processEndpoint: string | undefined;
+
+const LOCAL_RETRY_LIMIT = 10;
+const DEFAULT_SCHEDULE_MS = 5_000;
+
+const EsmProps = z.object({
+  EventSourceArn: z.string().optional(),
+  FunctionName: z.string(),
+  BatchSize: z.number().optional(),
+  MaximumRetryAttempts: z.number().optional(),
+  FunctionResponseTypes: z.array(z.string()).optional(),
+  Enabled: z.boolean().optional(),
+  FilterCriteria: z.object({ Filters: z.array(z.object({ Pattern: z.string() })).optional() }).optional(),
+});
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = options.log ?? ((m: string) => process.stderr.write(`[stint local] ${m}\n`));
+  const template = loadTemplate(options.template);
+  const lambda = new LocalLambda(template, options.repoRoot);
+  const functionEnv = lambda.mergedEnvironment(); // fails loudly on conflicting variables, before anything starts
+  if (options.stateDir !== undefined) mkdirSync(options.stateDir, { recursive: true });
+
+  // Listen first: the URL goes into the environment the handlers read at cold start.
+  let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  const server = createServer((req, res) => {
+    if (ready === undefined) {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"Service Unavailable"}');
+      return;
+    }
+    ready(req, res).catch((err: unknown) => {
+      log(
+        `request ${req.method} ${req.url?.split('?')[0]} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"message":"Internal Server Error"}');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = z.custom<AddressInfo>((a) => typeof a === 'object' && a !== null).parse(server.address());
+  const url = `http://127.0.0.1:${port}`;
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  if (processEndpoint !== undefined && processEndpoint !== url) {
+    await closeServer();
+    throw new Error(
+      `One local runtime endpoint per process: handlers already talk to ${processEndpoint}; restart on the same port`,
+    );
+  }
+
+  // Stopped in this order: timers, the port, the engines, then the stores.
+  const cleanup: Partial<Record<(typeof STOP_ORDER)[number], () => Promise<void> | void>> = { server: closeServer };
+  try {
+    Object.assign(process.env, functionEnv, {
+      AWS_ENDPOINT_URL: url, // any other AWS service fails here, clearly, instead of reaching real AWS
+      AWS_ENDPOINT_URL_DYNAMODB: url,
+      AWS_ENDPOINT_URL_SFN: url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: url,
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      STINT_LOCAL: 'true',
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+
+    const journal = new StreamJournal({
+      ...(options.stateDir === undefined ? {} : { file: join(options.stateDir, 'stream.jsonl') }),
+      onError: log,
+    });
+    cleanup.journal = () => journal.close();
+    const dynamo = await LocalDynamo.start(template, {
+      journal,
+      ...(options.stateDir === undefined ? {} : { dataDir: join(options.stateDir, 'dynamodb') }),
+    });
+    cleanup.dynamo = () => dynamo.stop();
+
+    for (const [id, res] of template.ofType('AWS::Lambda::EventSourceMapping')) {
+      const p = EsmProps.parse(template.resolve(res.Properties));
+      if (p.Enabled === false) continue;
+      const table = p.EventSourceArn === undefined ? undefined : dynamo.tableByStreamArn(p.EventSourceArn);
+      const fn = template.functionId(p.FunctionName);
+      if (table === undefined || fn === undefined) {
+        log(`event source mapping ${id}: only DynamoDB streams to local functions run locally; skipped`);
+        continue;
+      }
+      const filters = (p.FilterCriteria?.Filters ?? []).map((f) => parseEventPattern(f.Pattern));
+      journal.register({
+        id,
+        table,
+        batchSize: p.BatchSize ?? 100,
+        // AWS retries until the record expires (-1); locally the bound keeps a poison record from blocking forever.
+        maxRetries:
+          p.MaximumRetryAttempts === undefined || p.MaximumRetryAttempts < 0
+            ? LOCAL_RETRY_LIMIT
+            : Math.min(p.MaximumRetryAttempts, LOCAL_RETRY_LIMIT),
+        reportBatchItemFailures: p.FunctionResponseTypes?.includes('ReportBatchItemFailures') ?? false,
+        deliver: async ({ Records }) => {
+          const kept =
+            filters.length === 0 ? Records : Records.filter((r) => filters.some((f) => matchesEventPattern(f, r)));
+          if (kept.length === 0) return undefined;
+          return lambda.invoke(fn, { Records: kept });
+        },
+      });
+    }
+
+    const invoke = (fn: string, event: unknown) => lambda.invoke(fn, event);
+    const sfn = new LocalStepFunctions(template, { invoke, onError: log });
+    cleanup.sfn = () => sfn.stop();
+    const eventbridge = new LocalEventBridge(template, { invoke, onError: log });
+    cleanup.eventbridge = () => eventbridge.stop();
+
+    const issuer = await createLocalIssuer({
+      ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
+      issuer: options.issuer ?? `${url}/_local`,
+      audience: options.audience ?? 'stint-local',
+    });
+    const gateway = new LocalApiGateway({ routes: routesFromTemplate(template), invoke, issuer, onError: log });
+    const services = { DynamoDB_20120810: dynamo, AWSStepFunctions: sfn, AWSEvents: eventbridge };
+
+    await lambda.loadAll(); // every handler's cold start, now that its environment is set
+    processEndpoint = url;
+
+    ready = async (req, res) => {
+      if (await routeAws(services, req, res)) return;
+      const target = req.headers['x-amz-target'];
+      if (typeof target === 'string') {
+        send(
+          res,
+          awsError('application/x-amz-json-1.1', 'UnknownOperationException', `${target} is not emulated locally`),
+        );
+        return;
+      }
+      const path = (req.url ?? '/').split('?')[0];
+      if (path?.startsWith('/_local/')) return localRoutes(req, res, path);
+      return gateway.handle(req, res);
+    };
+
+    const localRoutes = async (req: IncomingMessage, res: ServerResponse, path: string) => {
+      const reply = (status: number, body: unknown) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      };
+      if (req.method === 'GET' && path === '/_local/.well-known/jwks.json') return reply(200, issuer.jwks);
+      if (req.method === 'GET' && path === '/_local/.well-known/openid-configuration') {
+        return reply(200, { issuer: issuer.issuer, jwks_uri: `${url}/_local/.well-known/jwks.json` });
+      }
+      if (req.method === 'POST' && path === '/_local/token') {
+        let json: unknown;
+        try {
+          json = JSON.parse((await readBody(req, 64 * 1024)).toString() || '{}');
+        } catch {
+          return reply(400, { message: 'Body must be JSON: { "sub", "email", "groups": [] }' });
+        }
+        const parsed = TokenRequest.safeParse(json);
+        if (!parsed.success) {
+          return reply(400, {
+            message: 'Invalid token request',
+            errors: parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
+          });
+        }
+        return reply(200, { token: await issuer.mint(parsed.data) });
+      }
+      return reply(404, { message: 'Not Found' });
+    };
+
+    journal.start();
+    let scheduled: Promise<void> | undefined;
+    const runSchedules = () => {
+      scheduled ??= eventbridge.runSchedules().finally(() => {
+        scheduled = undefined;
+      });
+      return scheduled;
+    };
+    const timer = setInterval(() => {
+      void runSchedules().catch((err: unknown) => log(`schedule run failed: ${String(err)}`));
+    }, options.scheduleEveryMs ?? DEFAULT_SCHEDULE_MS);
+    cleanup.timer = () => clearInterval(timer);
+
+    log(`listening on ${url} (${options.stateDir === undefined ? 'in memory' : `data in ${options.stateDir}`})`);
+    let stopped: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      mintToken: async (identity) => issuer.mint(TokenRequest.parse(identity)),
+      invoke: (ref, event) => lambda.invoke(ref, event),
+      events: () => eventbridge.events(),
+      subscribe: (listener) => eventbridge.subscribe(listener),
+      stats: () => ({
+        dynamodb: dynamo.stats(),
+        stateTransitions: sfn.stateTransitions(),
+        invocations: lambda.stats().invocations,
+        coldImportMs: lambda.stats().coldImportMs,
+      }),
+      deadLetters: () => ({ stream: journal.deadLetters(), events: eventbridge.deadLetters() }),
+      runSchedules,
+      stop: () => {
+        stopped ??= runCleanup(cleanup);
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await runCleanup(cleanup);
+    throw err;
+  }
+}
+
+const STOP_ORDER = ['timer', 'server', 'eventbridge', 'sfn', 'journal', 'dynamo'] as const;
+
+async function runCleanup(
+  steps: Partial<Record<(typeof STOP_ORDER)[number], () => Promise<void> | void>>,
+): Promise<void> {
+  for (const name of STOP_ORDER) await steps[name]?.();
+}

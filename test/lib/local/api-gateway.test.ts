@@ -1,0 +1,218 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type ApiRoute, LocalApiGateway, matchRoute, routesFromTemplate } from '#lib/local/api-gateway.ts';
+import { createLocalIssuer, type LocalIssuer } from '#lib/local/issuer.ts';
+import { loadTemplate } from '#lib/local/template.ts';
+import { synthFixtureTemplate } from '../../fixtures/local/stack.ts';
+
+const route = (routeKey: string, functionRef = 'F', jwt = false): ApiRoute => {
+  const [method = '', path = ''] = routeKey.split(' ');
+  return {
+    routeKey,
+    method,
+    segments:
+      routeKey === '$default'
+        ? undefined
+        : path
+            .split('/')
+            .filter((s) => s)
+            .map((s) => {
+              const m = /^\{([^}+]+)(\+?)\}$/.exec(s);
+              return m === null
+                ? { kind: 'literal' as const, value: s }
+                : m[2] === '+'
+                  ? { kind: 'greedy' as const, name: m[1] ?? '' }
+                  : { kind: 'param' as const, name: m[1] ?? '' };
+            }),
+    functionRef,
+    jwt: jwt ? { scopes: [] } : undefined,
+  };
+};
+
+describe('matchRoute', () => {
+  const routes = [
+    route('GET /items/{id}'),
+    route('GET /items/fixed'),
+    route('ANY /items/{id}'),
+    route('GET /files/{path+}'),
+    route('GET /files/{id}/meta'),
+    route('$default'),
+  ];
+  it.each([
+    ['GET', '/items/fixed', 'GET /items/fixed', {}],
+    ['GET', '/items/42', 'GET /items/{id}', { id: '42' }],
+    ['DELETE', '/items/42', 'ANY /items/{id}', { id: '42' }],
+    ['GET', '/items/a%20b', 'GET /items/{id}', { id: 'a b' }],
+    ['GET', '/files/x/meta', 'GET /files/{id}/meta', { id: 'x' }],
+    ['GET', '/files/a/b/c', 'GET /files/{path+}', { path: 'a/b/c' }],
+    ['GET', '/items/42/extra', '$default', {}],
+    ['POST', '/nowhere', '$default', {}],
+  ])('%s %s → %s', (method, path, routeKey, params) => {
+    expect(matchRoute(routes, method, path)).toMatchObject({ route: { routeKey }, params });
+  });
+
+  it('matches nothing without a $default route', () => {
+    expect(matchRoute([route('GET /a')], 'GET', '/b')).toBeUndefined();
+  });
+});
+
+describe('routesFromTemplate', () => {
+  it('reads routes, their Lambda and their authorization from the synthesized template', () => {
+    const t = loadTemplate(synthFixtureTemplate());
+    const routes = routesFromTemplate(t);
+    const summary = routes.map((r) => [r.routeKey, r.functionRef.replace(/[0-9A-F]{8}$/, ''), r.jwt !== undefined]);
+    expect(summary).toEqual(
+      expect.arrayContaining([
+        ['POST /items', 'ItemsCreateFn', true],
+        ['GET /echo/{id}', 'EchoFn', false],
+        ['POST /echo/{id}', 'EchoFn', true],
+        ['POST /runs/{id}/resume', 'ResumeFn', true],
+      ]),
+    );
+    expect(routes).toHaveLength(7);
+  });
+});
+
+describe('LocalApiGateway over HTTP', () => {
+  let url = '';
+  let issuer: LocalIssuer;
+  let close: () => Promise<void>;
+  const events: unknown[] = [];
+  const Event = z.looseObject({
+    requestContext: z.looseObject({
+      authorizer: z.object({ jwt: z.object({ claims: z.record(z.string(), z.string()) }) }).optional(),
+    }),
+  });
+
+  beforeAll(async () => {
+    issuer = await createLocalIssuer({ issuer: 'http://local/_local', audience: 'stint-local' });
+    const gateway = new LocalApiGateway({
+      routes: [
+        route('GET /echo/{id}'),
+        route('POST /secure/{id}', 'F', true),
+        route('GET /plain', 'Plain'),
+        route('GET /boom', 'Boom'),
+        route('POST /upload', 'F'),
+      ],
+      issuer,
+      invoke: async (fn, event) => {
+        events.push(event);
+        if (fn === 'Boom') throw new TypeError('handler bug');
+        if (fn === 'Plain') return { hello: 'world' };
+        return {
+          statusCode: 201,
+          headers: { 'x-custom': 'yes' },
+          cookies: ['a=1', 'b=2'],
+          body: JSON.stringify({ ok: true }),
+        };
+      },
+    });
+    const server = createServer((req, res) => void gateway.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+  afterAll(() => close());
+
+  const identity = { sub: 'alice', email: 'alice@example.com', groups: ['dba', 'dev'] };
+
+  it('builds a payload 2.0 event and maps the structured result back', async () => {
+    events.length = 0;
+    const res = await fetch(`${url}/echo/a%20b?x=1&x=2&y=z`, { headers: { 'X-Trace': 'T1', Cookie: 'c1=v1; c2=v2' } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-custom')).toBe('yes');
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(await res.json()).toEqual({ ok: true });
+    expect(events[0]).toMatchObject({
+      version: '2.0',
+      routeKey: 'GET /echo/{id}',
+      rawPath: '/echo/a%20b',
+      rawQueryString: 'x=1&x=2&y=z',
+      cookies: ['c1=v1', 'c2=v2'],
+      headers: { 'x-trace': 'T1' },
+      queryStringParameters: { x: '1,2', y: 'z' },
+      pathParameters: { id: 'a b' },
+      isBase64Encoded: false,
+      requestContext: {
+        http: { method: 'GET', path: '/echo/a%20b', sourceIp: '127.0.0.1' },
+        routeKey: 'GET /echo/{id}',
+        stage: '$default',
+      },
+    });
+    expect(events[0]).not.toHaveProperty('body');
+    expect(events[0]).not.toHaveProperty('headers.cookie');
+  });
+
+  it('passes verified claims, flattened like API Gateway, to the handler', async () => {
+    events.length = 0;
+    const token = await issuer.mint(identity);
+    const res = await fetch(`${url}/secure/1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: '{"a":1}',
+    });
+    expect(res.status).toBe(201);
+    const event = Event.parse(events[0]);
+    expect(event.body).toBe('{"a":1}');
+    expect(event.requestContext.authorizer?.jwt.claims).toMatchObject({
+      sub: 'alice',
+      email: 'alice@example.com',
+      groups: '[dba dev]',
+      iss: 'http://local/_local',
+      aud: 'stint-local',
+    });
+  });
+
+  it.each([
+    ['no Authorization header', async () => undefined],
+    ['a malformed token', async () => 'Bearer not.a.jwt'],
+    ['a wrong audience', async () => `Bearer ${await issuer.mint(identity, { audience: 'someone-else' })}`],
+    ['a wrong issuer', async () => `Bearer ${await issuer.mint(identity, { issuer: 'https://evil.example.com' })}`],
+    [
+      'an expired token',
+      async () => `Bearer ${await issuer.mint(identity, { expiresIn: Math.floor(Date.now() / 1000) - 60 })}`,
+    ],
+    [
+      'a token signed by another key',
+      async () => {
+        const other = await createLocalIssuer({ issuer: 'http://local/_local', audience: 'stint-local' });
+        return `Bearer ${await other.mint(identity)}`;
+      },
+    ],
+  ])('answers 401 without calling the Lambda for %s', async (_name, header) => {
+    events.length = 0;
+    const h = await header();
+    const res = await fetch(`${url}/secure/1`, { method: 'POST', ...(h ? { headers: { authorization: h } } : {}) });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ message: 'Unauthorized' });
+    expect(events).toEqual([]);
+  });
+
+  it('answers a result without statusCode as 200 JSON', async () => {
+    const res = await fetch(`${url}/plain`);
+    expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([
+      200,
+      'application/json',
+      { hello: 'world' },
+    ]);
+  });
+
+  it('answers 500 Internal Server Error when the handler throws', async () => {
+    const res = await fetch(`${url}/boom`);
+    expect([res.status, await res.json()]).toEqual([500, { message: 'Internal Server Error' }]);
+  });
+
+  it('answers 404 Not Found for an unknown route', async () => {
+    const res = await fetch(`${url}/nope`);
+    expect([res.status, await res.json()]).toEqual([404, { message: 'Not Found' }]);
+  });
+
+  it('answers 413 for a payload over 10 MB without calling the Lambda', async () => {
+    events.length = 0;
+    const res = await fetch(`${url}/upload`, { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024 + 1, 97) });
+    expect(res.status).toBe(413);
+    expect(events).toEqual([]);
+  });
+});
