@@ -38,6 +38,8 @@ export type LocalRuntimeOptions = {
   issuer?: string;
   audience?: string;
   log?: (message: string) => void;
+  /** Set after the template's function environment: local stand-ins for what AWS resolves (e.g. secret references). */
+  env?: Record<string, string>;
 };
 
 export type LocalIdentity = { sub: string; email: string; groups?: string[]; manager?: string };
@@ -54,6 +56,7 @@ export type LocalRuntime = {
   stats(): {
     dynamodb: Record<string, number>;
     stateTransitions: number;
+    stepFunctions: Record<string, number>;
     invocations: Record<string, number>;
     coldImportMs: Record<string, number>;
   };
@@ -135,6 +138,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       STINT_LOCAL: 'true',
+      ...options.env,
     });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
@@ -267,6 +271,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stats: () => ({
         dynamodb: dynamo.stats(),
         stateTransitions: sfn.stateTransitions(),
+        stepFunctions: sfn.apiCalls(),
         invocations: lambda.stats().invocations,
         coldImportMs: lambda.stats().coldImportMs,
       }),

@@ -258,6 +258,8 @@ export class LocalStepFunctions implements AwsService {
   readonly #executions = new Map<string, Execution>();
   readonly tokens = new TaskTokenRegistry();
   #transitions = 0;
+  /** API calls that succeeded, by operation (a SendTaskSuccess on a used token is not counted). */
+  #accepted: Record<string, number> = {};
 
   constructor(
     template: LocalTemplate,
@@ -296,6 +298,11 @@ export class LocalStepFunctions implements AwsService {
     return this.#transitions;
   }
 
+  /** Successful API calls by operation (StartExecution, SendTaskSuccess, …). */
+  apiCalls(): Record<string, number> {
+    return { ...this.#accepted };
+  }
+
   async handle(target: string, body: Buffer, _headers: IncomingHttpHeaders): Promise<AwsResponse> {
     let json: unknown;
     try {
@@ -303,8 +310,11 @@ export class LocalStepFunctions implements AwsService {
     } catch {
       return awsError(JSON_10, 'SerializationException', 'Request body is not JSON');
     }
+    const operation = target.split('.')[1] ?? '';
     try {
-      return awsJson(JSON_10, this.#dispatch(target.split('.')[1] ?? '', json));
+      const result = awsJson(JSON_10, this.#dispatch(operation, json));
+      this.#accepted[operation] = (this.#accepted[operation] ?? 0) + 1;
+      return result;
     } catch (err) {
       if (err instanceof z.ZodError) return awsError(JSON_10, 'ValidationException', err.message);
       if (err instanceof TaskTokenError) return awsError(JSON_10, err.code, err.message);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { z } from 'zod';
 import { parseStintConfig } from '#infra/config.ts';
 import rawConfig from '#infra/stint.config.ts';
 import { StintStack } from '#infra/stint-stack.ts';
@@ -11,13 +12,13 @@ import { StintStack } from '#infra/stint-stack.ts';
  * CloudFormation template. Bundling is skipped: locally the functions run from their TypeScript sources
  * (the `stint:entry` metadata), so esbuild has nothing to do. cdk-nag runs in `cdk synth` and the tests.
  */
-export function synthTemplate(): unknown {
+export function synthTemplate(): Record<string, unknown> {
   const outdir = mkdtempSync(join(tmpdir(), 'stint-synth-'));
   try {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
     const config = parseStintConfig(rawConfig);
     const stack = new StintStack(app, config.stackName, { config });
-    return app.synth().getStackByName(stack.stackName).template;
+    return z.record(z.string(), z.unknown()).parse(app.synth().getStackByName(stack.stackName).template);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }

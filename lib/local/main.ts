@@ -1,0 +1,58 @@
+import './polyfills.ts';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DEMO } from './seed.ts';
+import { REPO_ROOT, startStint } from './stint.ts';
+
+/** `npm start`: Stint on this machine, data kept in .stint/ across restarts. */
+const Env = z.object({
+  PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+  STINT_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  STINT_STATE_DIR: z.string().min(1).default(join(REPO_ROOT, '.stint')),
+});
+
+async function main(): Promise<void> {
+  const env = Env.parse(process.env);
+  // The functions' own logs (Powertools) stay quiet locally unless asked for: LOG_LEVEL / POWERTOOLS_LOG_LEVEL.
+  process.env.POWERTOOLS_LOG_LEVEL ??= process.env.LOG_LEVEL ?? 'WARN';
+  const startedAt = Date.now();
+  process.stderr.write('[stint] synthesizing the stack and starting the local runtime…\n');
+  const stint = await startStint({
+    stateDir: env.STINT_STATE_DIR,
+    port: env.PORT,
+    pgDataDir: join(env.STINT_STATE_DIR, 'postgres'),
+    pgPort: env.STINT_PG_PORT,
+  });
+  const url = `http://localhost:${env.PORT}`;
+  process.stdout.write(`
+Stint is running on ${url} (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; data in ${env.STINT_STATE_DIR})
+
+Demo: PostgreSQL with password auth on 127.0.0.1:${stint.postgres.port}, database "${DEMO.database}".
+  Flow demo-readonly — self-serve, auto-approved, read-only, up to 15 minutes.
+  Flow demo-admin    — read/write, approved by a member of group "${DEMO.approverGroup}", up to 60 minutes.
+
+Try it (the README walks through the whole lifecycle):
+  TOKEN=$(curl -s -X POST ${url}/_local/token -H 'content-type: application/json' \\
+    -d '{"sub":"alice","email":"alice@example.com","groups":[]}' | jq -r .token)
+  curl -s -X POST ${url}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+    -d '{"flowId":"demo-readonly","durationMinutes":5,"justification":"look at orders"}'
+
+API description: ${url}/openapi.json — Ctrl-C stops Stint (requests in flight resume at the next start).
+`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n[stint] ${signal}: stopping…\n`);
+    await stint.stop();
+    process.stderr.write('[stint] stopped\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[stint] could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

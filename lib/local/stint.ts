@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import './polyfills.ts';
+import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { type LocalIdentity, type LocalRuntime, startLocalRuntime } from './runtime.ts';
+import { DEMO, demoFlows, demoIntegration, seedDemoDatabase } from './seed.ts';
+import { synthTemplate } from './synth.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export type StintOptions = {
+  /** Data folder (DynamoDB, stream journal, issuer key, sealing key); undefined = in memory. */
+  stateDir?: string;
+  port?: number;
+  /** Embedded PostgreSQL (scram-sha-256) for the demo integration. */
+  pgDataDir: string;
+  pgPort: number;
+  scheduleEveryMs?: number;
+  log?: (message: string) => void;
+};
+
+export type Stint = {
+  url: string;
+  runtime: LocalRuntime;
+  postgres: EmbeddedPostgresHandle;
+  token(identity: LocalIdentity): Promise<string>;
+  stop(): Promise<void>;
+};
+
+/** The key that seals issued passwords: a file in the data folder (0600), or per process when in memory. */
+function credentialsKey(stateDir: string | undefined): string {
+  if (stateDir === undefined) return randomBytes(32).toString('base64url');
+  const file = join(stateDir, 'credentials.key');
+  if (!existsSync(file)) {
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function api(url: string, token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text === '' ? undefined : (JSON.parse(text) as unknown), text };
+}
+
+/** Seeds through the API itself, as an admin would; only what is missing or changed is written. */
+async function seedConfiguration(runtime: LocalRuntime, postgres: EmbeddedPostgresHandle): Promise<void> {
+  const token = await runtime.mintToken({ sub: 'stint-seed', email: 'seed@stint.local', groups: [DEMO.adminGroup] });
+  const wanted: [string, unknown][] = [
+    [`/integrations/${DEMO.integrationId}`, demoIntegration(postgres, 'env:STINT_DEMO_PG_SECRET')],
+    ...Object.entries(demoFlows).map(([id, flow]): [string, unknown] => [`/flows/${id}`, flow]),
+  ];
+  for (const [path, body] of wanted) {
+    const current = await api(runtime.url, token, 'GET', path);
+    const {
+      id: _i,
+      version: _v,
+      lastChange: _l,
+      deleted: _d,
+      ...stored
+    } = (current.json ?? {}) as Record<string, unknown>;
+    if (current.status === 200 && JSON.stringify(stored) === JSON.stringify(body)) continue;
+    const put = await api(runtime.url, token, 'PUT', path, body);
+    if (put.status !== 200) throw new Error(`seeding ${path} failed: ${put.status} ${put.text}`);
+  }
+}
+
+/**
+ * Stint on one machine: the synthesized stack on the local runtime, a real PostgreSQL with password
+ * authentication for the demo integration, the demo flows, and every unfinished request resumed.
+ */
+export async function startStint(options: StintOptions): Promise<Stint> {
+  const log = options.log ?? ((m: string) => process.stderr.write(`[stint] ${m}\n`));
+  const template = synthTemplate();
+  const postgres = await startEmbeddedPostgres({
+    dataDir: options.pgDataDir,
+    port: options.pgPort,
+    persistent: options.stateDir !== undefined,
+  });
+  let runtime: LocalRuntime | undefined;
+  try {
+    await seedDemoDatabase(postgres);
+    runtime = await startLocalRuntime({
+      template,
+      repoRoot: REPO_ROOT,
+      ...(options.stateDir === undefined ? {} : { stateDir: join(options.stateDir, 'runtime') }),
+      ...(options.port === undefined ? {} : { port: options.port }),
+      ...(options.scheduleEveryMs === undefined ? {} : { scheduleEveryMs: options.scheduleEveryMs }),
+      log,
+      // What Secrets Manager holds in AWS: the demo database's admin login and the credentials sealing key.
+      env: {
+        STINT_DEMO_PG_SECRET: JSON.stringify({ username: postgres.adminUser, password: postgres.adminPassword }),
+        STINT_LOCAL_CREDENTIALS_KEY: credentialsKey(options.stateDir),
+        STINT_CREDENTIALS_KEY_REF: 'env:STINT_LOCAL_CREDENTIALS_KEY',
+      },
+    });
+    await seedConfiguration(runtime, postgres);
+    // Executions live in memory: after a restart every unfinished request gets a new one, which continues where
+    // the table says (an ACTIVE grant keeps its expiry).
+    await runtime.invoke('functions/workflow/reconciler.ts', { resumeAll: true });
+  } catch (error) {
+    await runtime?.stop();
+    await postgres.stop();
+    throw error;
+  }
+  const started = runtime;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: started.url,
+    runtime: started,
+    postgres,
+    token: (identity) => started.mintToken(identity),
+    stop: () => {
+      stopping ??= (async () => {
+        await started.stop();
+        await postgres.stop();
+      })();
+      return stopping;
+    },
+  };
+}
