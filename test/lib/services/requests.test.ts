@@ -256,6 +256,36 @@ describe('decide', () => {
   });
 });
 
+describe('decide racing the token registration', () => {
+  it('resumes exactly one token whichever of the decision and the registration lands first', async () => {
+    const workflow = new WorkflowService({
+      store,
+      executions,
+      driverFor: () => {
+        throw new Error('no driver needed');
+      },
+      resolveSecret: async () => '',
+      seal: async (plain) => plain,
+      now: clock.now,
+    });
+    const ids: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const request = await service.create(input(), alice, 'api');
+      ids.push(request.id);
+      const token = `token-${round}`;
+      executions.live(token);
+      await Promise.all([
+        service.decide(request.id, approver1, { vote: 'approve', channel: 'api' }),
+        workflow.registerToken({ requestId: request.id, attempt: 0, kind: 'approval', taskToken: token, version: 1 }),
+      ]);
+    }
+
+    expect(executions.resumes.map((r) => r.token).sort()).toEqual(ids.map((_, round) => `token-${round}`).sort());
+    expect(executions.resumes.every((r) => r.live)).toBe(true);
+    for (const id of ids) expect((await store.getRequest(id))?.status).toBe('APPROVED');
+  });
+});
+
 describe('cancel', () => {
   it('lets the requester cancel a pending request and fails its wait with Cancelled', async () => {
     const request = await service.create(input(), alice, 'api');
