@@ -66,7 +66,17 @@ export class AdminService {
 
   async putIntegration(id: string, input: IntegrationInput, who: Identity, channel: Channel): Promise<Integration> {
     this.requireAdmin(who);
-    validateIntegrationConfig(input);
+    try {
+      validateIntegrationConfig(input);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      // The driver names fields of the integration (`config.port`); the caller sent them in the body.
+      throw new ValidationError(
+        error.message,
+        `body.${error.field ?? 'config'}`,
+        error.issues.map((issue) => ({ ...issue, path: `body.${issue.path}` })),
+      );
+    }
     return this.deps.store.putIntegration(id, input, this.change(who, 'put', channel));
   }
 

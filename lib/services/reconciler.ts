@@ -91,9 +91,11 @@ export class Reconciler {
       return;
     }
     if (await executions.isRunning(request.id, request.attempt)) {
-      // Running but past due: it is waiting on a token; resume it so it re-loads and acts.
+      // Running but past due: it is waiting on a token; resume it so it re-loads and acts. An APPROVED request
+      // still running may wait on its approval token when the decision's resume failed (else it waits until the
+      // approval deadline); resuming a token that is no longer live is a no-op.
       const token =
-        request.status === 'PENDING'
+        request.status === 'PENDING' || request.status === 'APPROVED'
           ? request.approvalToken
           : request.status === 'ACTIVE'
             ? request.activeToken

@@ -192,11 +192,16 @@ export class WorkflowService {
     );
   }
 
-  /** ACTIVE → REVOKING (time up unless someone revoked early) → revoke every unit → EXPIRED | REVOKED. */
+  /**
+   * ACTIVE → REVOKING (once expiresAt has passed; REVOKING already when someone revoked early) → revoke every unit
+   * → EXPIRED | REVOKED. An ACTIVE grant whose expiry lies ahead (extended since Load) is left alone.
+   */
   async revoke(requestId: string): Promise<void> {
     const { store } = this.deps;
     const { request } = await store.updateRequest(requestId, (current) => {
       if (current.status !== 'ACTIVE') return null;
+      // Extended after Load routed here: the time is not up; Load routes to apply-extension and waits again.
+      if (current.expiresAt !== undefined && Date.parse(current.expiresAt) > this.now().getTime()) return null;
       return changeStatus(current, 'REVOKING', this.actor('revoke', 'the grant expired'), { endReason: 'expired' });
     });
     if (request.status !== 'REVOKING') return;

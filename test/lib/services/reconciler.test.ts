@@ -1,0 +1,166 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AccessRequest } from '#lib/domain/request.ts';
+import { Reconciler } from '#lib/services/reconciler.ts';
+import { Store } from '#lib/store/store.ts';
+import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
+import { aRequest } from '../../support/fixtures.ts';
+import { RecordingExecutions } from '../../support/recording-executions.ts';
+import { TestClock } from '../../support/services.ts';
+
+const T0 = '2030-01-15T10:00:00.000Z';
+const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
+
+let table: LocalTable;
+let store: Store;
+let executions: RecordingExecutions;
+let clock: TestClock;
+let reconciler: Reconciler;
+
+beforeEach(async () => {
+  table = await startDynalite();
+  clock = new TestClock(T0);
+  store = new Store(table.doc, table.tableName, { now: clock.now });
+  executions = new RecordingExecutions();
+  reconciler = new Reconciler({ store, executions, now: clock.now });
+});
+afterEach(async () => {
+  await table.stop();
+});
+
+async function seed(overrides: Partial<AccessRequest>): Promise<AccessRequest> {
+  const request = aRequest({ lastChange: { by: 'alice', channel: 'api', action: 'test', at: T0 }, ...overrides });
+  await store.createRequest(request);
+  return request;
+}
+
+/** ACTIVE, granted at T0 for 30 minutes. */
+const activeFields = (overrides: Partial<AccessRequest> = {}): Partial<AccessRequest> => ({
+  status: 'ACTIVE',
+  grantedAt: T0,
+  expiresAt: at(30),
+  enforcedExpiresAt: at(30),
+  ...overrides,
+});
+
+async function stored(id: string): Promise<AccessRequest> {
+  const request = await store.getRequest(id);
+  if (request === undefined) throw new Error(`request ${id} is gone`);
+  return request;
+}
+
+describe('overdue ACTIVE grants', () => {
+  it('starts a new attempt for a grant past expiresAt with no running execution', async () => {
+    const request = await seed(activeFields());
+    clock.advanceMinutes(31);
+
+    const report = await reconciler.run();
+
+    expect(executions.starts).toEqual([{ requestId: request.id, attempt: 1 }]);
+    expect((await stored(request.id)).attempt).toBe(1);
+    expect(report).toMatchObject({ restarted: 1, resumed: 0 });
+  });
+
+  it('resumes the expiry wait of a running execution instead of starting another', async () => {
+    const request = await seed(activeFields({ activeToken: 'active-token' }));
+    executions.markRunning(request.id, 0).live('active-token');
+    clock.advanceMinutes(31);
+
+    const report = await reconciler.run();
+
+    expect(executions.resumes).toEqual([{ token: 'active-token', live: true }]);
+    expect(executions.starts).toEqual([]);
+    expect((await stored(request.id)).attempt).toBe(0);
+    expect(report).toMatchObject({ resumed: 1, restarted: 0 });
+  });
+
+  it('leaves a grant alone until it is due', async () => {
+    await seed(activeFields());
+    clock.advanceMinutes(29);
+
+    const report = await reconciler.run();
+
+    expect(executions.starts).toEqual([]);
+    expect(executions.isRunningCalls).toEqual([]);
+    expect(report.checked).toBe(0);
+  });
+});
+
+describe('REVOKE_FAILED', () => {
+  it('moves it back to REVOKING under a new attempt and starts that attempt', async () => {
+    const request = await seed({ status: 'REVOKE_FAILED', attempt: 2, failureReason: 'Error: connection refused' });
+    clock.advanceMinutes(1);
+
+    const report = await reconciler.run();
+
+    const retried = await stored(request.id);
+    expect(retried.status).toBe('REVOKING');
+    expect(retried.attempt).toBe(3);
+    expect(retried.lastChange).toMatchObject({ by: 'stint:system', channel: 'reconciler', action: 'retry-revoke' });
+    expect(executions.starts).toEqual([{ requestId: request.id, attempt: 3 }]);
+    expect(report.retriedRevokes).toBe(1);
+  });
+});
+
+describe('stuck work states', () => {
+  it('restarts an APPROVED request that has not moved for a while, not one that just moved', async () => {
+    const stuck = await seed({ status: 'APPROVED' });
+    clock.advanceMinutes(5);
+    await seed({ status: 'APPROVED', lastChange: { by: 'alice', channel: 'api', action: 'test', at: at(5) } });
+    clock.advanceMinutes(6);
+
+    await reconciler.run();
+
+    expect(executions.starts).toEqual([{ requestId: stuck.id, attempt: 1 }]);
+  });
+
+  it('resumes the approval wait of an APPROVED request whose decision could not resume it', async () => {
+    // The decision was written, then SendTaskSuccess failed: the execution still waits on the approval token.
+    const request = await seed({ status: 'APPROVED', approvalToken: 'approval-token' });
+    executions.markRunning(request.id, 0).live('approval-token');
+    clock.advanceMinutes(11);
+
+    await reconciler.run();
+
+    expect(executions.resumes).toEqual([{ token: 'approval-token', live: true }]);
+    expect(executions.starts).toEqual([]);
+  });
+});
+
+describe('resumeAll', () => {
+  it('starts an execution for every non-terminal request without a running one, whatever its due time', async () => {
+    const pending = await seed({ status: 'PENDING' });
+    const approved = await seed({ status: 'APPROVED' });
+    const granting = await seed({ status: 'GRANTING' });
+    const active = await seed(activeFields({ expiresAt: at(600), enforcedExpiresAt: at(600) }));
+    const revoking = await seed(activeFields({ status: 'REVOKING', endReason: 'revoked' }));
+    const revokeFailed = await seed({ status: 'REVOKE_FAILED' });
+    const running = await seed(activeFields({ activeToken: 'live-token' }));
+    executions.markRunning(running.id, 0).live('live-token');
+    await seed({ status: 'EXPIRED' });
+    await seed({ status: 'REJECTED' });
+
+    await reconciler.run({ resumeAll: true });
+
+    const started = executions.starts.map((s) => `${s.requestId}/${s.attempt}`).sort();
+    expect(started).toEqual(
+      [pending, approved, granting, active, revoking, revokeFailed].map((r) => `${r.id}/1`).sort(),
+    );
+    expect((await stored(revokeFailed.id)).status).toBe('REVOKING');
+    expect((await stored(running.id)).attempt).toBe(0);
+  });
+});
+
+describe('two reconcilers at once', () => {
+  it('start one execution per request between them', async () => {
+    const overdue = await Promise.all(Array.from({ length: 6 }, () => seed(activeFields())));
+    const failed = await seed({ status: 'REVOKE_FAILED' });
+    clock.advanceMinutes(31);
+    const other = new Reconciler({ store, executions, now: clock.now });
+
+    await Promise.all([reconciler.run(), other.run()]);
+
+    const started = executions.starts.map((s) => `${s.requestId}/${s.attempt}`).sort();
+    expect(started).toEqual([...overdue, failed].map((r) => `${r.id}/1`).sort());
+    for (const request of overdue) expect((await stored(request.id)).attempt).toBe(1);
+  });
+});
