@@ -85,13 +85,20 @@ export class WorkflowService {
     request: AccessRequest,
     index: number,
     expiresAt: Date,
+    purpose: 'grant' | 'cleanup' = 'grant',
   ): Promise<{ ctx: GrantContext; driver: IntegrationDriver }> {
     const unit = request.units[index];
     if (unit === undefined) throw new Error(`request ${request.id} has no unit ${index}`);
-    const integration = await this.deps.store.getIntegration(unit.integrationId);
+    // Taking access away must keep working after an admin deleted the integration or edited its resources.
+    const cleanup = purpose === 'cleanup';
+    const integration = await this.deps.store.getIntegration(unit.integrationId, { includeDeleted: cleanup });
     if (integration === undefined) throw new Error(`integration ${unit.integrationId} no longer exists`);
-    const resource = integration.resources.find((r) => r.id === unit.resource);
-    const permission = resource?.permissions.find((p) => p.id === unit.permission);
+    let resource = integration.resources.find((r) => r.id === unit.resource);
+    let permission = resource?.permissions.find((p) => p.id === unit.permission);
+    if (cleanup) {
+      permission ??= { id: unit.permission, grants: [] };
+      resource ??= { id: unit.resource, owners: [], permissions: [permission] };
+    }
     if (resource === undefined || permission === undefined) {
       throw new Error(`integration ${unit.integrationId} no longer offers ${unit.permission} on ${unit.resource}`);
     }
@@ -182,7 +189,12 @@ export class WorkflowService {
     const expiresAt = request.expiresAt;
     for (const [index, grant] of request.grants.entries()) {
       const unitIndex = request.units.findIndex((u) => sameUnit(u, grant.unit));
-      const { ctx, driver } = await this.context(request, unitIndex < 0 ? index : unitIndex, new Date(expiresAt));
+      const { ctx, driver } = await this.context(
+        request,
+        unitIndex < 0 ? index : unitIndex,
+        new Date(expiresAt),
+        'cleanup',
+      );
       await driver.extend(ctx, grant.state);
     }
     await this.deps.store.updateRequest(requestId, (current) =>
@@ -244,6 +256,7 @@ export class WorkflowService {
         request,
         index,
         new Date(request.expiresAt ?? this.now().toISOString()),
+        'cleanup',
       );
       const lease = await store.removeLeaseHolder(request.grantee.sub, unit, request.id, {
         ...this.actor('lease-remove'),

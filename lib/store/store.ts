@@ -397,8 +397,14 @@ export class Store {
   ): Promise<Integration> {
     return this.putConfig(INTEGRATIONS, id, input, change, expectedVersion);
   }
-  getIntegration(id: string): Promise<Integration | undefined> {
-    return this.getConfig(INTEGRATIONS, id);
+  /**
+   * `includeDeleted`: revoking what was granted must work after an admin deleted the integration (the soft-deleted
+   * item keeps its configuration until TTL removes it, 30 days on).
+   */
+  getIntegration(id: string, options: { includeDeleted?: boolean } = {}): Promise<Integration | undefined> {
+    return options.includeDeleted === true
+      ? this.getConfigIncludingDeleted(INTEGRATIONS, id)
+      : this.getConfig(INTEGRATIONS, id);
   }
   listIntegrations(options: { limit?: number; cursor?: string } = {}): Promise<Page<Integration>> {
     return this.listConfig(INTEGRATIONS, options);

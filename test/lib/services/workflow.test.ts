@@ -211,7 +211,7 @@ describe('load', () => {
   });
 
   it('ends an execution whose request does not exist', async () => {
-    expect(await workflow.load('01NOSUCHREQUEST0000000000')).toEqual({ next: 'done', waitSeconds: 1 });
+    expect(await workflow.load('01NOSUCHREQUEST0000000000')).toEqual({ next: 'done', waitSeconds: 1, version: 0 });
   });
 });
 
@@ -337,6 +337,22 @@ describe('revoke', () => {
     await workflow.revoke(request.id);
 
     expect((await stored(request.id)).status).toBe('REVOKED');
+    expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
+  });
+
+  it('revokes a grant whose integration an admin deleted while it was ACTIVE', async () => {
+    const request = await active();
+    await store.deleteIntegration(readonly.integrationId, {
+      by: 'root',
+      channel: 'api',
+      action: 'delete',
+      at: clock.now().toISOString(),
+    });
+    clock.advanceMinutes(31);
+
+    await workflow.revoke(request.id);
+
+    expect((await stored(request.id)).status).toBe('EXPIRED');
     expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
   });
 
