@@ -95,6 +95,9 @@ export class StintFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
+        // Lambda's Node.js 20+ runtimes do not trust Amazon's own CAs (RDS among them) unless told to; the
+        // PostgreSQL driver verifies the server certificate (sslmode verify-full) against this bundle.
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       },
       bundling: {
         format: OutputFormat.ESM,
