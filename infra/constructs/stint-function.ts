@@ -29,7 +29,7 @@ export const METRICS_NAMESPACE = 'Stint';
  * ESM output still meets CommonJS dependencies that call `require` (pg, the AWS SDK's deps): give the module a
  * real `require`. The alias avoids clashing with a bundled `createRequire` import.
  */
-const ESM_REQUIRE_BANNER =
+export const ESM_REQUIRE_BANNER =
   "import { createRequire as __stintCreateRequire } from 'node:module'; const require = __stintCreateRequire(import.meta.url);";
 
 export type StintFunctionProps = {

@@ -9,7 +9,7 @@ import { type Stint, startStint } from '#lib/local/stint.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
 import { call, until } from '../support/http.ts';
-import { tempDir } from '../support/ports.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 /**
  * The lifecycle end to end, through the local runtime over HTTP, on the synthesized template, with a real
@@ -170,7 +170,8 @@ afterAll(async () => {
   await stint?.stop();
 });
 
-describe('self-serve (auto-approved) grants', () => {
+// These wait on real minutes (the shortest duration and approval timeout are one minute): run side by side.
+describe.concurrent('waiting on the clock', { timeout: 300_000 }, () => {
   it('grants read-only access with a password login and revokes it when it expires', async () => {
     const created = await create('alice', {
       flowId: 'demo-readonly',
@@ -218,6 +219,11 @@ describe('self-serve (auto-approved) grants', () => {
     await session.end();
     expect((await act('bob', second.id, 'revoke')).status).toBe(200);
     await reach('bob', second.id, 'REVOKED');
+  });
+  it('times out when nobody decides in time', async () => {
+    const { id } = (await create('alice', { flowId: 'short-approval', durationMinutes: 5 })).json as RequestJson;
+    await reach('alice', id, 'TIMED_OUT');
+    expect(eventTypes(id)).toEqual(['request.created', 'request.timed_out']);
   });
 });
 
@@ -275,12 +281,6 @@ describe('approvals', () => {
     expect((await act('alice', id, 'cancel')).status).toBe(200);
     await reach('alice', id, 'CANCELLED');
     expect((await act('dba1', id, 'approve')).status).toBe(409);
-  });
-
-  it('times out when nobody decides in time', async () => {
-    const { id } = (await create('alice', { flowId: 'short-approval', durationMinutes: 5 })).json as RequestJson;
-    await reach('alice', id, 'TIMED_OUT');
-    expect(eventTypes(id)).toEqual(['request.created', 'request.timed_out']);
   });
 });
 

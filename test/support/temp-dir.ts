@@ -1,8 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A fresh folder under /tmp (embedded PostgreSQL's initdb runs as `postgres` when we are root). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  chmodSync(dir, 0o755); // so that `postgres` can reach a data folder created inside it
+  return dir;
 }

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench`: N lifecycles through the local runtime over HTTP, then the Lambda bundles.
+ * Prints p50/p95 of create→ACTIVE (self-serve), approve→ACTIVE and revoke→REVOKED; state transitions and
+ * DynamoDB calls per lifecycle by operation (Scan must be 0: the run fails otherwise); bundle size and cold
+ * import time of every Lambda. Timings are observed as the audit events arrive on the local bus.
+ */
+import '#lib/local/polyfills.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { z } from 'zod';
+import { routes } from '#functions/api/routes.ts';
+import { ESM_REQUIRE_BANNER } from '#infra/constructs/stint-function.ts';
+import { freePort } from '#lib/local/embedded-postgres.ts';
+import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
+import { STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
+
+const N = z.coerce.number().int().min(1).max(1000).default(20).parse(process.env.BENCH_N);
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+function line(name: string, values: number[]): string {
+  return `  ${name.padEnd(28)} p50 ${percentile(values, 50).toFixed(0).padStart(5)} ms   p95 ${percentile(values, 95).toFixed(0).padStart(5)} ms   (n=${values.length})`;
+}
+
+const Detail = z.object({ request: z.object({ id: z.string() }) });
+
+/** Resolves when the bus carries `type` for `requestId`. */
+function eventFor(stint: Stint, requestId: string, type: string): Promise<number> {
+  return new Promise((resolve) => {
+    const seen = stint.runtime
+      .events()
+      .find((e) => e['detail-type'] === type && Detail.safeParse(e.detail).data?.request.id === requestId);
+    if (seen !== undefined) return resolve(performance.now());
+    const off = stint.runtime.subscribe((e) => {
+      if (e['detail-type'] === type && Detail.safeParse(e.detail).data?.request.id === requestId) {
+        off();
+        resolve(performance.now());
+      }
+    });
+  });
+}
+
+async function post(stint: Stint, token: string, path: string, body: unknown): Promise<{ id: string }> {
+  const res = await fetch(`${stint.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = z.object({ id: z.string() }).safeParse(await res.json());
+  if (!res.ok || !json.success) throw new Error(`${path} answered ${res.status}`);
+  return json.data;
+}
+
+function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+}
+
+async function lifecycles(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'stint-bench-'));
+  const stint = await startStint({
+    pgDataDir: join(dir, 'pg'),
+    pgPort: await freePort(),
+    port: 0,
+    log: () => undefined,
+  });
+  try {
+    const alice = await stint.token({ sub: 'alice', email: 'alice@example.com', groups: [] });
+    const dba = await stint.token({ sub: 'dba1', email: 'dba1@example.com', groups: ['dba'] });
+    const createToActive: number[] = [];
+    const approveToActive: number[] = [];
+    const revokeToRevoked: number[] = [];
+
+    // Self-serve lifecycles: create → ACTIVE → revoke → REVOKED, measured for calls per lifecycle.
+    const before = stint.runtime.stats();
+    for (let i = 0; i < N; i++) {
+      const t0 = performance.now();
+      const { id } = await post(stint, alice, '/requests', {
+        flowId: 'demo-readonly',
+        durationMinutes: 5,
+        justification: 'bench',
+      });
+      createToActive.push((await eventFor(stint, id, 'grant.active')) - t0);
+      const t1 = performance.now();
+      await post(stint, alice, `/requests/${id}/revoke`, {});
+      revokeToRevoked.push((await eventFor(stint, id, 'grant.revoked')) - t1);
+    }
+    const after = stint.runtime.stats();
+
+    // Approved lifecycles: approve → ACTIVE.
+    for (let i = 0; i < N; i++) {
+      const { id } = await post(stint, alice, '/requests', {
+        flowId: 'demo-admin',
+        durationMinutes: 5,
+        justification: 'bench',
+      });
+      await eventFor(stint, id, 'request.created');
+      const t0 = performance.now();
+      await post(stint, dba, `/requests/${id}/approve`, {});
+      approveToActive.push((await eventFor(stint, id, 'grant.active')) - t0);
+      await post(stint, alice, `/requests/${id}/revoke`, {});
+      await eventFor(stint, id, 'grant.revoked');
+    }
+
+    console.log(`\nLifecycles through the local runtime over HTTP (N=${N}, PostgreSQL grants on a real server):`);
+    console.log(line('create → ACTIVE (self-serve)', createToActive));
+    console.log(line('approve → ACTIVE', approveToActive));
+    console.log(line('revoke → REVOKED', revokeToRevoked));
+    console.log(`\nPer self-serve lifecycle (create, grant, revoke), averaged over ${N}:`);
+    console.log(`  state transitions           ${((after.stateTransitions - before.stateTransitions) / N).toFixed(1)}`);
+    const calls = diff(after.dynamodb, before.dynamodb);
+    for (const [op, count] of Object.entries(calls).sort())
+      console.log(`  DynamoDB ${op.padEnd(19)} ${(count / N).toFixed(1)}`);
+    const invocations = diff(after.invocations, before.invocations);
+    console.log(
+      `  Lambda invocations          ${(Object.values(invocations).reduce((a, b) => a + b, 0) / N).toFixed(1)}`,
+    );
+    if ((calls.Scan ?? 0) > 0) {
+      console.error('FAIL: a lifecycle issued Scan');
+      process.exitCode = 1;
+    }
+  } finally {
+    await stint.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Each entry bundled as `cdk deploy` bundles it, then imported cold in a fresh Node process. */
+async function bundles(): Promise<void> {
+  const entries = [
+    ...routes.map((r) => `functions/api/${r.entry}.ts`),
+    ...STEP_FUNCTIONS.map((s) => `functions/workflow/${s}.ts`),
+    'functions/workflow/reconciler.ts',
+    'functions/events/publisher.ts',
+  ];
+  const out = mkdtempSync(join(tmpdir(), 'stint-bundles-'));
+  console.log(
+    '\nLambda bundles (esbuild, ESM, minified, AWS SDK included) and cold import time (fresh node, median of 3):',
+  );
+  try {
+    for (const entry of entries) {
+      const outfile = join(out, `${entry.replaceAll('/', '_')}.mjs`);
+      await build({
+        entryPoints: [join(REPO_ROOT, entry)],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: { js: ESM_REQUIRE_BANNER },
+        minify: true,
+        external: ['pg-native'],
+        logLevel: 'error',
+      });
+      const times = [0, 1, 2].map(() => {
+        const ms = execFileSync(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const t=performance.now(); await import(${JSON.stringify(outfile)}); console.log(performance.now()-t)`,
+          ],
+          { env: { ...process.env, AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'ERROR' }, encoding: 'utf8' },
+        );
+        return Number.parseFloat(ms.trim().split('\n').pop() ?? 'NaN');
+      });
+      const kb = statSync(outfile).size / 1024;
+      console.log(
+        `  ${entry.padEnd(40)} ${kb.toFixed(0).padStart(6)} KiB   cold import ${percentile(times, 50).toFixed(0).padStart(4)} ms`,
+      );
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+await lifecycles();
+await bundles();
