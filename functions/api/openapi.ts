@@ -3,4 +3,4 @@ import { openApiDocument } from '#lib/http/openapi.ts';
 
 const document = openApiDocument();
 
-export const handler = httpHandler({ auth: false }, async () => ({ status: 200, body: document }));
+export const handler = httpHandler({}, async () => ({ status: 200, body: document }));

@@ -13,14 +13,14 @@ export type Route = {
   readonly path: string;
   /** File name under functions/api/, without extension. */
   readonly entry: string;
-  /** false only for GET /health and GET /openapi.json. */
+  /** false only for GET /health (the API description needs a token like every other route). */
   readonly auth: boolean;
   readonly access: readonly RouteAccess[];
 };
 
 export const routes: readonly Route[] = [
   { method: 'GET', path: '/health', entry: 'health', auth: false, access: [] },
-  { method: 'GET', path: '/openapi.json', entry: 'openapi', auth: false, access: [] },
+  { method: 'GET', path: '/openapi.json', entry: 'openapi', auth: true, access: [] },
   { method: 'GET', path: '/me', entry: 'get-me', auth: true, access: [] },
   { method: 'GET', path: '/catalog', entry: 'get-catalog', auth: true, access: ['read'] },
   {

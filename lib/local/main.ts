@@ -37,7 +37,7 @@ Try it (the README walks through the whole lifecycle):
   curl -s -X POST ${url}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"flowId":"demo-readonly","durationMinutes":5,"justification":"look at orders"}'
 
-API description: ${url}/openapi.json — Ctrl-C stops Stint (requests in flight resume at the next start).
+API description (with a token): ${url}/openapi.json — Ctrl-C stops Stint (requests in flight resume at the next start).
 `);
   let stopping = false;
   const stop = async (signal: string) => {

@@ -297,6 +297,14 @@ describe('active grants', () => {
     expect(await canLogin(creds)).toBe(false);
     expect(await adminQuery('SELECT pid FROM pg_stat_activity WHERE usename = $1', [creds.username])).toEqual([]);
     expect((await call(stint.url, 'GET', `/requests/${id}/access`, { token: tokens.alice })).status).toBe(409);
+    expect(eventTypes(id)).toEqual([
+      'request.created',
+      'request.approved',
+      'grant.started',
+      'grant.active',
+      'grant.revoking',
+      'grant.revoked',
+    ]);
   });
 
   it('extends within the limit and refuses an extension past it', async () => {
@@ -329,6 +337,16 @@ describe('active grants', () => {
       [],
     );
     expect(eventTypes(id)).toEqual(['request.created', 'grant.started', 'grant.failed']);
+  });
+});
+
+describe('service routes', () => {
+  it('answers /health without a token and serves the OpenAPI document to signed-in callers only', async () => {
+    expect((await call(stint.url, 'GET', '/health')).status).toBe(200);
+    expect((await call(stint.url, 'GET', '/openapi.json')).status).toBe(401);
+    const doc = await call(stint.url, 'GET', '/openapi.json', { token: tokens.alice });
+    expect(doc.status).toBe(200);
+    expect(Object.keys((doc.json as { paths: Record<string, unknown> }).paths)).toContain('/requests/{id}/approve');
   });
 });
 

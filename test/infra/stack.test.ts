@@ -51,7 +51,7 @@ describe('HTTP API', () => {
     expect(keys.some((k) => typeof k === 'string' && k.split(' ')[1]?.startsWith('/_local'))).toBe(false);
   });
 
-  it('puts the JWT authorizer on every route except /health and /openapi.json', () => {
+  it('puts the JWT authorizer on every route except /health', () => {
     const authorizerId = logicalIdOfType('AWS::ApiGatewayV2::Authorizer');
     const byKey = new Map(resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r]));
     const open: string[] = [];
@@ -64,7 +64,7 @@ describe('HTTP API', () => {
         open.push(`${route.method} ${route.path}`);
       }
     }
-    expect(open.sort()).toEqual(['GET /health', 'GET /openapi.json']);
+    expect(open.sort()).toEqual(['GET /health']);
   });
 
   it('validates JWTs from the Cognito pool it creates when no issuer is configured', () => {
