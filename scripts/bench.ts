@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import { z } from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { ESM_REQUIRE_BANNER } from '#infra/constructs/stint-function.ts';
-import { freePort } from '#lib/local/embedded-postgres.ts';
+import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
 import { STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
 
@@ -61,7 +61,7 @@ function diff(after: Record<string, number>, before: Record<string, number>): Re
 }
 
 async function lifecycles(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'stint-bench-'));
+  const dir = await clusterParentDir('stint-bench');
   const stint = await startStint({
     pgDataDir: join(dir, 'pg'),
     pgPort: await freePort(),

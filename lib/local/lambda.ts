@@ -7,7 +7,9 @@ import type { LocalTemplate } from './template.ts';
 /**
  * Local Lambda: runs a function's `stint:entry` TypeScript module (the runtime runs under tsx, so a dynamic
  * import of .ts works) in this process. The handler code is the same as in AWS.
- */
+ */ /** Variables the Node.js process itself reads when it starts (NODE_OPTIONS, NODE_EXTRA_CA_CERTS…). */
+const NODE_PROCESS_VARIABLES = new Set(['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS']);
+
 export type LocalFunction = {
   readonly id: string;
   readonly arn: string;
@@ -85,6 +87,8 @@ export class LocalLambda {
     const owner: Record<string, string> = {};
     for (const fn of this.#functions.values()) {
       for (const [k, v] of Object.entries(fn.environment)) {
+        // Node reads these at process start only: locally they would do nothing but leak into child processes.
+        if (NODE_PROCESS_VARIABLES.has(k)) continue;
         const existing = merged[k];
         if (existing !== undefined && existing !== v) {
           throw new LambdaError(

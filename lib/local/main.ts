@@ -13,8 +13,6 @@ const Env = z.object({
 
 async function main(): Promise<void> {
   const env = Env.parse(process.env);
-  // The functions' own logs (Powertools) stay quiet locally unless asked for: LOG_LEVEL / POWERTOOLS_LOG_LEVEL.
-  process.env.POWERTOOLS_LOG_LEVEL ??= process.env.LOG_LEVEL ?? 'WARN';
   const startedAt = Date.now();
   process.stderr.write('[stint] synthesizing the stack and starting the local runtime…\n');
   const stint = await startStint({

@@ -1,15 +1,15 @@
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import type { FlowInput } from '#lib/domain/flow.ts';
-import { freePort } from '#lib/local/embedded-postgres.ts';
+import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { DEMO } from '#lib/local/seed.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
 import { call, until } from '../support/http.ts';
-import { tempDir } from '../support/temp-dir.ts';
 
 /**
  * The lifecycle end to end, through the local runtime over HTTP, on the synthesized template, with a real
@@ -126,7 +126,7 @@ async function stored(id: string) {
 
 beforeAll(async () => {
   stint = await startStint({
-    pgDataDir: tempDir('stint-e2e-pg'),
+    pgDataDir: join(await clusterParentDir('stint-e2e'), 'pg'),
     pgPort: await freePort(),
     port: 0,
     scheduleEveryMs: 1000,

@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
-import { freePort } from '#lib/local/embedded-postgres.ts';
+import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { call, until } from '../support/http.ts';
-import { tempDir } from '../support/temp-dir.ts';
 
 /**
  * Executions live in memory in the local runtime: a restart loses them. An ACTIVE grant must still be revoked
@@ -17,7 +16,7 @@ afterAll(async () => {
 });
 
 it('revokes an ACTIVE grant on time after the runtime restarts', { timeout: 300_000 }, async () => {
-  const dir = tempDir('stint-e2e-restart');
+  const dir = await clusterParentDir('stint-e2e-restart');
   const options = {
     stateDir: join(dir, 'state'),
     pgDataDir: join(dir, 'postgres'),

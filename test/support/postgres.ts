@@ -1,9 +1,9 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import {
+  clusterParentDir,
   EmbeddedPostgresError,
   type EmbeddedPostgresHandle,
   freePort,
@@ -23,8 +23,7 @@ export type TestPostgres = EmbeddedPostgresHandle & {
 };
 
 export async function startTestPostgres(): Promise<TestPostgres> {
-  const dir = await mkdtemp(join(tmpdir(), 'stint-pg-'));
-  await chmod(dir, 0o755);
+  const dir = await clusterParentDir('stint-pg');
   let handle: EmbeddedPostgresHandle | undefined;
   // A free port can be taken by another process between probing and binding: try a few.
   for (let attempt = 0; handle === undefined; attempt++) {

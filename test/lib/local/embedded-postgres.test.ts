@@ -1,10 +1,9 @@
-import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, startEmbeddedPostgres } from '#lib/local/embedded-postgres.ts';
+import { clusterParentDir, freePort, startEmbeddedPostgres } from '#lib/local/embedded-postgres.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -12,8 +11,7 @@ afterEach(async () => {
 });
 
 async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'stint-epg-'));
-  await chmod(dir, 0o755);
+  const dir = await clusterParentDir('stint-epg');
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
