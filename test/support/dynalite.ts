@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { TABLE } from '#lib/store/table.ts';
@@ -61,6 +61,16 @@ export async function startDynalite(): Promise<LocalTable> {
       })),
     }),
   );
+
+  // dynalite answers CreateTable with CREATING and flips to ACTIVE on a timer; until then every call on the
+  // table is ResourceNotFoundException (as in DynamoDB). Wait, or a busy machine sees a flaky first write.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { Table } = await doc.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') break;
+    if (Date.now() > deadline) throw new Error(`dynalite table ${tableName} is still ${Table?.TableStatus}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 
   return {
     endpoint,
