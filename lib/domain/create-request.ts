@@ -96,6 +96,7 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
       : { sub: input.grantee.sub, email: input.grantee.email, groups: [] };
   const request: AccessRequest = {
     id: ctx.id,
+    tickets: {},
     requester,
     grantee,
     flowId: flow.id,

@@ -98,6 +98,8 @@ export const AccessRequest = z.object({
   extensions: z.array(Extension).default([]),
   grants: z.array(UnitGrant).default([]),
   failureReason: z.string().max(2000).optional(),
+  /** ITSM tickets that track this request, by target name (e.g. `{ "jira-ops": "OPS-123" }`). */
+  tickets: z.record(z.string(), z.string()).default({}),
   /** Step Functions task tokens of the waits in progress; never leave the store or the workflow. */
   approvalToken: z.string().optional(),
   activeToken: z.string().optional(),

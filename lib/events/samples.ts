@@ -120,6 +120,7 @@ const liveGrant: UnitGrant = {
 export function requestStages() {
   const pending: AccessRequest = {
     id: REQUEST_ID,
+    tickets: {},
     requester: alice,
     grantee: alice,
     flowId: 'prod-db-admin',
