@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TargetConfig } from '#lib/targets/config.ts';
 
 /**
  * Runtime configuration of every Lambda (and of the local runtime, which sets the same variables).
@@ -15,6 +16,8 @@ const Env = z.object({
   STINT_AUDITOR_GROUP: z.string().min(1).default('stint-auditors'),
   /** Secret reference (see SecretRef) of the key that seals issued credentials. */
   STINT_CREDENTIALS_KEY_REF: z.string().min(1).optional(),
+  /** Non-secret configuration of every SIEM/ITSM target (JSON array of TargetConfig), for delivery functions. */
+  STINT_TARGETS: z.string().min(2).optional(),
   /** Set by the local runtime only. Never set in AWS. */
   STINT_LOCAL: z.enum(['true', 'false']).default('false'),
 });
@@ -27,6 +30,7 @@ export type Config = {
   readonly stateMachineArn: string;
   readonly eventBusName: string;
   readonly credentialsKeyRef: string;
+  readonly targets: TargetConfig[];
 };
 
 function required(value: string | undefined, name: string): string {
@@ -57,6 +61,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     },
     get credentialsKeyRef() {
       return required(e.STINT_CREDENTIALS_KEY_REF, 'STINT_CREDENTIALS_KEY_REF');
+    },
+    get targets() {
+      const parsed = z.array(TargetConfig).safeParse(JSON.parse(required(e.STINT_TARGETS, 'STINT_TARGETS')));
+      if (!parsed.success) throw new Error(`Configuration error: STINT_TARGETS: ${parsed.error.issues[0]?.message}`);
+      return parsed.data;
     },
   };
 }
