@@ -13,12 +13,14 @@
  * - CHANGELOG 1.4.0: "Added the `actor` attribute to the IAM base event" (#1280), so 3005 has `actor`.
  * - CHANGELOG 1.4.0: "Relaxed attribute requirement for `vendor_name` in the `product` object" (#1300). We still
  *   require `metadata.product.name` and `vendor_name` (older consumers require them; we always send both).
- * - The OCSF 1.x python/compiled models of 3005 list `privileges` as required (relaxed to recommended later); we
- *   always send it, so the validator requires it: stricter than 1.5.0 is still valid 1.5.0.
- * - `events/base_event.json` + "Understanding OCSF" (ocsf-docs): required base attributes `activity_id`,
- *   `category_uid`, `class_uid`, `metadata`, `severity_id`, `time` (timestamp_t, ms since epoch) and `type_uid`
- *   = `class_uid * 100 + activity_id`; recommended `message`, `status_id`/`status`, `timezone_offset`;
- *   optional `unmapped` (source fields not mapped to the schema).
+ * - `privileges`: a 1.x-era model of the class (search excerpt) lists it as required; the current
+ *   user_access.json says recommended. We always send it, so the validator requires it: stricter than 1.5.0 is
+ *   still valid 1.5.0.
+ * - "Understanding OCSF" (ocsf-docs) for the base event: required `class_uid`, `category_uid`, `severity_id`
+ *   (and, per the class files, `activity_id`, `metadata`, `time` as timestamp_t in ms since the epoch,
+ *   `type_uid` = `class_uid * 100 + activity_id`); recommended `message`, `status_id`/`status`,
+ *   `timezone_offset`; optional `unmapped` (source fields not mapped to the schema). The stored
+ *   events/base_event.json was a pre-1.0 copy, so this list was not re-read from the 1.5.0 file.
  * - `objects/metadata.json`: `version` (SemVer of the schema) and `product` required; `uid`, `log_name`,
  *   `original_time`, `correlation_uid`, `labels` available.
  * - `objects/user.json` (extends `_entity`): constraint at_least_one of `account`, `name`, `uid`; `email_addr`
@@ -26,8 +28,8 @@
  * - `objects/actor.json`: constraint at_least_one of `process`, `user`, `invoked_by`, `session`, `app_name`,
  *   `app_uid`.
  * - `objects/resource_details.json` → `_resource` → `_entity`: constraint at_least_one of `name`, `uid`.
- * - dictionary `severity_id`: 0 Unknown, 1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical, 6 Fatal,
- *   99 Other; `status_id`: 0 Unknown, 1 Success, 2 Failure, 99 Other (with 99 the caption sibling holds the
+ * - dictionary `severity_id` (required; values as in the compiled-schema excerpts read): 0 Unknown,
+ *   1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical, 6 Fatal, 99 Other; `status_id`: 0 Unknown, 1 Success, 2 Failure, 99 Other (with 99 the caption sibling holds the
  *   source's own value). Sibling captions (`activity_name`, `severity`, `status`, `class_name`, …) must match
  *   their ids.
  *
