@@ -8,7 +8,7 @@ import {
   datadogLogsUrl,
 } from '#lib/targets/kinds/datadog-logs.ts';
 import { PermanentDeliveryError, RetryableDeliveryError } from '#lib/targets/types.ts';
-import { context, manyEvents, samples, startVendor } from './siem-server.ts';
+import { context, deliveryError, manyEvents, samples, startVendor } from './siem-server.ts';
 
 const API_KEY = 'dd-api-key-0123456789abcdef';
 /** The request samples happen on 2026-03-03 between 09:00 and 15:40 UTC; the admin ones weeks away. */
@@ -164,9 +164,9 @@ describe('datadog-logs answers', () => {
   it.each([503, 500, 429, 408])('throws RetryableDeliveryError on %i', async (status) => {
     const vendor = await startVendor(() => ({ status, body: '{"errors":["try later"]}' }));
 
-    const error = await datadogLogsDriver
-      .deliver(manyEvents(1), context(target(vendor.url), API_KEY, SAMPLE_NOW))
-      .catch((e: unknown) => e);
+    const error = await deliveryError(
+      datadogLogsDriver.deliver(manyEvents(1), context(target(vendor.url), API_KEY, SAMPLE_NOW)),
+    );
 
     expect(error).toBeInstanceOf(RetryableDeliveryError);
     expect(error).toMatchObject({ status });
@@ -175,9 +175,9 @@ describe('datadog-logs answers', () => {
   it.each([400, 403, 413])('throws PermanentDeliveryError with the answer on %i', async (status) => {
     const vendor = await startVendor(() => ({ status, body: '{"errors":["Bad request"]}' }));
 
-    const error = await datadogLogsDriver
-      .deliver(manyEvents(1), context(target(vendor.url), API_KEY, SAMPLE_NOW))
-      .catch((e: unknown) => e);
+    const error = await deliveryError(
+      datadogLogsDriver.deliver(manyEvents(1), context(target(vendor.url), API_KEY, SAMPLE_NOW)),
+    );
 
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(error).toMatchObject({ status, answer: '{"errors":["Bad request"]}' });
@@ -228,9 +228,9 @@ describe('datadog-logs configuration', () => {
   it('refuses delivery to a misconfigured endpoint without sending anything', async () => {
     const vendor = await startVendor(accepted);
 
-    const error = await datadogLogsDriver
-      .deliver(manyEvents(1), context({ ...target(vendor.url), options: {} }, API_KEY, SAMPLE_NOW))
-      .catch((e: unknown) => e);
+    const error = await deliveryError(
+      datadogLogsDriver.deliver(manyEvents(1), context({ ...target(vendor.url), options: {} }, API_KEY, SAMPLE_NOW)),
+    );
 
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(String(error)).toMatch(/127\.0\.0\.1 is not a Datadog logs intake host/);

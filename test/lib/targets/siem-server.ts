@@ -5,7 +5,12 @@ import { type StintEvent, StintEvent as StintEventSchema } from '#events/schemas
 import { buildSamples } from '#lib/events/samples.ts';
 import { TargetConfig, type TargetConfigInput } from '#lib/targets/config.ts';
 import { createOutbound } from '#lib/targets/outbound.ts';
-import type { DeliveryContext, TicketStore } from '#lib/targets/types.ts';
+import {
+  type DeliveryContext,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type TicketStore,
+} from '#lib/targets/types.ts';
 
 /** What a vendor stand-in received: one request, read whole (the body gunzipped when it says gzip). */
 export type Received = {
@@ -87,4 +92,15 @@ export function manyEvents(count: number, padding = 0): StintEvent[] {
     id: `request:01JTEST:${n}`,
     request: { ...base.request, justification: padding > 0 ? 'x'.repeat(padding) : base.request.justification },
   }));
+}
+
+/** The delivery error a promise rejects with; fails the test when it resolves or throws anything else. */
+export async function deliveryError(promise: Promise<void>): Promise<RetryableDeliveryError | PermanentDeliveryError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof RetryableDeliveryError || error instanceof PermanentDeliveryError) return error;
+    throw error;
+  }
+  throw new Error('expected the delivery to fail');
 }
