@@ -127,7 +127,7 @@ function logEntry(event: StintEvent, options: DatadogLogsOptions, format: EventF
     ddtags: [...options.tags, `event_type:${event.type}`, `severity:${event.severity}`].join(','),
     ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
     service: options.service,
-    /** HTTPLogItem.message is a string: the event's JSON, which Datadog parses into attributes. */
+    /** HTTPLogItem.message is a string (required): the event's JSON, whole, so nothing is lost. */
     message: JSON.stringify(format(event, ctx.target.format)),
     status: STATUS[event.severity],
     event_id: event.id,
