@@ -1,0 +1,50 @@
+import type { StintEvent } from '#events/schemas.ts';
+import { PermanentDeliveryError } from '../types.ts';
+
+/** The payload a SIEM kind sends for an event: Stint's own JSON, or OCSF once it is wired (lib/targets/ocsf.ts). */
+export type EventFormatter = (event: StintEvent, format: 'stint' | 'ocsf') => Record<string, unknown>;
+
+/** Stint's own event JSON; OCSF is refused until the registry passes the OCSF mapping to the kind's factory. */
+export const stintFormat: EventFormatter = (event, format) => {
+  if (format !== 'stint') {
+    throw new PermanentDeliveryError(`format "${format}" is not available for this target kind`);
+  }
+  return event;
+};
+
+export const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+/**
+ * Splits serialized entries into batches that respect a vendor's limits: at most `maxCount` entries and at
+ * most `maxBytes` for the whole request, where a request costs `overhead` bytes plus each entry plus
+ * `separator` bytes between entries. Order is kept. An entry that can never fit refuses the delivery
+ * (PermanentDeliveryError naming the event), since retrying cannot make it smaller.
+ */
+export function sizeBatches<T extends { id: string; text: string }>(
+  entries: T[],
+  limits: { maxCount: number; maxBytes: number; overhead: number; separator: number; what: string },
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let size = limits.overhead;
+  for (const entry of entries) {
+    const bytes = utf8Bytes(entry.text);
+    if (limits.overhead + bytes > limits.maxBytes) {
+      throw new PermanentDeliveryError(
+        `event ${entry.id} is ${bytes} bytes serialized, over the ${limits.maxBytes}-byte ${limits.what}`,
+      );
+    }
+    const added = bytes + (current.length === 0 ? 0 : limits.separator);
+    if (current.length > 0 && (current.length >= limits.maxCount || size + added > limits.maxBytes)) {
+      batches.push(current);
+      current = [];
+      size = limits.overhead;
+      size += bytes;
+    } else {
+      size += added;
+    }
+    current.push(entry);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
