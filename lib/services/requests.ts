@@ -158,57 +158,65 @@ export class RequestService {
     return request;
   }
 
-  async cancel(id: string, who: Identity, input: { reason?: string; channel: Channel }): Promise<AccessRequest> {
+  /**
+   * One conditional write through a domain function, then the workflow's wait is ended with the token the
+   * written version replaced (a stale token is harmless: the wait re-loads and routes on the data).
+   */
+  private async changeAndWake(
+    id: string,
+    wait: 'approvalToken' | 'activeToken',
+    change: (current: AccessRequest) => AccessRequest,
+    wake: (token: string) => Promise<boolean>,
+  ): Promise<AccessRequest> {
     let token: string | undefined;
     const { request } = await this.deps.store.updateRequest(id, (current) => {
-      token = current.approvalToken;
-      return cancelRequest(current, {
-        who,
-        channel: input.channel,
-        now: this.now(),
-        ...(input.reason === undefined ? {} : { reason: input.reason }),
-      });
+      token = current[wait];
+      return change(current);
     });
-    if (token !== undefined) await this.deps.executions.fail(token, 'Cancelled', 'The request was cancelled');
+    if (token !== undefined) await wake(token);
     return request;
+  }
+
+  private actor(who: Identity, input: { reason?: string; channel: Channel }) {
+    return {
+      who,
+      channel: input.channel,
+      now: this.now(),
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+    };
+  }
+
+  async cancel(id: string, who: Identity, input: { reason?: string; channel: Channel }): Promise<AccessRequest> {
+    return this.changeAndWake(
+      id,
+      'approvalToken',
+      (current) => cancelRequest(current, this.actor(who, input)),
+      (token) => this.deps.executions.fail(token, 'Cancelled', 'The request was cancelled'),
+    );
   }
 
   async revoke(id: string, who: Identity, input: { reason?: string; channel: Channel }): Promise<AccessRequest> {
-    let token: string | undefined;
-    const { request } = await this.deps.store.updateRequest(id, (current) => {
-      token = current.activeToken;
-      return requestRevoke(current, {
-        who,
-        channel: input.channel,
-        now: this.now(),
-        isAdmin: this.isAdmin(who),
-        ...(input.reason === undefined ? {} : { reason: input.reason }),
-      });
-    });
-    if (token !== undefined) await this.deps.executions.resume(token);
-    return request;
+    return this.changeAndWake(
+      id,
+      'activeToken',
+      (current) => requestRevoke(current, { ...this.actor(who, input), isAdmin: this.isAdmin(who) }),
+      (token) => this.deps.executions.resume(token),
+    );
   }
 
+  /** The expiry wait re-loads: it applies the new expiry on the target and waits for the new time. */
   async extend(
     id: string,
     who: Identity,
     input: { minutes: number; reason?: string; channel: Channel },
   ): Promise<AccessRequest> {
-    let token: string | undefined;
-    const { request } = await this.deps.store.updateRequest(id, (current) => {
-      token = current.activeToken;
-      return extendGrant(current, {
-        who,
-        minutes: input.minutes,
-        channel: input.channel,
-        now: this.now(),
-        isAdmin: this.isAdmin(who),
-        ...(input.reason === undefined ? {} : { reason: input.reason }),
-      });
-    });
-    // The expiry wait re-loads: it applies the new expiry on the target and waits for the new time.
-    if (token !== undefined) await this.deps.executions.resume(token);
-    return request;
+    return this.changeAndWake(
+      id,
+      'activeToken',
+      (current) =>
+        extendGrant(current, { ...this.actor(who, input), minutes: input.minutes, isAdmin: this.isAdmin(who) }),
+      (token) => this.deps.executions.resume(token),
+    );
   }
 
   /** Connection details and the password, for the grantee only, while ACTIVE. */
