@@ -325,6 +325,15 @@ export function deadLetterQueueName(stackName: string, target: Pick<TargetConfig
   return `${stackName}-target-${target.name}-dlq${isItsm(target.kind) ? '.fifo' : ''}`;
 }
 
+/**
+ * Where EventBridge puts events it could not send to the target's queue: a standard queue (EventBridge takes
+ * no FIFO dead-letter queue), so for SIEM kinds the same queue as deadLetterQueueName, for ITSM kinds a second
+ * one next to the `-dlq.fifo`.
+ */
+export function ruleDeadLetterQueueName(stackName: string, target: Pick<TargetConfig, 'name'>): string {
+  return `${stackName}-target-${target.name}-dlq`;
+}
+
 /** A target without the fields only the infrastructure reads. */
 function runtimeFields({ maxReceiveCount: _, ...target }: DeployedTarget): TargetConfig {
   return target;
