@@ -5,6 +5,7 @@ import type { StintConfigInput } from '#infra/config.ts';
 import { DELIVERY } from '#infra/constructs/delivery.ts';
 import type { StintStack } from '#infra/stint-stack.ts';
 import { eventPatternFor, TargetConfig, type TargetFilter } from '#lib/targets/config.ts';
+import { dlqNameOf, targetOfQueueArn } from '#lib/targets/deliver.ts';
 import {
   allowedActions,
   allowedResources,
@@ -196,6 +197,19 @@ describe('target queues', () => {
       deadLetterTargetArn: getAtt(queueId(cfn, dlqName)),
       maxReceiveCount,
     });
+  });
+
+  it('names queues as the delivery core derives them: target from the queue ARN, DLQ from the queue name', () => {
+    for (const [name, queueName] of [
+      ['splunk', 'StintTest-target-splunk'],
+      ['hooks', 'StintTest-target-hooks'],
+      ['tickets', 'StintTest-target-tickets.fifo'],
+    ] as const) {
+      expect(targetOfQueueArn(`arn:aws:sqs:eu-west-1:123456789012:${queueName}`)?.name).toBe(name);
+      expect(queue(queueName).RedrivePolicy).toMatchObject({
+        deadLetterTargetArn: getAtt(queueId(cfn, dlqNameOf(queueName))),
+      });
+    }
   });
 
   it('encrypts every target queue, keeps messages 14 days, and hides a message 6× the function timeout', () => {
