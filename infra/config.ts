@@ -1,4 +1,6 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { isItsm, TargetConfig } from '#lib/targets/config.ts';
 
 /**
  * The deployment's configuration: one typed file, infra/stint.config.ts, validated here at synth.
@@ -31,107 +33,319 @@ const idList = (prefix: string, what: string) =>
     )
     .min(1, { error: `must list at least one ${what} id` });
 
-export const StintConfigSchema = z.strictObject({
-  /** CloudFormation stack name. */
-  stackName: z.string({ error: 'is required (a CloudFormation stack name)' }).regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, {
-    error: 'must start with a letter and hold only letters, digits and hyphens (max 128)',
-  }),
-  /** Account and region to deploy to; omitted → the CLI's current credentials decide. */
-  env: z
-    .strictObject({
-      account: z
-        .string()
-        .regex(/^\d{12}$/, { error: 'must be a 12-digit AWS account id' })
-        .optional(),
-      region: z
-        .string()
-        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'must be an AWS region such as eu-west-1' })
-        .optional(),
-    })
-    .optional(),
-  /**
-   * The OpenID Connect issuer whose JWTs the API accepts. Omitted → a Cognito user pool and app client are
-   * created and used as issuer and audience.
-   */
-  auth: z
-    .strictObject({
-      issuer: httpsUrl,
-      audience: z
-        .array(z.string().min(1, { error: 'must not be empty' }), { error: 'must be a list of audiences' })
-        .min(1, { error: 'must list at least one audience' }),
-    })
-    .optional(),
-  /** Members administer flows, integrations and bundles (the JWT `groups` claim). */
-  adminGroup: z.string().min(1, { error: 'must not be empty' }).default('stint-admins'),
-  /** Members may read every request. */
-  auditorGroup: z.string().min(1, { error: 'must not be empty' }).default('stint-auditors'),
-  /**
-   * Integration admin secrets live in Secrets Manager under this name prefix; the grant and revoke functions
-   * may read only those.
-   */
-  secretsPrefix: z
-    .string()
-    .regex(/^[A-Za-z0-9/_+=.@-]{1,256}$/, {
-      error: 'must be a Secrets Manager name prefix (letters, digits and /_+=.@-)',
-    })
-    .refine((p) => p.endsWith('/') || p.endsWith('-') || p.endsWith('_'), {
-      error: 'must end with "/", "-" or "_" so it cannot match unrelated secrets',
-    })
-    .default('stint/'),
-  /** Subnets and security groups for the functions that reach databases (grant, revoke and their kin). */
-  vpc: z
-    .strictObject({
-      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id (vpc-…)' }),
-      subnetIds: idList('subnet', 'subnet'),
-      securityGroupIds: idList('sg', 'security group'),
-    })
-    .optional(),
-  /** Alarms (revoke failures, failed executions, dead letters) are emailed here when set. */
-  alarmEmail: z.email({ error: 'must be an email address' }).optional(),
-  /** How often the reconciler runs. */
-  reconcilerRateMinutes: z
-    .number({ error: 'must be a number of minutes' })
-    .int({ error: 'must be a whole number of minutes' })
+/** Lambda caps a function's whole environment at 4 KB; STINT_TARGETS shares it with the common variables. */
+export const MAX_TARGETS_JSON_BYTES = 3072;
+/** SQS queue names are at most 80 characters. */
+const MAX_QUEUE_NAME = 80;
+
+/**
+ * A target as the deployment configures it: lib/targets/config.ts's TargetConfig (what the delivery functions
+ * receive in STINT_TARGETS), plus how the infrastructure around it behaves. Checks that need the whole
+ * configuration (unique names, queue name length, deployed vs local) are in `targetIssues` below.
+ */
+export const DeployedTarget = TargetConfig.safeExtend({
+  /** Where the credential lives: a Secrets Manager ARN in AWS (env:NAME or file:/path only locally). */
+  secretRef: z
+    .string({ error: 'is required (a Secrets Manager secret ARN; env:NAME or file:/path locally)' })
+    .regex(/^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|env:[A-Z_][A-Z0-9_]*|file:\/.+)$/, {
+      error: 'must be a Secrets Manager secret ARN (env:NAME or file:/path locally)',
+    }),
+  /** Receives of a message before SQS moves it to the target's dead-letter queue (redrive policy). */
+  maxReceiveCount: z
+    .number({ error: 'must be a number of receives' })
+    .int({ error: 'must be a whole number' })
     .min(1, { error: 'must be at least 1' })
-    .max(1440, { error: 'must be at most 1440 (one day)' })
-    .default(5),
-  /** Retention of every log group. */
-  logRetentionDays: z
-    .number({ error: 'must be a number of days' })
-    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
-      error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
-    })
-    .default(365),
-  /**
-   * What happens to stateful resources (table, log groups, secrets, queue) when the stack is deleted.
-   * `retain` also turns on the table's deletion protection.
-   */
-  removalPolicy: z.enum(['retain', 'destroy'], { error: 'must be "retain" or "destroy"' }).default('retain'),
-  events: z
-    .strictObject({
-      /** Name of the EventBridge bus audit events are put on. */
-      busName: z
-        .string()
-        .regex(/^[A-Za-z0-9._-]{1,256}$/, { error: 'must be an event bus name (letters, digits and ._-)' })
-        .refine((n) => n !== 'default', { error: 'must not be "default"' })
-        .default('stint'),
-      /** Days the archive keeps events; 0 keeps them forever. */
-      archiveRetentionDays: z
-        .number({ error: 'must be a number of days' })
-        .int({ error: 'must be a whole number of days' })
-        .min(0, { error: 'must be 0 (forever) or more' })
-        .default(365),
-    })
-    .prefault({}),
-  api: z
-    .strictObject({
-      /** Steady-state requests per second across the API. */
-      throttleRateLimit: z.number().int().min(1, { error: 'must be at least 1' }).default(50),
-      /** Burst of requests across the API. */
-      throttleBurstLimit: z.number().int().min(1, { error: 'must be at least 1' }).default(100),
-    })
-    .prefault({}),
+    .max(1000, { error: 'must be at most 1000' })
+    .default(10),
 });
+export type DeployedTarget = z.output<typeof DeployedTarget>;
+
+/**
+ * `deployed`: `cdk synth` / `cdk deploy` (the default). `local`: the local runtime synthesizes the same
+ * configuration on one machine, where target secrets may be env:/file: references and endpoints plain HTTP.
+ */
+export type ConfigMode = 'deployed' | 'local';
+
+const stintConfigSchema = (mode: ConfigMode) =>
+  z
+    .strictObject({
+      /** CloudFormation stack name. */
+      stackName: z
+        .string({ error: 'is required (a CloudFormation stack name)' })
+        .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, {
+          error: 'must start with a letter and hold only letters, digits and hyphens (max 128)',
+        }),
+      /** Account and region to deploy to; omitted → the CLI's current credentials decide. */
+      env: z
+        .strictObject({
+          account: z
+            .string()
+            .regex(/^\d{12}$/, { error: 'must be a 12-digit AWS account id' })
+            .optional(),
+          region: z
+            .string()
+            .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'must be an AWS region such as eu-west-1' })
+            .optional(),
+        })
+        .optional(),
+      /**
+       * The OpenID Connect issuer whose JWTs the API accepts. Omitted → a Cognito user pool and app client are
+       * created and used as issuer and audience.
+       */
+      auth: z
+        .strictObject({
+          issuer: httpsUrl,
+          audience: z
+            .array(z.string().min(1, { error: 'must not be empty' }), { error: 'must be a list of audiences' })
+            .min(1, { error: 'must list at least one audience' }),
+        })
+        .optional(),
+      /** Members administer flows, integrations and bundles (the JWT `groups` claim). */
+      adminGroup: z.string().min(1, { error: 'must not be empty' }).default('stint-admins'),
+      /** Members may read every request. */
+      auditorGroup: z.string().min(1, { error: 'must not be empty' }).default('stint-auditors'),
+      /**
+       * Integration admin secrets live in Secrets Manager under this name prefix; the grant and revoke functions
+       * may read only those.
+       */
+      secretsPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9/_+=.@-]{1,256}$/, {
+          error: 'must be a Secrets Manager name prefix (letters, digits and /_+=.@-)',
+        })
+        .refine((p) => p.endsWith('/') || p.endsWith('-') || p.endsWith('_'), {
+          error: 'must end with "/", "-" or "_" so it cannot match unrelated secrets',
+        })
+        .default('stint/'),
+      /** Subnets and security groups for the functions that reach databases (grant, revoke and their kin). */
+      vpc: z
+        .strictObject({
+          vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id (vpc-…)' }),
+          subnetIds: idList('subnet', 'subnet'),
+          securityGroupIds: idList('sg', 'security group'),
+        })
+        .optional(),
+      /** Alarms (revoke failures, failed executions, dead letters) are emailed here when set. */
+      alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+      /** How often the reconciler runs. */
+      reconcilerRateMinutes: z
+        .number({ error: 'must be a number of minutes' })
+        .int({ error: 'must be a whole number of minutes' })
+        .min(1, { error: 'must be at least 1' })
+        .max(1440, { error: 'must be at most 1440 (one day)' })
+        .default(5),
+      /** Retention of every log group. */
+      logRetentionDays: z
+        .number({ error: 'must be a number of days' })
+        .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+          error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+        })
+        .default(365),
+      /**
+       * What happens to stateful resources (table, log groups, secrets, queue) when the stack is deleted.
+       * `retain` also turns on the table's deletion protection.
+       */
+      removalPolicy: z.enum(['retain', 'destroy'], { error: 'must be "retain" or "destroy"' }).default('retain'),
+      events: z
+        .strictObject({
+          /** Name of the EventBridge bus audit events are put on. */
+          busName: z
+            .string()
+            .regex(/^[A-Za-z0-9._-]{1,256}$/, { error: 'must be an event bus name (letters, digits and ._-)' })
+            .refine((n) => n !== 'default', { error: 'must not be "default"' })
+            .default('stint'),
+          /** Days the archive keeps events; 0 keeps them forever. */
+          archiveRetentionDays: z
+            .number({ error: 'must be a number of days' })
+            .int({ error: 'must be a whole number of days' })
+            .min(0, { error: 'must be 0 (forever) or more' })
+            .default(365),
+        })
+        .prefault({}),
+      api: z
+        .strictObject({
+          /** Steady-state requests per second across the API. */
+          throttleRateLimit: z.number().int().min(1, { error: 'must be at least 1' }).default(50),
+          /** Burst of requests across the API. */
+          throttleBurstLimit: z.number().int().min(1, { error: 'must be at least 1' }).default(100),
+        })
+        .prefault({}),
+      /**
+       * SIEM and ITSM targets audit events are delivered to (lib/targets/config.ts documents each field).
+       * Each gets an EventBridge rule, a queue, a dead-letter queue with an alarm, and its kind's delivery function.
+       */
+      targets: z
+        .array(targetSchema(mode), { error: 'must be a list of targets' })
+        .default([])
+        .superRefine((targets, ctx) => {
+          for (const issue of targetListIssues(targets)) ctx.addIssue({ code: 'custom', ...issue });
+        }),
+    })
+    .superRefine((config, ctx) => {
+      for (const issue of queueNameIssues(config.stackName, config.targets)) ctx.addIssue({ code: 'custom', ...issue });
+    });
+
+export const StintConfigSchema = stintConfigSchema('deployed');
+
+type Issue = { path: (string | number)[]; message: string };
+
+/** One target, checked alone: its endpoint, its secret reference and its kind's options. */
+function targetSchema(mode: ConfigMode) {
+  return DeployedTarget.superRefine((target, ctx) => {
+    if (target.name.endsWith('-dlq')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['name'],
+        message: 'must not end in "-dlq" (that names dead-letter queues)',
+      });
+    }
+    for (const issue of [...endpointIssues(target, mode), ...secretRefIssues(target, mode)]) {
+      ctx.addIssue({ code: 'custom', ...issue });
+    }
+    for (const issue of targetOptionIssues(target)) {
+      ctx.addIssue({ code: 'custom', ...issue, path: ['options', ...issue.path] });
+    }
+  });
+}
+
+/** IP ranges (ipaddr.js names) an endpoint may name without `allowPrivateNetwork`: public unicast only. */
+const PUBLIC_RANGES = new Set(['unicast']);
+
+const RANGE_NAMES: Record<string, string> = {
+  private: 'private',
+  loopback: 'loopback',
+  linkLocal: 'link-local',
+  uniqueLocal: 'unique local (private)',
+  carrierGradeNat: 'carrier-grade NAT',
+  unspecified: 'unspecified',
+  ipv4Mapped: 'IPv4-mapped',
+};
+
+/** HTTPS only (plain HTTP locally), no credentials in the URL, no literal private address unless allowed. */
+function endpointIssues(target: DeployedTarget, mode: ConfigMode): Issue[] {
+  if (!URL.canParse(target.endpoint)) return []; // the schema already says "must be a URL"
+  const url = new URL(target.endpoint);
+  const path = ['endpoint'];
+  const schemes = mode === 'local' ? ['https:', 'http:'] : ['https:'];
+  if (!schemes.includes(url.protocol)) {
+    return [{ path, message: `must be an https URL, got ${url.protocol.slice(0, -1)}:` }];
+  }
+  if (url.username !== '' || url.password !== '') {
+    return [{ path, message: 'must not carry credentials (put them in the secret secretRef names)' }];
+  }
+  if (target.allowPrivateNetwork) return [];
+  // Names that resolve to a private address are refused after DNS resolution, when delivering
+  // (lib/targets/outbound.ts); an address written in the URL is refused here, at synth.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost' || host.endsWith('.localhost')) {
+    return [{ path, message: `${host} is a loopback address; set allowPrivateNetwork: true to allow it` }];
+  }
+  if (!ipaddr.isValid(host)) return [];
+  const range = ipaddr.process(host).range();
+  if (PUBLIC_RANGES.has(range)) return [];
+  return [
+    {
+      path,
+      message:
+        `${host} is a ${RANGE_NAMES[range] ?? range} address, not a public one; ` +
+        'set allowPrivateNetwork: true to allow a private network',
+    },
+  ];
+}
+
+/** A deployed stack reads target secrets from Secrets Manager, by their complete ARN (the IAM grant names it). */
+function secretRefIssues(target: DeployedTarget, mode: ConfigMode): Issue[] {
+  const path = ['secretRef'];
+  if (target.secretRef.startsWith('env:') || target.secretRef.startsWith('file:')) {
+    if (mode === 'local') return [];
+    return [
+      { path, message: 'must be a Secrets Manager secret ARN in a deployed stack (env: and file: are local only)' },
+    ];
+  }
+  // Secrets Manager appends "-" and 6 random characters to the name; a partial ARN would not match the grant.
+  if (target.secretRef.startsWith('arn:') && !/:secret:.+-[A-Za-z0-9]{6}$/.test(target.secretRef)) {
+    return [{ path, message: 'must be the complete secret ARN, ending in the 6 characters Secrets Manager appends' }];
+  }
+  return [];
+}
+
+/**
+ * Kind-specific options (`targets[i].options`): paths are relative to `options`.
+ * LEAD: plug lib/targets/registry.ts's `validateTargetOptions` in here once the kinds are merged; until then
+ * any options object is accepted at synth (the delivery functions validate them again at cold start).
+ */
+export function targetOptionIssues(_target: TargetConfig): Issue[] {
+  return [];
+}
+
+/** Across targets: unique names, and all of them fit in the delivery functions' environment. */
+function targetListIssues(targets: DeployedTarget[]): Issue[] {
+  const issues: Issue[] = [];
+  const first = new Map<string, number>();
+  targets.forEach((target, i) => {
+    const earlier = first.get(target.name);
+    if (earlier === undefined) first.set(target.name, i);
+    else issues.push({ path: [i, 'name'], message: `"${target.name}" is already the name of targets[${earlier}]` });
+  });
+  const bytes = Buffer.byteLength(JSON.stringify(targets.map(runtimeFields)));
+  if (bytes > MAX_TARGETS_JSON_BYTES) {
+    issues.push({
+      path: [],
+      message:
+        `the targets' configuration is ${bytes} bytes as JSON, more than the ${MAX_TARGETS_JSON_BYTES} the ` +
+        'delivery functions’ environment can hold (Lambda caps it at 4 KB); shorten options or split targets',
+    });
+  }
+  return issues;
+}
+
+/** Queue names (the dead-letter queue's is the longest) must fit SQS's 80 characters. */
+function queueNameIssues(stackName: string, targets: DeployedTarget[]): Issue[] {
+  return targets.flatMap((target, i) => {
+    const length = deadLetterQueueName(stackName, target).length;
+    if (length <= MAX_QUEUE_NAME) return [];
+    return [
+      {
+        path: ['targets', i, 'name'],
+        message:
+          `makes a queue name of ${length} characters with stack name "${stackName}" (SQS allows ` +
+          `${MAX_QUEUE_NAME}); shorten the target or the stack name`,
+      },
+    ];
+  });
+}
+
+/** The target's queue: `<stackName>-target-<name>`, with `.fifo` for ITSM kinds (ordered per target). */
+export function targetQueueName(stackName: string, target: Pick<TargetConfig, 'name' | 'kind'>): string {
+  return `${stackName}-target-${target.name}${isItsm(target.kind) ? '.fifo' : ''}`;
+}
+
+/** The queue's dead-letter queue: `<stackName>-target-<name>-dlq`, with `.fifo` for ITSM kinds. */
+export function deadLetterQueueName(stackName: string, target: Pick<TargetConfig, 'name' | 'kind'>): string {
+  return `${stackName}-target-${target.name}-dlq${isItsm(target.kind) ? '.fifo' : ''}`;
+}
+
+/**
+ * Where EventBridge puts events it could not send to the target's queue: a standard queue (EventBridge takes
+ * no FIFO dead-letter queue), so for SIEM kinds the same queue as deadLetterQueueName, for ITSM kinds a second
+ * one next to the `-dlq.fifo`.
+ */
+export function ruleDeadLetterQueueName(stackName: string, target: Pick<TargetConfig, 'name'>): string {
+  return `${stackName}-target-${target.name}-dlq`;
+}
+
+/** A target without the fields only the infrastructure reads. */
+function runtimeFields({ maxReceiveCount: _, ...target }: DeployedTarget): TargetConfig {
+  return target;
+}
+
+/**
+ * STINT_TARGETS, the same for every delivery function: every target as lib/targets/config.ts's TargetConfig
+ * (parsed again, so a value the functions would refuse at cold start fails synth instead).
+ */
+export function targetsEnvironment(targets: readonly DeployedTarget[]): string {
+  return JSON.stringify(z.array(TargetConfig).parse(targets.map(runtimeFields)));
+}
 
 /** What infra/stint.config.ts exports (defaults may be omitted). */
 export type StintConfigInput = z.input<typeof StintConfigSchema>;
@@ -148,8 +362,12 @@ export function defineConfig(config: StintConfigInput): StintConfigInput {
 }
 
 /** Validates a configuration; throws a StintConfigError naming every wrong field. */
-export function parseStintConfig(raw: unknown, source = 'stint.config.ts'): StintConfig {
-  const parsed = StintConfigSchema.safeParse(raw);
+export function parseStintConfig(
+  raw: unknown,
+  source = 'stint.config.ts',
+  options: { readonly mode?: ConfigMode } = {},
+): StintConfig {
+  const parsed = stintConfigSchema(options.mode ?? 'deployed').safeParse(raw);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const field = issue.path.map(String).join('.');

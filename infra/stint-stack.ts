@@ -4,6 +4,7 @@ import type { StintConfig } from '#infra/config.ts';
 import { Alerts } from '#infra/constructs/alerts.ts';
 import { Api } from '#infra/constructs/api.ts';
 import { Data } from '#infra/constructs/data.ts';
+import { Delivery } from '#infra/constructs/delivery.ts';
 import { Events } from '#infra/constructs/events.ts';
 import { Reconciler } from '#infra/constructs/reconciler.ts';
 import { Workflow } from '#infra/constructs/workflow.ts';
@@ -18,6 +19,7 @@ export class StintStack extends Stack {
   readonly api: Api;
   readonly events: Events;
   readonly reconciler: Reconciler;
+  readonly delivery: Delivery;
 
   constructor(scope: Construct, id: string, props: StintStackProps) {
     super(scope, id, props);
@@ -38,6 +40,12 @@ export class StintStack extends Stack {
       stateMachine: this.workflow.stateMachine,
     });
     this.events = new Events(this, 'Events', { config, table: this.data.table, alerts: this.alerts });
+    this.delivery = new Delivery(this, 'Delivery', {
+      config,
+      bus: this.events.bus,
+      table: this.data.table,
+      alerts: this.alerts,
+    });
     this.reconciler = new Reconciler(this, 'Reconciler', {
       config,
       table: this.data.table,

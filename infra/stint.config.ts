@@ -20,4 +20,16 @@ export default defineConfig({
   logRetentionDays: 365,
   removalPolicy: 'retain',
   events: { busName: 'stint', archiveRetentionDays: 365 },
+  // Where audit events are delivered (SIEM and ITSM). Each target gets an EventBridge rule built from its filter,
+  // a queue and a dead-letter queue with an alarm (`npm run redrive -- <name>` moves dead letters back).
+  // The secret is referenced by its complete Secrets Manager ARN; the endpoint must be HTTPS.
+  // targets: [
+  //   {
+  //     name: 'splunk',
+  //     kind: 'splunk-hec',
+  //     endpoint: 'https://splunk.example.com:8088/services/collector/event',
+  //     secretRef: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint/splunk-hec-AbC123',
+  //     filter: { minSeverity: 'warning' },
+  //   },
+  // ],
 });

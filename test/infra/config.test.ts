@@ -36,6 +36,7 @@ describe('stint.config.ts validation', () => {
       removalPolicy: 'retain',
       events: { busName: 'stint', archiveRetentionDays: 365 },
       api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
+      targets: [],
     });
   });
 
