@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import './polyfills.ts';
+import type { StintConfigInput } from '#infra/config.ts';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { type LocalIdentity, type LocalRuntime, startLocalRuntime } from './runtime.ts';
 import { DEMO, demoFlows, demoIntegration, seedDemoDatabase } from './seed.ts';
@@ -19,6 +20,10 @@ export type StintOptions = {
   pgPort: number;
   scheduleEveryMs?: number;
   log?: (message: string) => void;
+  /** Replace fields of infra/stint.config.ts for this run (e.g. tests add SIEM/ITSM targets). */
+  config?: Partial<StintConfigInput>;
+  /** Extra environment for the functions (e.g. the `env:` secrets those targets reference). */
+  env?: Record<string, string>;
 };
 
 export type Stint = {
@@ -80,7 +85,7 @@ export async function startStint(options: StintOptions): Promise<Stint> {
   const log = options.log ?? ((m: string) => process.stderr.write(`[stint] ${m}\n`));
   // The functions' own logs (Powertools) stay quiet locally unless asked for: LOG_LEVEL / POWERTOOLS_LOG_LEVEL.
   process.env.POWERTOOLS_LOG_LEVEL ??= process.env.LOG_LEVEL ?? 'WARN';
-  const template = synthTemplate();
+  const template = synthTemplate(options.config);
   const postgres = await startEmbeddedPostgres({
     dataDir: options.pgDataDir,
     port: options.pgPort,
@@ -101,6 +106,7 @@ export async function startStint(options: StintOptions): Promise<Stint> {
         STINT_DEMO_PG_SECRET: JSON.stringify({ username: postgres.adminUser, password: postgres.adminPassword }),
         STINT_LOCAL_CREDENTIALS_KEY: credentialsKey(options.stateDir),
         STINT_CREDENTIALS_KEY_REF: 'env:STINT_LOCAL_CREDENTIALS_KEY',
+        ...options.env,
       },
     });
     await seedConfiguration(runtime, postgres);

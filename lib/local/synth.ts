@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { z } from 'zod';
-import { parseStintConfig } from '#infra/config.ts';
+import { parseStintConfig, type StintConfigInput } from '#infra/config.ts';
 import rawConfig from '#infra/stint.config.ts';
 import { StintStack } from '#infra/stint-stack.ts';
 
@@ -12,11 +12,12 @@ import { StintStack } from '#infra/stint-stack.ts';
  * CloudFormation template. Bundling is skipped: locally the functions run from their TypeScript sources
  * (the `stint:entry` metadata), so esbuild has nothing to do. cdk-nag runs in `cdk synth` and the tests.
  */
-export function synthTemplate(): Record<string, unknown> {
+/** `overrides` replace top-level fields of infra/stint.config.ts (tests add SIEM/ITSM targets this way). */
+export function synthTemplate(overrides: Partial<StintConfigInput> = {}): Record<string, unknown> {
   const outdir = mkdtempSync(join(tmpdir(), 'stint-synth-'));
   try {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const config = parseStintConfig(rawConfig);
+    const config = parseStintConfig({ ...rawConfig, ...overrides }, 'stint.config.ts', { mode: 'local' });
     const stack = new StintStack(app, config.stackName, { config });
     return z.record(z.string(), z.unknown()).parse(app.synth().getStackByName(stack.stackName).template);
   } finally {
