@@ -1,16 +1,12 @@
 import type { StintEvent } from '#events/schemas.ts';
+import { toOcsf } from '../ocsf.ts';
 import { PermanentDeliveryError } from '../types.ts';
 
-/** The payload a SIEM kind sends for an event: Stint's own JSON, or OCSF once it is wired (lib/targets/ocsf.ts). */
+/** The payload a SIEM kind sends for an event: Stint's own JSON, or OCSF (lib/targets/ocsf.ts). */
 export type EventFormatter = (event: StintEvent, format: 'stint' | 'ocsf') => Record<string, unknown>;
 
-/** Stint's own event JSON; OCSF is refused until the registry passes the OCSF mapping to the kind's factory. */
-export const stintFormat: EventFormatter = (event, format) => {
-  if (format !== 'stint') {
-    throw new PermanentDeliveryError(`format "${format}" is not available for this target kind`);
-  }
-  return event;
-};
+/** The target's format: Stint's event JSON (default) or OCSF User Access Management (class 3005). */
+export const stintFormat: EventFormatter = (event, format) => (format === 'ocsf' ? toOcsf(event) : event);
 
 export const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 

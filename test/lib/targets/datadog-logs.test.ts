@@ -7,6 +7,7 @@ import {
   datadogLogsDriver,
   datadogLogsUrl,
 } from '#lib/targets/kinds/datadog-logs.ts';
+import { OcsfUserAccessManagement } from '#lib/targets/ocsf.ts';
 import { PermanentDeliveryError, RetryableDeliveryError } from '#lib/targets/types.ts';
 import { context, deliveryError, manyEvents, samples, startVendor } from './siem-server.ts';
 
@@ -144,19 +145,20 @@ describe('datadog-logs wire format', () => {
     expect(JSON.parse(String(entry?.message)).time).toBe(event.time);
   });
 
-  it('uses an injected formatter for the OCSF format, and refuses OCSF without one', async () => {
+  it('sends OCSF (User Access Management, 3005) when the target asks for it, or an injected formatter', async () => {
     const vendor = await startVendor(accepted);
     const ocsf = { ...target(vendor.url), format: 'ocsf' as const };
     const driver = createDatadogLogsDriver({ format: (event) => ({ class_uid: 3005, metadata: { uid: event.id } }) });
 
     await driver.deliver(manyEvents(1), context(ocsf, API_KEY, SAMPLE_NOW));
-    await expect(datadogLogsDriver.deliver(manyEvents(1), context(ocsf, API_KEY, SAMPLE_NOW))).rejects.toBeInstanceOf(
-      PermanentDeliveryError,
-    );
+    await datadogLogsDriver.deliver(manyEvents(1), context(ocsf, API_KEY, SAMPLE_NOW));
 
-    expect(vendor.received).toHaveLength(1);
-    const [entry] = entriesOf(vendor.received[0]?.body ?? '');
-    expect(JSON.parse(String(entry?.message))).toEqual({ class_uid: 3005, metadata: { uid: 'request:01JTEST:0' } });
+    expect(vendor.received).toHaveLength(2);
+    const [injected] = entriesOf(vendor.received[0]?.body ?? '');
+    expect(JSON.parse(String(injected?.message))).toEqual({ class_uid: 3005, metadata: { uid: 'request:01JTEST:0' } });
+    const [mapped] = entriesOf(vendor.received[1]?.body ?? '');
+    const message = OcsfUserAccessManagement.parse(JSON.parse(String(mapped?.message)));
+    expect(message.metadata.uid).toBe('request:01JTEST:0');
   });
 });
 
