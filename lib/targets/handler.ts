@@ -1,0 +1,33 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { config } from '#lib/config.ts';
+import { resolveSecret } from '#lib/secrets/resolve.ts';
+import { createDocumentClient } from '#lib/store/client.ts';
+import { Store } from '#lib/store/store.ts';
+import { Delivery } from './deliver.ts';
+import { createOutbound } from './outbound.ts';
+import { RequestTicketStore } from './tickets.ts';
+import type { TargetDriver } from './types.ts';
+
+/**
+ * The Lambda entry of one kind's delivery function (functions/delivery/<kind>.ts): an SQS batch from the
+ * queues of that kind's targets. Clients live across invocations; the table is only touched by ITSM kinds.
+ */
+export function deliveryHandler(driver: TargetDriver): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const sqs = new SQSClient({});
+  let delivery: Delivery | undefined;
+  let tickets: RequestTicketStore | undefined;
+  return async (event) => {
+    delivery ??= new Delivery(driver, {
+      targets: config().targets,
+      sqs,
+      resolveSecret,
+      outbound: (target) => createOutbound({ local: config().local, allowPrivateNetwork: target.allowPrivateNetwork }),
+      tickets: () => {
+        tickets ??= new RequestTicketStore(new Store(createDocumentClient(), config().tableName));
+        return tickets;
+      },
+    });
+    return delivery.handle(event);
+  };
+}
