@@ -970,10 +970,9 @@ export class LocalSqs implements AwsService {
     const now = this.#now();
     q.expire(now);
     const out: Msg[] = [];
+    // FIFO: a group is blocked from its first message that is not receivable (in flight, or not yet visible) on,
+    // so no message is received while an earlier one of its group is in flight.
     const blocked = new Set<string>();
-    if (q.def.fifo) {
-      for (const m of q.messages.values()) if (m.groupId !== undefined && q.isInFlight(m, now)) blocked.add(m.groupId);
-    }
     const redrive = q.def.redrivePolicy;
     const dlq = redrive === undefined ? undefined : this.#byArn(redrive.deadLetterTargetArn);
     for (const m of [...q.messages.values()]) {
