@@ -93,6 +93,7 @@ const EsmProps = z.object({
   BatchSize: z.number().optional(),
   MaximumRetryAttempts: z.number().optional(),
   FunctionResponseTypes: z.array(z.string()).optional(),
+  ScalingConfig: z.object({ MaximumConcurrency: z.number().optional() }).optional(),
   Enabled: z.boolean().optional(),
   FilterCriteria: z.object({ Filters: z.array(z.object({ Pattern: z.string() })).optional() }).optional(),
 });
@@ -188,6 +189,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           queueArn: p.EventSourceArn,
           batchSize: p.BatchSize ?? 10,
           reportBatchItemFailures: p.FunctionResponseTypes?.includes('ReportBatchItemFailures') ?? false,
+          ...(p.ScalingConfig?.MaximumConcurrency === undefined
+            ? {}
+            : { concurrency: p.ScalingConfig.MaximumConcurrency }),
           ...(filters.length === 0
             ? {}
             : {

@@ -1273,6 +1273,7 @@ export class LocalSqs implements AwsService {
     // Records no filter matches are deleted (Lambda event filtering for SQS).
     for (const r of records) if (!kept.includes(r)) this.#delete(q, r.receiptHandle);
     if (kept.length === 0) return;
+    const held = new Map(batch.map((m) => [m.id, m.invisibleUntil]));
     let failed: Set<string>;
     try {
       const result = await source.deliver({ Records: kept });
@@ -1290,7 +1291,10 @@ export class LocalSqs implements AwsService {
         continue;
       }
       const m = q.messages.get(r.messageId);
-      if (m !== undefined && m.receipt === r.receiptHandle) m.invisibleUntil = now + retryDelayMs;
+      if (m === undefined || m.receipt !== r.receiptHandle) continue;
+      // A visibility the function set itself (ChangeMessageVisibility, e.g. a backoff) is kept, within the local bound.
+      const changed = m.invisibleUntil !== held.get(m.id);
+      m.invisibleUntil = changed ? Math.min(m.invisibleUntil, now + retryDelayMs) : now + retryDelayMs;
     }
     if (failed.size > 0) this.#wake();
   }

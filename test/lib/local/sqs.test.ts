@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   EmptyBatchRequest,
   GetQueueAttributesCommand,
@@ -131,6 +132,13 @@ describe('LocalSqs over the SQS JSON protocol', () => {
     expect((await attributes(client, url('q'))).ApproximateNumberOfMessages).toBe('1');
     await client.send(new DeleteMessageCommand({ QueueUrl: url('q'), ReceiptHandle: second?.ReceiptHandle }));
     expect((await attributes(client, url('q'))).ApproximateNumberOfMessages).toBe('0');
+  });
+
+  it('long-polls: a receive with WaitTimeSeconds returns a message sent while it waits', async () => {
+    const { client, url } = await serve([{ name: 'q' }]);
+    const waiting = client.send(new ReceiveMessageCommand({ QueueUrl: url('q'), WaitTimeSeconds: 20 }));
+    await client.send(new SendMessageCommand({ QueueUrl: url('q'), MessageBody: 'late' }));
+    expect((await waiting).Messages?.map((m) => m.Body)).toEqual(['late']);
   });
 
   it('raises the SDK exception classes for a missing queue, a bad receipt handle and an empty batch', async () => {
@@ -362,6 +370,35 @@ describe('LocalSqs event source mappings', () => {
     sqs.start();
     await sqs.idle();
     expect(calls).toBe(3);
+  });
+
+  it('keeps a visibility the function set itself before failing a record', async () => {
+    // Without the function's ChangeMessageVisibility(0) the retry would wait min(120 s, 600 s) and time out.
+    const { sqs, client, url } = await serve([{ name: 'q', visibilityTimeout: 120 }], { maxRetryDelayMs: 600_000 });
+    const counts: string[] = [];
+    sqs.addEventSource({
+      id: 'Esm',
+      queueArn: queueArn('q'),
+      batchSize: 1,
+      reportBatchItemFailures: true,
+      deliver: async ({ Records: [r] }) => {
+        if (r === undefined) return undefined;
+        counts.push(r.attributes.ApproximateReceiveCount ?? '');
+        if (counts.length > 1) return { batchItemFailures: [] };
+        await client.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: url('q'),
+            ReceiptHandle: r.receiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+        return { batchItemFailures: [{ itemIdentifier: r.messageId }] };
+      },
+    });
+    await client.send(new SendMessageCommand({ QueueUrl: url('q'), MessageBody: 'x' }));
+    sqs.start();
+    await sqs.idle();
+    expect(counts).toEqual(['1', '2']);
   });
 
   it('delivers a FIFO queue in order per message group, holding a group back while its message is retried', async () => {
