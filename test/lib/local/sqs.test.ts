@@ -381,6 +381,7 @@ describe('LocalSqs event source mappings', () => {
       queueArn: queueArn('q'),
       batchSize: 1,
       reportBatchItemFailures: true,
+      concurrency: 1,
       deliver: async ({ Records: [r] }) => {
         if (r === undefined) return undefined;
         counts.push(r.attributes.ApproximateReceiveCount ?? '');
