@@ -450,6 +450,7 @@ describe('EventBridge rule targets that are queues', () => {
         },
         NoDedup: { Type: 'AWS::SQS::Queue', Properties: { FifoQueue: true } },
         RuleDlq: { Type: 'AWS::SQS::Queue', Properties: {} },
+        Failing: { Type: 'AWS::Lambda::Function', Properties: {}, Metadata: { 'stint:entry': 'x.ts' } },
         Rule: {
           Type: 'AWS::Events::Rule',
           Properties: {
@@ -463,6 +464,12 @@ describe('EventBridge rule targets that are queues', () => {
                 Id: 'nodedup',
                 SqsParameters: { MessageGroupId: 'g' },
                 RetryPolicy: { MaximumRetryAttempts: 1 },
+                DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['RuleDlq', 'Arn'] } },
+              },
+              {
+                Arn: { 'Fn::GetAtt': ['Failing', 'Arn'] },
+                Id: 'failing',
+                RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 0 },
                 DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['RuleDlq', 'Arn'] } },
               },
             ],
@@ -490,7 +497,15 @@ describe('EventBridge rule targets that are queues', () => {
 
   it('sends the whole event as the message body, with the static MessageGroupId for a FIFO queue', async () => {
     const { sqs, client, url } = await serve(queuesFromTemplate(template));
-    const eb = new LocalEventBridge(template, { invoke: async () => undefined, sqs, retryBaseMs: 1 });
+    let invocations = 0;
+    const eb = new LocalEventBridge(template, {
+      invoke: async () => {
+        invocations += 1;
+        throw new RangeError('target down');
+      },
+      sqs,
+      retryBaseMs: 1,
+    });
     cleanups.push(() => eb.stop());
     const [entry] = eb.putEvents([
       { Source: 'stint', DetailType: 'request.created', Detail: '{"id":"r1"}', EventBusName: 'stint' },
@@ -511,15 +526,25 @@ describe('EventBridge rule targets that are queues', () => {
     // A FIFO queue without content-based deduplication refuses EventBridge's SendMessage (no deduplication id):
     // retried, then sent to the target's dead-letter queue with EventBridge's error attributes.
     const dead = await client.send(
-      new ReceiveMessageCommand({ QueueUrl: url('RuleDlq'), MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({ QueueUrl: url('RuleDlq'), MessageAttributeNames: ['All'], MaxNumberOfMessages: 10 }),
     );
-    expect(JSON.parse(dead.Messages?.[0]?.Body ?? '')).toEqual(delivered);
-    expect(dead.Messages?.[0]?.MessageAttributes).toMatchObject({
+    const byTarget = (suffix: string) =>
+      dead.Messages?.find((m) => m.MessageAttributes?.TARGET_ARN?.StringValue?.endsWith(suffix));
+    expect(dead.Messages).toHaveLength(2);
+    expect(JSON.parse(byTarget('NoDedup.fifo')?.Body ?? '')).toEqual(delivered);
+    expect(byTarget('NoDedup.fifo')?.MessageAttributes).toMatchObject({
       ERROR_CODE: { StringValue: 'InvalidParameterValue' },
       EXHAUSTED_RETRY_CONDITION: { StringValue: 'MaximumRetryAttempts' },
       RETRY_ATTEMPTS: { DataType: 'Number', StringValue: '1' },
       RULE_ARN: { StringValue: 'arn:aws:events:local:000000000000:rule/Rule' },
       TARGET_ARN: { StringValue: 'arn:aws:sqs:local:000000000000:NoDedup.fifo' },
+    });
+    // A Lambda target past its maximum event age is not retried again.
+    expect(invocations).toBe(1);
+    expect(byTarget(':function:Failing')?.MessageAttributes).toMatchObject({
+      ERROR_CODE: { StringValue: 'RangeError' },
+      ERROR_MESSAGE: { StringValue: 'target down' },
+      EXHAUSTED_RETRY_CONDITION: { StringValue: 'MaximumEventAgeInSeconds' },
     });
     expect(eb.deadLetters()).toEqual([]);
   });
