@@ -3,12 +3,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { matchesEventPattern, parseEventPattern } from './event-pattern.ts';
 import { type AwsResponse, type AwsService, awsError, awsJson } from './http.ts';
+import type { LocalSqs } from './sqs.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
 
 /**
  * EventBridge, locally: PutEvents (JSON 1.1) onto the template's buses, each event matched against the rules
- * of its bus and delivered to their Lambda targets with bounded retry and backoff, then a local dead-letter
- * list. Scheduled rules (and EventBridge Scheduler schedules) run on the runtime's timer or on demand.
+ * of its bus and delivered to their Lambda and SQS queue targets with bounded retry and backoff (RetryPolicy:
+ * attempts and maximum event age), then to the target's DeadLetterConfig queue, or a local dead-letter list
+ * when it has none. Scheduled rules (and EventBridge Scheduler schedules) run on the runtime's timer or on demand.
  */
 const JSON_11 = 'application/x-amz-json-1.1';
 
@@ -48,7 +50,11 @@ const TargetProps = z.object({
   Input: z.string().optional(),
   InputPath: z.string().optional(),
   InputTransformer: z.unknown().optional(),
-  RetryPolicy: z.object({ MaximumRetryAttempts: z.number().optional() }).optional(),
+  RetryPolicy: z
+    .object({ MaximumRetryAttempts: z.number().optional(), MaximumEventAgeInSeconds: z.number().optional() })
+    .optional(),
+  DeadLetterConfig: z.object({ Arn: z.string().optional() }).optional(),
+  SqsParameters: z.object({ MessageGroupId: z.string() }).optional(),
 });
 const RuleProps = z.object({
   Name: z.string().optional(),
@@ -64,7 +70,18 @@ const ScheduleProps = z.object({
   Target: TargetProps,
 });
 
-type Target = { rule: string; functionRef: string; input: (event: unknown) => unknown; maxRetries: number };
+type Target = {
+  rule: string;
+  ruleArn: string;
+  /** The function's logical id, or the queue's ARN. */
+  label: string;
+  /** Delivers the transformed input once; throws on failure. */
+  send: (input: unknown) => Promise<unknown>;
+  input: (event: unknown) => unknown;
+  maxRetries: number;
+  maxEventAgeMs: number;
+  deadLetterArn?: string;
+};
 type Rule = { id: string; arn: string; bus: string; pattern: Record<string, unknown>; targets: Target[] };
 type Schedule = { id: string; arn: string; expression: string; target: Target; kind: 'rule' | 'scheduler' };
 
@@ -72,6 +89,8 @@ export type EventDeadLetter = { rule: string; target: string; event: unknown; er
 
 export type LocalEventBridgeOptions = {
   invoke: (functionRef: string, event: unknown) => Promise<unknown>;
+  /** Local queues, for rule targets and dead-letter queues that are SQS queues. */
+  sqs?: Pick<LocalSqs, 'hasQueue' | 'isFifo' | 'sendToArn'>;
   /** Upper bound on a target's retries locally (AWS defaults to 185 over 24 h). */
   maxRetries?: number;
   retryBaseMs?: number;
@@ -100,27 +119,61 @@ export class LocalEventBridge implements AwsService {
       const name = template.resolve(res.Properties.Name);
       if (typeof name === 'string') this.#buses.add(name);
     }
-    const target = (rule: string, t: z.infer<typeof TargetProps>): Target | undefined => {
+    const sqs = options.sqs;
+    const target = (rule: string, ruleArn: string, t: z.infer<typeof TargetProps>): Target | undefined => {
       const functionRef = template.functionId(t.Arn);
-      if (functionRef === undefined) {
-        options.onError?.(`${rule}: target ${t.Arn} is not a local Lambda function; ignored locally`);
+      let label: string;
+      let send: Target['send'];
+      if (functionRef !== undefined) {
+        label = functionRef;
+        send = (input) => options.invoke(functionRef, input);
+      } else if (sqs?.hasQueue(t.Arn)) {
+        label = t.Arn;
+        // EventBridge sends SqsParameters.MessageGroupId as given: a literal, never a path into the event
+        // (AWS::Events::Rule SqsParameters, EventBridge API reference). It sends no MessageDeduplicationId, so a
+        // FIFO target needs ContentBasedDeduplication (else every SendMessage fails and the event is retried).
+        const groupId = t.SqsParameters?.MessageGroupId;
+        if (sqs.isFifo(t.Arn) && groupId === undefined) {
+          throw new Error(`${rule}: target ${t.Arn} is a FIFO queue and needs SqsParameters.MessageGroupId`);
+        }
+        if (groupId?.startsWith('$.')) {
+          options.onError?.(
+            `${rule}: SqsParameters.MessageGroupId '${groupId}' is used literally by EventBridge, not as a path`,
+          );
+        }
+        send = async (input) =>
+          sqs.sendToArn(t.Arn, {
+            MessageBody: JSON.stringify(input),
+            ...(groupId === undefined ? {} : { MessageGroupId: groupId }),
+          });
+      } else {
+        options.onError?.(`${rule}: target ${t.Arn} is not a local Lambda function or queue; ignored locally`);
         return undefined;
       }
       if (t.InputTransformer !== undefined) throw new Error(`${rule}: InputTransformer is not supported locally`);
+      const deadLetterArn = t.DeadLetterConfig?.Arn;
+      if (deadLetterArn !== undefined && sqs?.isFifo(deadLetterArn)) {
+        // As AWS refuses at PutTargets: "SQS FIFO is not supported by Dead Letter Queues."
+        throw new Error(`${rule}: a rule target's dead-letter queue must be a standard queue (${deadLetterArn})`);
+      }
       const constant = t.Input === undefined ? undefined : JSON.parse(t.Input);
       const path = t.InputPath;
       return {
         rule,
-        functionRef,
+        ruleArn,
+        label,
+        send,
         input: (event) => (constant !== undefined ? constant : path !== undefined ? atPath(event, path) : event),
         maxRetries: Math.min(t.RetryPolicy?.MaximumRetryAttempts ?? 185, options.maxRetries ?? 5),
+        maxEventAgeMs: (t.RetryPolicy?.MaximumEventAgeInSeconds ?? 86_400) * 1000,
+        ...(deadLetterArn === undefined ? {} : { deadLetterArn }),
       };
     };
     for (const [id, res] of template.ofType('AWS::Events::Rule')) {
       const p = RuleProps.parse(template.resolve(res.Properties));
       if (p.State !== undefined && p.State !== 'ENABLED') continue;
       const arn = `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${p.Name ?? id}`;
-      const targets = p.Targets.map((t) => target(id, t)).filter((t) => t !== undefined);
+      const targets = p.Targets.map((t) => target(id, arn, t)).filter((t) => t !== undefined);
       if (p.ScheduleExpression !== undefined) {
         for (const t of targets)
           this.#schedules.push({ id, arn, expression: p.ScheduleExpression, target: t, kind: 'rule' });
@@ -133,8 +186,8 @@ export class LocalEventBridge implements AwsService {
     for (const [id, res] of template.ofType('AWS::Scheduler::Schedule')) {
       const p = ScheduleProps.parse(template.resolve(res.Properties));
       if (p.State !== undefined && p.State !== 'ENABLED') continue;
-      const t = target(id, p.Target);
       const arn = `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule/default/${id}`;
+      const t = target(id, arn, p.Target);
       if (t) this.#schedules.push({ id, arn, expression: p.ScheduleExpression, target: t, kind: 'scheduler' });
     }
   }
@@ -207,7 +260,7 @@ export class LocalEventBridge implements AwsService {
   }
 
   schedules(): { id: string; expression: string; target: string }[] {
-    return this.#schedules.map((s) => ({ id: s.id, expression: s.expression, target: s.target.functionRef }));
+    return this.#schedules.map((s) => ({ id: s.id, expression: s.expression, target: s.target.label }));
   }
 
   /** Runs every scheduled target once, now, and resolves when all are done (retries included). */
@@ -264,22 +317,60 @@ export class LocalEventBridge implements AwsService {
   async #deliver(target: Target, event: unknown): Promise<void> {
     const base = this.options.retryBaseMs ?? 200;
     const max = this.options.retryMaxMs ?? 10_000;
+    const started = Date.now();
     for (let attempt = 0; !this.#stopped; attempt++) {
       try {
-        await this.options.invoke(target.functionRef, target.input(event));
+        await target.send(target.input(event));
         return;
       } catch (err) {
-        const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        if (attempt >= target.maxRetries) {
-          this.#dlq.push({ rule: target.rule, target: target.functionRef, event, error });
-          this.options.onError?.(
-            `${target.rule} → ${target.functionRef}: dead-lettered after ${attempt + 1} attempt(s): ${error}`,
-          );
+        const delay = Math.min(max, base * 2 ** attempt);
+        const exhausted =
+          attempt >= target.maxRetries
+            ? 'MaximumRetryAttempts'
+            : Date.now() - started + delay > target.maxEventAgeMs
+              ? 'MaximumEventAgeInSeconds'
+              : undefined;
+        if (exhausted !== undefined) {
+          this.#deadLetter(target, event, err, exhausted, attempt);
           return;
         }
-        await this.#sleep(Math.min(max, base * 2 ** attempt));
+        await this.#sleep(delay);
       }
     }
+  }
+
+  /**
+   * To the target's DeadLetterConfig queue with the attributes EventBridge sets (ERROR_CODE, ERROR_MESSAGE,
+   * EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS, RULE_ARN, TARGET_ARN), else (or if that fails) the local list.
+   */
+  #deadLetter(target: Target, event: unknown, err: unknown, exhausted: string, retries: number): void {
+    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    this.options.onError?.(`${target.rule} → ${target.label}: dead-lettered after ${retries + 1} attempt(s): ${error}`);
+    const dlq = target.deadLetterArn;
+    if (dlq !== undefined && this.options.sqs?.hasQueue(dlq)) {
+      const attribute = (value: string) => ({ DataType: 'String', StringValue: value });
+      try {
+        this.options.sqs.sendToArn(dlq, {
+          MessageBody: JSON.stringify(event),
+          MessageAttributes: {
+            ERROR_CODE: attribute(err instanceof Error ? err.name : 'Error'),
+            ERROR_MESSAGE: attribute(err instanceof Error ? err.message || err.name : String(err)),
+            EXHAUSTED_RETRY_CONDITION: attribute(exhausted),
+            RETRY_ATTEMPTS: { DataType: 'Number', StringValue: String(retries) },
+            RULE_ARN: attribute(target.ruleArn),
+            TARGET_ARN: attribute(
+              target.label.startsWith('arn:')
+                ? target.label
+                : `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${target.label}`,
+            ),
+          },
+        });
+        return;
+      } catch (sendError) {
+        this.options.onError?.(`${target.rule}: could not send to dead-letter queue ${dlq}: ${String(sendError)}`);
+      }
+    }
+    this.#dlq.push({ rule: target.rule, target: target.label, event, error });
   }
 
   #sleep(ms: number): Promise<void> {

@@ -11,6 +11,7 @@ import { type EventDeadLetter, LocalEventBridge, type StintBusEvent } from './ev
 import { awsError, readBody, routeAws, send } from './http.ts';
 import { createLocalIssuer, TokenRequest } from './issuer.ts';
 import { LocalLambda } from './lambda.ts';
+import { LocalSqs, type QueueStats, type QueueSummary, queuesFromTemplate } from './sqs.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { type DeadLetter, StreamJournal } from './streams.ts';
 import { LOCAL_REGION, loadTemplate } from './template.ts';
@@ -18,7 +19,7 @@ import { LOCAL_REGION, loadTemplate } from './template.ts';
 /**
  * The local runtime: the synthesized template run on one machine (ARCHITECTURE "Local runtime"). One HTTP port
  * serves the HTTP API routes, the local issuer (/_local/*) and the AWS JSON APIs the handlers' SDK clients call
- * (DynamoDB, Step Functions, EventBridge, chosen by X-Amz-Target), which the standard AWS_ENDPOINT_URL_* variables
+ * (DynamoDB, Step Functions, EventBridge, SQS, chosen by X-Amz-Target), which the standard AWS_ENDPOINT_URL_* variables
  * point at. Handler code is the same as in AWS.
  */
 export type LocalRuntimeOptions = {
@@ -40,6 +41,11 @@ export type LocalRuntimeOptions = {
   log?: (message: string) => void;
   /** Set after the template's function environment: local stand-ins for what AWS resolves (e.g. secret references). */
   env?: Record<string, string>;
+  /**
+   * SQS → Lambda: a failed message is received again after the queue's visibility timeout in AWS; locally after
+   * at most this many milliseconds (default 2000), so retries and dead-lettering take seconds, not minutes.
+   */
+  sqsMaxRetryDelayMs?: number;
 };
 
 export type LocalIdentity = { sub: string; email: string; groups?: string[]; manager?: string };
@@ -59,7 +65,13 @@ export type LocalRuntime = {
     stepFunctions: Record<string, number>;
     invocations: Record<string, number>;
     coldImportMs: Record<string, number>;
+    /** Per queue: messages visible, in flight and delayed now; sent, received, deleted and dead-lettered so far. */
+    sqs: Record<string, QueueStats>;
   };
+  /** Every queue's visible and in-flight messages, and the name of its dead-letter queue. */
+  queues(): QueueSummary[];
+  /** Resolves once every queue an event source mapping reads is empty and no batch is being delivered. */
+  queuesIdle(): Promise<void>;
   deadLetters(): { stream: DeadLetter[]; events: EventDeadLetter[] };
   /** Runs every scheduled target once, now. */
   runSchedules(): Promise<void>;
@@ -81,15 +93,16 @@ const EsmProps = z.object({
   BatchSize: z.number().optional(),
   MaximumRetryAttempts: z.number().optional(),
   FunctionResponseTypes: z.array(z.string()).optional(),
+  ScalingConfig: z.object({ MaximumConcurrency: z.number().optional() }).optional(),
   Enabled: z.boolean().optional(),
   FilterCriteria: z.object({ Filters: z.array(z.object({ Pattern: z.string() })).optional() }).optional(),
 });
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((m: string) => process.stderr.write(`[stint local] ${m}\n`));
-  const template = loadTemplate(options.template);
-  const lambda = new LocalLambda(template, options.repoRoot);
-  const functionEnv = lambda.mergedEnvironment(); // fails loudly on conflicting variables, before anything starts
+  // Fails loudly on a bad template or conflicting function variables before anything starts; loaded again below
+  // with the runtime's URL, which queue URLs are built on.
+  new LocalLambda(loadTemplate(options.template), options.repoRoot).mergedEnvironment();
   if (options.stateDir !== undefined) mkdirSync(options.stateDir, { recursive: true });
 
   // Listen first: the URL goes into the environment the handlers read at cold start.
@@ -128,11 +141,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // Stopped in this order: timers, the port, the engines, then the stores.
   const cleanup: Partial<Record<(typeof STOP_ORDER)[number], () => Promise<void> | void>> = { server: closeServer };
   try {
+    const template = loadTemplate(options.template, { endpoint: url });
+    const lambda = new LocalLambda(template, options.repoRoot);
+    const functionEnv = lambda.mergedEnvironment();
     Object.assign(process.env, functionEnv, {
       AWS_ENDPOINT_URL: url, // any other AWS service fails here, clearly, instead of reaching real AWS
       AWS_ENDPOINT_URL_DYNAMODB: url,
       AWS_ENDPOINT_URL_SFN: url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: url,
+      AWS_ENDPOINT_URL_SQS: url,
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: 'local',
@@ -153,17 +170,51 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ...(options.stateDir === undefined ? {} : { dataDir: join(options.stateDir, 'dynamodb') }),
     });
     cleanup.dynamo = () => dynamo.stop();
+    const sqs = new LocalSqs(queuesFromTemplate(template), {
+      endpoint: url,
+      ...(options.stateDir === undefined ? {} : { dir: join(options.stateDir, 'sqs') }),
+      ...(options.sqsMaxRetryDelayMs === undefined ? {} : { maxRetryDelayMs: options.sqsMaxRetryDelayMs }),
+      onError: log,
+    });
+    cleanup.sqs = () => sqs.stop();
 
     for (const [id, res] of template.ofType('AWS::Lambda::EventSourceMapping')) {
       const p = EsmProps.parse(template.resolve(res.Properties));
       if (p.Enabled === false) continue;
-      const table = p.EventSourceArn === undefined ? undefined : dynamo.tableByStreamArn(p.EventSourceArn);
       const fn = template.functionId(p.FunctionName);
-      if (table === undefined || fn === undefined) {
-        log(`event source mapping ${id}: only DynamoDB streams to local functions run locally; skipped`);
+      const filters = (p.FilterCriteria?.Filters ?? []).map((f) => parseEventPattern(f.Pattern));
+      if (fn !== undefined && p.EventSourceArn !== undefined && sqs.hasQueue(p.EventSourceArn)) {
+        sqs.addEventSource({
+          id,
+          queueArn: p.EventSourceArn,
+          batchSize: p.BatchSize ?? 10,
+          reportBatchItemFailures: p.FunctionResponseTypes?.includes('ReportBatchItemFailures') ?? false,
+          ...(p.ScalingConfig?.MaximumConcurrency === undefined
+            ? {}
+            : { concurrency: p.ScalingConfig.MaximumConcurrency }),
+          ...(filters.length === 0
+            ? {}
+            : {
+                // Lambda matches `body` patterns against the body parsed as JSON when it is JSON.
+                filter: (record) => {
+                  let body: unknown = record.body;
+                  try {
+                    body = JSON.parse(record.body);
+                  } catch {
+                    // a plain-text body is matched as a string
+                  }
+                  return filters.some((f) => matchesEventPattern(f, { ...record, body }));
+                },
+              }),
+          deliver: (event) => lambda.invoke(fn, event),
+        });
         continue;
       }
-      const filters = (p.FilterCriteria?.Filters ?? []).map((f) => parseEventPattern(f.Pattern));
+      const table = p.EventSourceArn === undefined ? undefined : dynamo.tableByStreamArn(p.EventSourceArn);
+      if (table === undefined || fn === undefined) {
+        log(`event source mapping ${id}: only DynamoDB streams and SQS queues to local functions run locally; skipped`);
+        continue;
+      }
       journal.register({
         id,
         table,
@@ -186,7 +237,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const invoke = (fn: string, event: unknown) => lambda.invoke(fn, event);
     const sfn = new LocalStepFunctions(template, { invoke, onError: log });
     cleanup.sfn = () => sfn.stop();
-    const eventbridge = new LocalEventBridge(template, { invoke, onError: log });
+    const eventbridge = new LocalEventBridge(template, { invoke, sqs, onError: log });
     cleanup.eventbridge = () => eventbridge.stop();
 
     const issuer = await createLocalIssuer({
@@ -195,7 +246,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       audience: options.audience ?? 'stint-local',
     });
     const gateway = new LocalApiGateway({ routes: routesFromTemplate(template), invoke, issuer, onError: log });
-    const services = { DynamoDB_20120810: dynamo, AWSStepFunctions: sfn, AWSEvents: eventbridge };
+    const services = { DynamoDB_20120810: dynamo, AWSStepFunctions: sfn, AWSEvents: eventbridge, AmazonSQS: sqs };
 
     await lambda.loadAll(); // every handler's cold start, now that its environment is set
     processEndpoint = url;
@@ -245,6 +296,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     };
 
     journal.start();
+    sqs.start();
     let scheduled: Promise<void> | undefined;
     const runSchedules = () => {
       scheduled ??= eventbridge.runSchedules().finally(() => {
@@ -274,7 +326,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         stepFunctions: sfn.apiCalls(),
         invocations: lambda.stats().invocations,
         coldImportMs: lambda.stats().coldImportMs,
+        sqs: sqs.stats(),
       }),
+      queues: () => sqs.queues(),
+      queuesIdle: () => sqs.idle(),
       deadLetters: () => ({ stream: journal.deadLetters(), events: eventbridge.deadLetters() }),
       runSchedules,
       stop: () => {
@@ -288,7 +343,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   }
 }
 
-const STOP_ORDER = ['timer', 'server', 'eventbridge', 'sfn', 'journal', 'dynamo'] as const;
+// SQS first: pollers finish the batches they are delivering while the handlers can still reach the port.
+const STOP_ORDER = ['timer', 'sqs', 'server', 'eventbridge', 'sfn', 'journal', 'dynamo'] as const;
 
 async function runCleanup(
   steps: Partial<Record<(typeof STOP_ORDER)[number], () => Promise<void> | void>>,

@@ -42,11 +42,20 @@ export type LocalTemplate = {
   functionArn(logicalId: string): string;
   tableName(logicalId: string): string;
   stateMachineArn(logicalId: string): string;
+  /** A queue's physical name: its QueueName, else the logical id (with `.fifo` for a FIFO queue, as AWS requires). */
+  queueName(logicalId: string): string;
+  /** `<endpoint>/000000000000/<name>`: the URL the queue's Ref resolves to (the runtime serves SQS on `endpoint`). */
+  queueUrl(logicalId: string): string;
+};
+
+export type LoadTemplateOptions = {
+  /** Where the local runtime serves its AWS APIs; queue URLs are built on it (default http://localhost). */
+  endpoint?: string;
 };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function loadTemplate(json: unknown): LocalTemplate {
+export function loadTemplate(json: unknown, options: LoadTemplateOptions = {}): LocalTemplate {
   const parsed = TemplateJson.safeParse(json);
   if (!parsed.success) throw new TemplateError(`Not a CloudFormation template: ${parsed.error.message}`);
   const t = parsed.data;
@@ -65,6 +74,14 @@ export function loadTemplate(json: unknown): LocalTemplate {
   const functionArn = (id: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${id}`;
   const stateMachineArn = (id: string) => `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${id}`;
   const busName = (id: string) => physical(id, 'Name');
+  const queueName = (id: string) => {
+    const res = resources.get(id);
+    if (res?.Properties.QueueName !== undefined) return physical(id, 'QueueName');
+    const fifo = resolve(res?.Properties.FifoQueue);
+    return fifo === true || fifo === 'true' ? `${id}.fifo` : id;
+  };
+  const queueUrl = (id: string) =>
+    `${(options.endpoint ?? 'http://localhost').replace(/\/$/, '')}/${LOCAL_ACCOUNT}/${queueName(id)}`;
   const arn = (service: string, rest: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${rest}`;
 
   const pseudo: Record<string, unknown> = {
@@ -97,7 +114,7 @@ export function loadTemplate(json: unknown): LocalTemplate {
       case 'AWS::Events::Rule':
         return physical(name, 'Name');
       case 'AWS::SQS::Queue':
-        return `http://localhost/${LOCAL_ACCOUNT}/${name}`;
+        return queueUrl(name);
       case 'AWS::SNS::Topic':
         return arn('sns', name);
       case 'AWS::SecretsManager::Secret':
@@ -130,9 +147,11 @@ export function loadTemplate(json: unknown): LocalTemplate {
       case 'AWS::Events::Rule.Arn':
         return arn('events', `rule/${physical(id, 'Name')}`);
       case 'AWS::SQS::Queue.Arn':
-        return arn('sqs', id);
+        return arn('sqs', queueName(id));
       case 'AWS::SQS::Queue.QueueName':
-        return id;
+        return queueName(id);
+      case 'AWS::SQS::Queue.QueueUrl':
+        return queueUrl(id);
       case 'AWS::IAM::Role.Arn':
         return `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`;
       default:
@@ -268,5 +287,7 @@ export function loadTemplate(json: unknown): LocalTemplate {
     functionArn,
     tableName,
     stateMachineArn,
+    queueName,
+    queueUrl,
   };
 }
