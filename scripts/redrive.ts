@@ -218,7 +218,7 @@ export function sqsClient(local: boolean, env: NodeJS.ProcessEnv): SQSClient {
   if (!local) return new SQSClient({});
   const port = z.coerce.number().int().min(1).max(65535).default(8787).parse(env.PORT);
   return new SQSClient({
-    endpoint: `http://localhost:${port}`,
+    endpoint: `http://127.0.0.1:${port}`, // the local runtime listens on IPv4 loopback
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });

@@ -179,7 +179,7 @@ describe('redrive command line', () => {
     expect(await local.config.region()).toBe('local');
     expect(await local.config.credentials()).toMatchObject({ accessKeyId: 'local', secretAccessKey: 'local' });
     const endpoint = await local.config.endpoint?.();
-    expect(endpoint?.hostname).toBe('localhost');
+    expect(endpoint?.hostname).toBe('127.0.0.1');
     expect(endpoint?.port).toBe(9100);
     expect((await sqsClient(true, {}).config.endpoint?.())?.port).toBe(8787);
   });
