@@ -9,17 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { classifyAddress, createOutbound, type Resolver } from '#lib/targets/outbound.ts';
 import { expectSuccess, PermanentDeliveryError, RetryableDeliveryError } from '#lib/targets/types.ts';
-import { header, nth, type Receiver, startReceiver } from './receiver.ts';
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
+import { header, nth, type Receiver, rejectionOf, startReceiver } from './receiver.ts';
 
 function portOf(server: Server): number {
   const address: AddressInfo | string | null = server.address();

@@ -1,6 +1,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TargetConfig, type TargetConfigInput } from '#lib/targets/config.ts';
+import { createOutbound } from '#lib/targets/outbound.ts';
+import type { DeliveryContext } from '#lib/targets/types.ts';
 
 /** One request as the receiving server saw it on the wire. */
 export type Received = {
@@ -69,4 +72,31 @@ export function nth(received: Received[], index: number): Received {
   const request = received[index];
   if (request === undefined) throw new Error(`expected a request #${index}, got ${received.length}`);
   return request;
+}
+
+/** A delivery context for kind tests: the real outbound client in local mode, real time. */
+export function contextFor(target: TargetConfigInput, secret: string): DeliveryContext {
+  return {
+    target: TargetConfig.parse(target),
+    secret,
+    http: createOutbound({ local: true, allowPrivateNetwork: true }),
+    tickets: {
+      get: async () => undefined,
+      put: async () => {
+        throw new Error('SIEM kinds keep no tickets');
+      },
+    },
+    now: () => new Date(),
+  };
+}
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
 }
