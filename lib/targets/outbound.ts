@@ -232,7 +232,14 @@ function exchange(
     }
     limits.deadline.addEventListener('abort', onDeadline, { once: true });
 
-    req = (secure ? httpsRequest : httpRequest)(requestOptions, (res) => readCapped(res, limits.cap, host, finish));
+    try {
+      req = (secure ? httpsRequest : httpRequest)(requestOptions, (res) => readCapped(res, limits.cap, host, finish));
+    } catch (error) {
+      // Node refuses a malformed request up front (e.g. a line break in a header value): retrying cannot help.
+      const code = error instanceof Error && 'code' in error ? String(error.code) : 'invalid request';
+      finish({ error: new PermanentDeliveryError(`${host}: request refused before sending (${code})`) });
+      return;
+    }
     req.on('error', (error: NodeJS.ErrnoException) => {
       if (settled) return;
       finish({ error: new RetryableDeliveryError(`${host}: ${error.code ?? error.name}`) });

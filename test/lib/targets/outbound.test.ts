@@ -270,6 +270,16 @@ describe('createOutbound exchange limits', () => {
     expect(got.body.toString('utf8')).toBe('{"é":1}');
   });
 
+  it('refuses a header value with a line break before sending anything (permanent)', async () => {
+    receiver = await startReceiver(() => ({ status: 200 }));
+    const error = await rejectionOf(
+      local.send({ method: 'POST', url: receiver.url, headers: { 'x-sumo-host': 'a\r\nx-injected: 1' }, body: '{}' }),
+    );
+    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect(error.message).toBe('127.0.0.1: request refused before sending (ERR_INVALID_CHAR)');
+    expect(receiver.received).toHaveLength(0);
+  });
+
   it('times out on a server that never answers (retryable)', async () => {
     server = createHttpServer(() => {
       // accepts the request and never answers
