@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -290,6 +290,35 @@ describe('createOutbound exchange limits', () => {
     const error = await rejectionOf(outbound.send({ method: 'POST', url: `http://127.0.0.1:${portOf(server)}/` }));
     expect(error).toBeInstanceOf(RetryableDeliveryError);
     expect(error.message).toBe('127.0.0.1: timed out after 300 ms');
+  });
+
+  it('gives up connecting after the connect timeout (retryable)', async () => {
+    // A listener whose process never accepts: once its accept queue (backlog 1) is full, the kernel drops further
+    // SYNs and a connection attempt stays pending. The child blocks in Atomics.wait (no CPU) and is killed after.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+           process.stdout.write(s.address().port + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000));
+         });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const fillers: Socket[] = [];
+    try {
+      const [chunk] = await once(child.stdout, 'data');
+      const port = Number(String(chunk).trim());
+      for (let i = 0; i < 4; i++) fillers.push(connect({ port, host: '127.0.0.1' }).on('error', () => {}));
+      await Promise.all(fillers.slice(0, 2).map((socket) => once(socket, 'connect')));
+      const outbound = createOutbound({ local: true, allowPrivateNetwork: true, connectTimeoutMs: 200 });
+      const error = await rejectionOf(outbound.send({ method: 'POST', url: `http://127.0.0.1:${port}/`, body: '{}' }));
+      expect(error).toBeInstanceOf(RetryableDeliveryError);
+      expect(error.message).toBe('127.0.0.1: connect timed out after 200 ms');
+    } finally {
+      for (const socket of fillers) socket.destroy();
+      child.kill();
+    }
   });
 
   it('counts a resolver that never answers against the total timeout', async () => {
