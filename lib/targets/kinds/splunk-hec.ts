@@ -21,8 +21,9 @@ import {
  * Splunk answers `{ "text": "...", "code": n }`: 0 is success; 8 (internal error) and 9 (server is busy, HTTP 503)
  * are retried; any other code (2/3 token required/invalid authorization, 4 invalid token, 6 invalid data format,
  * 7 incorrect index, 10/11 channel…) is permanent, whatever the HTTP status says.
- * Requests are capped at `maxBatchBytes` (default 1 MB, below HEC's `max_content_length` in limits.conf [http_input],
- * which Splunk Cloud does not let you raise) and `maxBatchEvents`.
+ * Requests are capped at `maxBatchBytes` (a conservative 1 MB default: HEC refuses bodies over `max_content_length`,
+ * limits.conf [http_input], which only Splunk Enterprise admins can raise) and `maxBatchEvents`.
+ * Indexer acknowledgement is not polled (`/services/collector/ack`): a 200 means HEC accepted the batch.
  */
 export const SplunkHecOptions = z.strictObject({
   sourcetype: z.string().min(1).max(256).default('stint:audit'),
