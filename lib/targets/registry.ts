@@ -1,0 +1,37 @@
+import { ValidationError } from '#lib/domain/errors.ts';
+import type { TargetConfig, TargetKind } from './config.ts';
+import { splunkHecDriver } from './kinds/splunk-hec.ts';
+import { sumoLogicDriver } from './kinds/sumo-logic.ts';
+import { webhookDriver } from './kinds/webhook.ts';
+import type { TargetDriver } from './types.ts';
+
+/** One line per kind: each kind's module adds its own line. */
+const drivers: Partial<Record<TargetKind, TargetDriver>> = {
+  webhook: webhookDriver,
+  'splunk-hec': splunkHecDriver,
+  'sumo-logic': sumoLogicDriver,
+};
+
+/** The driver of a target kind; a kind without one is an error naming it (a ValidationError on `kind`). */
+export function driverFor(kind: TargetKind): TargetDriver {
+  const driver = drivers[kind];
+  if (driver === undefined) throw new ValidationError(`target kind "${kind}" is not supported yet`, 'kind');
+  return driver;
+}
+
+/** Checks a target's kind-specific options (at synth and at cold start); the error names `options.<field>`. */
+export function validateTargetOptions(target: TargetConfig): void {
+  const parsed = driverFor(target.kind).optionsSchema.safeParse(target.options);
+  if (parsed.success) return;
+  const issues = parsed.error.issues.map((issue) => {
+    // An unknown key is reported on the object itself: name the key instead.
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;
+    return { path: ['options', ...path.map(String)].join('.'), message: issue.message };
+  });
+  const first = issues[0] ?? { path: 'options', message: 'invalid' };
+  throw new ValidationError(
+    `target "${target.name}" (${target.kind}): ${first.path}: ${first.message}`,
+    first.path,
+    issues,
+  );
+}
