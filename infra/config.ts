@@ -1,6 +1,8 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { ValidationError } from '#lib/domain/errors.ts';
 import { isItsm, TargetConfig } from '#lib/targets/config.ts';
+import { validateTargetOptions } from '#lib/targets/registry.ts';
 
 /**
  * The deployment's configuration: one typed file, infra/stint.config.ts, validated here at synth.
@@ -269,13 +271,21 @@ function secretRefIssues(target: DeployedTarget, mode: ConfigMode): Issue[] {
   return [];
 }
 
-/**
- * Kind-specific options (`targets[i].options`): paths are relative to `options`.
- * LEAD: plug lib/targets/registry.ts's `validateTargetOptions` in here once the kinds are merged; until then
- * any options object is accepted at synth (the delivery functions validate them again at cold start).
- */
-export function targetOptionIssues(_target: TargetConfig): Issue[] {
-  return [];
+/** Kind-specific options (`targets[i].options`), checked by the kind itself; paths are relative to `options`. */
+export function targetOptionIssues(target: TargetConfig): Issue[] {
+  try {
+    validateTargetOptions(target);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const issues =
+      error.issues.length > 0 ? error.issues : [{ path: error.field ?? 'options', message: error.message }];
+    // Paths come back as `options.a.b`; the caller puts them under `options`.
+    return issues.map((i) => ({
+      path: i.path.split('.').filter((p, n) => !(n === 0 && p === 'options')),
+      message: i.message,
+    }));
+  }
 }
 
 /** Across targets: unique names, and all of them fit in the delivery functions' environment. */

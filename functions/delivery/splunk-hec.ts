@@ -1,3 +1,4 @@
-export const handler = async (): Promise<never> => {
-  throw new Error('placeholder: written on another branch');
-};
+import { deliveryHandler } from '#lib/targets/handler.ts';
+import { splunkHecDriver } from '#lib/targets/kinds/splunk-hec.ts';
+
+export const handler = deliveryHandler(splunkHecDriver);

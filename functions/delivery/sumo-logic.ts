@@ -1,3 +1,4 @@
-export const handler = async (): Promise<never> => {
-  throw new Error('placeholder: written on another branch');
-};
+import { deliveryHandler } from '#lib/targets/handler.ts';
+import { sumoLogicDriver } from '#lib/targets/kinds/sumo-logic.ts';
+
+export const handler = deliveryHandler(sumoLogicDriver);

@@ -1,14 +1,13 @@
 import type { StintEvent } from '#events/schemas.ts';
 import type { TargetConfig } from './config.ts';
-import { PermanentDeliveryError } from './types.ts';
+import { toOcsf } from './ocsf.ts';
 
 /**
  * What a SIEM kind sends for one event: Stint's own event JSON (format `stint`, the default) or its OCSF form.
  * The OCSF mapping (lib/targets/ocsf.ts) is wired here, in one place, for every SIEM kind.
  */
 export function eventPayload(event: StintEvent, format: TargetConfig['format']): unknown {
-  if (format === 'stint') return event;
-  throw new PermanentDeliveryError('ocsf format not available');
+  return format === 'ocsf' ? toOcsf(event) : event;
 }
 
 /**

@@ -1,15 +1,25 @@
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig, TargetKind } from './config.ts';
+import { datadogLogsDriver } from './kinds/datadog-logs.ts';
+import { elasticDriver } from './kinds/elastic.ts';
+import { jiraDriver } from './kinds/jira.ts';
+import { microsoftSentinelDriver } from './kinds/microsoft-sentinel.ts';
+import { serviceNowDriver } from './kinds/servicenow.ts';
 import { splunkHecDriver } from './kinds/splunk-hec.ts';
 import { sumoLogicDriver } from './kinds/sumo-logic.ts';
 import { webhookDriver } from './kinds/webhook.ts';
 import type { TargetDriver } from './types.ts';
 
-/** One line per kind: each kind's module adds its own line. */
-const drivers: Partial<Record<TargetKind, TargetDriver>> = {
+/** One line per kind. */
+const drivers: Record<TargetKind, TargetDriver> = {
   webhook: webhookDriver,
   'splunk-hec': splunkHecDriver,
   'sumo-logic': sumoLogicDriver,
+  'datadog-logs': datadogLogsDriver,
+  elastic: elasticDriver,
+  'microsoft-sentinel': microsoftSentinelDriver,
+  jira: jiraDriver,
+  servicenow: serviceNowDriver,
 };
 
 /** The driver of a target kind; a kind without one is an error naming it (a ValidationError on `kind`). */
@@ -21,8 +31,12 @@ export function driverFor(kind: TargetKind): TargetDriver {
 
 /** Checks a target's kind-specific options (at synth and at cold start); the error names `options.<field>`. */
 export function validateTargetOptions(target: TargetConfig): void {
-  const parsed = driverFor(target.kind).optionsSchema.safeParse(target.options);
-  if (parsed.success) return;
+  const driver = driverFor(target.kind);
+  const parsed = driver.optionsSchema.safeParse(target.options);
+  if (parsed.success) {
+    driver.checkTarget?.(target);
+    return;
+  }
   const issues = parsed.error.issues.map((issue) => {
     // An unknown key is reported on the object itself: name the key instead.
     const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;

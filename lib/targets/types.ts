@@ -42,6 +42,8 @@ export interface TargetDriver {
    * allows it. Throws RetryableDeliveryError (timeouts, 429, 5xx) or PermanentDeliveryError (other 4xx).
    */
   deliver(events: StintEvent[], ctx: DeliveryContext): Promise<void>;
+  /** Checks what the options schema alone cannot (e.g. the endpoint against the options); throws ValidationError. */
+  checkTarget?(target: TargetConfig): void;
 }
 
 /** Try again later: a timeout, a connection error, 429 or 5xx. */

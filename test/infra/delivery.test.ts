@@ -45,7 +45,7 @@ const CONFIG: StintConfigInput = {
       kind: 'jira',
       endpoint: 'https://acme.atlassian.net',
       secretRef: secret('jira'),
-      options: { project: 'SEC' },
+      options: { projectKey: 'SEC' },
     },
   ],
 };

@@ -46,7 +46,7 @@ describe('targets in stint.config.ts', () => {
           kind: 'jira',
           endpoint: 'https://acme.atlassian.net',
           maxReceiveCount: 5,
-          options: { project: 'SEC' },
+          options: { projectKey: 'SEC' },
         }),
       ],
     });
@@ -70,7 +70,7 @@ describe('targets in stint.config.ts', () => {
         filter: {},
         format: 'stint',
         allowPrivateNetwork: false,
-        options: { project: 'SEC' },
+        options: { projectKey: 'SEC' },
         maxReceiveCount: 5,
       },
     ]);

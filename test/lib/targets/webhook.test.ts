@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StintEvent } from '#events/schemas.ts';
 import { buildSamples } from '#lib/events/samples.ts';
 import { webhookDriver } from '#lib/targets/kinds/webhook.ts';
+import { OcsfUserAccessManagement } from '#lib/targets/ocsf.ts';
 import { PermanentDeliveryError, RetryableDeliveryError } from '#lib/targets/types.ts';
 import { type Answer, contextFor, header, nth, type Receiver, rejectionOf, startReceiver } from './receiver.ts';
 
@@ -108,14 +109,17 @@ describe('webhook kind (Standard Webhooks)', () => {
     expect(received).toHaveLength(1);
   });
 
-  it('refuses the OCSF format until it is wired, sending nothing', async () => {
+  it('sends OCSF (User Access Management, 3005) when the target asks for it, still signed', async () => {
     const { url, received } = await receiving();
-    const error = await rejectionOf(
-      webhookDriver.deliver(events.slice(0, 1), contextFor(target(url, { format: 'ocsf' }), SECRET)),
-    );
-    expect(error).toBeInstanceOf(PermanentDeliveryError);
-    expect(error.message).toBe('ocsf format not available');
-    expect(received).toHaveLength(0);
+    await webhookDriver.deliver(events.slice(0, 1), contextFor(target(url, { format: 'ocsf' }), SECRET));
+    const got = nth(received, 0);
+    const verified = new Webhook(SECRET).verify(got.body.toString('utf8'), {
+      'webhook-id': header(got, 'webhook-id'),
+      'webhook-timestamp': header(got, 'webhook-timestamp'),
+      'webhook-signature': header(got, 'webhook-signature'),
+    });
+    expect(OcsfUserAccessManagement.parse(verified).metadata.uid).toBe(events[0]?.id);
+    expect(header(got, 'webhook-id')).toBe(events[0]?.id);
   });
 
   it('refuses a secret that is not a whsec_ signing secret without echoing it', async () => {
