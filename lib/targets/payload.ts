@@ -1,34 +1,48 @@
 import type { StintEvent } from '#events/schemas.ts';
-import type { TargetConfig } from './config.ts';
 import { toOcsf } from './ocsf.ts';
+import { PermanentDeliveryError } from './types.ts';
 
 /**
- * What a SIEM kind sends for one event: Stint's own event JSON (format `stint`, the default) or its OCSF form.
- * The OCSF mapping (lib/targets/ocsf.ts) is wired here, in one place, for every SIEM kind.
+ * What SIEM kinds send, in one place: an event as Stint's JSON or OCSF (lib/targets/ocsf.ts), and vendor-sized
+ * batches of serialized events.
  */
-export function eventPayload(event: StintEvent, format: TargetConfig['format']): unknown {
-  return format === 'ocsf' ? toOcsf(event) : event;
-}
+export type EventFormatter = (event: StintEvent, format: 'stint' | 'ocsf') => Record<string, unknown>;
+
+/** The target's format: Stint's event JSON (default) or OCSF User Access Management (class 3005). */
+export const stintFormat: EventFormatter = (event, format) => (format === 'ocsf' ? toOcsf(event) : event);
+
+export const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 /**
- * Splits serialized records into request bodies of at most `maxCount` records and `maxBytes` bytes (UTF-8), in
- * order. A record larger than `maxBytes` on its own travels alone (the vendor then answers for it).
+ * Splits serialized entries into batches that respect a vendor's limits: at most `maxCount` entries and at
+ * most `maxBytes` for the whole request, where a request costs `overhead` bytes plus each entry plus
+ * `separator` bytes between entries. Order is kept. An entry that can never fit refuses the delivery
+ * (PermanentDeliveryError naming the event), since retrying cannot make it smaller.
  */
-export function batchBySize(records: string[], maxBytes: number, maxCount: number, separator = ''): string[][] {
-  const batches: string[][] = [];
-  let current: string[] = [];
-  let size = 0;
-  const sepBytes = Buffer.byteLength(separator);
-  for (const record of records) {
-    const bytes = Buffer.byteLength(record);
-    const added = current.length === 0 ? bytes : bytes + sepBytes;
-    if (current.length > 0 && (current.length >= maxCount || size + added > maxBytes)) {
+export function sizeBatches<T extends { id: string; text: string }>(
+  entries: T[],
+  limits: { maxCount: number; maxBytes: number; overhead: number; separator: number; what: string },
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let size = limits.overhead;
+  for (const entry of entries) {
+    const bytes = utf8Bytes(entry.text);
+    if (limits.overhead + bytes > limits.maxBytes) {
+      throw new PermanentDeliveryError(
+        `event ${entry.id} is ${bytes} bytes serialized, over the ${limits.maxBytes}-byte ${limits.what}`,
+      );
+    }
+    const added = bytes + (current.length === 0 ? 0 : limits.separator);
+    if (current.length > 0 && (current.length >= limits.maxCount || size + added > limits.maxBytes)) {
       batches.push(current);
       current = [];
-      size = 0;
+      size = limits.overhead;
+      size += bytes;
+    } else {
+      size += added;
     }
-    size += current.length === 0 ? bytes : bytes + sepBytes;
-    current.push(record);
+    current.push(entry);
   }
   if (current.length > 0) batches.push(current);
   return batches;

@@ -12,8 +12,8 @@ import { z } from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from '../config.ts';
+import { type EventFormatter, sizeBatches, stintFormat } from '../payload.ts';
 import { type DeliveryContext, expectSuccess, PermanentDeliveryError, type TargetDriver } from '../types.ts';
-import { type EventFormatter, sizeBatches, stintFormat } from './size-batches.ts';
 
 /** The Datadog sites and their logs intake hosts (the "Send logs" endpoint table). */
 export const DATADOG_SITES = [

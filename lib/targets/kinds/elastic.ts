@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from '../config.ts';
+import { type EventFormatter, sizeBatches, stintFormat } from '../payload.ts';
 import {
   expectSuccess,
   type OutboundResponse,
@@ -22,7 +23,6 @@ import {
   RetryableDeliveryError,
   type TargetDriver,
 } from '../types.ts';
-import { type EventFormatter, sizeBatches, stintFormat } from './size-batches.ts';
 
 /** Events per request: small enough that the filtered response (≈ 350 bytes per failed item) stays readable. */
 export const ELASTIC_MAX_BATCH = 100;

@@ -27,8 +27,8 @@ import { z } from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from '../config.ts';
+import { type EventFormatter, sizeBatches, stintFormat } from '../payload.ts';
 import { type DeliveryContext, expectSuccess, PermanentDeliveryError, type TargetDriver } from '../types.ts';
-import { type EventFormatter, sizeBatches, stintFormat } from './size-batches.ts';
 
 export const LOGS_INGESTION_API_VERSION = '2023-01-01';
 /** "Maximum size of API call: 1 MB" (decimal, to stay under either reading). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
-import { batchBySize, eventPayload } from '../payload.ts';
+import { sizeBatches, stintFormat } from '../payload.ts';
 import {
   type DeliveryContext,
   expectSuccess,
@@ -73,7 +73,7 @@ export function hecEvent(event: StintEvent, options: SplunkHecOptions, format: '
     source: options.source,
     sourcetype: options.sourcetype,
     ...(options.index === undefined ? {} : { index: options.index }),
-    event: eventPayload(event, format),
+    event: stintFormat(event, format),
   });
 }
 
@@ -108,9 +108,16 @@ function checkAnswer(response: OutboundResponse, what: string): void {
 async function deliver(events: StintEvent[], ctx: DeliveryContext): Promise<void> {
   const options = SplunkHecOptions.parse(ctx.target.options);
   const url = hecEventUrl(ctx.target.endpoint);
-  const records = events.map((event) => hecEvent(event, options, ctx.target.format));
+  const records = events.map((event) => ({ id: event.id, text: hecEvent(event, options, ctx.target.format) }));
   const what = `splunk-hec ${ctx.target.name}`;
-  for (const batch of batchBySize(records, options.maxBatchBytes, options.maxBatchEvents)) {
+  const limits = {
+    maxCount: options.maxBatchEvents,
+    maxBytes: options.maxBatchBytes,
+    overhead: 0,
+    separator: 0,
+    what: 'HEC request limit',
+  };
+  for (const batch of sizeBatches(records, limits).map((b) => b.map((r) => r.text))) {
     const response = await ctx.http.send({
       method: 'POST',
       url,

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
-import { batchBySize, eventPayload } from '../payload.ts';
+import { sizeBatches, stintFormat } from '../payload.ts';
 import { type DeliveryContext, expectSuccess, PermanentDeliveryError, type TargetDriver } from '../types.ts';
 
 /**
@@ -72,7 +72,7 @@ function fieldsHeader(fields: Record<string, string>): string {
 async function deliver(events: StintEvent[], ctx: DeliveryContext): Promise<void> {
   const options = SumoLogicOptions.parse(ctx.target.options);
   const url = uploadUrl(ctx.secret, ctx.target.endpoint);
-  const lines = events.map((event) => JSON.stringify(eventPayload(event, ctx.target.format)));
+  const lines = events.map((event) => ({ id: event.id, text: JSON.stringify(stintFormat(event, ctx.target.format)) }));
   const headers: Record<string, string> = {
     ...(options.category === undefined ? {} : { 'x-sumo-category': options.category }),
     ...(options.sourceName === undefined ? {} : { 'x-sumo-name': options.sourceName }),
@@ -80,8 +80,15 @@ async function deliver(events: StintEvent[], ctx: DeliveryContext): Promise<void
     ...(options.fields === undefined ? {} : { 'x-sumo-fields': fieldsHeader(options.fields) }),
     ...(options.gzip ? { 'content-encoding': 'gzip' } : {}),
   };
-  for (const batch of batchBySize(lines, options.maxBatchBytes, Number.MAX_SAFE_INTEGER, '\n')) {
-    const text = batch.join('\n');
+  const limits = {
+    maxCount: Number.MAX_SAFE_INTEGER,
+    maxBytes: options.maxBatchBytes,
+    overhead: 0,
+    separator: 1,
+    what: 'Sumo Logic request limit',
+  };
+  for (const batch of sizeBatches(lines, limits)) {
+    const text = batch.map((line) => line.text).join('\n');
     const response = await ctx.http.send({
       method: 'POST',
       url,

@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
-import { eventPayload } from '../payload.ts';
+import { stintFormat } from '../payload.ts';
 import { type DeliveryContext, expectSuccess, PermanentDeliveryError, type TargetDriver } from '../types.ts';
 
 /**
@@ -32,7 +32,7 @@ async function deliver(events: StintEvent[], ctx: DeliveryContext): Promise<void
   WebhookOptions.parse(ctx.target.options);
   const signer = signerFor(ctx.secret);
   for (const event of events) {
-    const body = JSON.stringify(eventPayload(event, ctx.target.format));
+    const body = JSON.stringify(stintFormat(event, ctx.target.format));
     const now = ctx.now();
     const response = await ctx.http.send({
       method: 'POST',

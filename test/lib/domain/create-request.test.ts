@@ -93,6 +93,7 @@ describe('buildRequest', () => {
     expect(AccessRequest.parse(request)).toEqual(request);
     expect(request).toEqual({
       id: 'req-1',
+      tickets: {},
       requester: alice,
       grantee: alice,
       flowId: 'db-admin',

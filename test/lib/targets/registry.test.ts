@@ -4,7 +4,7 @@ import { TargetConfig, type TargetConfigInput, TargetKind } from '#lib/targets/c
 import { splunkHecDriver } from '#lib/targets/kinds/splunk-hec.ts';
 import { sumoLogicDriver } from '#lib/targets/kinds/sumo-logic.ts';
 import { webhookDriver } from '#lib/targets/kinds/webhook.ts';
-import { batchBySize } from '#lib/targets/payload.ts';
+import { sizeBatches } from '#lib/targets/payload.ts';
 import { driverFor, validateTargetOptions } from '#lib/targets/registry.ts';
 
 function validationErrorOf(run: () => void): ValidationError {
@@ -88,18 +88,32 @@ describe('validateTargetOptions', () => {
   });
 });
 
-describe('batchBySize', () => {
-  it('splits by count and by bytes, in order, never leaving a record out', () => {
-    expect(batchBySize(['a', 'b', 'c', 'd', 'e'], 1000, 2)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
-    expect(batchBySize(['aaa', 'bbb', 'ccc'], 6, 10)).toEqual([['aaa', 'bbb'], ['ccc']]);
-    // With a one-byte separator, two 3-byte records need 7 bytes.
-    expect(batchBySize(['aaa', 'bbb', 'ccc'], 6, 10, '\n')).toEqual([['aaa'], ['bbb'], ['ccc']]);
-    expect(batchBySize(['aaa', 'bbb'], 7, 10, '\n')).toEqual([['aaa', 'bbb']]);
+describe('sizeBatches', () => {
+  const entries = (...texts: string[]) => texts.map((text, i) => ({ id: `e${i}`, text }));
+  const texts = (batches: { text: string }[][]) => batches.map((b) => b.map((e) => e.text));
+  const limits = (maxBytes: number, maxCount: number, separator = 0) => ({
+    maxBytes,
+    maxCount,
+    separator,
+    overhead: 0,
+    what: 'test limit',
   });
 
-  it('counts UTF-8 bytes, and sends an oversized record alone', () => {
-    expect(batchBySize(['éé', 'x'], 4, 10)).toEqual([['éé'], ['x']]);
-    expect(batchBySize(['x', 'y'.repeat(50), 'z'], 10, 10)).toEqual([['x'], ['y'.repeat(50)], ['z']]);
-    expect(batchBySize([], 10, 10)).toEqual([]);
+  it('splits by count and by bytes, in order, never leaving a record out', () => {
+    expect(texts(sizeBatches(entries('a', 'b', 'c', 'd', 'e'), limits(1000, 2)))).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+      ['e'],
+    ]);
+    expect(texts(sizeBatches(entries('aaa', 'bbb', 'ccc'), limits(6, 10)))).toEqual([['aaa', 'bbb'], ['ccc']]);
+    // With a one-byte separator, two 3-byte records need 7 bytes.
+    expect(texts(sizeBatches(entries('aaa', 'bbb', 'ccc'), limits(6, 10, 1)))).toEqual([['aaa'], ['bbb'], ['ccc']]);
+    expect(texts(sizeBatches(entries('aaa', 'bbb'), limits(7, 10, 1)))).toEqual([['aaa', 'bbb']]);
+  });
+
+  it('counts UTF-8 bytes, and refuses a record that can never fit, naming it', () => {
+    expect(texts(sizeBatches(entries('éé', 'x'), limits(4, 10)))).toEqual([['éé'], ['x']]);
+    expect(() => sizeBatches(entries('x', 'y'.repeat(50)), limits(10, 10))).toThrow(/event e1 is 50 bytes/);
+    expect(sizeBatches([], limits(10, 10))).toEqual([]);
   });
 });
