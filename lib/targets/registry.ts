@@ -8,6 +8,7 @@ import { serviceNowDriver } from './kinds/servicenow.ts';
 import { splunkHecDriver } from './kinds/splunk-hec.ts';
 import { sumoLogicDriver } from './kinds/sumo-logic.ts';
 import { webhookDriver } from './kinds/webhook.ts';
+import { parseTargetOptions } from './options.ts';
 import type { TargetDriver } from './types.ts';
 
 /** One line per kind. */
@@ -32,20 +33,6 @@ export function driverFor(kind: TargetKind): TargetDriver {
 /** Checks a target's kind-specific options (at synth and at cold start); the error names `options.<field>`. */
 export function validateTargetOptions(target: TargetConfig): void {
   const driver = driverFor(target.kind);
-  const parsed = driver.optionsSchema.safeParse(target.options);
-  if (parsed.success) {
-    driver.checkTarget?.(target);
-    return;
-  }
-  const issues = parsed.error.issues.map((issue) => {
-    // An unknown key is reported on the object itself: name the key instead.
-    const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;
-    return { path: ['options', ...path.map(String)].join('.'), message: issue.message };
-  });
-  const first = issues[0] ?? { path: 'options', message: 'invalid' };
-  throw new ValidationError(
-    `target "${target.name}" (${target.kind}): ${first.path}: ${first.message}`,
-    first.path,
-    issues,
-  );
+  parseTargetOptions(target, driver.optionsSchema);
+  driver.checkTarget?.(target);
 }

@@ -7,11 +7,13 @@
  *
  * Datadog has no de-duplication: a retried batch can show twice (the event id is in every entry as `event_id`).
  */
+
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from '../config.ts';
+import { parseTargetOptions, plainEndpoint } from '../options.ts';
 import { type EventFormatter, sizeBatches, stintFormat } from '../payload.ts';
 import { type DeliveryContext, expectSuccess, PermanentDeliveryError, type TargetDriver } from '../types.ts';
 
@@ -61,15 +63,7 @@ export const DatadogLogsOptions = z.strictObject({
 });
 export type DatadogLogsOptions = z.infer<typeof DatadogLogsOptions>;
 
-function parseOptions(target: TargetConfig): DatadogLogsOptions {
-  const parsed = DatadogLogsOptions.safeParse(target.options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = ['options', ...(issue?.path ?? [])].join('.');
-    throw new ValidationError(`target ${target.name}: ${path} ${issue?.message ?? 'is invalid'}`, path);
-  }
-  return parsed.data;
-}
+const parseOptions = (target: TargetConfig) => parseTargetOptions(target, DatadogLogsOptions);
 
 /**
  * The URL a target posts to. Without `customIntake` the endpoint must be the HTTPS logs intake of the
@@ -78,13 +72,7 @@ function parseOptions(target: TargetConfig): DatadogLogsOptions {
  */
 export function datadogLogsUrl(target: TargetConfig): string {
   const options = parseOptions(target);
-  const url = new URL(target.endpoint);
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new ValidationError(
-      `target ${target.name}: the endpoint takes no query, fragment or credentials (the API key is the secret)`,
-      'endpoint',
-    );
-  }
+  const url = plainEndpoint(target);
   if (options.customIntake) {
     if (options.site !== undefined) {
       throw new ValidationError(

@@ -12,9 +12,10 @@
  * order submitted", and a top-level `errors` flag. The response is filtered with `filter_path` (common options,
  * "Response filtering") so it stays small whatever the batch size, keeping `error` and `status` for non-2xx answers.
  */
+
 import { z } from 'zod';
-import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from '../config.ts';
+import { parseTargetOptions, plainEndpoint } from '../options.ts';
 import { type EventFormatter, sizeBatches, stintFormat } from '../payload.ts';
 import {
   expectSuccess,
@@ -53,26 +54,12 @@ export const ElasticOptions = z.strictObject({
 });
 export type ElasticOptions = z.infer<typeof ElasticOptions>;
 
-function parseOptions(target: TargetConfig): ElasticOptions {
-  const parsed = ElasticOptions.safeParse(target.options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = ['options', ...(issue?.path ?? [])].join('.');
-    throw new ValidationError(`target ${target.name}: ${path} ${issue?.message ?? 'is invalid'}`, path);
-  }
-  return parsed.data;
-}
+const parseOptions = (target: TargetConfig) => parseTargetOptions(target, ElasticOptions);
 
 /** `{endpoint}/_bulk` (the endpoint may carry a path prefix, e.g. behind a proxy) with the response filter. */
 export function elasticBulkUrl(target: TargetConfig): string {
   const options = parseOptions(target);
-  const url = new URL(target.endpoint);
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new ValidationError(
-      `target ${target.name}: the endpoint takes no query, fragment or credentials (the API key is the secret)`,
-      'endpoint',
-    );
-  }
+  const url = plainEndpoint(target);
   const query = new URLSearchParams({ filter_path: ELASTIC_FILTER_PATH });
   if (options.pipeline !== undefined) query.set('pipeline', options.pipeline);
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}/_bulk?${query.toString()}`;

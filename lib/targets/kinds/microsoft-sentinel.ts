@@ -22,11 +22,12 @@
  * `Type` is a standard column of every Log Analytics table (it holds the table name: "Standard columns in Azure
  * Monitor Logs"), so Stint's event type goes in `EventType`.
  */
+
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
-import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from '../config.ts';
+import { parseTargetOptions, plainEndpoint } from '../options.ts';
 import { type EventFormatter, sizeBatches, stintFormat } from '../payload.ts';
 import { type DeliveryContext, expectSuccess, PermanentDeliveryError, type TargetDriver } from '../types.ts';
 
@@ -84,25 +85,11 @@ export const MicrosoftSentinelOptions = z.strictObject({
 });
 export type MicrosoftSentinelOptions = z.infer<typeof MicrosoftSentinelOptions>;
 
-function parseOptions(target: TargetConfig): MicrosoftSentinelOptions {
-  const parsed = MicrosoftSentinelOptions.safeParse(target.options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = ['options', ...(issue?.path ?? [])].join('.');
-    throw new ValidationError(`target ${target.name}: ${path} ${issue?.message ?? 'is invalid'}`, path);
-  }
-  return parsed.data;
-}
+const parseOptions = (target: TargetConfig) => parseTargetOptions(target, MicrosoftSentinelOptions);
 
 export function sentinelIngestionUrl(target: TargetConfig): string {
   const options = parseOptions(target);
-  const url = new URL(target.endpoint);
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new ValidationError(
-      `target ${target.name}: the endpoint (DCE or DCR logs ingestion endpoint) takes no query, fragment or credentials`,
-      'endpoint',
-    );
-  }
+  const url = plainEndpoint(target, 'the endpoint (DCE or DCR logs ingestion endpoint)');
   const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
   return `${base}/dataCollectionRules/${options.dcrImmutableId}/streams/${options.streamName}?api-version=${LOGS_INGESTION_API_VERSION}`;
 }

@@ -219,7 +219,7 @@ describe('datadog-logs configuration', () => {
     ['https://http-intake.logs.datadoghq.com/v1/input', {}, /path must be empty or \/api\/v2\/logs/],
     ['https://http-intake.logs.datadoghq.com/api/v2/logs?ddtags=x', {}, /no query/],
     ['https://relay.internal', { customIntake: true, site: 'datadoghq.com' }, /site does not apply/],
-    ['https://http-intake.logs.datadoghq.com', { tags: ['has,comma'] }, /options.tags.0 must start with a letter/],
+    ['https://http-intake.logs.datadoghq.com', { tags: ['has,comma'] }, /options.tags.0: must start with a letter/],
     ['https://http-intake.logs.datadoghq.com', { apiKey: 'x' }, /options/],
   ])('refuses %s with %j', (endpoint, options, message) => {
     const check = () => datadogLogsDriver.checkTarget(site(endpoint, options));

@@ -345,11 +345,11 @@ describe('microsoft-sentinel configuration', () => {
   });
 
   it.each([
-    [{ authorityHost: 'http://login.example.com' }, /options.authorityHost must be an https:\/\/ URL/],
-    [{ authorityHost: 'https://login.microsoftonline.com/?x=1' }, /options.authorityHost must have no query/],
-    [{ dcrImmutableId: 'my-dcr' }, /options.dcrImmutableId must be dcr- followed by 32 hex digits/],
-    [{ streamName: 'StintAudit_CL' }, /options.streamName must be Custom-<name>/],
-    [{ clientId: 'not-a-guid' }, /options.clientId must be a GUID/],
+    [{ authorityHost: 'http://login.example.com' }, /options.authorityHost: must be an https:\/\/ URL/],
+    [{ authorityHost: 'https://login.microsoftonline.com/?x=1' }, /options.authorityHost: must have no query/],
+    [{ dcrImmutableId: 'my-dcr' }, /options.dcrImmutableId: must be dcr- followed by 32 hex digits/],
+    [{ streamName: 'StintAudit_CL' }, /options.streamName: must be Custom-<name>/],
+    [{ clientId: 'not-a-guid' }, /options.clientId: must be a GUID/],
     [{ tenantId: 'has space' }, /options.tenantId/],
     [{ scope: 'https://monitor.azure.com/.default' }, /options.scope/],
     [{ workspaceKey: 'x' }, /options/],
