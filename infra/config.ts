@@ -205,7 +205,7 @@ function targetSchema(mode: ConfigMode) {
       ctx.addIssue({ code: 'custom', ...issue });
     }
     for (const issue of targetOptionIssues(target)) {
-      ctx.addIssue({ code: 'custom', ...issue, path: ['options', ...issue.path] });
+      ctx.addIssue({ code: 'custom', ...issue });
     }
   });
 }
@@ -271,7 +271,7 @@ function secretRefIssues(target: DeployedTarget, mode: ConfigMode): Issue[] {
   return [];
 }
 
-/** Kind-specific options (`targets[i].options`), checked by the kind itself; paths are relative to `options`. */
+/** Kind-specific checks (options, and the endpoint against them); paths are relative to the target. */
 export function targetOptionIssues(target: TargetConfig): Issue[] {
   try {
     validateTargetOptions(target);
@@ -280,11 +280,8 @@ export function targetOptionIssues(target: TargetConfig): Issue[] {
     if (!(error instanceof ValidationError)) throw error;
     const issues =
       error.issues.length > 0 ? error.issues : [{ path: error.field ?? 'options', message: error.message }];
-    // Paths come back as `options.a.b`; the caller puts them under `options`.
-    return issues.map((i) => ({
-      path: i.path.split('.').filter((p, n) => !(n === 0 && p === 'options')),
-      message: i.message,
-    }));
+    // Paths come back as `options.a.b`, or `endpoint` for a kind's endpoint check.
+    return issues.map((i) => ({ path: i.path.split('.'), message: i.message }));
   }
 }
 

@@ -25,11 +25,13 @@ export const EVENT_SOURCE = 'stint';
 
 /** Delivery settings (exported for the tests and the local runtime's bus, which retries the same way). */
 export const DELIVERY = {
-  /** Timeout of a delivery function: a batch is at most 10 events, each vendor call bounded by outbound's timeouts. */
+  /** Timeout of a delivery function: a few vendor calls per batch, each bounded by outbound's timeouts. */
   functionTimeoutSeconds: 60,
   functionMemorySize: 512,
-  /** Messages per invocation (the FIFO maximum; lib/targets/deliver.ts chunks them by the kind's own limit). */
+  /** Messages per invocation for ITSM (FIFO maximum); lib/targets/deliver.ts chunks by the kind's own limit. */
   batchSize: 10,
+  /** Messages per invocation for SIEM kinds (standard queues, with the batching window), so vendors get real batches. */
+  siemBatchSize: 100,
   /** SIEM kinds gather events this long before an invocation, so vendors receive batches. */
   siemBatchingWindowSeconds: 5,
   /** Queue and dead-letter queue retention: a stalled target loses nothing for two weeks. */
@@ -97,7 +99,7 @@ export class Delivery extends Construct {
       for (const { queue, target } of own) {
         fn.fn.addEventSource(
           new SqsEventSource(queue, {
-            batchSize: DELIVERY.batchSize,
+            batchSize: isItsm(target.kind) ? DELIVERY.batchSize : DELIVERY.siemBatchSize,
             reportBatchItemFailures: true,
             // FIFO queues take no batching window; ITSM events go one request's story at a time anyway.
             ...(isItsm(target.kind) ? {} : { maxBatchingWindow: Duration.seconds(DELIVERY.siemBatchingWindowSeconds) }),

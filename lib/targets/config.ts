@@ -66,7 +66,8 @@ const SEVERITY_ORDER: Severity[] = ['info', 'warning', 'high'];
 
 /**
  * The EventBridge event pattern of a target's rule (the local runtime matches the same pattern). Flow ids
- * and labels live in `detail.request` (request events) or `detail.after` (flow events).
+ * and labels select request and grant events (`detail.request`); a target filtered by them gets no admin
+ * (flow/integration/bundle) events.
  */
 export function eventPatternFor(filter: TargetFilter, source: string): Record<string, unknown> {
   const detail: Record<string, unknown> = {};

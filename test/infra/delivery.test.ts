@@ -299,17 +299,20 @@ describe('delivery functions', () => {
   });
 
   it.each([
-    [ENTRIES.splunk, 'StintTest-target-splunk', 5],
-    [ENTRIES.hooks, 'StintTest-target-hooks', 5],
-    [ENTRIES.tickets, 'StintTest-target-tickets.fifo', undefined],
-  ])('feeds %s from %s in batches of at most 10 with partial failures', (entry, queueName, window) => {
-    const sources = eventSourcesOf(entry);
-    expect(sources).toHaveLength(1);
-    expect(sources[0]?.EventSourceArn).toEqual(getAtt(queueId(cfn, queueName)));
-    expect(sources[0]?.BatchSize).toBeLessThanOrEqual(10);
-    expect(sources[0]?.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-    expect(sources[0]?.MaximumBatchingWindowInSeconds).toBe(window);
-  });
+    [ENTRIES.splunk, 'StintTest-target-splunk', 5, 100],
+    [ENTRIES.hooks, 'StintTest-target-hooks', 5, 100],
+    [ENTRIES.tickets, 'StintTest-target-tickets.fifo', undefined, 10],
+  ])(
+    'feeds %s from %s in batches (window %s s, at most %s) with partial failures',
+    (entry, queueName, window, batch) => {
+      const sources = eventSourcesOf(entry);
+      expect(sources).toHaveLength(1);
+      expect(sources[0]?.EventSourceArn).toEqual(getAtt(queueId(cfn, queueName)));
+      expect(sources[0]?.BatchSize).toBe(batch);
+      expect(sources[0]?.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(sources[0]?.MaximumBatchingWindowInSeconds).toBe(window);
+    },
+  );
 
   it('gives every delivery function all targets in STINT_TARGETS, as the runtime parses them', () => {
     const values = Object.values(ENTRIES).map(

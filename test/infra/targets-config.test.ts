@@ -181,6 +181,15 @@ describe('targets in stint.config.ts', () => {
     ]);
   });
 
+  it('names the kind’s own checks under the right field: options, or the endpoint', () => {
+    expect(errorOf([target({ kind: 'jira', options: {} })])).toMatch(
+      /^stint\.config\.ts: targets\.0\.options\.projectKey: /m,
+    );
+    expect(errorOf([target({ kind: 'datadog-logs', endpoint: 'https://logs.example.com' })])).toMatch(
+      /^stint\.config\.ts: targets\.0\.endpoint: /m,
+    );
+  });
+
   it('names target errors together with the other wrong fields, one per line', () => {
     let message = '';
     try {
