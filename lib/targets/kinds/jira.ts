@@ -19,7 +19,7 @@
  *   access token with endpoint `https://api.atlassian.com/ex/jira/{cloudId}`, or a Data Center personal access
  *   token) goes in `Authorization: Bearer`. Chosen by the secret's shape.
  *
- * Idempotency under redelivery (the ITSM queue is FIFO per request, at least once):
+ * Idempotency under redelivery (the ITSM queue is FIFO, one message group per target, delivered at least once):
  * - created: the key stored on the request (TicketStore) wins; without one, a JQL search for the label
  *   `stint-<request id>` (set at creation) finds an issue created by an attempt that crashed before storing its key;
  *   only then is an issue created.
@@ -52,7 +52,6 @@ import {
   expectSuccess,
   type OutboundRequest,
   PermanentDeliveryError,
-  RetryableDeliveryError,
   type TargetDriver,
 } from '../types.ts';
 
@@ -175,13 +174,15 @@ async function findIssue(jira: JiraClient, requestId: string): Promise<string | 
   return issue === undefined ? undefined : (issue.key ?? issue.id);
 }
 
-async function created(jira: JiraClient, ctx: DeliveryContext, event: RequestEvent): Promise<void> {
+/** The request's issue: the stored key, an issue found by its label, or a new one. */
+async function created(jira: JiraClient, ctx: DeliveryContext, event: RequestEvent): Promise<string> {
   const requestId = event.request.id;
-  if ((await ctx.tickets.get(requestId, ctx.target.name)) !== undefined) return;
+  const stored = await ctx.tickets.get(requestId, ctx.target.name);
+  if (stored !== undefined) return stored;
   const found = await findIssue(jira, requestId);
   if (found !== undefined) {
     await ctx.tickets.put(requestId, ctx.target.name, found);
-    return;
+    return found;
   }
   const context = templateContext(event);
   const mapped = Object.fromEntries(
@@ -200,15 +201,13 @@ async function created(jira: JiraClient, ctx: DeliveryContext, event: RequestEve
   });
   const issue = parseAnswer(response.body, Created, 'jira create issue');
   await ctx.tickets.put(requestId, ctx.target.name, issue.key);
+  return issue.key;
 }
 
 async function changed(jira: JiraClient, ctx: DeliveryContext, event: RequestEvent): Promise<void> {
-  const key = await ctx.tickets.get(event.request.id, ctx.target.name);
-  if (key === undefined) {
-    throw new RetryableDeliveryError(
-      `jira: request ${event.request.id} has no issue yet (its request.created is not delivered); ${event.id} waits`,
-    );
-  }
+  // No issue yet (a target added after the request was made, or a filter without request.created): open it now,
+  // from this event's view of the request, rather than hold the target's queue waiting for an event that never comes.
+  const key = await created(jira, ctx, event);
   const marker = eventMarker(event.id);
   const listed = await jira.call(
     'GET',

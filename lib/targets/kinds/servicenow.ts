@@ -16,7 +16,7 @@
  *   enforces like the form does — "Data policy": applied to web services by default), so a state of 6 or 7 given as
  *   a plain value gets both. Service requests (`sc_request`) move through `request_state` (e.g. `closed_complete`).
  *
- * Idempotency under redelivery (the ITSM queue is FIFO per request, at least once): the record carries
+ * Idempotency under redelivery (the ITSM queue is FIFO, one message group per target, delivered at least once): the record carries
  * `correlation_id` = the request id, queried before creating when the request has no stored key; each work note
  * carries `[stint-event:<event id>]` and is not written again when `sys_journal_field` already has it (a state change
  * is idempotent by itself).
@@ -46,7 +46,6 @@ import {
   type OutboundRequest,
   type OutboundResponse,
   PermanentDeliveryError,
-  RetryableDeliveryError,
   type TargetDriver,
 } from '../types.ts';
 
@@ -147,9 +146,11 @@ function queryValue(value: string): string {
   return value;
 }
 
-async function created(sn: ServiceNowClient, ctx: DeliveryContext, event: RequestEvent): Promise<void> {
+/** The request's record: the stored key, a record found by correlation_id, or a new one. */
+async function created(sn: ServiceNowClient, ctx: DeliveryContext, event: RequestEvent): Promise<string> {
   const requestId = event.request.id;
-  if ((await ctx.tickets.get(requestId, ctx.target.name)) !== undefined) return;
+  const stored = await ctx.tickets.get(requestId, ctx.target.name);
+  if (stored !== undefined) return stored;
   const found = await sn.call(
     'GET',
     sn.tablePath({
@@ -162,7 +163,7 @@ async function created(sn: ServiceNowClient, ctx: DeliveryContext, event: Reques
   const [existing] = parseAnswer(found.body, Many, 'servicenow find record').result;
   if (existing !== undefined) {
     await ctx.tickets.put(requestId, ctx.target.name, existing.sys_id);
-    return;
+    return existing.sys_id;
   }
   const context = templateContext(event);
   const mapped = Object.fromEntries(Object.entries(sn.options.fields).map(([k, v]) => [k, render(v, context)]));
@@ -181,6 +182,7 @@ async function created(sn: ServiceNowClient, ctx: DeliveryContext, event: Reques
   );
   const record = parseAnswer(response.body, One, 'servicenow create record').result;
   await ctx.tickets.put(requestId, ctx.target.name, record.sys_id);
+  return record.sys_id;
 }
 
 /** Whether a journal entry of this record already carries the marker; unknown (false) without read access. */
@@ -214,12 +216,9 @@ function stateChange(sn: ServiceNowClient, event: RequestEvent): Record<string, 
 }
 
 async function changed(sn: ServiceNowClient, ctx: DeliveryContext, event: RequestEvent): Promise<void> {
-  const sysId = await ctx.tickets.get(event.request.id, ctx.target.name);
-  if (sysId === undefined) {
-    throw new RetryableDeliveryError(
-      `servicenow: request ${event.request.id} has no record yet (its request.created is not delivered); ${event.id} waits`,
-    );
-  }
+  // No record yet (a target added after the request was made, or a filter without request.created): open it now,
+  // from this event's view of the request, rather than hold the target's queue waiting for an event that never comes.
+  const sysId = await created(sn, ctx, event);
   const marker = eventMarker(event.id);
   const update: Record<string, string> = { ...stateChange(sn, event) };
   if (!(await noted(sn, sysId, marker)))

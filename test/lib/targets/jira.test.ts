@@ -163,16 +163,18 @@ describe('jira: redelivery', () => {
 });
 
 describe('jira: ordering and failures', () => {
-  it('answers retryable to an event whose request has no issue yet, without calling Jira', async () => {
-    const ctx = contextFor(target(), SECRET, new MemoryTickets());
+  it('opens the issue from a later event when its request.created never reached this target', async () => {
+    const tickets = new MemoryTickets();
+    const ctx = contextFor(target(), SECRET, tickets);
     const [, approved] = lifecycle();
     if (!approved) throw new Error('no samples');
 
-    const error = await jiraDriver.deliver([approved], ctx).catch((e: unknown) => e);
+    await jiraDriver.deliver([approved], ctx);
+    await jiraDriver.deliver([approved], ctx);
 
-    expect(error).toBeInstanceOf(RetryableDeliveryError);
-    expect(String(error)).toContain('request.created is not delivered');
-    expect(jira.exchanges).toHaveLength(0);
+    expect(jira.issues.size).toBe(1);
+    expect(jira.issues.get('OPS-1')?.comments).toHaveLength(1);
+    expect(await tickets.get(approved.request.id, 'jira-ops')).toBe('OPS-1');
   });
 
   it.each([500, 503, 429])('treats %i from Jira as retryable', async (status) => {

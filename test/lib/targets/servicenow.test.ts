@@ -193,15 +193,18 @@ describe('servicenow: redelivery', () => {
 });
 
 describe('servicenow: ordering and failures', () => {
-  it('answers retryable to an event whose request has no record yet, without calling ServiceNow', async () => {
-    const ctx = contextFor(target(), SECRET, new MemoryTickets());
+  it('opens the record from a later event when its request.created never reached this target', async () => {
+    const tickets = new MemoryTickets();
+    const ctx = contextFor(target(), SECRET, tickets);
     const [, approved] = lifecycle();
     if (!approved) throw new Error('no samples');
 
-    const error = await serviceNowDriver.deliver([approved], ctx).catch((e: unknown) => e);
+    await serviceNowDriver.deliver([approved], ctx);
+    await serviceNowDriver.deliver([approved], ctx);
 
-    expect(error).toBeInstanceOf(RetryableDeliveryError);
-    expect(sn.exchanges).toHaveLength(0);
+    const incident = only(sn.tables.incident ?? new Map());
+    expect(sn.journal.filter((j) => j.element_id === incident.sys_id)).toHaveLength(1);
+    expect(await tickets.get(approved.request.id, ctx.target.name)).toBe(incident.sys_id);
   });
 
   it.each([500, 502, 429])('treats %i from ServiceNow as retryable', async (status) => {
