@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ChangeRecord, GroupName, Subject } from '#lib/domain/common.ts';
+import type { Identity } from '#lib/domain/identity.ts';
+
+/**
+ * The identity directory (issue 4): the one place policies read group membership and managers, and where
+ * chat/ticket accounts are linked to Stint identities. Fed by SCIM 2.0 (Okta, Entra ID) and admin routes.
+ */
+export const ChatAccount = z.discriminatedUnion('kind', [
+  /** Slack: workspace (team) id + user id. */
+  z.strictObject({ kind: z.literal('slack'), teamId: z.string().min(1).max(32), userId: z.string().min(1).max(32) }),
+  /** Microsoft Teams / Bot Framework: the Entra ID object id (aadObjectId) of the user. */
+  z.strictObject({ kind: z.literal('teams'), aadObjectId: z.uuid() }),
+  /** Jira Cloud: the Atlassian account id. */
+  z.strictObject({ kind: z.literal('jira'), accountId: z.string().min(1).max(128) }),
+]);
+export type ChatAccount = z.infer<typeof ChatAccount>;
+
+export const DirectoryUser = z.object({
+  /** Stint subject: the same value as the JWT `sub` of this person. */
+  id: Subject,
+  /** SCIM userName (usually the login email). */
+  userName: z.string().min(1).max(256),
+  /** The first is the primary email. */
+  emails: z.array(z.email()).min(1).max(10),
+  displayName: z.string().max(256).optional(),
+  /** Subject of the manager (SCIM enterprise extension manager.value). */
+  manager: Subject.optional(),
+  active: z.boolean().default(true),
+  /** SCIM externalId from the identity provider. */
+  externalId: z.string().max(256).optional(),
+  accounts: z.array(ChatAccount).max(10).default([]),
+  version: z.number().int().positive(),
+  lastChange: ChangeRecord,
+});
+export type DirectoryUser = z.infer<typeof DirectoryUser>;
+
+export const DirectoryGroup = z.object({
+  id: z.string().min(1).max(128),
+  /** The group name policies use (approver sets, requestors, admin group). */
+  displayName: GroupName,
+  members: z.array(Subject).max(10_000).default([]),
+  externalId: z.string().max(256).optional(),
+  version: z.number().int().positive(),
+  lastChange: ChangeRecord,
+});
+export type DirectoryGroup = z.infer<typeof DirectoryGroup>;
+
+/** What channel callbacks and notifications need from the directory. */
+export interface Directory {
+  userById(id: string): Promise<DirectoryUser | undefined>;
+  userByEmail(email: string): Promise<DirectoryUser | undefined>;
+  userByAccount(account: ChatAccount): Promise<DirectoryUser | undefined>;
+  /** Group names the user belongs to. */
+  groupsOf(userId: string): Promise<string[]>;
+  /** Active members of a group, by group name. */
+  membersOf(groupName: string): Promise<DirectoryUser[]>;
+  /** The Stint identity of an active user (groups and manager from the directory); undefined if inactive/unknown. */
+  identityOf(user: DirectoryUser): Promise<Identity | undefined>;
+}
