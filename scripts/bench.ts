@@ -15,6 +15,7 @@ import { routes } from '#functions/api/routes.ts';
 import { ESM_REQUIRE_BANNER } from '#infra/constructs/stint-function.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
+import { TargetKind } from '#lib/targets/config.ts';
 import { STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
 
 const N = z.coerce.number().int().min(1).max(1000).default(20).parse(process.env.BENCH_N);
@@ -136,6 +137,7 @@ async function bundles(): Promise<void> {
     ...STEP_FUNCTIONS.map((s) => `functions/workflow/${s}.ts`),
     'functions/workflow/reconciler.ts',
     'functions/events/publisher.ts',
+    ...TargetKind.options.map((kind) => `functions/delivery/${kind}.ts`),
   ];
   const out = mkdtempSync(join(tmpdir(), 'stint-bundles-'));
   console.log(
