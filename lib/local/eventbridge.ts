@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
+import { Sleeps } from './durable.ts';
 import { matchesEventPattern, parseEventPattern } from './event-pattern.ts';
 import { type AwsResponse, type AwsService, awsError, awsJson } from './http.ts';
 import type { LocalSqs } from './sqs.ts';
@@ -108,7 +109,7 @@ export class LocalEventBridge implements AwsService {
   readonly #subscribers = new Set<(event: StintBusEvent) => void>();
   readonly #dlq: EventDeadLetter[] = [];
   readonly #inflight = new Set<Promise<void>>();
-  readonly #timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  readonly #sleeps = new Sleeps();
   #stopped = false;
 
   constructor(
@@ -293,11 +294,7 @@ export class LocalEventBridge implements AwsService {
 
   stop(): void {
     this.#stopped = true;
-    for (const t of this.#timers) {
-      clearTimeout(t.timer);
-      t.resolve();
-    }
-    this.#timers.clear();
+    this.#sleeps.wakeAll();
   }
 
   #accept(event: StintBusEvent): void {
@@ -334,7 +331,7 @@ export class LocalEventBridge implements AwsService {
           this.#deadLetter(target, event, err, exhausted, attempt);
           return;
         }
-        await this.#sleep(delay);
+        await this.#sleeps.sleep(delay);
       }
     }
   }
@@ -371,19 +368,6 @@ export class LocalEventBridge implements AwsService {
       }
     }
     this.#dlq.push({ rule: target.rule, target: target.label, event, error });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.#timers.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.#timers.add(entry);
-    });
   }
 }
 

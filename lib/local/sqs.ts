@@ -12,6 +12,7 @@ import {
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { journalLines } from './durable.ts';
 import type { AwsResponse, AwsService } from './http.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
 
@@ -325,17 +326,7 @@ class LocalQueue {
   }
 
   #load(text: string): void {
-    for (const raw of text.split('\n')) {
-      if (raw.trim() === '') continue;
-      let json: unknown;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        continue; // a torn last line after a crash
-      }
-      const line = JournalLine.safeParse(json);
-      if (!line.success) continue;
-      const l = line.data;
+    for (const l of journalLines(text, JournalLine)) {
       if ('put' in l) this.messages.set(l.put.id, { ...l.put, invisibleUntil: 0 });
       else if ('rcv' in l) {
         const m = this.messages.get(l.rcv);

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { z } from 'zod';
+import { journalLines, Sleeps } from './durable.ts';
 
 /**
  * DynamoDB Streams → Lambda event source mapping, locally: per mapping, records are delivered in order, in
@@ -76,7 +77,7 @@ export class StreamJournal {
   readonly #loaded = new Map<string, StreamRecord[]>();
   readonly #intents = new Map<string, WriteIntent>();
   readonly #dlq: DeadLetter[] = [];
-  readonly #timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  readonly #sleeps = new Sleeps();
   #idleWaiters: (() => void)[] = [];
   #fd: number | undefined;
   #intentSeq = 0;
@@ -162,11 +163,7 @@ export class StreamJournal {
 
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers) {
-      clearTimeout(t.timer);
-      t.resolve();
-    }
-    this.#timers.clear();
+    this.#sleeps.wakeAll();
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
   }
@@ -182,17 +179,7 @@ export class StreamJournal {
   #load(text: string): void {
     const acked = new Set<string>();
     const entries: { c: string; r: StreamRecord }[] = [];
-    for (const raw of text.split('\n')) {
-      if (raw.trim() === '') continue;
-      let json: unknown;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        continue; // a torn last line after a crash
-      }
-      const line = JournalLine.safeParse(json);
-      if (!line.success) continue;
-      const l = line.data;
+    for (const l of journalLines(text, JournalLine)) {
       if ('c' in l) entries.push(l);
       else if ('a' in l) acked.add(`${l.a}\n${l.id}`);
       else if ('i' in l) this.#intents.set(l.i, l.w);
@@ -208,19 +195,6 @@ export class StreamJournal {
 
   #ack(consumer: string, records: readonly StreamRecord[]): void {
     for (const r of records) this.#write({ a: consumer, id: r.eventID });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.#timers.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.#timers.add(entry);
-    });
   }
 
   #pump(id: string): void {
@@ -269,7 +243,7 @@ export class StreamJournal {
           this.#done(q, batch);
           break;
         }
-        await this.#sleep(Math.min(max, base * 2 ** (attempt - 1)));
+        await this.#sleeps.sleep(Math.min(max, base * 2 ** (attempt - 1)));
       }
     }
   }
