@@ -33,7 +33,7 @@ type Request = Pick<
 >;
 
 /** Escapes Slack's control characters (&, <, >) in mrkdwn and plain text. */
-export function escape(text: string): string {
+export function escapeText(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
@@ -49,29 +49,33 @@ export function formatDuration(minutes: number): string {
 
 function summary(request: Request): SlackBlock[] {
   const targets = request.units.map(
-    (u) => `• \`${escape(u.integrationId)}\` ${escape(u.resource)} → ${escape(u.permission)}`,
+    (u) => `• \`${escapeText(u.integrationId)}\` ${escapeText(u.resource)} → ${escapeText(u.permission)}`,
   );
-  const onBehalf = request.grantee.sub === request.requester.sub ? '' : ` for *${escape(request.grantee.email)}*`;
+  const onBehalf = request.grantee.sub === request.requester.sub ? '' : ` for *${escapeText(request.grantee.email)}*`;
   return [
-    section(`*${escape(request.requester.email)}* asks for access${onBehalf} (flow \`${escape(request.flowId)}\`)`),
+    section(
+      `*${escapeText(request.requester.email)}* asks for access${onBehalf} (flow \`${escapeText(request.flowId)}\`)`,
+    ),
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: `*Requester*\n${escape(request.requester.email)}` },
-        { type: 'mrkdwn', text: `*Grantee*\n${escape(request.grantee.email)}` },
+        { type: 'mrkdwn', text: `*Requester*\n${escapeText(request.requester.email)}` },
+        { type: 'mrkdwn', text: `*Grantee*\n${escapeText(request.grantee.email)}` },
         { type: 'mrkdwn', text: `*Duration*\n${formatDuration(request.durationMinutes)}` },
-        { type: 'mrkdwn', text: `*Request*\n\`${escape(request.id)}\`` },
+        { type: 'mrkdwn', text: `*Request*\n\`${escapeText(request.id)}\`` },
       ],
     },
     section(`*Targets*\n${targets.join('\n')}`),
-    section(`*Justification*\n${request.justification === undefined ? '_none given_' : escape(request.justification)}`),
+    section(
+      `*Justification*\n${request.justification === undefined ? '_none given_' : escapeText(request.justification)}`,
+    ),
   ];
 }
 
 function votesLine(request: Request): string | undefined {
   if (request.votes.length === 0) return undefined;
   const votes = request.votes.map(
-    (v) => `${v.vote === 'approve' ? 'approved' : 'rejected'} by ${escape(v.email)} (${v.channel})`,
+    (v) => `${v.vote === 'approve' ? 'approved' : 'rejected'} by ${escapeText(v.email)} (${v.channel})`,
   );
   const policy = request.flow.approval;
   const needed =
@@ -100,7 +104,7 @@ const OUTCOME: Record<AccessRequest['status'], string> = {
  */
 export function approvalMessage(request: Request, options: { why?: string } = {}): SlackMessage {
   const blocks = summary(request);
-  if (options.why !== undefined) blocks.push(context(`You are asked because ${escape(options.why)}.`));
+  if (options.why !== undefined) blocks.push(context(`You are asked because ${escapeText(options.why)}.`));
   const votes = votesLine(request);
   if (votes !== undefined) blocks.push(context(votes));
   if (request.status === 'PENDING') {
@@ -129,9 +133,9 @@ export function approvalMessage(request: Request, options: { why?: string } = {}
   const decision = request.decision;
   const by =
     decision !== undefined && decision.outcome !== 'auto'
-      ? ` by ${escape(request.votes.find((v) => v.by === decision.by)?.email ?? decision.by)} (${decision.channel})`
+      ? ` by ${escapeText(request.votes.find((v) => v.by === decision.by)?.email ?? decision.by)} (${decision.channel})`
       : '';
-  const reason = decision?.reason === undefined ? '' : ` — “${escape(decision.reason)}”`;
+  const reason = decision?.reason === undefined ? '' : ` — “${escapeText(decision.reason)}”`;
   const outcome = `${OUTCOME[request.status]}${request.decision === undefined ? '' : by}${reason}`;
   blocks.push(section(`*${outcome}*`));
   return { text: `Access request ${request.id}: ${request.status.toLowerCase()}`, blocks };
@@ -166,10 +170,10 @@ export function requesterMessage(
   notice: RequesterNotice,
   options: { apiUrl?: string } = {},
 ): SlackMessage {
-  const id = escape(request.id);
-  const reason = request.decision?.reason === undefined ? '' : ` Reason: “${escape(request.decision.reason)}”.`;
+  const id = escapeText(request.id);
+  const reason = request.decision?.reason === undefined ? '' : ` Reason: “${escapeText(request.decision.reason)}”.`;
   const until = request.expiresAt === undefined ? '' : ` until ${request.expiresAt}`;
-  const api = options.apiUrl === undefined ? '' : escape(options.apiUrl.replace(/\/$/, ''));
+  const api = options.apiUrl === undefined ? '' : escapeText(options.apiUrl.replace(/\/$/, ''));
   const texts: Record<RequesterNotice, string> = {
     approved: `:white_check_mark: Your access request \`${id}\` was approved.${reason} Stint is granting it now.`,
     rejected: `:x: Your access request \`${id}\` was rejected.${reason}`,
@@ -179,7 +183,7 @@ export function requesterMessage(
     expiring: `:hourglass_flowing_sand: Your access (request \`${id}\`) ends in 10 minutes${until}.`,
     revoked: `:lock: Your access (request \`${id}\`) was revoked.`,
     expired: `:lock: Your access (request \`${id}\`) has expired.`,
-    failed: `:warning: Granting your access (request \`${id}\`) failed${request.failureReason === undefined ? '' : `: ${escape(request.failureReason)}`}.`,
+    failed: `:warning: Granting your access (request \`${id}\`) failed${request.failureReason === undefined ? '' : `: ${escapeText(request.failureReason)}`}.`,
   };
   const text = texts[notice];
   return { text: text.replace(/[:*`]/g, '').trim(), blocks: [...summary(request).slice(0, 1), section(text)] };
