@@ -68,7 +68,7 @@ const ViewSubmission = z.object({
   }),
 });
 
-const Payload = z.discriminatedUnion('type', [BlockActions, ViewSubmission, z.looseObject({ type: z.string() })]);
+const Payload = z.looseObject({ type: z.string() });
 const Metadata = z.object({ requestId: z.string().min(1).max(64), vote: z.enum(['approve', 'reject']) });
 
 const ok = (body?: unknown): SlackHttpResponse =>
