@@ -173,6 +173,17 @@ const stintConfigSchema = (mode: ConfigMode) =>
         })
         .prefault({}),
       /**
+       * Slack approvals (issue 4). Omitted → nothing Slack is created. Secrets are Secrets Manager ARNs
+       * (env:/file: locally); apiUrl points at a stand-in in tests and the local runtime.
+       */
+      slack: z
+        .strictObject({
+          signingSecretRef: slackSecretRef(mode),
+          botTokenRef: slackSecretRef(mode),
+          apiUrl: mode === 'local' ? z.url().optional() : httpsUrl.optional(),
+        })
+        .optional(),
+      /**
        * SIEM and ITSM targets audit events are delivered to (lib/targets/config.ts documents each field).
        * Each gets an EventBridge rule, a queue, a dead-letter queue with an alarm, and its kind's delivery function.
        */
@@ -188,6 +199,20 @@ const stintConfigSchema = (mode: ConfigMode) =>
     });
 
 export const StintConfigSchema = stintConfigSchema('deployed');
+
+/** A Slack secret: a complete Secrets Manager ARN (env:NAME or file:/path only locally). */
+function slackSecretRef(mode: ConfigMode) {
+  const arn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+  const local = /^(env:[A-Z_][A-Z0-9_]*|file:\/.+)$/;
+  return z
+    .string({ error: 'is required (a Secrets Manager secret ARN)' })
+    .refine((ref) => arn.test(ref) || (mode === 'local' && local.test(ref)), {
+      error:
+        mode === 'local'
+          ? 'must be a complete Secrets Manager secret ARN, env:NAME or file:/path'
+          : 'must be a complete Secrets Manager secret ARN (env: and file: are local only)',
+    });
+}
 
 type Issue = { path: (string | number)[]; message: string };
 

@@ -7,6 +7,7 @@ import { Data } from '#infra/constructs/data.ts';
 import { Delivery } from '#infra/constructs/delivery.ts';
 import { Events } from '#infra/constructs/events.ts';
 import { Reconciler } from '#infra/constructs/reconciler.ts';
+import { Slack } from '#infra/constructs/slack.ts';
 import { Workflow } from '#infra/constructs/workflow.ts';
 
 export type StintStackProps = StackProps & { readonly config: StintConfig };
@@ -20,6 +21,7 @@ export class StintStack extends Stack {
   readonly events: Events;
   readonly reconciler: Reconciler;
   readonly delivery: Delivery;
+  readonly slack?: Slack;
 
   constructor(scope: Construct, id: string, props: StintStackProps) {
     super(scope, id, props);
@@ -52,6 +54,18 @@ export class StintStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       stateMachineName: this.workflow.stateMachineName,
     });
+
+    if (config.slack !== undefined) {
+      this.slack = new Slack(this, 'Slack', {
+        config,
+        slack: config.slack,
+        table: this.data.table,
+        stateMachine: this.workflow.stateMachine,
+        httpApi: this.api.httpApi,
+        bus: this.events.bus,
+        apiUrl: this.api.url,
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the Stint API', value: this.api.url });
     new CfnOutput(this, 'Issuer', { description: 'JWT issuer the API accepts', value: this.api.issuer });

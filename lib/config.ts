@@ -18,6 +18,14 @@ const Env = z.object({
   STINT_CREDENTIALS_KEY_REF: z.string().min(1).optional(),
   /** Non-secret configuration of every SIEM/ITSM target (JSON array of TargetConfig), for delivery functions. */
   STINT_TARGETS: z.string().min(2).optional(),
+  /** Slack (issue 4), all optional: only the Slack functions read them. */
+  STINT_SLACK_API_URL: z.url().default('https://slack.com/api/'),
+  /** Secret reference of the Slack bot token (xoxb-…). */
+  STINT_SLACK_BOT_TOKEN_REF: z.string().min(1).optional(),
+  /** Secret reference of the Slack app's signing secret. */
+  STINT_SLACK_SIGNING_SECRET_REF: z.string().min(1).optional(),
+  /** Public base URL of the API, shown to requesters in Slack ("GET <url>/requests/{id}/access"). */
+  STINT_API_URL: z.url().optional(),
   /** Set by the local runtime only. Never set in AWS. */
   STINT_LOCAL: z.enum(['true', 'false']).default('false'),
 });
@@ -31,6 +39,8 @@ export type Config = {
   readonly eventBusName: string;
   readonly credentialsKeyRef: string;
   readonly targets: TargetConfig[];
+  readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
+  readonly apiUrl: string | undefined;
 };
 
 function required(value: string | undefined, name: string): string {
@@ -62,6 +72,16 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     get credentialsKeyRef() {
       return required(e.STINT_CREDENTIALS_KEY_REF, 'STINT_CREDENTIALS_KEY_REF');
     },
+    slack: {
+      apiUrl: e.STINT_SLACK_API_URL,
+      get botTokenRef() {
+        return required(e.STINT_SLACK_BOT_TOKEN_REF, 'STINT_SLACK_BOT_TOKEN_REF');
+      },
+      get signingSecretRef() {
+        return required(e.STINT_SLACK_SIGNING_SECRET_REF, 'STINT_SLACK_SIGNING_SECRET_REF');
+      },
+    },
+    apiUrl: e.STINT_API_URL,
     get targets() {
       const parsed = z.array(TargetConfig).safeParse(JSON.parse(required(e.STINT_TARGETS, 'STINT_TARGETS')));
       if (!parsed.success) throw new Error(`Configuration error: STINT_TARGETS: ${parsed.error.issues[0]?.message}`);

@@ -89,6 +89,11 @@ export const FlowInput = z
     /** Break-glass: auto-approved, justification mandatory, high-severity events. */
     breakGlass: z.boolean().default(false),
     labels: z.record(z.string().max(64), z.string().max(256)).default({}),
+    /** Slack channel id (C…/G…) where approval requests are posted, besides the approvers' DMs (issue 4). */
+    slackChannel: z
+      .string()
+      .regex(/^[CG][A-Z0-9]{2,31}$/, 'a Slack channel id (C… or G…)')
+      .optional(),
   })
   .refine((f) => f.defaultMinutes <= f.maxMinutes, { path: ['defaultMinutes'], message: 'must be ≤ maxMinutes' })
   .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {

@@ -13,6 +13,7 @@
  * | flow/integration/bundle | MODIFY deleted false → true             | *.deleted                     |
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
+ * | slack-posts, slack-replay | anything                              | none                          |
  * | any         | REMOVE (TTL expiry)                                 | none                          |
  *
  * An image that does not parse throws StreamRecordError: the publisher reports the record as failed rather than
@@ -48,7 +49,16 @@ export class StreamRecordError extends Error {
   override readonly name = 'StreamRecordError';
 }
 
-const ENTITIES = ['request', 'flow', 'bundle', 'integration', 'lease', 'approver-pointer'] as const satisfies Entity[];
+const ENTITIES = [
+  'request',
+  'flow',
+  'bundle',
+  'integration',
+  'lease',
+  'approver-pointer',
+  'slack-posts',
+  'slack-replay',
+] as const satisfies Entity[];
 const EntityOf = z.object({ entity: z.enum(ENTITIES) });
 
 /** The event for a request's new status (PENDING only exists at creation). */
@@ -75,6 +85,8 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
   switch (entity.data.entity) {
     case 'lease':
     case 'approver-pointer':
+    case 'slack-posts':
+    case 'slack-replay':
       return [];
     case 'request':
       return requestEvents(change);

@@ -25,6 +25,8 @@ export type RequestServiceDeps = {
 
 export type Scope = 'mine' | 'approvals' | 'all';
 
+export type VoteOutcome = 'recorded' | 'approved' | 'rejected' | 'duplicate';
+
 /**
  * The request lifecycle as callers drive it (API today; Slack/Teams/Jira later, with their own channel).
  * Every change is one conditional write through Store.updateRequest; a wait in the workflow is resumed only
@@ -134,8 +136,17 @@ export class RequestService {
     who: Identity,
     input: { vote: 'approve' | 'reject'; reason?: string; channel: Channel },
   ): Promise<AccessRequest> {
+    return (await this.vote(id, who, input)).request;
+  }
+
+  /** As `decide`, also saying what the vote did (chat channels show 'duplicate' to a double click). */
+  async vote(
+    id: string,
+    who: Identity,
+    input: { vote: 'approve' | 'reject'; reason?: string; channel: Channel },
+  ): Promise<{ request: AccessRequest; outcome: VoteOutcome }> {
     // Assigned inside the mutation (re-run on a lost race): the last run is the one that was written.
-    const seen: { outcome: 'recorded' | 'approved' | 'rejected' | 'duplicate'; token: string | undefined } = {
+    const seen: { outcome: VoteOutcome; token: string | undefined } = {
       outcome: 'recorded',
       token: undefined,
     };
@@ -155,7 +166,7 @@ export class RequestService {
     if (seen.token !== undefined && seen.outcome === 'approved') await this.deps.executions.resume(seen.token);
     if (seen.token !== undefined && seen.outcome === 'rejected')
       await this.deps.executions.fail(seen.token, 'Rejected', 'The request was rejected');
-    return request;
+    return { request, outcome: seen.outcome };
   }
 
   /**

@@ -33,4 +33,14 @@ export const KEY_ATTRIBUTES = [
 ] as const;
 
 /** Every item has `entity` naming what it holds; domain fields sit at the top level. */
-export type Entity = 'request' | 'flow' | 'bundle' | 'integration' | 'lease' | 'approver-pointer';
+export type Entity =
+  | 'request'
+  | 'flow'
+  | 'bundle'
+  | 'integration'
+  | 'lease'
+  | 'approver-pointer'
+  /** Where a request's Slack messages were posted (lib/channels/slack/state.ts). */
+  | 'slack-posts'
+  /** A used Slack request signature (replay protection, 10-minute TTL). */
+  | 'slack-replay';

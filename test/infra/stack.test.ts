@@ -67,6 +67,12 @@ describe('HTTP API', () => {
     expect(open.sort()).toEqual(['GET /health']);
   });
 
+  it('creates nothing Slack without a slack configuration', () => {
+    const keys = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').map(([, r]) => String(r.Properties.RouteKey));
+    expect(keys.filter((k) => k.includes('/webhooks/'))).toEqual([]);
+    expect(lambdaFunctions(cfn).filter((fn) => String(fn.entry).includes('slack'))).toEqual([]);
+  });
+
   it('validates JWTs from the Cognito pool it creates when no issuer is configured', () => {
     const poolId = logicalIdOfType('AWS::Cognito::UserPool');
     const clientId = logicalIdOfType('AWS::Cognito::UserPoolClient');

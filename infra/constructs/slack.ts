@@ -1,0 +1,106 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
+import type { StintConfig } from '#infra/config.ts';
+import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { pascal } from '#infra/constructs/workflow.ts';
+import { SLACK_EVENT_TYPES } from '#lib/channels/slack/notify.ts';
+
+export type SlackProps = {
+  readonly config: StintConfig;
+  readonly slack: NonNullable<StintConfig['slack']>;
+  readonly table: ITableV2;
+  readonly stateMachine: IStateMachine;
+  readonly httpApi: apigw.HttpApi;
+  readonly bus: events.IEventBus;
+  readonly apiUrl: string;
+};
+
+/**
+ * Slack approvals, created only when the config has `slack`: the interactions webhook (no JWT authorizer: the
+ * handler verifies Slack's signature) and the notify function, an EventBridge target of request and grant events.
+ */
+export class Slack extends Construct {
+  readonly functions = new Map<string, StintFunction>();
+
+  constructor(scope: Construct, id: string, props: SlackProps) {
+    super(scope, id);
+    const { slack } = props;
+
+    for (const route of slackWebhookRoutes) {
+      const fn = this.slackFunction(
+        `callbacks/${route.entry}`,
+        `Stint Slack webhook: ${route.method} ${route.path}`,
+        props,
+      );
+      fn.grantTable(props.table, 'readWrite').grantTaskTokens(props.stateMachine);
+      this.functions.set(route.entry, fn);
+      const [httpRoute] = props.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration: new HttpLambdaIntegration(`${pascal(route.entry)}Integration`, fn.fn),
+      });
+      if (httpRoute !== undefined) {
+        Validations.of(httpRoute).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: `${route.method} ${route.path} is called by Slack, which cannot send a JWT; the handler verifies Slack's v0 request signature (5-minute window, one use per signature).`,
+        });
+      }
+    }
+
+    const notify = this.slackFunction(
+      'notify/slack',
+      'Stint: Slack approval messages and requester notifications',
+      props,
+    );
+    notify.grantTable(props.table, 'readWrite');
+    notify.fn.addEnvironment('STINT_API_URL', props.apiUrl);
+    this.functions.set('notify', notify);
+    const deadLetters = new sqs.Queue(this, 'NotifyDeadLetters', {
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the Slack notification rule target.',
+    });
+    new events.Rule(this, 'NotifyRule', {
+      eventBus: props.bus,
+      description: 'Stint: request and grant events for Slack',
+      eventPattern: { source: ['stint'], detailType: [...SLACK_EVENT_TYPES] },
+      targets: [new targets.LambdaFunction(notify.fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
+    });
+
+    const secretArns = [slack.signingSecretRef, slack.botTokenRef].filter((ref) => ref.startsWith('arn:'));
+    for (const fn of this.functions.values()) {
+      if (secretArns.length > 0) {
+        fn.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }),
+        );
+      }
+    }
+  }
+
+  private slackFunction(entry: string, description: string, props: SlackProps): StintFunction {
+    const fn = new StintFunction(this, pascal(entry.replace('/', '-')), {
+      entry: `functions/${entry}.ts`,
+      description,
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      config: props.config,
+    });
+    fn.fn.addEnvironment('STINT_SLACK_SIGNING_SECRET_REF', props.slack.signingSecretRef);
+    fn.fn.addEnvironment('STINT_SLACK_BOT_TOKEN_REF', props.slack.botTokenRef);
+    if (props.slack.apiUrl !== undefined) fn.fn.addEnvironment('STINT_SLACK_API_URL', props.slack.apiUrl);
+    return fn;
+  }
+}

@@ -1,0 +1,44 @@
+import type { ChatAccount, Directory, DirectoryUser } from '#lib/directory/types.ts';
+import type { Identity } from '#lib/domain/identity.ts';
+import { logger } from '#lib/observability/logger.ts';
+import type { SlackClient } from './client.ts';
+
+/** A directory that can also link a chat account to a user (the store-backed one can; the interface may not say so). */
+export type LinkingDirectory = Directory & {
+  linkAccount?(userId: string, account: ChatAccount): Promise<unknown>;
+};
+
+/**
+ * The Stint identity behind a Slack user: the linked account first; else Slack's profile email (users.info) →
+ * the directory user with that email, and the account is linked for next time. Undefined when no active Stint
+ * user matches: the caller says so and records nothing.
+ */
+export async function slackIdentity(
+  deps: { directory: LinkingDirectory; slack: Pick<SlackClient, 'userInfo'> },
+  slackUser: { teamId: string; userId: string },
+): Promise<Identity | undefined> {
+  const account: ChatAccount = { kind: 'slack', teamId: slackUser.teamId, userId: slackUser.userId };
+  let user: DirectoryUser | undefined = await deps.directory.userByAccount(account);
+  if (user === undefined) {
+    const profile = await deps.slack.userInfo(slackUser.userId);
+    // A user of another workspace (Slack Connect) is not trusted by email.
+    if (profile?.email === undefined || (profile.teamId !== undefined && profile.teamId !== slackUser.teamId)) {
+      return undefined;
+    }
+    user = await deps.directory.userByEmail(profile.email);
+    if (user === undefined) return undefined;
+    if (deps.directory.linkAccount !== undefined && user.active) {
+      try {
+        await deps.directory.linkAccount(user.id, account);
+      } catch (error) {
+        // Linking is an optimisation: the next click looks the email up again.
+        logger.warn('could not link the Slack account', { userId: user.id, error: errorName(error) });
+      }
+    }
+  }
+  return deps.directory.identityOf(user);
+}
+
+export function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown';
+}

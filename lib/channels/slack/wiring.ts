@@ -1,0 +1,45 @@
+import type { LinkingDirectory } from '#lib/channels/slack/identity.ts';
+import { config } from '#lib/config.ts';
+import { resolveSecret } from '#lib/secrets/resolve.ts';
+import { requests, store } from '#lib/services/wiring.ts';
+import { createDocumentClient } from '#lib/store/client.ts';
+import { DEFAULT_SLACK_API_URL, SlackClient } from './client.ts';
+import { SlackState } from './state.ts';
+
+/** Module-scope singletons of the Slack functions, built on first use (see lib/services/wiring.ts). */
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+}
+
+export const slackClient = lazy(() => {
+  const { apiUrl, botTokenRef } = config().slack;
+  // A configured stand-in (local runtime, tests) also answers response_url calls.
+  const origin = new URL(apiUrl).origin;
+  return new SlackClient({
+    token: () => resolveSecret(botTokenRef),
+    baseUrl: apiUrl,
+    ...(apiUrl === DEFAULT_SLACK_API_URL ? {} : { responseOrigins: [origin] }),
+  });
+});
+
+export const slackState = lazy(() => new SlackState(createDocumentClient(), config().tableName));
+export const signingSecret = () => resolveSecret(config().slack.signingSecretRef);
+
+let directoryFactory: (() => LinkingDirectory) | undefined;
+/**
+ * The identity directory the Slack functions use. lib/directory/store.ts (issue 4, another branch) provides the
+ * store-backed implementation; until it is merged and registered here, the Slack functions fail fast.
+ */
+export function useDirectory(factory: () => LinkingDirectory): void {
+  directoryFactory = factory;
+}
+export const directory = lazy((): LinkingDirectory => {
+  if (directoryFactory === undefined) throw new Error('Configuration error: no identity directory is wired for Slack');
+  return directoryFactory();
+});
+
+export { requests, store };

@@ -1,0 +1,68 @@
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { routes } from '#functions/api/routes.ts';
+import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
+import type { StintStack } from '#infra/stint-stack.ts';
+import {
+  allowedActions,
+  allowedResources,
+  type CfnTemplate,
+  functionByEntry,
+  resourcesOfType,
+  synth,
+} from './synth.ts';
+
+const SIGNING = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint/slack-signing-AbCdEf';
+const TOKEN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint/slack-bot-GhIjKl';
+
+let stack: StintStack;
+let cfn: CfnTemplate;
+
+beforeAll(() => {
+  ({ stack, cfn } = synth({ stackName: 'StintTest', slack: { signingSecretRef: SIGNING, botTokenRef: TOKEN } }));
+});
+
+describe('Slack (configured)', () => {
+  it('puts the JWT authorizer on every route except /health and the Slack webhook', () => {
+    const open = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route')
+      .filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')
+      .map(([, r]) => String(r.Properties.RouteKey));
+    expect(open.sort()).toEqual(['GET /health', 'POST /webhooks/slack/interactions']);
+    const all = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').length;
+    expect(all).toBe(routes.length + slackWebhookRoutes.length);
+  });
+
+  it('lets the interactions function vote (table, task tokens) and read only the two Slack secrets', () => {
+    const entry = 'functions/callbacks/slack-interactions.ts';
+    const actions = allowedActions(cfn, entry);
+    expect(actions.has('states:SendTaskSuccess')).toBe(true);
+    expect(actions.has('dynamodb:PutItem')).toBe(true);
+    expect(actions.has('states:StartExecution')).toBe(false);
+    expect(allowedResources(cfn, entry, 'secretsmanager:GetSecretValue')).toEqual([SIGNING, TOKEN]);
+    const env = functionByEntry(cfn, entry).Environment?.Variables ?? {};
+    expect(env.STINT_SLACK_SIGNING_SECRET_REF).toBe(SIGNING);
+  });
+
+  it('routes request and grant events to the notify function with a dead-letter queue', () => {
+    const rules = resourcesOfType(cfn, 'AWS::Events::Rule').filter(([, r]) =>
+      JSON.stringify(r.Properties.EventPattern ?? {}).includes('request.approval_recorded'),
+    );
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0] ?? [];
+    expect(JSON.stringify(rule?.Properties.Targets)).toContain('DeadLetterConfig');
+    expect(allowedActions(cfn, 'functions/notify/slack.ts').has('states:SendTaskSuccess')).toBe(false);
+  });
+
+  it('reports no unacknowledged cdk-nag finding', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(
+      report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`),
+    ).toEqual([]);
+  });
+
+  it('refuses env: secrets in a deployed stack', () => {
+    expect(() => synth({ stackName: 'StintTest', slack: { signingSecretRef: 'env:X', botTokenRef: TOKEN } })).toThrow(
+      'slack.signingSecretRef: must be a complete Secrets Manager secret ARN',
+    );
+  });
+});

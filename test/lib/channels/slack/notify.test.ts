@@ -1,0 +1,143 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SlackClient } from '#lib/channels/slack/client.ts';
+import { notifySlack, type SlackNotifyDeps } from '#lib/channels/slack/notify.ts';
+import { SlackState } from '#lib/channels/slack/state.ts';
+import { Store } from '#lib/store/store.ts';
+import { MemoryDirectory } from '../../../fixtures/slack/directory.ts';
+import { SlackStandIn } from '../../../fixtures/slack/server.ts';
+import { type LocalTable, startDynalite } from '../../../support/dynalite.ts';
+import { aFlow, anIdentity, aRequest } from '../../../support/fixtures.ts';
+
+const TEAM = 'T0001';
+let table: LocalTable;
+let slack: SlackStandIn;
+let store: Store;
+let state: SlackState;
+let deps: SlackNotifyDeps;
+
+beforeEach(async () => {
+  table = await startDynalite();
+  slack = await SlackStandIn.start();
+  store = new Store(table.doc, table.tableName);
+  state = new SlackState(table.doc, table.tableName);
+  const directory = new MemoryDirectory()
+    .addUser({ id: 'requester-1', email: 'requester-1@example.com' })
+    .addUser({ id: 'approver-1', email: 'approver-1@example.com' })
+    .addUser({ id: 'dba-1', email: 'dba-1@example.com' })
+    .addUser({ id: 'dba-2', email: 'dba-2@example.com', active: false })
+    .addUser({ id: 'dba-3', email: 'dba-3@example.com' })
+    .addGroup('dba', ['dba-1', 'dba-2', 'dba-3', 'requester-1']);
+  for (const [id, email] of [
+    ['U_REQ', 'requester-1@example.com'],
+    ['U_APP', 'approver-1@example.com'],
+    ['U_DBA1', 'dba-1@example.com'],
+    ['U_DBA2', 'dba-2@example.com'],
+  ] as const) {
+    slack.addUser({ id, teamId: TEAM, email });
+  }
+  deps = {
+    slack: new SlackClient({ token: async () => 'xoxb-test', baseUrl: slack.apiUrl }),
+    directory,
+    state,
+    store,
+    apiUrl: 'https://stint.example.com',
+  };
+});
+
+afterEach(async () => {
+  await slack.stop();
+  await table.stop();
+});
+
+async function created() {
+  const request = aRequest({ flow: aFlow({ slackChannel: 'C0OPS' }), requester: anIdentity({ sub: 'requester-1' }) });
+  await store.createRequest(request);
+  return request;
+}
+
+describe('notifySlack', () => {
+  it('DMs each eligible approver found in Slack and posts to the flow channel, once', async () => {
+    const request = await created();
+    const first = await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    // EventBridge may deliver the same event twice.
+    const again = await notifySlack(deps, { type: 'request.created', requestId: request.id });
+
+    expect(first).toEqual({ posted: 3, updated: 0, notified: 0 });
+    expect(again.posted).toBe(0);
+    const posts = slack.callsOf('chat.postMessage');
+    // dba-2 is inactive, dba-3 has no Slack account, the requester is never asked.
+    expect(posts.map((p) => p.params.channel)).toEqual(['DU_APP', 'DU_DBA1', 'C0OPS']);
+    expect(posts.every((p) => p.token === 'xoxb-test')).toBe(true);
+    const blocks = JSON.stringify(posts[1]?.params.blocks);
+    expect(blocks).toContain('you are in group dba');
+    expect(blocks).toContain(`"value":"${request.id}"`);
+    expect(blocks).toContain('investigating an incident');
+    expect((await state.posts(request.id)).map((p) => [p.kind, p.approver ?? p.channel])).toEqual([
+      ['approver', 'approver-1'],
+      ['approver', 'dba-1'],
+      ['channel', 'C0OPS'],
+    ]);
+  });
+
+  it('updates every copy and DMs the requester when the request is approved', async () => {
+    const request = await created();
+    await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    await store.updateRequest(request.id, (r) => ({
+      ...r,
+      status: 'APPROVED',
+      votes: [
+        {
+          by: 'approver-1',
+          email: 'approver-1@example.com',
+          vote: 'approve',
+          channel: 'slack',
+          at: r.createdAt,
+          sets: [0],
+        },
+      ],
+      decision: { outcome: 'approved', by: 'approver-1', channel: 'slack', at: r.createdAt },
+    }));
+    const result = await notifySlack(deps, { type: 'request.approved', requestId: request.id });
+    expect(result).toEqual({ posted: 0, updated: 3, notified: 1 });
+    const updates = slack.callsOf('chat.update');
+    expect(updates.map((u) => u.params.ts)).toEqual((await state.posts(request.id)).map((p) => p.ts));
+    expect(JSON.stringify(updates[0]?.params.blocks)).toContain('Approved by approver-1@example.com (slack)');
+    const dm = slack.callsOf('chat.postMessage').at(-1);
+    expect(dm?.params.channel).toBe('DU_REQ');
+    expect(dm?.params.text).toContain('was approved');
+  });
+
+  it('tells the requester how to get the credentials when the grant is active', async () => {
+    const request = await created();
+    await store.updateRequest(request.id, (r) => ({ ...r, status: 'ACTIVE', expiresAt: '2030-01-15T11:00:00.000Z' }));
+    await notifySlack(deps, { type: 'grant.active', requestId: request.id });
+    const dm = slack.callsOf('chat.postMessage').at(-1);
+    expect(JSON.stringify(dm?.params.blocks)).toContain(`GET https://stint.example.com/requests/${request.id}/access`);
+  });
+});
+
+describe('SlackClient', () => {
+  it('waits out a 429 Retry-After and retries', async () => {
+    slack.rateLimit('chat.postMessage', 0);
+    const posted = await deps.slack.postMessage('C1', { text: 'hi', blocks: [] });
+    expect(posted.channel).toBe('C1');
+    expect(slack.callsOf('chat.postMessage').map((c) => c.params.rateLimited ?? false)).toEqual([true, false]);
+  });
+
+  it('gives up when Retry-After is longer than an interaction can wait', async () => {
+    slack.rateLimit('chat.update', 30);
+    await expect(deps.slack.update('C1', '1.1', { text: 'x', blocks: [] })).rejects.toThrow(
+      'Slack chat.update: ratelimited',
+    );
+  });
+
+  it('turns ok:false into an error naming Slack’s code', async () => {
+    await expect(deps.slack.call('no.such.method', {})).rejects.toThrow('Slack no.such.method: unknown_method');
+  });
+
+  it('refuses a response_url outside Slack', async () => {
+    await expect(deps.slack.respond('https://evil.example.com/hook', { text: 'x' })).rejects.toThrow(
+      'untrusted_origin',
+    );
+  });
+});
