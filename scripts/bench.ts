@@ -138,6 +138,8 @@ async function bundles(): Promise<void> {
     'functions/workflow/reconciler.ts',
     'functions/events/publisher.ts',
     ...TargetKind.options.map((kind) => `functions/delivery/${kind}.ts`),
+    'functions/callbacks/slack-interactions.ts',
+    'functions/notify/slack.ts',
   ];
   const out = mkdtempSync(join(tmpdir(), 'stint-bundles-'));
   console.log(
