@@ -13,6 +13,7 @@
  * | flow/integration/bundle | MODIFY deleted false → true             | *.deleted                     |
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
+ * | directory-user/-group/-member/-pointer | anything (SCIM/admin sync)| none: the directory mirrors the IdP, whose own audit log records the change; each item keeps its lastChange |
  * | any         | REMOVE (TTL expiry)                                 | none                          |
  *
  * An image that does not parse throws StreamRecordError: the publisher reports the record as failed rather than
@@ -48,7 +49,18 @@ export class StreamRecordError extends Error {
   override readonly name = 'StreamRecordError';
 }
 
-const ENTITIES = ['request', 'flow', 'bundle', 'integration', 'lease', 'approver-pointer'] as const satisfies Entity[];
+const ENTITIES = [
+  'request',
+  'flow',
+  'bundle',
+  'integration',
+  'lease',
+  'approver-pointer',
+  'directory-user',
+  'directory-group',
+  'directory-member',
+  'directory-pointer',
+] as const satisfies Entity[];
 const EntityOf = z.object({ entity: z.enum(ENTITIES) });
 
 /** The event for a request's new status (PENDING only exists at creation). */
@@ -75,6 +87,10 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
   switch (entity.data.entity) {
     case 'lease':
     case 'approver-pointer':
+    case 'directory-user':
+    case 'directory-group':
+    case 'directory-member':
+    case 'directory-pointer':
       return [];
     case 'request':
       return requestEvents(change);

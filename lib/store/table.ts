@@ -33,4 +33,15 @@ export const KEY_ATTRIBUTES = [
 ] as const;
 
 /** Every item has `entity` naming what it holds; domain fields sit at the top level. */
-export type Entity = 'request' | 'flow' | 'bundle' | 'integration' | 'lease' | 'approver-pointer';
+export type Entity =
+  | 'request'
+  | 'flow'
+  | 'bundle'
+  | 'integration'
+  | 'lease'
+  | 'approver-pointer'
+  /** The identity directory (lib/directory/keys.ts): users, groups, memberships and unique-value pointers. */
+  | 'directory-user'
+  | 'directory-group'
+  | 'directory-member'
+  | 'directory-pointer';
