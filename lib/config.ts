@@ -16,6 +16,8 @@ const Env = z.object({
   STINT_AUDITOR_GROUP: z.string().min(1).default('stint-auditors'),
   /** Secret reference (see SecretRef) of the key that seals issued credentials. */
   STINT_CREDENTIALS_KEY_REF: z.string().min(1).optional(),
+  /** Secret reference (see SecretRef) of the bearer token SCIM clients (Okta, Entra ID) present. */
+  STINT_SCIM_TOKEN_REF: z.string().min(1).optional(),
   /** Non-secret configuration of every SIEM/ITSM target (JSON array of TargetConfig), for delivery functions. */
   STINT_TARGETS: z.string().min(2).optional(),
   /** Set by the local runtime only. Never set in AWS. */
@@ -30,6 +32,7 @@ export type Config = {
   readonly stateMachineArn: string;
   readonly eventBusName: string;
   readonly credentialsKeyRef: string;
+  readonly scimTokenRef: string;
   readonly targets: TargetConfig[];
 };
 
@@ -61,6 +64,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     },
     get credentialsKeyRef() {
       return required(e.STINT_CREDENTIALS_KEY_REF, 'STINT_CREDENTIALS_KEY_REF');
+    },
+    get scimTokenRef() {
+      return required(e.STINT_SCIM_TOKEN_REF, 'STINT_SCIM_TOKEN_REF');
     },
     get targets() {
       const parsed = z.array(TargetConfig).safeParse(JSON.parse(required(e.STINT_TARGETS, 'STINT_TARGETS')));
