@@ -41,7 +41,14 @@ const credentialsKey = () => resolveSecret(config().credentialsKeyRef);
 const roles = () => ({ adminGroup: config().adminGroup, auditorGroup: config().auditorGroup });
 
 export const requests = lazy(
-  () => new RequestService({ store: store(), executions: executions(), roles: roles(), credentialsKey }),
+  () =>
+    new RequestService({
+      store: store(),
+      executions: executions(),
+      roles: roles(),
+      credentialsKey,
+      directory: directory(),
+    }),
 );
 export const admin = lazy(() => new AdminService({ store: store(), roles: roles() }));
 export const workflow = lazy(
