@@ -16,6 +16,8 @@ const Env = z.object({
   STINT_AUDITOR_GROUP: z.string().min(1).default('stint-auditors'),
   /** Secret reference (see SecretRef) of the key that seals issued credentials. */
   STINT_CREDENTIALS_KEY_REF: z.string().min(1).optional(),
+  /** Secret reference (see SecretRef) of the bearer token SCIM clients (Okta, Entra ID) present. */
+  STINT_SCIM_TOKEN_REF: z.string().min(1).optional(),
   /** Non-secret configuration of every SIEM/ITSM target (JSON array of TargetConfig), for delivery functions. */
   STINT_TARGETS: z.string().min(2).optional(),
   /** Slack (issue 4), all optional: only the Slack functions read them. */
@@ -38,6 +40,7 @@ export type Config = {
   readonly stateMachineArn: string;
   readonly eventBusName: string;
   readonly credentialsKeyRef: string;
+  readonly scimTokenRef: string;
   readonly targets: TargetConfig[];
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
   readonly apiUrl: string | undefined;
@@ -82,6 +85,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       },
     },
     apiUrl: e.STINT_API_URL,
+    get scimTokenRef() {
+      return required(e.STINT_SCIM_TOKEN_REF, 'STINT_SCIM_TOKEN_REF');
+    },
     get targets() {
       const parsed = z.array(TargetConfig).safeParse(JSON.parse(required(e.STINT_TARGETS, 'STINT_TARGETS')));
       if (!parsed.success) throw new Error(`Configuration error: STINT_TARGETS: ${parsed.error.issues[0]?.message}`);

@@ -7,9 +7,11 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type Route, routes } from '#functions/api/routes.ts';
+import { type ScimRoute, scimEntries, scimRoutes } from '#functions/scim/routes.ts';
 import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
@@ -33,6 +35,8 @@ export class Api extends Construct {
   readonly issuer: string;
   readonly audience: readonly string[];
   readonly functions: ReadonlyMap<string, StintFunction>;
+  /** The SCIM bearer token (generated); its value is given to the IdP administrator (Okta, Entra ID). */
+  readonly scimToken: secretsmanager.Secret;
   /** Created when the config names no issuer. */
   readonly userPool?: cognito.UserPool;
   readonly userPoolClient?: cognito.UserPoolClient;
@@ -107,6 +111,55 @@ export class Api extends Construct {
       }
     }
     this.functions = functions;
+
+    // SCIM 2.0 (functions/scim/routes.ts): same API, no JWT authorizer; the handler verifies the bearer token.
+    this.scimToken = new secretsmanager.Secret(this, 'ScimToken', {
+      description: 'Stint: bearer token SCIM clients (Okta, Entra ID) present to /scim/v2',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+      removalPolicy,
+    });
+    Validations.of(this.scimToken).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The SCIM token is pasted into the IdP provisioning settings by an administrator; an automatic rotation ' +
+        'would silently break provisioning. Rotate it by hand together with the IdP configuration.',
+    });
+    const scimFunctions = new Map<string, StintFunction>();
+    const scimHandlers = new Construct(this, 'ScimRoutes');
+    for (const entry of scimEntries) {
+      const fn = new StintFunction(scimHandlers, pascal(entry), {
+        entry: `functions/scim/${entry}.ts`,
+        description: `Stint SCIM 2.0: ${entry}`,
+        memorySize: 512,
+        timeout: Duration.seconds(15),
+        config: props.config,
+      });
+      fn.grantTable(props.table, 'readWrite');
+      this.scimToken.grantRead(fn.fn);
+      fn.fn.addEnvironment('STINT_SCIM_TOKEN_REF', this.scimToken.secretArn);
+      scimFunctions.set(entry, fn);
+      functions.set(entry, fn);
+    }
+    for (const route of scimRoutes) this.addScimRoute(route, scimFunctions);
+  }
+
+  private addScimRoute(route: ScimRoute, fns: ReadonlyMap<string, StintFunction>): void {
+    const fn = fns.get(route.entry);
+    if (fn === undefined) throw new Error(`no SCIM function ${route.entry}`);
+    const [httpRoute] = this.httpApi.addRoutes({
+      path: route.path,
+      methods: [apigw.HttpMethod[route.method]],
+      integration: new HttpLambdaIntegration(
+        `Scim${route.method}${route.path.replace(/[^A-Za-z0-9]/g, '')}Integration`,
+        fn.fn,
+      ),
+    });
+    if (httpRoute !== undefined) {
+      Validations.of(httpRoute).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: `${route.method} ${route.path}: SCIM uses its own bearer token, verified in the handler (lib/scim/handler.ts) in constant time.`,
+      });
+    }
   }
 
   private routeFunction(scope: Construct, route: Route, props: ApiProps): StintFunction {

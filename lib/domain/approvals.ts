@@ -11,6 +11,7 @@ type ManualPolicy = Extract<ApprovalPolicy, { mode: 'manual' }>;
  * Whether `who` may vote on `request`, judged against the flow pinned on the request (never the current flow).
  * Nobody approves a self-serve flow. The requester is never an approver of their own request, whatever their
  * groups and even if they are an admin; neither is the grantee, when someone else asked on their behalf.
+ * A set with `manager: true` admits the requester's manager (`request.requester.manager`, from the directory).
  */
 export function approverStanding(
   request: AccessRequest,
@@ -28,7 +29,9 @@ export function approverStanding(
   }
   const sets: number[] = [];
   policy.sets.forEach((set, index) => {
-    if (set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g))) sets.push(index);
+    const isManager =
+      set.manager === true && request.requester.manager !== undefined && who.sub === request.requester.manager;
+    if (set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g)) || isManager) sets.push(index);
   });
   if (sets.length === 0) {
     return { eligible: false, reason: 'you are not an approver of this request' };

@@ -13,7 +13,18 @@ export const GroupName = z.string().min(1).max(256);
 export const IsoDateTime = z.iso.datetime({ offset: true });
 
 /** Through which channel a change was made; recorded on every write. */
-export const Channel = z.enum(['api', 'cli', 'portal', 'slack', 'teams', 'jira', 'workflow', 'reconciler', 'admin']);
+export const Channel = z.enum([
+  'api',
+  'cli',
+  'portal',
+  'slack',
+  'teams',
+  'jira',
+  'workflow',
+  'reconciler',
+  'admin',
+  'scim',
+]);
 export type Channel = z.infer<typeof Channel>;
 
 /** Who changed an item, through which channel and why: every store write carries one. */

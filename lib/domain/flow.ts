@@ -7,6 +7,8 @@ export const ApproverSet = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   users: z.array(Subject).max(100).default([]),
   groups: z.array(GroupName).max(50).default([]),
+  /** The requester's manager (identity directory, SCIM enterprise `manager`) may approve; absent = false. */
+  manager: z.boolean().optional(),
 });
 export type ApproverSet = z.infer<typeof ApproverSet>;
 

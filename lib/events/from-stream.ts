@@ -14,6 +14,7 @@
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
  * | slack-posts, slack-replay | anything                              | none                          |
+ * | directory-user/-group/-member/-pointer | anything (SCIM/admin sync)| none: the directory mirrors the IdP, whose own audit log records the change; each item keeps its lastChange |
  * | any         | REMOVE (TTL expiry)                                 | none                          |
  *
  * An image that does not parse throws StreamRecordError: the publisher reports the record as failed rather than
@@ -58,6 +59,10 @@ const ENTITIES = [
   'approver-pointer',
   'slack-posts',
   'slack-replay',
+  'directory-user',
+  'directory-group',
+  'directory-member',
+  'directory-pointer',
 ] as const satisfies Entity[];
 const EntityOf = z.object({ entity: z.enum(ENTITIES) });
 
@@ -87,6 +92,10 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
     case 'approver-pointer':
     case 'slack-posts':
     case 'slack-replay':
+    case 'directory-user':
+    case 'directory-group':
+    case 'directory-member':
+    case 'directory-pointer':
       return [];
     case 'request':
       return requestEvents(change);

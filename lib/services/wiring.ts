@@ -1,6 +1,8 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { config } from '#lib/config.ts';
+import { DirectoryStore } from '#lib/directory/store.ts';
 import { driverFor } from '#lib/integrations/registry.ts';
+import { ScimService } from '#lib/scim/service.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { sealSecret } from '#lib/secrets/seal.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
@@ -24,6 +26,9 @@ function lazy<T>(make: () => T): () => T {
 }
 
 export const store = lazy(() => new Store(createDocumentClient(), config().tableName));
+/** The identity directory on the same table (SCIM, channels, and the requester's manager and groups). */
+export const directory = lazy(() => new DirectoryStore(createDocumentClient(), config().tableName));
+export const scim = lazy(() => new ScimService(directory()));
 const sfn = lazy(() => new StepFunctionsExecutions(new SFNClient({}), config().stateMachineArn));
 /** Resolved on first call: routes that never touch the workflow need no state machine ARN. */
 const executions = (): Executions => ({
@@ -36,7 +41,14 @@ const credentialsKey = () => resolveSecret(config().credentialsKeyRef);
 const roles = () => ({ adminGroup: config().adminGroup, auditorGroup: config().auditorGroup });
 
 export const requests = lazy(
-  () => new RequestService({ store: store(), executions: executions(), roles: roles(), credentialsKey }),
+  () =>
+    new RequestService({
+      store: store(),
+      executions: executions(),
+      roles: roles(),
+      credentialsKey,
+      directory: directory(),
+    }),
 );
 export const admin = lazy(() => new AdminService({ store: store(), roles: roles() }));
 export const workflow = lazy(

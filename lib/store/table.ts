@@ -43,4 +43,9 @@ export type Entity =
   /** Where a request's Slack messages were posted (lib/channels/slack/state.ts). */
   | 'slack-posts'
   /** A used Slack request signature (replay protection, 10-minute TTL). */
-  | 'slack-replay';
+  | 'slack-replay'
+  /** The identity directory (lib/directory/keys.ts): users, groups, memberships and unique-value pointers. */
+  | 'directory-user'
+  | 'directory-group'
+  | 'directory-member'
+  | 'directory-pointer';

@@ -4,6 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { routes } from '#functions/api/routes.ts';
+import { scimEntries, scimRoutes } from '#functions/scim/routes.ts';
 import { ENTRY_METADATA_KEY, REPO_ROOT } from '#infra/constructs/stint-function.ts';
 import { REVOKE_FAILED_METRIC, REVOKE_RETRY, STATE, STATE_STEP } from '#infra/constructs/workflow.ts';
 import { TABLE } from '#lib/store/table.ts';
@@ -47,7 +48,7 @@ function logicalIdOfType(type: string): string {
 describe('HTTP API', () => {
   it('has exactly the routes of routes.ts, none under /_local', () => {
     const keys = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
-    expect(keys.sort()).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
+    expect(keys.sort()).toEqual([...routes, ...scimRoutes].map((r) => `${r.method} ${r.path}`).sort());
     expect(keys.some((k) => typeof k === 'string' && k.split(' ')[1]?.startsWith('/_local'))).toBe(false);
   });
 
@@ -71,6 +72,40 @@ describe('HTTP API', () => {
     const keys = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').map(([, r]) => String(r.Properties.RouteKey));
     expect(keys.filter((k) => k.includes('/webhooks/'))).toEqual([]);
     expect(lambdaFunctions(cfn).filter((fn) => String(fn.entry).includes('slack'))).toEqual([]);
+  });
+
+  it('serves the SCIM routes without the JWT authorizer (the handler verifies the bearer token)', () => {
+    const byKey = new Map(resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r]));
+    const scimKeys = scimRoutes.map((r) => `${r.method} ${r.path}`);
+    expect(scimKeys).toEqual(
+      expect.arrayContaining(['GET /scim/v2/Users', 'PATCH /scim/v2/Users/{id}', 'PATCH /scim/v2/Groups/{id}']),
+    );
+    for (const key of scimKeys) {
+      const props = byKey.get(key)?.Properties;
+      expect(props, key).toBeDefined();
+      expect(props?.AuthorizationType ?? 'NONE').toBe('NONE');
+      expect(props?.AuthorizerId).toBeUndefined();
+    }
+    // Every route outside /scim/v2 except /health still has the authorizer.
+    const unauthenticated = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route')
+      .filter(([, r]) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE')
+      .map(([, r]) => String(r.Properties.RouteKey));
+    expect(unauthenticated.filter((k) => !k.split(' ')[1]?.startsWith('/scim/v2/')).sort()).toEqual(['GET /health']);
+  });
+
+  it('grants each SCIM function the table and the generated SCIM token secret, named by STINT_SCIM_TOKEN_REF', () => {
+    const [secretId] =
+      resourcesOfType(cfn, 'AWS::SecretsManager::Secret').find(([id]) => id.includes('ScimToken')) ?? [];
+    expect(secretId).toBeDefined();
+    for (const entry of ['scim-users', 'scim-groups', 'scim-meta']) {
+      const fn = functionByEntry(cfn, `functions/scim/${entry}.ts`);
+      expect(fn.Environment.Variables.STINT_SCIM_TOKEN_REF).toEqual({ Ref: secretId });
+      expect(fn.Environment.Variables.STINT_TABLE_NAME).toBeDefined();
+      const actions = allowedActions(cfn, `functions/scim/${entry}.ts`);
+      expect(actions.has('secretsmanager:GetSecretValue')).toBe(true);
+      expect(actions.has('dynamodb:PutItem')).toBe(true);
+      expect(actions.has('states:StartExecution')).toBe(false);
+    }
   });
 
   it('validates JWTs from the Cognito pool it creates when no issuer is configured', () => {
@@ -390,7 +425,12 @@ describe('reconciler', () => {
 
 describe('least privilege', () => {
   const stateMachineRef = () => ({ Ref: logicalIdOfType('AWS::StepFunctions::StateMachine') });
-  const keyRef = () => ({ Ref: logicalIdOfType('AWS::SecretsManager::Secret') });
+  /** The credentials key (the other secret is the SCIM token, tested under HTTP API). */
+  const keyRef = () => {
+    const found = resourcesOfType(cfn, 'AWS::SecretsManager::Secret').find(([id]) => id.includes('CredentialsKey'));
+    if (found === undefined) throw new Error('no CredentialsKey secret');
+    return { Ref: found[0] };
+  };
 
   it('lets create-request start executions but not send task results', () => {
     expect(allowedResources(cfn, api('create-request'), 'states:StartExecution')).toEqual([stateMachineRef()]);
@@ -483,6 +523,7 @@ describe('functions', () => {
     expect(functions.map((f) => f.entry).sort()).toEqual(
       [
         ...routes.map((r) => api(r.entry)),
+        ...scimEntries.map((e) => `functions/scim/${e}.ts`),
         ...STEP_FUNCTIONS.map(step),
         step('reconciler'),
         'functions/events/publisher.ts',

@@ -1,7 +1,7 @@
 import type { LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { config } from '#lib/config.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
-import { requests, store } from '#lib/services/wiring.ts';
+import { requests, store, directory as storeDirectory } from '#lib/services/wiring.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { DEFAULT_SLACK_API_URL, SlackClient } from './client.ts';
 import { SlackState } from './state.ts';
@@ -29,17 +29,7 @@ export const slackClient = lazy(() => {
 export const slackState = lazy(() => new SlackState(createDocumentClient(), config().tableName));
 export const signingSecret = () => resolveSecret(config().slack.signingSecretRef);
 
-let directoryFactory: (() => LinkingDirectory) | undefined;
-/**
- * The identity directory the Slack functions use. lib/directory/store.ts (issue 4, another branch) provides the
- * store-backed implementation; until it is merged and registered here, the Slack functions fail fast.
- */
-export function useDirectory(factory: () => LinkingDirectory): void {
-  directoryFactory = factory;
-}
-export const directory = lazy((): LinkingDirectory => {
-  if (directoryFactory === undefined) throw new Error('Configuration error: no identity directory is wired for Slack');
-  return directoryFactory();
-});
+/** The identity directory on the same table (lib/directory/store.ts), shared with the rest of the service. */
+export const directory = (): LinkingDirectory => storeDirectory();
 
 export { requests, store };
