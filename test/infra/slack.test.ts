@@ -2,6 +2,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '#functions/api/routes.ts';
 import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
+import { scimRoutes } from '#functions/scim/routes.ts';
 import type { StintStack } from '#infra/stint-stack.ts';
 import {
   allowedActions,
@@ -23,13 +24,14 @@ beforeAll(() => {
 });
 
 describe('Slack (configured)', () => {
-  it('puts the JWT authorizer on every route except /health and the Slack webhook', () => {
+  it('puts the JWT authorizer on every route except /health, SCIM (its own bearer token) and the Slack webhook', () => {
     const open = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route')
       .filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')
-      .map(([, r]) => String(r.Properties.RouteKey));
+      .map(([, r]) => String(r.Properties.RouteKey))
+      .filter((key) => !key.split(' ')[1]?.startsWith('/scim/v2/'));
     expect(open.sort()).toEqual(['GET /health', 'POST /webhooks/slack/interactions']);
     const all = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').length;
-    expect(all).toBe(routes.length + slackWebhookRoutes.length);
+    expect(all).toBe(routes.length + scimRoutes.length + slackWebhookRoutes.length);
   });
 
   it('lets the interactions function vote (table, task tokens) and read only the two Slack secrets', () => {
