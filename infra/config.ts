@@ -184,6 +184,18 @@ const stintConfigSchema = (mode: ConfigMode) =>
         })
         .optional(),
       /**
+       * Microsoft Teams approvals (issue 4). Omitted → nothing Teams is created. `appId` is the bot's Microsoft App
+       * ID (the audience of Bot Framework tokens); `appPasswordRef` (its client secret, a Secrets Manager ARN) is
+       * for sending cards and is not used yet; `openIdMetadataUrl` points at a stand-in in tests and locally.
+       */
+      teams: z
+        .strictObject({
+          appId: z.guid({ error: 'must be the bot’s Microsoft App ID (a GUID)' }),
+          appPasswordRef: slackSecretRef(mode).optional(),
+          openIdMetadataUrl: mode === 'local' ? z.url().optional() : httpsUrl.optional(),
+        })
+        .optional(),
+      /**
        * SIEM and ITSM targets audit events are delivered to (lib/targets/config.ts documents each field).
        * Each gets an EventBridge rule, a queue, a dead-letter queue with an alarm, and its kind's delivery function.
        */

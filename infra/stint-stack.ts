@@ -8,6 +8,7 @@ import { Delivery } from '#infra/constructs/delivery.ts';
 import { Events } from '#infra/constructs/events.ts';
 import { Reconciler } from '#infra/constructs/reconciler.ts';
 import { Slack } from '#infra/constructs/slack.ts';
+import { Teams } from '#infra/constructs/teams.ts';
 import { Workflow } from '#infra/constructs/workflow.ts';
 
 export type StintStackProps = StackProps & { readonly config: StintConfig };
@@ -22,6 +23,7 @@ export class StintStack extends Stack {
   readonly reconciler: Reconciler;
   readonly delivery: Delivery;
   readonly slack?: Slack;
+  readonly teams?: Teams;
 
   constructor(scope: Construct, id: string, props: StintStackProps) {
     super(scope, id, props);
@@ -64,6 +66,16 @@ export class StintStack extends Stack {
         httpApi: this.api.httpApi,
         bus: this.events.bus,
         apiUrl: this.api.url,
+      });
+    }
+
+    if (config.teams !== undefined) {
+      this.teams = new Teams(this, 'Teams', {
+        config,
+        teams: config.teams,
+        table: this.data.table,
+        stateMachine: this.workflow.stateMachine,
+        httpApi: this.api.httpApi,
       });
     }
 

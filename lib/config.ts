@@ -26,6 +26,10 @@ const Env = z.object({
   STINT_SLACK_BOT_TOKEN_REF: z.string().min(1).optional(),
   /** Secret reference of the Slack app's signing secret. */
   STINT_SLACK_SIGNING_SECRET_REF: z.string().min(1).optional(),
+  /** Microsoft Teams (issue 4), all optional: only the Teams function reads them. The bot's Microsoft App ID. */
+  STINT_TEAMS_APP_ID: z.string().min(1).optional(),
+  /** Bot Framework OpenID metadata document (a local stand-in in tests and the local runtime). */
+  STINT_TEAMS_OPENID_METADATA_URL: z.url().default('https://login.botframework.com/v1/.well-known/openidconfiguration'),
   /** Public base URL of the API, shown to requesters in Slack ("GET <url>/requests/{id}/access"). */
   STINT_API_URL: z.url().optional(),
   /** Set by the local runtime only. Never set in AWS. */
@@ -43,6 +47,7 @@ export type Config = {
   readonly scimTokenRef: string;
   readonly targets: TargetConfig[];
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
+  readonly teams: { readonly appId: string; readonly openIdMetadataUrl: string };
   readonly apiUrl: string | undefined;
 };
 
@@ -83,6 +88,12 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       get signingSecretRef() {
         return required(e.STINT_SLACK_SIGNING_SECRET_REF, 'STINT_SLACK_SIGNING_SECRET_REF');
       },
+    },
+    teams: {
+      get appId() {
+        return required(e.STINT_TEAMS_APP_ID, 'STINT_TEAMS_APP_ID');
+      },
+      openIdMetadataUrl: e.STINT_TEAMS_OPENID_METADATA_URL,
     },
     apiUrl: e.STINT_API_URL,
     get scimTokenRef() {

@@ -1,15 +1,19 @@
 /**
  * Chat/ticket webhooks on the HTTP API WITHOUT the JWT authorizer: each handler verifies its caller itself
- * (Slack: v0 request signature, 5-minute window, replay guard). Created only when the channel is configured.
+ * (Slack: v0 request signature, 5-minute window, replay guard; Teams: the Bot Framework JWT). Created only when the channel is configured.
  */
 export type WebhookRoute = {
   readonly method: 'POST';
   readonly path: string;
   /** File name under functions/callbacks/, without extension. */
   readonly entry: string;
-  readonly channel: 'slack';
+  readonly channel: 'slack' | 'teams';
 };
 
 export const slackWebhookRoutes: readonly WebhookRoute[] = [
   { method: 'POST', path: '/webhooks/slack/interactions', entry: 'slack-interactions', channel: 'slack' },
+];
+
+export const teamsWebhookRoutes: readonly WebhookRoute[] = [
+  { method: 'POST', path: '/webhooks/teams', entry: 'teams-messages', channel: 'teams' },
 ];
