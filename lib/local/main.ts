@@ -35,6 +35,7 @@ Try it (the README walks through the whole lifecycle):
   curl -s -X POST ${url}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"flowId":"demo-readonly","durationMinutes":5,"justification":"look at orders"}'
 
+SCIM provisioning: ${url}/scim/v2 with the bearer token in ${join(env.STINT_STATE_DIR, 'scim.token')}.
 API description (with a token): ${url}/openapi.json — Ctrl-C stops Stint (requests in flight resume at the next start).
 `);
   let stopping = false;

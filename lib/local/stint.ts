@@ -28,16 +28,21 @@ export type StintOptions = {
 
 export type Stint = {
   url: string;
+  /** The SCIM bearer token (what the stack's ScimToken secret holds in AWS), unless `env` overrides the reference. */
+  scimToken: string;
   runtime: LocalRuntime;
   postgres: EmbeddedPostgresHandle;
   token(identity: LocalIdentity): Promise<string>;
   stop(): Promise<void>;
 };
 
-/** The key that seals issued passwords: a file in the data folder (0600), or per process when in memory. */
-function credentialsKey(stateDir: string | undefined): string {
+/**
+ * A local secret: a file in the data folder (0600), or per process when in memory. Used for the key that seals
+ * issued passwords (`credentials.key`) and the SCIM bearer token (`scim.token`).
+ */
+function localSecret(stateDir: string | undefined, name: string): string {
   if (stateDir === undefined) return randomBytes(32).toString('base64url');
-  const file = join(stateDir, 'credentials.key');
+  const file = join(stateDir, name);
   if (!existsSync(file)) {
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
@@ -92,6 +97,7 @@ export async function startStint(options: StintOptions): Promise<Stint> {
     persistent: options.stateDir !== undefined,
   });
   let runtime: LocalRuntime | undefined;
+  const scimToken = localSecret(options.stateDir, 'scim.token');
   try {
     await seedDemoDatabase(postgres);
     runtime = await startLocalRuntime({
@@ -101,11 +107,14 @@ export async function startStint(options: StintOptions): Promise<Stint> {
       ...(options.port === undefined ? {} : { port: options.port }),
       ...(options.scheduleEveryMs === undefined ? {} : { scheduleEveryMs: options.scheduleEveryMs }),
       log,
-      // What Secrets Manager holds in AWS: the demo database's admin login and the credentials sealing key.
+      // What Secrets Manager holds in AWS: the demo database's admin login, the credentials sealing key and the SCIM
+      // bearer token (the template names secret ARNs, which cannot be resolved locally: env: references replace them).
       env: {
         STINT_DEMO_PG_SECRET: JSON.stringify({ username: postgres.adminUser, password: postgres.adminPassword }),
-        STINT_LOCAL_CREDENTIALS_KEY: credentialsKey(options.stateDir),
+        STINT_LOCAL_CREDENTIALS_KEY: localSecret(options.stateDir, 'credentials.key'),
         STINT_CREDENTIALS_KEY_REF: 'env:STINT_LOCAL_CREDENTIALS_KEY',
+        STINT_LOCAL_SCIM_TOKEN: scimToken,
+        STINT_SCIM_TOKEN_REF: 'env:STINT_LOCAL_SCIM_TOKEN',
         ...options.env,
       },
     });
@@ -122,6 +131,7 @@ export async function startStint(options: StintOptions): Promise<Stint> {
   let stopping: Promise<void> | undefined;
   return {
     url: started.url,
+    scimToken,
     runtime: started,
     postgres,
     token: (identity) => started.mintToken(identity),

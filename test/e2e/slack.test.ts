@@ -1,0 +1,168 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { signSlackRequest } from '#lib/channels/slack/verify.ts';
+import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
+import { type Stint, startStint } from '#lib/local/stint.ts';
+import { type SlackCall, SlackStandIn } from '../fixtures/slack/server.ts';
+import { call, until } from '../support/http.ts';
+
+/**
+ * Slack approvals end to end on the local runtime: people provisioned through SCIM, the approver's DM with
+ * Approve / Reject (notify function, an EventBridge target), a signed click on the interactions webhook, the
+ * grant, the requester's DM, then a revoke that rewrites the approver's copy of the message.
+ */
+const SIGNING_SECRET = 'e2e-slack-signing-secret';
+const BOT_TOKEN = 'xoxb-e2e-bot-token';
+const TEAM = 'T0E2E';
+const ALICE = { sub: 'alice-e2e', email: 'alice.e2e@example.com', slack: 'UALICE' };
+const BOB = { sub: 'bob-e2e', email: 'bob.e2e@example.com', slack: 'UBOB' };
+
+let stint: Stint;
+let slack: SlackStandIn;
+
+beforeAll(async () => {
+  slack = await SlackStandIn.start();
+  slack.addUser({ id: ALICE.slack, teamId: TEAM, email: ALICE.email });
+  slack.addUser({ id: BOB.slack, teamId: TEAM, email: BOB.email });
+  const dir = await clusterParentDir('stint-e2e-slack');
+  stint = await startStint({
+    pgDataDir: join(dir, 'pg'),
+    pgPort: await freePort(),
+    port: await freePort(),
+    env: { E2E_SLACK_SIGNING: SIGNING_SECRET, E2E_SLACK_BOT: BOT_TOKEN },
+    config: {
+      slack: { signingSecretRef: 'env:E2E_SLACK_SIGNING', botTokenRef: 'env:E2E_SLACK_BOT', apiUrl: slack.apiUrl },
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await stint?.stop();
+  await slack?.stop();
+});
+
+async function scim(method: string, path: string, body: unknown) {
+  const res = await call(stint.url, method, `/scim/v2${path}`, {
+    body,
+    headers: { authorization: `Bearer ${stint.scimToken}`, 'content-type': 'application/scim+json' },
+  });
+  return res;
+}
+
+/** What Slack sends when someone clicks a button: a form-encoded `payload`, signed with the app's signing secret. */
+function signedClick(payload: unknown, at = Math.floor(Date.now() / 1000)) {
+  const raw = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return {
+    raw,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(at),
+      'x-slack-signature': signSlackRequest(SIGNING_SECRET, at, raw),
+    },
+  };
+}
+
+const Post = z.object({ channel: z.string(), ts: z.string() });
+const textOf = (c: SlackCall) => JSON.stringify(c.params.blocks ?? c.params.text ?? '');
+
+describe('Slack approval through the local runtime', () => {
+  it('provisions people by SCIM, DMs the approver, takes a signed click, grants, tells the requester, updates on revoke', async () => {
+    for (const person of [ALICE, BOB]) {
+      const created = await scim('POST', '/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: person.email,
+        externalId: person.sub,
+        emails: [{ value: person.email, primary: true, type: 'work' }],
+        active: true,
+      });
+      expect(created.status).toBe(201);
+    }
+    const group = await scim('POST', '/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: 'dba',
+      members: [{ value: BOB.sub }],
+    });
+    expect(group.status).toBe(201);
+
+    // Alice asks; her token carries no groups: Bob is an approver through the directory's dba group.
+    const token = await stint.token({ sub: ALICE.sub, email: ALICE.email, groups: [] });
+    const created = await call(stint.url, 'POST', '/requests', {
+      token,
+      body: { flowId: 'demo-admin', durationMinutes: 5, justification: 'fix order 42' },
+    });
+    expect(created.status).toBe(201);
+    const { id } = z.object({ id: z.string() }).parse(created.json);
+
+    const [approvalDm] = await until(
+      async () => slack.callsOf('chat.postMessage').filter((c) => c.params.channel === `D${BOB.slack}`),
+      (posts) => posts.length === 1,
+    );
+    expect(approvalDm?.token).toBe(BOT_TOKEN);
+    const dmText = approvalDm === undefined ? '' : textOf(approvalDm);
+    expect(dmText).toContain('"action_id":"stint_approve"');
+    expect(dmText).toContain('"action_id":"stint_reject"');
+    expect(dmText).toContain(`"value":"${id}"`);
+    expect(dmText).toContain('you are in group dba');
+    expect(dmText).toContain('fix order 42');
+    expect(slack.callsOf('chat.postMessage').filter((c) => c.params.channel === `D${ALICE.slack}`)).toEqual([]);
+    const approverCopy = Post.parse(approvalDm?.answer);
+
+    const click = signedClick({
+      type: 'block_actions',
+      team: { id: TEAM },
+      user: { id: BOB.slack, team_id: TEAM },
+      response_url: slack.responseUrl('bob-click'),
+      actions: [{ action_id: 'stint_approve', value: id, type: 'button' }],
+    });
+    const answer = await call(stint.url, 'POST', '/webhooks/slack/interactions', {
+      raw: click.raw,
+      headers: click.headers,
+    });
+    expect(answer.status).toBe(200);
+    expect(slack.responses).toContainEqual({
+      path: '/response/bob-click',
+      body: expect.objectContaining({ text: 'Approved: Stint is granting the access.' }),
+    });
+
+    // The same signed delivery again is a replay: refused, and no second vote.
+    const replay = await call(stint.url, 'POST', '/webhooks/slack/interactions', {
+      raw: click.raw,
+      headers: click.headers,
+    });
+    expect(replay.status).toBe(401);
+
+    const active = await until(
+      () => call(stint.url, 'GET', `/requests/${id}`, { token }),
+      (r) => z.object({ status: z.string() }).parse(r.json).status === 'ACTIVE',
+    );
+    const request = z
+      .object({ votes: z.array(z.object({ by: z.string(), vote: z.string(), channel: z.string() })) })
+      .parse(active.json);
+    expect(request.votes).toEqual([expect.objectContaining({ by: BOB.sub, vote: 'approve', channel: 'slack' })]);
+
+    const requesterDms = await until(
+      async () => slack.callsOf('chat.postMessage').filter((c) => c.params.channel === `D${ALICE.slack}`),
+      (posts) => posts.some((p) => textOf(p).includes(':key: Your access')),
+    );
+    const activeDm = requesterDms.find((p) => textOf(p).includes(':key: Your access'));
+    expect(activeDm === undefined ? '' : textOf(activeDm)).toContain(`stint access ${id}`);
+
+    const revoked = await call(stint.url, 'POST', `/requests/${id}/revoke`, { token, body: {} });
+    expect(revoked.status).toBe(200);
+    const updates = await until(
+      async () =>
+        slack
+          .callsOf('chat.update')
+          .filter((c) => c.params.channel === approverCopy.channel && c.params.ts === approverCopy.ts),
+      (calls) => calls.some((c) => textOf(c).includes('access was revoked')),
+    );
+    const last = updates.at(-1);
+    expect(last === undefined ? '' : textOf(last)).not.toContain('stint_approve');
+    expect(last === undefined ? '' : textOf(last)).toContain(`approved by ${BOB.email} (slack)`);
+    await until(
+      async () => slack.callsOf('chat.postMessage').filter((c) => c.params.channel === `D${ALICE.slack}`),
+      (posts) => posts.some((p) => textOf(p).includes(`:lock: Your access (request \`${id}\`) was revoked`)),
+    );
+  });
+});
