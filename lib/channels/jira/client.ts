@@ -140,7 +140,10 @@ export class JiraApi {
       values = last?.values ?? values;
     }
     // Oldest first per the API; order by creation time ourselves rather than trust the page order.
-    const newestFirst = [...values].sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+    const newestFirst = values
+      .map((entry, index) => ({ entry, index, at: Date.parse(entry.created) }))
+      .sort((a, b) => (Number.isNaN(a.at) || Number.isNaN(b.at) ? 0 : b.at - a.at) || b.index - a.index)
+      .map((e) => e.entry);
     for (const entry of newestFirst) {
       const item = entry.items.find((i) => i.fieldId === 'status' || i.field === 'status');
       if (item === undefined) continue;
