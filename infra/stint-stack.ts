@@ -6,6 +6,7 @@ import { Api } from '#infra/constructs/api.ts';
 import { Data } from '#infra/constructs/data.ts';
 import { Delivery } from '#infra/constructs/delivery.ts';
 import { Events } from '#infra/constructs/events.ts';
+import { JiraApprovals } from '#infra/constructs/jira-approvals.ts';
 import { Reconciler } from '#infra/constructs/reconciler.ts';
 import { Slack } from '#infra/constructs/slack.ts';
 import { Workflow } from '#infra/constructs/workflow.ts';
@@ -22,6 +23,7 @@ export class StintStack extends Stack {
   readonly reconciler: Reconciler;
   readonly delivery: Delivery;
   readonly slack?: Slack;
+  readonly jiraApprovals?: JiraApprovals;
 
   constructor(scope: Construct, id: string, props: StintStackProps) {
     super(scope, id, props);
@@ -64,6 +66,16 @@ export class StintStack extends Stack {
         httpApi: this.api.httpApi,
         bus: this.events.bus,
         apiUrl: this.api.url,
+      });
+    }
+
+    if (config.jiraApprovals !== undefined) {
+      this.jiraApprovals = new JiraApprovals(this, 'JiraApprovals', {
+        config,
+        jiraApprovals: config.jiraApprovals,
+        table: this.data.table,
+        stateMachine: this.workflow.stateMachine,
+        httpApi: this.api.httpApi,
       });
     }
 

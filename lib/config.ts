@@ -26,6 +26,8 @@ const Env = z.object({
   STINT_SLACK_BOT_TOKEN_REF: z.string().min(1).optional(),
   /** Secret reference of the Slack app's signing secret. */
   STINT_SLACK_SIGNING_SECRET_REF: z.string().min(1).optional(),
+  /** Secret reference of the Jira webhook secret (approvals by Jira transitions, issue 4). */
+  STINT_JIRA_WEBHOOK_SECRET_REF: z.string().min(1).optional(),
   /** Public base URL of the API, shown to requesters in Slack ("GET <url>/requests/{id}/access"). */
   STINT_API_URL: z.url().optional(),
   /** Set by the local runtime only. Never set in AWS. */
@@ -43,6 +45,7 @@ export type Config = {
   readonly scimTokenRef: string;
   readonly targets: TargetConfig[];
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
+  readonly jiraApprovals: { readonly webhookSecretRef: string };
   readonly apiUrl: string | undefined;
 };
 
@@ -82,6 +85,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       },
       get signingSecretRef() {
         return required(e.STINT_SLACK_SIGNING_SECRET_REF, 'STINT_SLACK_SIGNING_SECRET_REF');
+      },
+    },
+    jiraApprovals: {
+      get webhookSecretRef() {
+        return required(e.STINT_JIRA_WEBHOOK_SECRET_REF, 'STINT_JIRA_WEBHOOK_SECRET_REF');
       },
     },
     apiUrl: e.STINT_API_URL,

@@ -1,15 +1,20 @@
 /**
  * Chat/ticket webhooks on the HTTP API WITHOUT the JWT authorizer: each handler verifies its caller itself
- * (Slack: v0 request signature, 5-minute window, replay guard). Created only when the channel is configured.
+ * (Slack: v0 request signature, 5-minute window, replay guard; Jira: X-Hub-Signature HMAC of the body, age bound,
+ * replay guard). Created only when the channel is configured.
  */
 export type WebhookRoute = {
   readonly method: 'POST';
   readonly path: string;
   /** File name under functions/callbacks/, without extension. */
   readonly entry: string;
-  readonly channel: 'slack';
+  readonly channel: 'slack' | 'jira';
 };
 
 export const slackWebhookRoutes: readonly WebhookRoute[] = [
   { method: 'POST', path: '/webhooks/slack/interactions', entry: 'slack-interactions', channel: 'slack' },
+];
+
+export const jiraWebhookRoutes: readonly WebhookRoute[] = [
+  { method: 'POST', path: '/webhooks/jira', entry: 'jira-webhook', channel: 'jira' },
 ];
