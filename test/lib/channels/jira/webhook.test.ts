@@ -185,6 +185,17 @@ describe('refused webhooks record no vote', () => {
     expect((await current(request.id)).votes.map((v) => v.by)).toEqual(['approver-1']);
   });
 
+  it('handles Jira’s retry of a delivery whose first attempt failed', async () => {
+    const { request, key } = await pendingWithTicket();
+    jira.transition(key, 'Approved', 'acc-app');
+    const delivery = signed(webhook(key));
+    jira.failNext(`GET /rest/api/3/issue/${key}`, { status: 503, body: { errorMessages: ['busy'] } });
+    await expect(handleJiraWebhook(deps, delivery)).rejects.toThrow('HTTP 503');
+    expect((await current(request.id)).votes).toEqual([]);
+    const retry = await handleJiraWebhook(deps, delivery);
+    expect(bodyOf(retry)).toEqual({ outcome: 'approved' });
+  });
+
   it('refuses a correctly signed body stamped more than an hour ago', async () => {
     const { request, key } = await pendingWithTicket();
     jira.transition(key, 'Approved', 'acc-app');
