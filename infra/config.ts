@@ -196,6 +196,16 @@ const stintConfigSchema = (mode: ConfigMode) =>
         })
         .optional(),
       /**
+       * Approvals by Jira transitions (issue 4). Omitted → no Jira webhook. `webhookSecretRef` holds the secret set on
+       * the Jira admin webhook (Jira signs each delivery with it: `X-Hub-Signature: sha256=…`). Flows opt in with
+       * `jiraApproval`, naming one of the `jira` targets below, whose credentials re-read the issues.
+       */
+      jiraApprovals: z
+        .strictObject({
+          webhookSecretRef: slackSecretRef(mode),
+        })
+        .optional(),
+      /**
        * SIEM and ITSM targets audit events are delivered to (lib/targets/config.ts documents each field).
        * Each gets an EventBridge rule, a queue, a dead-letter queue with an alarm, and its kind's delivery function.
        */
@@ -208,6 +218,13 @@ const stintConfigSchema = (mode: ConfigMode) =>
     })
     .superRefine((config, ctx) => {
       for (const issue of queueNameIssues(config.stackName, config.targets)) ctx.addIssue({ code: 'custom', ...issue });
+      if (config.jiraApprovals !== undefined && !config.targets.some((t) => t.kind === 'jira')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jiraApprovals'],
+          message: 'needs a target of kind jira (its credentials re-read the issues)',
+        });
+      }
     });
 
 export const StintConfigSchema = stintConfigSchema('deployed');

@@ -6,6 +6,7 @@ import { Api } from '#infra/constructs/api.ts';
 import { Data } from '#infra/constructs/data.ts';
 import { Delivery } from '#infra/constructs/delivery.ts';
 import { Events } from '#infra/constructs/events.ts';
+import { JiraApprovals } from '#infra/constructs/jira-approvals.ts';
 import { Reconciler } from '#infra/constructs/reconciler.ts';
 import { Slack } from '#infra/constructs/slack.ts';
 import { Teams } from '#infra/constructs/teams.ts';
@@ -24,6 +25,7 @@ export class StintStack extends Stack {
   readonly delivery: Delivery;
   readonly slack?: Slack;
   readonly teams?: Teams;
+  readonly jiraApprovals?: JiraApprovals;
 
   constructor(scope: Construct, id: string, props: StintStackProps) {
     super(scope, id, props);
@@ -73,6 +75,16 @@ export class StintStack extends Stack {
       this.teams = new Teams(this, 'Teams', {
         config,
         teams: config.teams,
+        table: this.data.table,
+        stateMachine: this.workflow.stateMachine,
+        httpApi: this.api.httpApi,
+      });
+    }
+
+    if (config.jiraApprovals !== undefined) {
+      this.jiraApprovals = new JiraApprovals(this, 'JiraApprovals', {
+        config,
+        jiraApprovals: config.jiraApprovals,
         table: this.data.table,
         stateMachine: this.workflow.stateMachine,
         httpApi: this.api.httpApi,

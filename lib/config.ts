@@ -30,6 +30,8 @@ const Env = z.object({
   STINT_TEAMS_APP_ID: z.string().min(1).optional(),
   /** Bot Framework OpenID metadata document (a local stand-in in tests and the local runtime). */
   STINT_TEAMS_OPENID_METADATA_URL: z.url().default('https://login.botframework.com/v1/.well-known/openidconfiguration'),
+  /** Secret reference of the Jira webhook secret (approvals by Jira transitions, issue 4). */
+  STINT_JIRA_WEBHOOK_SECRET_REF: z.string().min(1).optional(),
   /** Public base URL of the API, shown to requesters in Slack ("GET <url>/requests/{id}/access"). */
   STINT_API_URL: z.url().optional(),
   /** Set by the local runtime only. Never set in AWS. */
@@ -48,6 +50,7 @@ export type Config = {
   readonly targets: TargetConfig[];
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
   readonly teams: { readonly appId: string; readonly openIdMetadataUrl: string };
+  readonly jiraApprovals: { readonly webhookSecretRef: string };
   readonly apiUrl: string | undefined;
 };
 
@@ -94,6 +97,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
         return required(e.STINT_TEAMS_APP_ID, 'STINT_TEAMS_APP_ID');
       },
       openIdMetadataUrl: e.STINT_TEAMS_OPENID_METADATA_URL,
+    },
+    jiraApprovals: {
+      get webhookSecretRef() {
+        return required(e.STINT_JIRA_WEBHOOK_SECRET_REF, 'STINT_JIRA_WEBHOOK_SECRET_REF');
+      },
     },
     apiUrl: e.STINT_API_URL,
     get scimTokenRef() {

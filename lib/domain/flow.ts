@@ -65,6 +65,32 @@ export const WorkingHours = z.strictObject({
 });
 export type WorkingHours = z.infer<typeof WorkingHours>;
 
+const JiraStatus = z.string().trim().min(1).max(255);
+
+/**
+ * Jira as the approval channel (issue 4): the request's ticket, opened by the `jira` target named here, is the
+ * approval vehicle. When someone moves it to one of `approveStatuses` (or `rejectStatuses`), Stint re-reads the issue
+ * and its changelog from Jira, maps the person who made that transition to a Stint identity and records their vote
+ * (channel `jira`) under this flow's approval policy, exactly as an API vote. Status names compare case-insensitively.
+ */
+export const JiraApproval = z
+  .strictObject({
+    /** Name of a `jira` delivery target (infra/stint.config.ts `targets`) whose issues carry this flow's requests. */
+    target: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a target name (lowercase letters, digits and "-")'),
+    /** Statuses that approve, e.g. `["Approved"]`. */
+    approveStatuses: z.array(JiraStatus).min(1).max(20),
+    /** Statuses that reject, e.g. `["Rejected", "Won't Do"]`. */
+    rejectStatuses: z.array(JiraStatus).max(20).default([]),
+  })
+  .refine(
+    (j) => {
+      const approve = new Set(j.approveStatuses.map((s) => s.toLowerCase()));
+      return !j.rejectStatuses.some((s) => approve.has(s.toLowerCase()));
+    },
+    { path: ['rejectStatuses'], message: 'a status cannot both approve and reject' },
+  );
+export type JiraApproval = z.infer<typeof JiraApproval>;
+
 export const FlowInput = z
   .strictObject({
     name: z.string().min(1).max(200),
@@ -96,6 +122,8 @@ export const FlowInput = z
       .string()
       .regex(/^[CG][A-Z0-9]{2,31}$/, 'a Slack channel id (C… or G…)')
       .optional(),
+    /** Approvals by Jira transitions on the request's ticket (issue 4); absent = no Jira approvals. */
+    jiraApproval: JiraApproval.optional(),
   })
   .refine((f) => f.defaultMinutes <= f.maxMinutes, { path: ['defaultMinutes'], message: 'must be ≤ maxMinutes' })
   .refine((f) => f.targets.length > 0 || f.bundles.length > 0, {

@@ -13,7 +13,7 @@
  * | flow/integration/bundle | MODIFY deleted false → true             | *.deleted                     |
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
- * | slack-posts, slack-replay | anything                              | none                          |
+ * | slack-posts, slack-replay, jira-replay | anything                 | none                          |
  * | directory-user/-group/-member/-pointer | anything (SCIM/admin sync)| none: the directory mirrors the IdP, whose own audit log records the change; each item keeps its lastChange |
  * | any         | REMOVE (TTL expiry)                                 | none                          |
  *
@@ -59,6 +59,7 @@ const ENTITIES = [
   'approver-pointer',
   'slack-posts',
   'slack-replay',
+  'jira-replay',
   'directory-user',
   'directory-group',
   'directory-member',
@@ -92,6 +93,7 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
     case 'approver-pointer':
     case 'slack-posts':
     case 'slack-replay':
+    case 'jira-replay':
     case 'directory-user':
     case 'directory-group':
     case 'directory-member':

@@ -44,6 +44,8 @@ export type Entity =
   | 'slack-posts'
   /** A used Slack request signature (replay protection, 10-minute TTL). */
   | 'slack-replay'
+  /** A used Jira webhook body signature (replay protection, lib/channels/jira/state.ts). */
+  | 'jira-replay'
   /** The identity directory (lib/directory/keys.ts): users, groups, memberships and unique-value pointers. */
   | 'directory-user'
   | 'directory-group'

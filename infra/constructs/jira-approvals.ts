@@ -1,0 +1,66 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { jiraWebhookRoutes } from '#functions/callbacks/routes.ts';
+import { type StintConfig, targetsEnvironment } from '#infra/config.ts';
+import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { pascal } from '#infra/constructs/workflow.ts';
+
+export type JiraApprovalsProps = {
+  readonly config: StintConfig;
+  readonly jiraApprovals: NonNullable<StintConfig['jiraApprovals']>;
+  readonly table: ITableV2;
+  readonly stateMachine: IStateMachine;
+  readonly httpApi: apigw.HttpApi;
+};
+
+/**
+ * Approvals by Jira transitions, created only when the config has `jiraApprovals`: `POST /webhooks/jira` without
+ * the JWT authorizer (the handler verifies Jira's X-Hub-Signature), a function that may vote (table, task tokens),
+ * read the webhook secret and the `jira` targets' credentials (to re-read issues), and nothing else.
+ */
+export class JiraApprovals extends Construct {
+  readonly functions = new Map<string, StintFunction>();
+
+  constructor(scope: Construct, id: string, props: JiraApprovalsProps) {
+    super(scope, id);
+    const jiraTargets = props.config.targets.filter((t) => t.kind === 'jira');
+    const secretArns = [
+      ...new Set([props.jiraApprovals.webhookSecretRef, ...jiraTargets.map((t) => t.secretRef)]),
+    ].filter((ref) => ref.startsWith('arn:'));
+
+    for (const route of jiraWebhookRoutes) {
+      const fn = new StintFunction(this, pascal(`callbacks-${route.entry}`), {
+        entry: `functions/callbacks/${route.entry}.ts`,
+        description: `Stint Jira webhook: ${route.method} ${route.path}`,
+        memorySize: 512,
+        timeout: Duration.seconds(20),
+        config: props.config,
+      });
+      fn.grantTable(props.table, 'readWrite').grantTaskTokens(props.stateMachine);
+      fn.fn.addEnvironment('STINT_JIRA_WEBHOOK_SECRET_REF', props.jiraApprovals.webhookSecretRef);
+      fn.fn.addEnvironment('STINT_TARGETS', targetsEnvironment(jiraTargets));
+      if (secretArns.length > 0) {
+        fn.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }),
+        );
+      }
+      this.functions.set(route.entry, fn);
+      const [httpRoute] = props.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration: new HttpLambdaIntegration(`${pascal(route.entry)}Integration`, fn.fn),
+      });
+      if (httpRoute !== undefined) {
+        Validations.of(httpRoute).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: `${route.method} ${route.path} is called by Jira, which cannot send a JWT; the handler verifies the X-Hub-Signature HMAC of the body (age-bounded, one use per signature) and re-reads the issue from Jira.`,
+        });
+      }
+    }
+  }
+}

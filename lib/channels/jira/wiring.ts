@@ -1,0 +1,35 @@
+import type { LinkingDirectory } from '#lib/channels/slack/identity.ts';
+import { config } from '#lib/config.ts';
+import { resolveSecret } from '#lib/secrets/resolve.ts';
+import { requests, store, directory as storeDirectory } from '#lib/services/wiring.ts';
+import { createDocumentClient } from '#lib/store/client.ts';
+import type { TargetConfig } from '#lib/targets/config.ts';
+import { createOutbound } from '#lib/targets/outbound.ts';
+import { JiraApi } from './client.ts';
+import { JiraState } from './state.ts';
+
+/** Module-scope singletons of the Jira webhook function, built on first use (see lib/services/wiring.ts). */
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+}
+
+export const jiraState = lazy(() => new JiraState(createDocumentClient(), config().tableName));
+export const webhookSecret = () => resolveSecret(config().jiraApprovals.webhookSecretRef);
+export const jiraTargets = lazy(() => config().targets.filter((t) => t.kind === 'jira'));
+
+/** A REST client with the target's credentials (resolveSecret caches the secret for 5 minutes). */
+export async function jiraFor(target: TargetConfig): Promise<JiraApi> {
+  return new JiraApi({
+    baseUrl: target.endpoint,
+    secret: await resolveSecret(target.secretRef),
+    http: createOutbound({ local: config().local, allowPrivateNetwork: target.allowPrivateNetwork }),
+  });
+}
+
+export const directory = (): LinkingDirectory => storeDirectory();
+
+export { requests, store };
