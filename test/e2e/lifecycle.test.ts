@@ -118,6 +118,19 @@ function eventTypes(requestId: string): string[] {
     .filter((e) => RequestDetail.safeParse(e.detail).data?.request.id === requestId)
     .map((e) => e['detail-type']);
 }
+/**
+ * The request's event types once the bus has caught up with the table (stream → publisher → bus is
+ * asynchronous): waits until `last` has arrived, then returns them all in order.
+ */
+async function eventsUntil(requestId: string, last: string): Promise<string[]> {
+  return until(
+    async () => eventTypes(requestId),
+    (types) => types.includes(last),
+    30_000,
+    50,
+  );
+}
+
 /** The stored item, read straight from the local table (task tokens never leave the store through the API). */
 async function stored(id: string) {
   const store = new Store(createDocumentClient(), config().tableName);
@@ -196,7 +209,7 @@ describe.concurrent('waiting on the clock', { timeout: 300_000 }, () => {
     expect(Date.parse(done.revokedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(done.expiresAt ?? ''));
     expect(await canLogin(creds)).toBe(false);
     expect(await adminQuery('SELECT pid FROM pg_stat_activity WHERE usename = $1', [creds.username])).toEqual([]);
-    expect(eventTypes(id)).toEqual([
+    expect(await eventsUntil(id, 'grant.expired')).toEqual([
       'request.created',
       'grant.started',
       'grant.active',
@@ -223,7 +236,7 @@ describe.concurrent('waiting on the clock', { timeout: 300_000 }, () => {
   it('times out when nobody decides in time', async () => {
     const { id } = (await create('alice', { flowId: 'short-approval', durationMinutes: 5 })).json as RequestJson;
     await reach('alice', id, 'TIMED_OUT');
-    expect(eventTypes(id)).toEqual(['request.created', 'request.timed_out']);
+    expect(await eventsUntil(id, 'request.timed_out')).toEqual(['request.created', 'request.timed_out']);
   });
 });
 
@@ -236,7 +249,11 @@ describe('approvals', () => {
     expect(afterOne.votes).toHaveLength(1);
     expect((await act('dba2', id, 'approve')).status).toBe(200);
     await reach('alice', id, 'ACTIVE');
-    expect(eventTypes(id).slice(0, 3)).toEqual(['request.created', 'request.approval_recorded', 'request.approved']);
+    expect((await eventsUntil(id, 'request.approved')).slice(0, 3)).toEqual([
+      'request.created',
+      'request.approval_recorded',
+      'request.approved',
+    ]);
     await act('alice', id, 'revoke');
     await reach('alice', id, 'REVOKED');
   });
@@ -262,7 +279,7 @@ describe('approvals', () => {
     const results = await Promise.all([act('dba1', id, 'approve'), act('dba2', id, 'approve')]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     await reach('alice', id, 'ACTIVE');
-    expect(eventTypes(id).filter((t) => t === 'request.approved')).toHaveLength(1);
+    expect((await eventsUntil(id, 'grant.active')).filter((t) => t === 'request.approved')).toHaveLength(1);
     expect((stint.runtime.stats().stepFunctions.SendTaskSuccess ?? 0) - before).toBe(1);
     await act('alice', id, 'revoke');
     await reach('alice', id, 'REVOKED');
@@ -272,7 +289,7 @@ describe('approvals', () => {
     const { id } = (await create('alice', { flowId: 'any-dba', durationMinutes: 5 })).json as RequestJson;
     expect((await act('dba1', id, 'reject', { reason: 'not today' })).status).toBe(200);
     await reach('alice', id, 'REJECTED');
-    expect(eventTypes(id)).toEqual(['request.created', 'request.rejected']);
+    expect(await eventsUntil(id, 'request.rejected')).toEqual(['request.created', 'request.rejected']);
   });
 
   it('cancels while pending, by the requester only', async () => {
@@ -297,7 +314,7 @@ describe('active grants', () => {
     expect(await canLogin(creds)).toBe(false);
     expect(await adminQuery('SELECT pid FROM pg_stat_activity WHERE usename = $1', [creds.username])).toEqual([]);
     expect((await call(stint.url, 'GET', `/requests/${id}/access`, { token: tokens.alice })).status).toBe(409);
-    expect(eventTypes(id)).toEqual([
+    expect(await eventsUntil(id, 'grant.revoked')).toEqual([
       'request.created',
       'request.approved',
       'grant.started',
@@ -324,7 +341,7 @@ describe('active grants', () => {
     expect(validUntil).toHaveLength(1);
     const refused = await act('alice', id, 'extend', { minutes: 5 });
     expect(refused.status).toBe(422);
-    expect(eventTypes(id).filter((t) => t === 'grant.extended')).toHaveLength(1);
+    expect((await eventsUntil(id, 'grant.extended')).filter((t) => t === 'grant.extended')).toHaveLength(1);
     await act('alice', id, 'revoke');
     await reach('alice', id, 'REVOKED');
   });
@@ -336,7 +353,7 @@ describe('active grants', () => {
     expect(await adminQuery(`SELECT rolname FROM pg_roles WHERE rolname LIKE $1`, [`%${id.toLowerCase()}%`])).toEqual(
       [],
     );
-    expect(eventTypes(id)).toEqual(['request.created', 'grant.started', 'grant.failed']);
+    expect(await eventsUntil(id, 'grant.failed')).toEqual(['request.created', 'grant.started', 'grant.failed']);
   });
 });
 
