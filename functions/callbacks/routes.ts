@@ -9,10 +9,13 @@ export type WebhookRoute = {
   /** File name under functions/callbacks/, without extension. */
   readonly entry: string;
   readonly channel: 'slack' | 'teams' | 'jira';
+  /** What the function does to the workflow: resume waits (votes; the default) or start executions (new requests). */
+  readonly workflow?: 'task-tokens' | 'start';
 };
 
 export const slackWebhookRoutes: readonly WebhookRoute[] = [
   { method: 'POST', path: '/webhooks/slack/interactions', entry: 'slack-interactions', channel: 'slack' },
+  { method: 'POST', path: '/webhooks/slack/commands', entry: 'slack-commands', channel: 'slack', workflow: 'start' },
 ];
 
 export const teamsWebhookRoutes: readonly WebhookRoute[] = [

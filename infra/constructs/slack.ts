@@ -25,8 +25,8 @@ export type SlackProps = {
 };
 
 /**
- * Slack approvals, created only when the config has `slack`: the interactions webhook (no JWT authorizer: the
- * handler verifies Slack's signature) and the notify function, an EventBridge target of request and grant events.
+ * Slack approvals, created only when the config has `slack`: the interactions and `/stint` command webhooks
+ * (no JWT authorizer: each handler verifies Slack's signature) and the notify function, an EventBridge target of request and grant events.
  */
 export class Slack extends Construct {
   readonly functions = new Map<string, StintFunction>();
@@ -41,7 +41,9 @@ export class Slack extends Construct {
         `Stint Slack webhook: ${route.method} ${route.path}`,
         props,
       );
-      fn.grantTable(props.table, 'readWrite').grantTaskTokens(props.stateMachine);
+      fn.grantTable(props.table, 'readWrite');
+      if (route.workflow === 'start') fn.grantStartExecution(props.stateMachine);
+      else fn.grantTaskTokens(props.stateMachine);
       this.functions.set(route.entry, fn);
       const [httpRoute] = props.httpApi.addRoutes({
         path: route.path,

@@ -63,6 +63,26 @@ function signedClick(payload: unknown, at = Math.floor(Date.now() / 1000)) {
   };
 }
 
+/** What Slack sends for `/stint <text>`: form fields, signed with the app's signing secret. */
+function signedCommand(userId: string, text: string, at = Math.floor(Date.now() / 1000)) {
+  const raw = new URLSearchParams({
+    command: '/stint',
+    text,
+    user_id: userId,
+    team_id: TEAM,
+    response_url: slack.responseUrl(`command-${text.split(' ')[0] ?? ''}`),
+    trigger_id: `trigger-${at}`,
+  }).toString();
+  return {
+    raw,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(at),
+      'x-slack-signature': signSlackRequest(SIGNING_SECRET, at, raw),
+    },
+  };
+}
+
 const Post = z.object({ channel: z.string(), ts: z.string() });
 const textOf = (c: SlackCall) => JSON.stringify(c.params.blocks ?? c.params.text ?? '');
 
@@ -164,5 +184,40 @@ describe('Slack approval through the local runtime', () => {
       async () => slack.callsOf('chat.postMessage').filter((c) => c.params.channel === `D${ALICE.slack}`),
       (posts) => posts.some((p) => textOf(p).includes(`:lock: Your access (request \`${id}\`) was revoked`)),
     );
+  });
+
+  it('asks for access and lists it with the /stint slash command', async () => {
+    const CAROL = { sub: 'carol-e2e', email: 'carol.e2e@example.com', slack: 'UCAROL' };
+    slack.addUser({ id: CAROL.slack, teamId: TEAM, email: CAROL.email });
+    const created = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: CAROL.email,
+      externalId: CAROL.sub,
+      emails: [{ value: CAROL.email, primary: true, type: 'work' }],
+      active: true,
+    });
+    expect(created.status).toBe(201);
+
+    const ask = signedCommand(CAROL.slack, 'request demo-admin 5 check the nightly report');
+    const answer = await call(stint.url, 'POST', '/webhooks/slack/commands', { raw: ask.raw, headers: ask.headers });
+    expect(answer.status).toBe(200);
+    const { response_type, text } = z.object({ response_type: z.string(), text: z.string() }).parse(answer.json);
+    expect(response_type).toBe('ephemeral');
+    const id = /^Request `([^`]+)` for demo-admin \(5 min\): PENDING\.$/.exec(text)?.[1];
+    expect(id).toBeDefined();
+
+    const token = await stint.token({ sub: CAROL.sub, email: CAROL.email, groups: [] });
+    const stored = await call(stint.url, 'GET', `/requests/${id}`, { token });
+    expect(z.object({ status: z.string(), justification: z.string() }).parse(stored.json)).toEqual({
+      status: 'PENDING',
+      justification: 'check the nightly report',
+    });
+
+    const list = signedCommand(CAROL.slack, 'list');
+    const listed = await call(stint.url, 'POST', '/webhooks/slack/commands', { raw: list.raw, headers: list.headers });
+    expect(z.object({ text: z.string() }).parse(listed.json).text).toContain(`\`${id}\` demo-admin — PENDING`);
+
+    const replay = await call(stint.url, 'POST', '/webhooks/slack/commands', { raw: ask.raw, headers: ask.headers });
+    expect(replay.status).toBe(401);
   });
 });

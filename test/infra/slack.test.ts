@@ -24,12 +24,12 @@ beforeAll(() => {
 });
 
 describe('Slack (configured)', () => {
-  it('puts the JWT authorizer on every route except /health, SCIM (its own bearer token) and the Slack webhook', () => {
+  it('puts the JWT authorizer on every route except /health, SCIM (its own bearer token) and the Slack webhooks', () => {
     const open = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route')
       .filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')
       .map(([, r]) => String(r.Properties.RouteKey))
       .filter((key) => !key.split(' ')[1]?.startsWith('/scim/v2/'));
-    expect(open.sort()).toEqual(['GET /health', 'POST /webhooks/slack/interactions']);
+    expect(open.sort()).toEqual(['GET /health', 'POST /webhooks/slack/commands', 'POST /webhooks/slack/interactions']);
     const all = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').length;
     expect(all).toBe(routes.length + scimRoutes.length + slackWebhookRoutes.length);
   });
@@ -43,6 +43,20 @@ describe('Slack (configured)', () => {
     expect(allowedResources(cfn, entry, 'secretsmanager:GetSecretValue')).toEqual([SIGNING, TOKEN]);
     const env = functionByEntry(cfn, entry).Environment?.Variables ?? {};
     expect(env.STINT_SLACK_SIGNING_SECRET_REF).toBe(SIGNING);
+  });
+
+  it('lets the /stint command function create requests (table, StartExecution) but not resume waits', () => {
+    const entry = 'functions/callbacks/slack-commands.ts';
+    const actions = allowedActions(cfn, entry);
+    expect(actions.has('states:StartExecution')).toBe(true);
+    expect(actions.has('dynamodb:PutItem')).toBe(true);
+    expect(actions.has('dynamodb:Query')).toBe(true);
+    expect(actions.has('states:SendTaskSuccess')).toBe(false);
+    expect(actions.has('states:SendTaskFailure')).toBe(false);
+    expect(allowedResources(cfn, entry, 'secretsmanager:GetSecretValue')).toEqual([SIGNING, TOKEN]);
+    const env = functionByEntry(cfn, entry).Environment?.Variables ?? {};
+    expect(env.STINT_SLACK_SIGNING_SECRET_REF).toBe(SIGNING);
+    expect(env.STINT_STATE_MACHINE_ARN).toBeDefined();
   });
 
   it('routes request and grant events to the notify function with a dead-letter queue', () => {

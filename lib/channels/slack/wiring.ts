@@ -1,7 +1,7 @@
 import type { LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { config } from '#lib/config.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
-import { requests, store, directory as storeDirectory } from '#lib/services/wiring.ts';
+import { admin, requests, store, directory as storeDirectory } from '#lib/services/wiring.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { DEFAULT_SLACK_API_URL, SlackClient } from './client.ts';
 import { SlackState } from './state.ts';
@@ -32,4 +32,4 @@ export const signingSecret = () => resolveSecret(config().slack.signingSecretRef
 /** The identity directory on the same table (lib/directory/store.ts), shared with the rest of the service. */
 export const directory = (): LinkingDirectory => storeDirectory();
 
-export { requests, store };
+export { admin, requests, store };
