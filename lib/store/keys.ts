@@ -1,5 +1,5 @@
-import { nextEscalationAt } from '#lib/domain/escalation.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
+import { nextEscalationAt } from '#lib/domain/escalation.ts';
 import type { AccessFlow } from '#lib/domain/flow.ts';
 import { type AccessRequest, type RequestStatus, TERMINAL_STATUSES } from '#lib/domain/request.ts';
 
