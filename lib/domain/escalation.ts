@@ -71,13 +71,15 @@ export function escalate(request: AccessRequest, tier: number, now: Date): Acces
 /**
  * Whether the requester is due the "ends in 10 minutes" reminder: ACTIVE, within the lead time before expiresAt, and
  * not reminded inside this window yet. A reminder sent before an extension moved expiresAt does not count, so an
- * extended grant is reminded again before its new end.
+ * extended grant is reminded again before its new end. A grant that never lasted longer than the lead time (granted
+ * inside its own reminder window, e.g. for 5 minutes) gets no reminder: its "active" DM already says when it ends.
  */
 export function reminderDue(request: AccessRequest, now: Date): boolean {
   if (request.status !== 'ACTIVE' || request.expiresAt === undefined) return false;
   const expires = Date.parse(request.expiresAt);
   const windowStart = expires - REMINDER_LEAD_MINUTES * MINUTE_MS;
   if (now.getTime() < windowStart || now.getTime() >= expires) return false;
+  if (request.grantedAt !== undefined && Date.parse(request.grantedAt) >= windowStart) return false;
   return request.remindedAt === undefined || Date.parse(request.remindedAt) < windowStart;
 }
 

@@ -174,6 +174,14 @@ describe('expiry reminder', () => {
     expect(reminderDue(grant, minutes(30))).toBe(false);
   });
 
+  it('is not sent for a grant no longer than 10 minutes', () => {
+    const short = active(pending(flow(), undefined, { durationMinutes: 10 }));
+    const longer = active(pending(flow(), undefined, { durationMinutes: 11 }));
+
+    expect(reminderDue(short, minutes(5))).toBe(false);
+    expect(reminderDue(longer, minutes(5))).toBe(true);
+  });
+
   it('is recorded once', () => {
     const reminded = remind(grant, minutes(21));
 
