@@ -118,6 +118,19 @@ export const RequestCreated = requestEvent(
 export const RequestApprovalRecorded = z
   .strictObject({ ...envelope('request.approval_recorded'), ...requestPayload, vote: Vote })
   .meta({ title: 'request.approval_recorded', description: 'An approver voted; the quorum is not reached yet' });
+export const RequestEscalated = z
+  .strictObject({
+    ...envelope('request.escalated'),
+    ...requestPayload,
+    /** The escalation tier now reached (1 = the flow's first tier); its members are notified and may decide. */
+    tier: z.number().int().min(1),
+    /** The tier reached before (0 = only the policy's own approver sets). */
+    previousTier: z.number().int().min(0),
+  })
+  .meta({
+    title: 'request.escalated',
+    description: 'Nobody decided in time: the next approver tier of the flow was reached and is notified',
+  });
 export const RequestApproved = requestEvent('request.approved', 'The request was approved (PENDING → APPROVED)');
 export const RequestRejected = requestEvent('request.rejected', 'An approver rejected the request');
 export const RequestCancelled = requestEvent('request.cancelled', 'The requester cancelled the request');
@@ -125,6 +138,10 @@ export const RequestTimedOut = requestEvent('request.timed_out', 'Nobody decided
 export const GrantStarted = requestEvent('grant.started', 'Granting began (APPROVED → GRANTING)');
 export const GrantActive = requestEvent('grant.active', 'Access is granted until `request.expiresAt`');
 export const GrantFailed = requestEvent('grant.failed', 'Granting failed; see `request.failureReason`');
+export const GrantExpiring = requestEvent(
+  'grant.expiring',
+  'The grant ends in 10 minutes (`request.expiresAt`); the requester was reminded',
+);
 export const GrantExtended = z
   .strictObject({
     ...envelope('grant.extended'),
@@ -158,6 +175,7 @@ export const BundleDeleted = bundleEvents.deleted;
 export const EVENT_SCHEMAS = {
   'request.created': RequestCreated,
   'request.approval_recorded': RequestApprovalRecorded,
+  'request.escalated': RequestEscalated,
   'request.approved': RequestApproved,
   'request.rejected': RequestRejected,
   'request.cancelled': RequestCancelled,
@@ -165,6 +183,7 @@ export const EVENT_SCHEMAS = {
   'grant.started': GrantStarted,
   'grant.active': GrantActive,
   'grant.failed': GrantFailed,
+  'grant.expiring': GrantExpiring,
   'grant.extended': GrantExtended,
   'grant.revoking': GrantRevoking,
   'grant.revoked': GrantRevoked,
@@ -188,6 +207,7 @@ export const EventType = z.enum(EVENT_TYPES as [EventType, ...EventType[]]);
 export const StintEvent = z.discriminatedUnion('type', [
   RequestCreated,
   RequestApprovalRecorded,
+  RequestEscalated,
   RequestApproved,
   RequestRejected,
   RequestCancelled,
@@ -195,6 +215,7 @@ export const StintEvent = z.discriminatedUnion('type', [
   GrantStarted,
   GrantActive,
   GrantFailed,
+  GrantExpiring,
   GrantExtended,
   GrantRevoking,
   GrantRevoked,

@@ -1,5 +1,6 @@
 import type { Channel } from './common.ts';
 import { ConflictError, InvalidTransitionError, NotApproverError, PolicyError } from './errors.ts';
+import { approverSets, reachedTier } from './escalation.ts';
 import type { AccessFlow, ApprovalPolicy } from './flow.ts';
 import type { Identity } from './identity.ts';
 import { changeStatus } from './lifecycle.ts';
@@ -12,6 +13,9 @@ type ManualPolicy = Extract<ApprovalPolicy, { mode: 'manual' }>;
  * Nobody approves a self-serve flow. The requester is never an approver of their own request, whatever their
  * groups and even if they are an admin; neither is the grantee, when someone else asked on their behalf.
  * A set with `manager: true` admits the requester's manager (`request.requester.manager`, from the directory).
+ * Escalation: members of an escalation tier are eligible only once the request has reached that tier (as recorded
+ * by the reconciler on `request.escalation`); earlier tiers stay eligible. `sets` are indices into
+ * approverSets(policy): the policy's own sets first, then the tiers.
  */
 export function approverStanding(
   request: AccessRequest,
@@ -28,13 +32,22 @@ export function approverStanding(
     return { eligible: false, reason: 'grantees cannot approve access for themselves' };
   }
   const sets: number[] = [];
-  policy.sets.forEach((set, index) => {
+  let laterTier = false;
+  const reached = reachedTier(request);
+  for (const { set, index, tier } of approverSets(policy)) {
     const isManager =
       set.manager === true && request.requester.manager !== undefined && who.sub === request.requester.manager;
-    if (set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g)) || isManager) sets.push(index);
-  });
+    if (!(set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g)) || isManager)) continue;
+    if (tier <= reached) sets.push(index);
+    else laterTier = true;
+  }
   if (sets.length === 0) {
-    return { eligible: false, reason: 'you are not an approver of this request' };
+    return {
+      eligible: false,
+      reason: laterTier
+        ? 'your escalation tier has not been reached yet for this request'
+        : 'you are not an approver of this request',
+    };
   }
   return { eligible: true, sets };
 }
@@ -44,9 +57,14 @@ export function approverStanding(
  * policy count (applyVote records the voter's sets); each subject counts once.
  * - any counted reject → rejected;
  * - anyOf: one approval; allOf: each set has an approval from one of its members; quorum N: N distinct approvers.
+ * An escalation tier stands in for the approvers who did not answer: its members' votes count like any approver's
+ * (one distinct approver towards a quorum; a reject rejects), and under allOf an approval from a tier member covers
+ * every set.
  */
 export function tally(policy: ManualPolicy, votes: Vote[]): 'pending' | 'approved' | 'rejected' {
-  const counted = votes.filter((v) => v.sets.some((i) => i >= 0 && i < policy.sets.length));
+  const ownSets = policy.sets.length;
+  const allSets = ownSets + (policy.escalation?.tiers.length ?? 0);
+  const counted = votes.filter((v) => v.sets.some((i) => i >= 0 && i < allSets));
   if (counted.some((v) => v.vote === 'reject')) return 'rejected';
   const approvals = counted.filter((v) => v.vote === 'approve');
   const approvers = new Set(approvals.map((v) => v.by));
@@ -55,6 +73,7 @@ export function tally(policy: ManualPolicy, votes: Vote[]): 'pending' | 'approve
       return approvers.size >= 1 ? 'approved' : 'pending';
     case 'allOf': {
       const covered = new Set(approvals.flatMap((v) => v.sets));
+      if (approvals.some((v) => v.sets.some((i) => i >= ownSets && i < allSets))) return 'approved';
       return policy.sets.every((_, i) => covered.has(i)) ? 'approved' : 'pending';
     }
     case 'quorum':

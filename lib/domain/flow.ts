@@ -26,6 +26,23 @@ export const ApprovalRule = z.discriminatedUnion('type', [
 ]);
 export type ApprovalRule = z.infer<typeof ApprovalRule>;
 
+/**
+ * Escalation (issue 4): while a request is PENDING, tier k (1-based) opens `k × everyMinutes` after creation; the
+ * reconciler records the reached tier on the request (`escalation.tier`) and Slack DMs the new tier's members.
+ * Tier 0 is the policy's own `sets`. A tier's members are eligible approvers only once their tier is reached (as
+ * recorded on the request, never from the clock alone); earlier tiers stay eligible. See approvals.ts for how a
+ * tier's vote counts under each rule.
+ */
+export const Escalation = z.strictObject({
+  everyMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(60 * 24 * 7),
+  tiers: z.array(ApproverSet).min(1).max(5),
+});
+export type Escalation = z.infer<typeof Escalation>;
+
 export const ApprovalPolicy = z.discriminatedUnion('mode', [
   /** Self-serve: granted on request, no approver. */
   z.strictObject({ mode: z.literal('auto') }),
@@ -40,6 +57,8 @@ export const ApprovalPolicy = z.discriminatedUnion('mode', [
       .min(1)
       .max(60 * 24 * 14),
     reasonRequired: z.boolean().default(false),
+    /** Ordered approver tiers notified one after another while nobody decides; absent = no escalation. */
+    escalation: Escalation.optional(),
   }),
 ]);
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicy>;

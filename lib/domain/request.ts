@@ -103,6 +103,10 @@ export const AccessRequest = z.object({
   /** Step Functions task tokens of the waits in progress; never leave the store or the workflow. */
   approvalToken: z.string().optional(),
   activeToken: z.string().optional(),
+  /** The escalation tier reached (1 = the flow's first escalation tier) and when the reconciler recorded it. */
+  escalation: z.strictObject({ tier: z.number().int().min(1), notifiedAt: IsoDateTime }).optional(),
+  /** When the requester was reminded that the grant ends soon (the reconciler; see lib/domain/escalation.ts). */
+  remindedAt: IsoDateTime.optional(),
   /** Execution attempt (execution name = `${id}` or `${id}-${attempt}`). */
   attempt: z.number().int().min(0).default(0),
   lastChange: ChangeRecord,

@@ -8,6 +8,8 @@
  * | request     | MODIFY, status changed                              | the new status's event        |
  * | request     | MODIFY, same status, more votes                     | request.approval_recorded     |
  * | request     | MODIFY, ACTIVE, later expiresAt or more extensions  | grant.extended                |
+ * | request     | MODIFY, PENDING, higher escalation tier             | request.escalated             |
+ * | request     | MODIFY, ACTIVE, new remindedAt (expiry reminder)    | grant.expiring                |
  * | request     | any other MODIFY (token, attempt, grants…)          | none                          |
  * | flow/integration/bundle | INSERT, or MODIFY deleted true → false  | *.created                     |
  * | flow/integration/bundle | MODIFY deleted false → true             | *.deleted                     |
@@ -138,6 +140,19 @@ function requestEvents(change: StreamChange): StintEvent[] {
         ...(after.extensions.length > before.extensions.length ? { extension: after.extensions.at(-1) } : {}),
       }),
     ];
+  }
+  const tierBefore = before.escalation?.tier ?? 0;
+  if (after.status === 'PENDING' && after.escalation !== undefined && after.escalation.tier > tierBefore) {
+    return [
+      requestEvent('request.escalated', after, {
+        previousStatus: before.status,
+        tier: after.escalation.tier,
+        previousTier: tierBefore,
+      }),
+    ];
+  }
+  if (after.status === 'ACTIVE' && later(after.remindedAt, before.remindedAt)) {
+    return [requestEvent('grant.expiring', after, { previousStatus: before.status })];
   }
   return [];
 }

@@ -172,6 +172,29 @@ export function requestStages() {
     version: 7,
     lastChange: change('alice', 'cli', 'extend', 50, 'Migration still running'),
   };
+  const escalationFlow = flow({
+    approval: {
+      mode: 'manual',
+      sets: [{ name: 'DBAs', users: [], groups: ['dba'] }],
+      rule: { type: 'quorum', count: 2 },
+      timeoutMinutes: 60,
+      reasonRequired: false,
+      escalation: { everyMinutes: 20, tiers: [{ name: 'DBA leads', users: ['erin'], groups: [] }] },
+    },
+  });
+  const awaitingEscalation: AccessRequest = { ...awaiting, flow: escalationFlow };
+  const escalated: AccessRequest = {
+    ...awaitingEscalation,
+    escalation: { tier: 1, notifiedAt: at(20) },
+    version: 3,
+    lastChange: change('stint:system', 'reconciler', 'escalate', 20),
+  };
+  const reminded: AccessRequest = {
+    ...extended,
+    remindedAt: at(88),
+    version: 8,
+    lastChange: change('stint:system', 'reconciler', 'remind-expiry', 88),
+  };
   const revoking: AccessRequest = {
     ...extended,
     status: 'REVOKING',
@@ -247,6 +270,9 @@ export function requestStages() {
     granting,
     active,
     extended,
+    awaitingEscalation,
+    escalated,
+    reminded,
     revoking,
     revoked,
     expiring,
@@ -323,6 +349,8 @@ export function sampleChanges(): Record<EventType, StreamChange> {
     'grant.active': r(s.granting, s.active),
     'grant.failed': r(s.granting, s.grantFailed),
     'grant.extended': r(s.active, s.extended),
+    'request.escalated': r(s.awaitingEscalation, s.escalated),
+    'grant.expiring': r(s.extended, s.reminded),
     'grant.revoking': r(s.extended, s.revoking),
     'grant.revoked': r(s.revoking, s.revoked),
     'grant.expired': r(s.expiring, s.expired),

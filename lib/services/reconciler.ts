@@ -1,3 +1,4 @@
+import { dueEscalationTier, escalate, REMINDER_LEAD_MINUTES, remind, reminderDue } from '#lib/domain/escalation.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
 import { changeStatus } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
@@ -7,7 +8,14 @@ import type { Executions } from '#lib/workflow/executions.ts';
 
 export type ReconcilerDeps = { store: Store; executions: Executions; now?: () => Date };
 
-export type ReconcileReport = { checked: number; resumed: number; restarted: number; retriedRevokes: number };
+export type ReconcileReport = {
+  checked: number;
+  resumed: number;
+  restarted: number;
+  retriedRevokes: number;
+  escalated: number;
+  reminded: number;
+};
 
 const NON_TERMINAL: readonly RequestStatus[] = [
   'PENDING',
@@ -25,7 +33,13 @@ const STUCK_AFTER_MS = 10 * 60_000;
  * - ACTIVE grants past expiresAt and PENDING requests past their deadline: nudge the execution, or start a
  *   new one when none is running (the new execution revokes / times out as the data says);
  * - APPROVED / GRANTING / REVOKING requests that have not moved for a while: restart when not running;
- * - REVOKE_FAILED: back to REVOKING and a new execution, for as long as it takes.
+ * - REVOKE_FAILED: back to REVOKING and a new execution, for as long as it takes;
+ * - PENDING requests whose next escalation tier is due (gsi2 orders them by it, see dueAt): record the reached tier
+ *   (lib/domain/escalation.ts) with one conditional write; the stream yields `request.escalated` and Slack notify
+ *   DMs the new tier (no direct notification from here: the item change is the event);
+ * - ACTIVE grants ending within REMINDER_LEAD_MINUTES: record `remindedAt` once (one conditional write); the stream
+ *   yields `grant.expiring` and Slack notify DMs the requester.
+ * A request listed only for an escalation or a reminder (its deadline or expiry not reached) is not nudged.
  * With `resumeAll` (the local runtime after a restart, where executions lived in memory) every non-terminal
  * request without a running execution gets one.
  */
@@ -37,7 +51,14 @@ export class Reconciler {
   }
 
   async run(options: { resumeAll?: boolean } = {}): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, resumed: 0, restarted: 0, retriedRevokes: 0 };
+    const report: ReconcileReport = {
+      checked: 0,
+      resumed: 0,
+      restarted: 0,
+      retriedRevokes: 0,
+      escalated: 0,
+      reminded: 0,
+    };
     const now = this.now();
     for (const status of NON_TERMINAL) {
       const dueBefore = options.resumeAll ? undefined : this.dueBefore(status, now);
@@ -51,7 +72,7 @@ export class Reconciler {
         for (const request of page.items) {
           report.checked++;
           try {
-            await this.reconcile(request, report);
+            await this.reconcile(request, report, now, options.resumeAll === true);
           } catch (error) {
             logger.error('reconcile failed for a request', {
               requestId: request.id,
@@ -62,17 +83,46 @@ export class Reconciler {
         cursor = page.cursor;
       } while (cursor !== undefined);
     }
-    if (report.resumed + report.restarted + report.retriedRevokes > 0) logger.info('reconciled', report);
+    const acted = report.resumed + report.restarted + report.retriedRevokes + report.escalated + report.reminded;
+    if (acted > 0) logger.info('reconciled', report);
     return report;
   }
 
   private dueBefore(status: RequestStatus, now: Date): string {
-    if (status === 'ACTIVE' || status === 'PENDING' || status === 'REVOKE_FAILED') return now.toISOString();
+    // ACTIVE grants are listed REMINDER_LEAD_MINUTES ahead of their expiry, for the reminder.
+    if (status === 'ACTIVE') return new Date(now.getTime() + REMINDER_LEAD_MINUTES * 60_000).toISOString();
+    if (status === 'PENDING' || status === 'REVOKE_FAILED') return now.toISOString();
     return new Date(now.getTime() - STUCK_AFTER_MS).toISOString();
   }
 
-  private async reconcile(request: AccessRequest, report: ReconcileReport): Promise<void> {
+  private async reconcile(
+    request: AccessRequest,
+    report: ReconcileReport,
+    now: Date,
+    resumeAll: boolean,
+  ): Promise<void> {
     const { executions, store } = this.deps;
+    // `seen` is the item as this pass last wrote or read it: the restart claim below compares versions against it.
+    let seen = request;
+    if (dueEscalationTier(request, now) !== undefined) {
+      // Re-judged on the fresh item inside the conditional write: of two racing reconcilers, one records the tier.
+      const result = await store.updateRequest(request.id, (current) => {
+        const tier = dueEscalationTier(current, now);
+        return tier === undefined ? null : escalate(current, tier, now);
+      });
+      if (result.changed) {
+        report.escalated++;
+        seen = result.request;
+      }
+    }
+    if (reminderDue(request, now)) {
+      const result = await store.updateRequest(request.id, (current) => remind(current, now));
+      if (result.changed) {
+        report.reminded++;
+        seen = result.request;
+      }
+    }
+    if (!resumeAll && !pastDue(request, now)) return;
     if (request.status === 'REVOKE_FAILED') {
       const { request: retried, changed } = await store.updateRequest(request.id, (current) =>
         current.status === 'REVOKE_FAILED'
@@ -105,10 +155,21 @@ export class Reconciler {
     }
     // No execution: claim the next attempt with a conditional write so two reconcilers never both start one.
     const { request: claimed, changed } = await store.updateRequest(request.id, (current) =>
-      current.version === request.version ? { ...current, attempt: current.attempt + 1 } : null,
+      current.version === seen.version ? { ...current, attempt: current.attempt + 1 } : null,
     );
     if (!changed) return;
     await executions.start(claimed.id, claimed.attempt);
     report.restarted++;
   }
+}
+
+/** Whether a PENDING request is past its approval deadline or an ACTIVE grant past its expiry (the nudge is due). */
+function pastDue(request: AccessRequest, now: Date): boolean {
+  const due =
+    request.status === 'PENDING'
+      ? request.approvalDeadline
+      : request.status === 'ACTIVE'
+        ? request.expiresAt
+        : undefined;
+  return due === undefined || Date.parse(due) <= now.getTime();
 }

@@ -1,4 +1,5 @@
 import type { AccessUnit } from '#lib/domain/bundle.ts';
+import { nextEscalationAt } from '#lib/domain/escalation.ts';
 import type { AccessFlow } from '#lib/domain/flow.ts';
 import { type AccessRequest, type RequestStatus, TERMINAL_STATUSES } from '#lib/domain/request.ts';
 
@@ -42,9 +43,17 @@ export const statusPartition = (status: RequestStatus, shard: number): string =>
 export const dayPartition = (day: string): string => `DAY#${day}`;
 export const approverPartition = (approverKey: string): string => `APPROVER#${approverKey}`;
 
-/** When a request in this status is due: the reconciler's ordering in gsi2. */
+/**
+ * When a request in this status is due: the reconciler's ordering in gsi2. A PENDING request of an escalating flow
+ * is due at its next escalation when that comes before the approval deadline.
+ */
 export function dueAt(request: AccessRequest): string {
-  if (request.status === 'PENDING' && request.approvalDeadline !== undefined) return request.approvalDeadline;
+  const escalation = nextEscalationAt(request);
+  if (request.status === 'PENDING' && request.approvalDeadline !== undefined) {
+    return escalation !== undefined && Date.parse(escalation) < Date.parse(request.approvalDeadline)
+      ? escalation
+      : request.approvalDeadline;
+  }
   if (request.status === 'ACTIVE' && request.expiresAt !== undefined) return request.expiresAt;
   return request.lastChange.at;
 }

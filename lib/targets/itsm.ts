@@ -108,6 +108,7 @@ export const eventMarker = (eventId: string) => `[stint-event:${eventId}]`;
 const TITLES: Record<RequestEventType, string> = {
   'request.created': 'Access requested',
   'request.approval_recorded': 'Approval recorded',
+  'request.escalated': 'Escalated to the next approver tier',
   'request.approved': 'Request approved',
   'request.rejected': 'Request rejected',
   'request.cancelled': 'Request cancelled',
@@ -115,6 +116,7 @@ const TITLES: Record<RequestEventType, string> = {
   'grant.started': 'Granting access',
   'grant.active': 'Access granted',
   'grant.failed': 'Granting failed',
+  'grant.expiring': 'Access ends in 10 minutes',
   'grant.extended': 'Access extended',
   'grant.revoking': 'Revoking access',
   'grant.revoked': 'Access revoked',

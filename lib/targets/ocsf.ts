@@ -257,6 +257,7 @@ const STATUS_OF: Record<RequestStatus, Status> = {
 const REQUEST_ACTIVITIES: Record<RequestEvent['type'], { id: ActivityId; name: string }> = {
   'request.created': { id: 99, name: 'Request Privileges' },
   'request.approval_recorded': { id: 99, name: 'Record Approval' },
+  'request.escalated': { id: 99, name: 'Escalate Request' },
   'request.approved': { id: 99, name: 'Approve Request' },
   'request.rejected': { id: 99, name: 'Reject Request' },
   'request.cancelled': { id: 99, name: 'Cancel Request' },
@@ -264,6 +265,7 @@ const REQUEST_ACTIVITIES: Record<RequestEvent['type'], { id: ActivityId; name: s
   'grant.started': { id: 99, name: 'Start Granting' },
   'grant.active': { id: 1, name: ACTIVITY_CAPTIONS[1] },
   'grant.failed': { id: 1, name: ACTIVITY_CAPTIONS[1] },
+  'grant.expiring': { id: 99, name: 'Remind Expiry' },
   'grant.extended': { id: 1, name: ACTIVITY_CAPTIONS[1] },
   'grant.revoking': { id: 99, name: 'Start Revoking' },
   'grant.revoked': { id: 2, name: ACTIVITY_CAPTIONS[2] },
@@ -428,6 +430,8 @@ function messageOf(event: RequestEvent, privileges: string[]): string {
         : `${r.requester.sub} requested ${what} for ${who} for ${r.durationMinutes} minutes`;
     case 'request.approval_recorded':
       return `${event.vote.by} voted to ${event.vote.vote} the request of ${who} for ${what}`;
+    case 'request.escalated':
+      return `The request of ${who} for ${what} was escalated to approver tier ${event.tier}`;
     case 'request.approved':
       return `${r.decision?.by ?? by} approved the request of ${who} for ${what}`;
     case 'request.rejected':
@@ -444,6 +448,8 @@ function messageOf(event: RequestEvent, privileges: string[]): string {
       return `Granting ${what} to ${who} failed`;
     case 'grant.extended':
       return `${by} extended ${who}'s access to ${what}${r.expiresAt === undefined ? '' : ` until ${r.expiresAt}`}`;
+    case 'grant.expiring':
+      return `Access of ${who} to ${what} ends${r.expiresAt === undefined ? ' soon' : ` at ${r.expiresAt}`}`;
     case 'grant.revoking':
       return `Revoking ${what} from ${who}`;
     case 'grant.revoked':

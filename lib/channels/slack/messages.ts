@@ -186,5 +186,11 @@ export function requesterMessage(
     failed: `:warning: Granting your access (request \`${id}\`) failed${request.failureReason === undefined ? '' : `: ${escapeText(request.failureReason)}`}.`,
   };
   const text = texts[notice];
-  return { text: text.replace(/[:*`]/g, '').trim(), blocks: [...summary(request).slice(0, 1), section(text)] };
+  return {
+    text: text
+      .replace(/:[a-z_][a-z0-9_+-]*:/g, '')
+      .replace(/[*`]/g, '')
+      .trim(),
+    blocks: [...summary(request).slice(0, 1), section(text)],
+  };
 }

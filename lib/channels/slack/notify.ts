@@ -1,4 +1,5 @@
 import type { Directory, DirectoryUser } from '#lib/directory/types.ts';
+import { approverSets, reachedTier } from '#lib/domain/escalation.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { Store } from '#lib/store/store.ts';
@@ -13,13 +14,17 @@ import type { SlackPost, SlackState } from './state.ts';
  * - `request.created` while PENDING: DM every eligible approver (approver sets' users and group members, from the
  *   directory, found in Slack by email; never the requester or grantee) and post to the flow's `slackChannel`;
  *   every copy is recorded (SLACK#<requestId>) so it can be updated later;
+ * - `request.escalated` while PENDING: the same, for the members of every tier reached so far; those already asked
+ *   (recorded copies) are not asked again, so only the new tier's members get a DM (a late reconciler that jumped
+ *   several tiers reaches all of them at once);
  * - decisions and grant changes: rewrite every copy to the request's current state;
- * - the requester (and the grantee, for the grant itself) gets a DM on approved, rejected, active, revoked, expired,
- *   failed.
+ * - the requester (and the grantee, for the grant itself) gets a DM on approved, rejected, active, expiring (10 minutes
+ *   before the end, `grant.expiring` from the reconciler's reminder), revoked, expired, failed.
  * The request is re-read by id (strongly consistent), so events arriving out of order still show the latest state.
  */
 export const SLACK_EVENT_TYPES = [
   'request.created',
+  'request.escalated',
   'request.approval_recorded',
   'request.approved',
   'request.rejected',
@@ -27,6 +32,7 @@ export const SLACK_EVENT_TYPES = [
   'request.timed_out',
   'grant.active',
   'grant.failed',
+  'grant.expiring',
   'grant.revoked',
   'grant.expired',
 ] as const;
@@ -37,11 +43,14 @@ const REQUESTER_NOTICE: Partial<Record<SlackEventType, RequesterNotice>> = {
   'request.rejected': 'rejected',
   'grant.active': 'active',
   'grant.failed': 'failed',
+  'grant.expiring': 'expiring',
   'grant.revoked': 'revoked',
   'grant.expired': 'expired',
 };
 /** Notices the grantee gets too when someone else asked on their behalf. */
-const GRANTEE_NOTICES: ReadonlySet<RequesterNotice> = new Set(['active', 'revoked', 'expired']);
+const GRANTEE_NOTICES: ReadonlySet<RequesterNotice> = new Set(['active', 'expiring', 'revoked', 'expired']);
+/** Events that change nothing the approval copies show: no copy is rewritten. */
+const NO_REFRESH: ReadonlySet<SlackEventType> = new Set(['grant.expiring']);
 
 export type SlackNotifyDeps = {
   slack: SlackClient;
@@ -64,9 +73,9 @@ export async function notifySlack(
     logger.warn('Slack notification for a request that does not exist', { requestId: event.requestId });
     return result;
   }
-  if (event.type === 'request.created') {
+  if (event.type === 'request.created' || event.type === 'request.escalated') {
     if (request.status === 'PENDING') result.posted = await postApprovalRequests(deps, request);
-  } else {
+  } else if (!NO_REFRESH.has(event.type)) {
     result.updated = await refreshPosts({ slack: deps.slack, posts: deps.state }, request);
   }
   const notice = REQUESTER_NOTICE[event.type];
@@ -80,7 +89,10 @@ export async function notifySlack(
   return result;
 }
 
-/** Eligible approvers with why each is one; requester and grantee excluded (they can never approve). */
+/**
+ * Eligible approvers with why each is one: the policy's sets and every escalation tier the request has reached;
+ * requester and grantee excluded (they can never approve).
+ */
 export async function approversOf(
   directory: Directory,
   request: AccessRequest,
@@ -89,8 +101,15 @@ export async function approversOf(
   if (policy.mode !== 'manual') return [];
   const found = new Map<string, { user: DirectoryUser; why: string }>();
   const excluded = new Set([request.requester.sub, request.grantee.sub]);
-  for (const [index, set] of policy.sets.entries()) {
-    const setName = set.name === undefined ? `approver set ${index + 1}` : `approver set “${set.name}”`;
+  const reached = reachedTier(request);
+  for (const { set, index, tier } of approverSets(policy)) {
+    if (tier > reached) continue;
+    const setName =
+      tier > 0
+        ? `escalation tier ${tier}${set.name === undefined ? '' : ` “${set.name}”`}`
+        : set.name === undefined
+          ? `approver set ${index + 1}`
+          : `approver set “${set.name}”`;
     for (const id of set.users) {
       if (excluded.has(id) || found.has(id)) continue;
       const user = await directory.userById(id);

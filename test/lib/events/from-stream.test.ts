@@ -160,7 +160,29 @@ describe('eventsFromChange: changes within a status', () => {
     ]);
   });
 
+  it('yields request.escalated with the tier reached and the one before, by the reconciler', () => {
+    const events = transition(s.awaitingEscalation, s.escalated);
+
+    expect(events.map((e) => e.type)).toEqual(['request.escalated']);
+    const [event] = events;
+    expect(event?.type === 'request.escalated' ? [event.tier, event.previousTier, event.severity] : []).toEqual([
+      1,
+      0,
+      'info',
+    ]);
+    expect(event?.actor).toEqual({ sub: 'stint:system', channel: 'reconciler' });
+    expect(event?.id).toBe(`request:${s.escalated.id}:${s.escalated.version}`);
+  });
+
+  it('yields grant.expiring (info) when the reminder is recorded', () => {
+    const events = transition(s.extended, s.reminded);
+
+    expect(events.map((e) => [e.type, e.severity])).toEqual([['grant.expiring', 'info']]);
+  });
+
   const unchanged: [string, AccessRequest, AccessRequest][] = [
+    ['an escalated request is rewritten at the same tier', s.escalated, { ...s.escalated, attempt: 1, version: 4 }],
+    ['a reminded grant is rewritten', s.reminded, { ...s.reminded, attempt: 1, version: 9 }],
     ['a task token is registered', s.pending, s.awaiting],
     ['the execution attempt is bumped', s.active, { ...s.active, attempt: 1, version: 7 }],
     ['the active token is replaced', s.active, { ...s.active, activeToken: `${ACTIVE_TOKEN}-2`, version: 7 }],
@@ -312,15 +334,18 @@ describe('eventsFromChange: one event per state change (property)', () => {
     REVOKED: [],
     EXPIRED: [],
   };
-  type Step = { kind: 'status' | 'vote' | 'extend' | 'noise'; pick: number };
-  const step = fc.record({ kind: fc.constantFrom('status', 'vote', 'extend', 'noise'), pick: fc.nat(10) });
+  type Step = { kind: 'status' | 'vote' | 'extend' | 'escalate' | 'remind' | 'noise'; pick: number };
+  const step = fc.record({
+    kind: fc.constantFrom('status', 'vote', 'extend', 'escalate', 'remind', 'noise'),
+    pick: fc.nat(10),
+  });
 
   it('publishes 1 + one per status change, vote and extension, and nothing for other writes', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 30 }), (steps: Step[]) => {
         let current: AccessRequest = { ...s.pending, status: 'PENDING' };
         const events = eventsFromChange(insert(requestItem(current)));
-        const expected = { status: 0, vote: 0, extend: 0 };
+        const expected = { status: 0, vote: 0, extend: 0, escalate: 0, remind: 0 };
         for (const { kind, pick } of steps) {
           let next: AccessRequest | undefined;
           const bump = { version: current.version + 1, lastChange: { ...current.lastChange, action: kind } };
@@ -339,6 +364,14 @@ describe('eventsFromChange: one event per state change (property)', () => {
             const expiresAt = new Date(Date.parse(current.expiresAt ?? s.active.createdAt) + 60_000).toISOString();
             next = { ...current, ...bump, expiresAt, extensions: [...current.extensions, ...s.extended.extensions] };
             expected.extend++;
+          } else if (kind === 'escalate' && current.status === 'PENDING') {
+            const tier = (current.escalation?.tier ?? 0) + 1;
+            next = { ...current, ...bump, escalation: { tier, notifiedAt: current.lastChange.at } };
+            expected.escalate++;
+          } else if (kind === 'remind' && current.status === 'ACTIVE') {
+            const remindedAt = new Date(Date.parse(current.remindedAt ?? s.active.createdAt) + 60_000).toISOString();
+            next = { ...current, ...bump, remindedAt };
+            expected.remind++;
           } else if (kind === 'noise') {
             next = { ...current, ...bump, attempt: current.attempt + 1 };
           }
@@ -347,13 +380,22 @@ describe('eventsFromChange: one event per state change (property)', () => {
           current = next;
         }
         const count = (predicate: (type: string) => boolean) => events.filter((e) => predicate(e.type)).length;
-        expect(events.length).toBe(1 + expected.status + expected.vote + expected.extend);
+        expect(events.length).toBe(
+          1 + expected.status + expected.vote + expected.extend + expected.escalate + expected.remind,
+        );
         expect(count((t) => t === 'request.created')).toBe(1);
         expect(count((t) => t === 'request.approval_recorded')).toBe(expected.vote);
         expect(count((t) => t === 'grant.extended')).toBe(expected.extend);
-        expect(count((t) => !['request.created', 'request.approval_recorded', 'grant.extended'].includes(t))).toBe(
-          expected.status,
-        );
+        expect(count((t) => t === 'request.escalated')).toBe(expected.escalate);
+        expect(count((t) => t === 'grant.expiring')).toBe(expected.remind);
+        const withinStatus = [
+          'request.created',
+          'request.approval_recorded',
+          'grant.extended',
+          'request.escalated',
+          'grant.expiring',
+        ];
+        expect(count((t) => !withinStatus.includes(t))).toBe(expected.status);
         expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
       }),
       { numRuns: 200 },

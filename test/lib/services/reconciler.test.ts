@@ -3,7 +3,7 @@ import type { AccessRequest } from '#lib/domain/request.ts';
 import { Reconciler } from '#lib/services/reconciler.ts';
 import { Store } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
-import { aRequest } from '../../support/fixtures.ts';
+import { aFlow, aRequest } from '../../support/fixtures.ts';
 import { RecordingExecutions } from '../../support/recording-executions.ts';
 import { TestClock } from '../../support/services.ts';
 
@@ -75,13 +75,26 @@ describe('overdue ACTIVE grants', () => {
 
   it('leaves a grant alone until it is due', async () => {
     await seed(activeFields());
-    clock.advanceMinutes(29);
+    clock.advanceMinutes(19);
 
     const report = await reconciler.run();
 
     expect(executions.starts).toEqual([]);
     expect(executions.isRunningCalls).toEqual([]);
     expect(report.checked).toBe(0);
+  });
+
+  it('only reminds a grant in its last 10 minutes, without touching its execution', async () => {
+    const request = await seed(activeFields({ activeToken: 'active-token' }));
+    clock.advanceMinutes(29);
+
+    const report = await reconciler.run();
+
+    expect(executions.starts).toEqual([]);
+    expect(executions.resumes).toEqual([]);
+    expect(executions.isRunningCalls).toEqual([]);
+    expect(report).toMatchObject({ checked: 1, reminded: 1, restarted: 0, resumed: 0 });
+    expect((await stored(request.id)).remindedAt).toBe(at(29));
   });
 });
 
@@ -162,5 +175,101 @@ describe('two reconcilers at once', () => {
     const started = executions.starts.map((s) => `${s.requestId}/${s.attempt}`).sort();
     expect(started).toEqual([...overdue, failed].map((r) => `${r.id}/1`).sort());
     for (const request of overdue) expect((await stored(request.id)).attempt).toBe(1);
+  });
+});
+
+describe('escalation and expiry reminders', () => {
+  /** Tier 1 (user tier-1) after 10 minutes, tier 2 (group leads) after 20; deadline at 60. */
+  const escalating = () =>
+    aRequest({
+      lastChange: { by: 'alice', channel: 'api', action: 'test', at: T0 },
+      flow: aFlow({
+        approval: {
+          mode: 'manual',
+          sets: [{ users: ['approver-1'], groups: [] }],
+          rule: { type: 'anyOf' },
+          timeoutMinutes: 60,
+          reasonRequired: false,
+          escalation: {
+            everyMinutes: 10,
+            tiers: [
+              { users: ['tier-1'], groups: [] },
+              { users: [], groups: ['leads'] },
+            ],
+          },
+        },
+      }),
+    });
+
+  it('records the next tier when it is due, and not before', async () => {
+    const request = escalating();
+    await store.createRequest(request);
+    clock.advanceMinutes(9);
+    expect((await reconciler.run()).checked).toBe(0);
+
+    clock.advanceMinutes(2);
+    const report = await reconciler.run();
+
+    const after = await stored(request.id);
+    expect(after.escalation).toEqual({ tier: 1, notifiedAt: at(11) });
+    expect(after.lastChange).toMatchObject({ by: 'stint:system', channel: 'reconciler', action: 'escalate' });
+    expect(report).toMatchObject({ checked: 1, escalated: 1, restarted: 0, resumed: 0 });
+    expect(executions.starts).toEqual([]);
+    expect(executions.isRunningCalls).toEqual([]);
+
+    clock.advanceMinutes(5);
+    expect((await reconciler.run()).checked).toBe(0);
+    clock.advanceMinutes(5);
+    await reconciler.run();
+    expect((await stored(request.id)).escalation).toEqual({ tier: 2, notifiedAt: at(21) });
+  });
+
+  it('advances a tier exactly once when two reconcilers race', async () => {
+    const requests = Array.from({ length: 4 }, escalating);
+    for (const request of requests) await store.createRequest(request);
+    clock.advanceMinutes(11);
+    const other = new Reconciler({ store, executions, now: clock.now });
+
+    const reports = await Promise.all([reconciler.run(), other.run()]);
+
+    expect(reports.reduce((sum, r) => sum + r.escalated, 0)).toBe(4);
+    for (const request of requests) {
+      const after = await stored(request.id);
+      expect(after.escalation?.tier).toBe(1);
+      expect(after.version).toBe(request.version + 1);
+    }
+  });
+
+  it('reminds a grant once when two reconcilers race, and again after an extension', async () => {
+    const request = await seed(activeFields());
+    clock.advanceMinutes(21);
+    const other = new Reconciler({ store, executions, now: clock.now });
+
+    const reports = await Promise.all([reconciler.run(), other.run()]);
+    await reconciler.run();
+
+    expect(reports.reduce((sum, r) => sum + r.reminded, 0)).toBe(1);
+    const reminded = await stored(request.id);
+    expect(reminded.remindedAt).toBe(at(21));
+    expect(reminded.version).toBe(request.version + 1);
+
+    await store.updateRequest(request.id, (current) => ({ ...current, expiresAt: at(60) }));
+    clock.advanceMinutes(29);
+    expect((await reconciler.run()).reminded).toBe(0);
+    clock.advanceMinutes(1);
+    expect((await reconciler.run()).reminded).toBe(1);
+    expect((await stored(request.id)).remindedAt).toBe(at(51));
+  });
+
+  it('still times out an escalating request past its deadline (restart, no escalation)', async () => {
+    const request = escalating();
+    await store.createRequest(request);
+    clock.advanceMinutes(61);
+
+    const report = await reconciler.run();
+
+    expect(report).toMatchObject({ escalated: 0, restarted: 1 });
+    expect(executions.starts).toEqual([{ requestId: request.id, attempt: 1 }]);
+    expect((await stored(request.id)).escalation).toBeUndefined();
   });
 });

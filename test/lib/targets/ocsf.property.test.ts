@@ -112,8 +112,9 @@ const requestEvent = fc
     previousStatus: fc.option(fc.constantFrom(...RequestStatus.options), { nil: undefined }),
     vote,
     previousExpiresAt: fc.option(iso, { nil: undefined }),
+    tier: fc.integer({ min: 1, max: 5 }),
   })
-  .map(({ type, request, vote: v, previousExpiresAt, previousStatus, ...rest }): RequestEvent => {
+  .map(({ type, request, vote: v, previousExpiresAt, previousStatus, tier, ...rest }): RequestEvent => {
     const candidate = {
       id: `request:${request.id}:${request.version}`,
       type,
@@ -123,6 +124,7 @@ const requestEvent = fc
       ...(previousStatus === undefined ? {} : { previousStatus }),
       ...(type === 'request.approval_recorded' ? { vote: v } : {}),
       ...(type === 'grant.extended' && previousExpiresAt !== undefined ? { previousExpiresAt } : {}),
+      ...(type === 'request.escalated' ? { tier, previousTier: tier - 1 } : {}),
     };
     const event = StintEvent.parse(candidate);
     if (!('request' in event)) throw new Error(`${type} is not a request event`);

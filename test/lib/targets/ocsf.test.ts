@@ -36,6 +36,7 @@ describe('toOcsf on the sample events', () => {
     expect(table).toEqual([
       ['request.created', 99, 'Request Privileges', 99, 'Pending'],
       ['request.approval_recorded', 99, 'Record Approval', 99, 'Pending'],
+      ['request.escalated', 99, 'Escalate Request', 99, 'Pending'],
       ['request.approved', 99, 'Approve Request', 1, 'Success'],
       ['request.rejected', 99, 'Reject Request', 2, 'Failure'],
       ['request.cancelled', 99, 'Cancel Request', 99, 'Cancelled'],
@@ -43,6 +44,7 @@ describe('toOcsf on the sample events', () => {
       ['grant.started', 99, 'Start Granting', 99, 'In Progress'],
       ['grant.active', 1, 'Assign Privileges', 1, 'Success'],
       ['grant.failed', 1, 'Assign Privileges', 2, 'Failure'],
+      ['grant.expiring', 99, 'Remind Expiry', 1, 'Success'],
       ['grant.extended', 1, 'Assign Privileges', 1, 'Success'],
       ['grant.revoking', 99, 'Start Revoking', 99, 'In Progress'],
       ['grant.revoked', 2, 'Revoke Privileges', 1, 'Success'],

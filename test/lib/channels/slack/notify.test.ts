@@ -116,6 +116,108 @@ describe('notifySlack', () => {
   });
 });
 
+describe('notifySlack: escalation and expiry reminder', () => {
+  /** Tier 0: approver-1; tier 1: lead-1 (named); tier 2: group dba. */
+  async function escalating() {
+    slack.addUser({ id: 'U_LEAD1', teamId: TEAM, email: 'lead-1@example.com' });
+    deps.directory = (deps.directory as MemoryDirectory).addUser({ id: 'lead-1', email: 'lead-1@example.com' });
+    const request = aRequest({
+      requester: anIdentity({ sub: 'requester-1' }),
+      flow: aFlow({
+        slackChannel: 'C0OPS',
+        approval: {
+          mode: 'manual',
+          sets: [{ users: ['approver-1'], groups: [] }],
+          rule: { type: 'anyOf' },
+          timeoutMinutes: 60,
+          reasonRequired: false,
+          escalation: {
+            everyMinutes: 10,
+            tiers: [
+              { name: 'Leads', users: ['lead-1'], groups: [] },
+              { users: [], groups: ['dba'] },
+            ],
+          },
+        },
+      }),
+    });
+    await store.createRequest(request);
+    return request;
+  }
+  const escalateTo = (id: string, tier: number) =>
+    store.updateRequest(id, (r) => ({ ...r, escalation: { tier, notifiedAt: r.createdAt } }));
+
+  it('asks only the policy sets at creation, then DMs only the new tier when the request escalates', async () => {
+    const request = await escalating();
+    const created = await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    await escalateTo(request.id, 1);
+
+    const escalated = await notifySlack(deps, { type: 'request.escalated', requestId: request.id });
+    const redelivered = await notifySlack(deps, { type: 'request.escalated', requestId: request.id });
+
+    expect(created.posted).toBe(2);
+    expect(escalated).toEqual({ posted: 1, updated: 0, notified: 0 });
+    expect(redelivered.posted).toBe(0);
+    const posts = slack.callsOf('chat.postMessage');
+    expect(posts.map((p) => p.params.channel)).toEqual(['DU_APP', 'C0OPS', 'DU_LEAD1']);
+    const blocks = JSON.stringify(posts[2]?.params.blocks);
+    expect(blocks).toContain('you are named in escalation tier 1 “Leads”');
+    expect(blocks).toContain(`"value":"${request.id}"`);
+  });
+
+  it('DMs every tier a late reconciler jumped over, and records their copies for later updates', async () => {
+    const request = await escalating();
+    await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    await escalateTo(request.id, 2);
+
+    const result = await notifySlack(deps, { type: 'request.escalated', requestId: request.id });
+
+    expect(result.posted).toBe(2);
+    expect(slack.callsOf('chat.postMessage').map((p) => p.params.channel)).toEqual([
+      'DU_APP',
+      'C0OPS',
+      'DU_LEAD1',
+      'DU_DBA1',
+    ]);
+    expect((await state.posts(request.id)).map((p) => p.approver ?? p.channel)).toEqual([
+      'approver-1',
+      'C0OPS',
+      'lead-1',
+      'dba-1',
+    ]);
+  });
+
+  it('asks nobody when the escalation arrives after the request was decided', async () => {
+    const request = await escalating();
+    await escalateTo(request.id, 1);
+    await store.updateRequest(request.id, (r) => ({ ...r, status: 'CANCELLED' }));
+
+    const result = await notifySlack(deps, { type: 'request.escalated', requestId: request.id });
+
+    expect(result.posted).toBe(0);
+    expect(slack.callsOf('chat.postMessage')).toEqual([]);
+  });
+
+  it('DMs the requester that the grant ends in 10 minutes, without rewriting the approval copies', async () => {
+    const request = await created();
+    await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    await store.updateRequest(request.id, (r) => ({
+      ...r,
+      status: 'ACTIVE',
+      expiresAt: '2030-01-15T11:00:00.000Z',
+      remindedAt: '2030-01-15T10:50:00.000Z',
+    }));
+
+    const result = await notifySlack(deps, { type: 'grant.expiring', requestId: request.id });
+
+    expect(result).toEqual({ posted: 0, updated: 0, notified: 1 });
+    expect(slack.callsOf('chat.update')).toEqual([]);
+    const dm = slack.callsOf('chat.postMessage').at(-1);
+    expect(dm?.params.channel).toBe('DU_REQ');
+    expect(dm?.params.text).toContain('ends in 10 minutes until 2030-01-15T11:00:00.000Z');
+  });
+});
+
 describe('SlackClient', () => {
   it('waits out a 429 Retry-After and retries', async () => {
     slack.rateLimit('chat.postMessage', 0);
