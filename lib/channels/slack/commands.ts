@@ -7,9 +7,9 @@ import { logger } from '#lib/observability/logger.ts';
 import type { AdminService } from '#lib/services/admin.ts';
 import type { RequestService } from '#lib/services/requests.ts';
 import type { SlackClient } from './client.ts';
+import { type SlackHttpResponse, slackGate } from './gate.ts';
 import { type LinkingDirectory, slackIdentity } from './identity.ts';
-import type { SlackHttpResponse } from './interactions.ts';
-import { type ReplayGuard, verifySlackSignature } from './verify.ts';
+import type { ReplayGuard } from './verify.ts';
 
 /**
  * `POST /webhooks/slack/commands`: the `/stint` slash command, after API Gateway (no JWT: Slack signs the request).
@@ -56,31 +56,14 @@ const ephemeral = (text: string): SlackHttpResponse => ({
   body: JSON.stringify({ response_type: 'ephemeral', text }),
   headers: { 'content-type': 'application/json' },
 });
-const refused = (reason: string): SlackHttpResponse => ({
-  status: 401,
-  body: JSON.stringify({ error: reason }),
-  headers: { 'content-type': 'application/json' },
-});
 
 export async function handleSlackCommand(
   deps: SlackCommandDeps,
   input: { headers: Readonly<Record<string, string | undefined>>; rawBody: string },
 ): Promise<SlackHttpResponse> {
-  const now = deps.now?.() ?? new Date();
-  const check = verifySlackSignature({
-    secret: await deps.signingSecret(),
-    headers: input.headers,
-    rawBody: input.rawBody,
-    now,
-  });
-  if (!check.ok) {
-    logger.warn('refused a Slack command', { reason: check.reason });
-    return refused(check.reason);
-  }
-  if (!(await deps.guard.claim(check.signature, now))) {
-    logger.warn('refused a replayed Slack command');
-    return refused('replayed');
-  }
+  // Slack does not resend slash commands: any repeat of a signed command is a replay.
+  const stop = await slackGate(deps, input, { what: 'command', acknowledgeRetries: false });
+  if (stop !== undefined) return stop;
 
   const form = CommandForm.safeParse(Object.fromEntries(new URLSearchParams(input.rawBody)));
   if (!form.success) return { status: 400, body: 'malformed command' };

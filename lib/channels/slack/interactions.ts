@@ -6,6 +6,7 @@ import { logger } from '#lib/observability/logger.ts';
 import type { RequestService } from '#lib/services/requests.ts';
 import type { Store } from '#lib/store/store.ts';
 import type { SlackClient } from './client.ts';
+import { type SlackHttpResponse, slackGate } from './gate.ts';
 import { errorName, type LinkingDirectory, slackIdentity } from './identity.ts';
 import {
   APPROVE_ACTION,
@@ -17,7 +18,7 @@ import {
   reasonModal,
 } from './messages.ts';
 import type { SlackState } from './state.ts';
-import { header, type ReplayGuard, verifySlackSignature } from './verify.ts';
+import type { ReplayGuard } from './verify.ts';
 
 /**
  * `POST /webhooks/slack/interactions`, after API Gateway (no JWT: Slack signs the request instead).
@@ -38,7 +39,7 @@ export type SlackInteractionDeps = {
   now?: () => Date;
 };
 
-export type SlackHttpResponse = { status: number; body?: string; headers?: Record<string, string> };
+export type { SlackHttpResponse } from './gate.ts';
 
 export const NOT_KNOWN =
   'You are not known to Stint: ask an administrator to add you to the directory. Nothing was recorded.';
@@ -75,37 +76,13 @@ const ok = (body?: unknown): SlackHttpResponse =>
   body === undefined
     ? { status: 200 }
     : { status: 200, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
-const refused = (reason: string): SlackHttpResponse => ({
-  status: 401,
-  body: JSON.stringify({ error: reason }),
-  headers: { 'content-type': 'application/json' },
-});
 
 export async function handleSlackInteraction(
   deps: SlackInteractionDeps,
   input: { headers: Readonly<Record<string, string | undefined>>; rawBody: string },
 ): Promise<SlackHttpResponse> {
-  const now = deps.now?.() ?? new Date();
-  const check = verifySlackSignature({
-    secret: await deps.signingSecret(),
-    headers: input.headers,
-    rawBody: input.rawBody,
-    now,
-  });
-  if (!check.ok) {
-    logger.warn('refused a Slack callback', { reason: check.reason });
-    return refused(check.reason);
-  }
-  // Slack resends a delivery it thinks timed out; the first one is (being) processed.
-  const retry = header(input.headers, 'x-slack-retry-num');
-  if (retry !== undefined) {
-    logger.info('acknowledged a Slack retry without processing it', { retry });
-    return ok();
-  }
-  if (!(await deps.guard.claim(check.signature, now))) {
-    logger.warn('refused a replayed Slack callback');
-    return refused('replayed');
-  }
+  const stop = await slackGate(deps, input, { what: 'callback', acknowledgeRetries: true });
+  if (stop !== undefined) return stop;
 
   const raw = new URLSearchParams(input.rawBody).get('payload');
   const parsed = raw === null ? undefined : Payload.safeParse(safeJson(raw));
