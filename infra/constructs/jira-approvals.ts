@@ -1,6 +1,5 @@
-import { Duration, Validations } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
@@ -8,6 +7,7 @@ import { Construct } from 'constructs';
 import { jiraWebhookRoutes } from '#functions/callbacks/routes.ts';
 import { type StintConfig, targetsEnvironment } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 
 export type JiraApprovalsProps = {
@@ -50,17 +50,12 @@ export class JiraApprovals extends Construct {
         );
       }
       this.functions.set(route.entry, fn);
-      const [httpRoute] = props.httpApi.addRoutes({
-        path: route.path,
-        methods: [apigw.HttpMethod[route.method]],
-        integration: new HttpLambdaIntegration(`${pascal(route.entry)}Integration`, fn.fn),
-      });
-      if (httpRoute !== undefined) {
-        Validations.of(httpRoute).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path} is called by Jira, which cannot send a JWT; the handler verifies the X-Hub-Signature HMAC of the body (age-bounded, one use per signature) and re-reads the issue from Jira.`,
-        });
-      }
+      exposeWebhook(
+        props.httpApi,
+        route,
+        fn,
+        'is called by Jira, which cannot send a JWT; the handler verifies the X-Hub-Signature HMAC of the body (age-bounded, one use per signature) and re-reads the issue from Jira.',
+      );
     }
   }
 }

@@ -1,6 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -11,6 +10,7 @@ import { Construct } from 'constructs';
 import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
 import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 import { SLACK_EVENT_TYPES } from '#lib/channels/slack/notify.ts';
 
@@ -45,17 +45,12 @@ export class Slack extends Construct {
       if (route.workflow === 'start') fn.grantStartExecution(props.stateMachine);
       else fn.grantTaskTokens(props.stateMachine);
       this.functions.set(route.entry, fn);
-      const [httpRoute] = props.httpApi.addRoutes({
-        path: route.path,
-        methods: [apigw.HttpMethod[route.method]],
-        integration: new HttpLambdaIntegration(`${pascal(route.entry)}Integration`, fn.fn),
-      });
-      if (httpRoute !== undefined) {
-        Validations.of(httpRoute).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path} is called by Slack, which cannot send a JWT; the handler verifies Slack's v0 request signature (5-minute window, one use per signature).`,
-        });
-      }
+      exposeWebhook(
+        props.httpApi,
+        route,
+        fn,
+        "is called by Slack, which cannot send a JWT; the handler verifies Slack's v0 request signature (5-minute window, one use per signature).",
+      );
     }
 
     const notify = this.slackFunction(

@@ -1,12 +1,12 @@
-import { Duration, Validations } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { teamsWebhookRoutes } from '#functions/callbacks/routes.ts';
 import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 
 export type TeamsProps = {
@@ -40,17 +40,12 @@ export class Teams extends Construct {
         fn.fn.addEnvironment('STINT_TEAMS_OPENID_METADATA_URL', props.teams.openIdMetadataUrl);
       }
       this.functions.set(route.entry, fn);
-      const [httpRoute] = props.httpApi.addRoutes({
-        path: route.path,
-        methods: [apigw.HttpMethod[route.method]],
-        integration: new HttpLambdaIntegration(`${pascal(route.entry)}Integration`, fn.fn),
-      });
-      if (httpRoute !== undefined) {
-        Validations.of(httpRoute).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path} is called by the Bot Framework Connector, which sends its own JWT; the handler verifies it (RS256 key from the Bot Framework OpenID metadata, issuer, audience = the bot's app id, expiry, serviceUrl).`,
-        });
-      }
+      exposeWebhook(
+        props.httpApi,
+        route,
+        fn,
+        "is called by the Bot Framework Connector, which sends its own JWT; the handler verifies it (RS256 key from the Bot Framework OpenID metadata, issuer, audience = the bot's app id, expiry, serviceUrl).",
+      );
     }
   }
 }
