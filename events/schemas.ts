@@ -13,6 +13,7 @@
  * (`additionalProperties: false`), so a leak fails validation before it is published.
  */
 import { z } from 'zod';
+import { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import { AccessUnit, Bundle } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime, Slug, Subject } from '#lib/domain/common.ts';
 import { AccessFlow } from '#lib/domain/flow.ts';
@@ -161,6 +162,76 @@ export const GrantRevokeFailed = requestEvent(
   'Revocation failed after its retries; the reconciler keeps trying (alarm)',
 );
 
+/** A directory user as consumers see it (the item's fields; no keys). */
+export const DirectoryUserView = z
+  .strictObject({
+    id: DirectoryUser.shape.id,
+    userName: DirectoryUser.shape.userName,
+    emails: z.array(z.string()),
+    displayName: z.string().optional(),
+    manager: Subject.optional(),
+    active: z.boolean(),
+    externalId: z.string().optional(),
+    accounts: z.array(ChatAccount),
+    version: z.number().int().positive(),
+    deleted: z.boolean().optional(),
+  })
+  .meta({ description: 'A directory user (soft-deleted when `deleted` is true)' });
+export type DirectoryUserView = z.infer<typeof DirectoryUserView>;
+
+export const DirectoryGroupView = z
+  .strictObject({
+    id: DirectoryGroup.shape.id,
+    displayName: DirectoryGroup.shape.displayName,
+    externalId: z.string().optional(),
+    version: z.number().int().positive(),
+    deleted: z.boolean().optional(),
+  })
+  .meta({ description: 'A directory group, without its members (see `members` for what changed)' });
+export type DirectoryGroupView = z.infer<typeof DirectoryGroupView>;
+
+/** created: new or re-created after a delete; deleted: soft delete (`after.deleted`); updated: anything else. */
+export const DirectoryChange = z.enum(['created', 'updated', 'deleted']);
+
+const directoryPayload = {
+  change: DirectoryChange,
+  /** What the writer did, from the item's lastChange (`create`, `replace`, `patch`, `link-accounts`, `delete`…). */
+  action: z.string().min(1).max(64),
+};
+
+export const DirectoryUserChanged = z
+  .strictObject({
+    ...envelope('directory.user.changed'),
+    ...directoryPayload,
+    /** Absent when the user was created. */
+    before: DirectoryUserView.optional(),
+    after: DirectoryUserView,
+  })
+  .meta({
+    title: 'directory.user.changed',
+    description:
+      'A directory user was created, changed (linked accounts included) or deleted, by SCIM or an admin route (`actor.channel`)',
+  });
+
+export const DirectoryGroupChanged = z
+  .strictObject({
+    ...envelope('directory.group.changed'),
+    ...directoryPayload,
+    before: DirectoryGroupView.optional(),
+    after: DirectoryGroupView,
+    /** Subjects that joined and left with this change (lists capped at 100; the counts are complete). */
+    members: z.strictObject({
+      added: z.array(Subject),
+      removed: z.array(Subject),
+      addedCount: z.number().int().min(0),
+      removedCount: z.number().int().min(0),
+    }),
+  })
+  .meta({
+    title: 'directory.group.changed',
+    description: 'A directory group was created, renamed, had members added or removed, or was deleted',
+  });
+
 export const FlowCreated = flowEvents.created;
 export const FlowUpdated = flowEvents.updated;
 export const FlowDeleted = flowEvents.deleted;
@@ -198,6 +269,8 @@ export const EVENT_SCHEMAS = {
   'bundle.created': BundleCreated,
   'bundle.updated': BundleUpdated,
   'bundle.deleted': BundleDeleted,
+  'directory.user.changed': DirectoryUserChanged,
+  'directory.group.changed': DirectoryGroupChanged,
 } as const;
 
 export type EventType = keyof typeof EVENT_SCHEMAS;
@@ -230,6 +303,8 @@ export const StintEvent = z.discriminatedUnion('type', [
   BundleCreated,
   BundleUpdated,
   BundleDeleted,
+  DirectoryUserChanged,
+  DirectoryGroupChanged,
 ]);
 export type StintEvent = z.infer<typeof StintEvent>;
 export type StintEventOf<T extends EventType> = Extract<StintEvent, { type: T }>;
@@ -242,6 +317,7 @@ export type RequestEventType = RequestEvent['type'];
  * Severity, for routing and alerting:
  * - `high`: a grant failed or could not be revoked; break-glass use (request.created, grant.active);
  * - `warning`: an admin deleted a flow, integration or bundle;
+ * - `info` for directory changes, deletions included (the IdP deprovisions people routinely);
  * - `info`: everything else (rejections and time-outs included: they are normal outcomes).
  */
 export function severityOf(type: EventType, breakGlass: boolean): Severity {

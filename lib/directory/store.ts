@@ -325,7 +325,11 @@ export class DirectoryStore implements Directory {
     if (existing !== undefined && existing.deleted !== true)
       throw new UniquenessError(`group ${id} already exists`, 'id');
     await this.claimAll([['groupname', group.displayName]], id);
-    await this.putGroup(group, existing === undefined ? { absent: true } : { version: Number(existing.version) });
+    await this.putGroup(
+      group,
+      existing === undefined ? { absent: true } : { version: Number(existing.version) },
+      memberChange(members, []),
+    );
     await this.writeMemberships(id, members, [], group.lastChange);
     return { ...group, members };
   }
@@ -335,7 +339,7 @@ export class DirectoryStore implements Directory {
     id: string,
     mutate: (current: DirectoryGroup) => DirectoryGroupInput | null,
     change: ChangeBy,
-    options: { expectedVersion?: number } = {},
+    options: { expectedVersion?: number; delta?: { add: string[]; remove: string[] } } = {},
   ): Promise<DirectoryGroup> {
     for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
       const current = await this.groupById(id);
@@ -360,7 +364,8 @@ export class DirectoryStore implements Directory {
       await this.requireUsers(added);
       await this.claimAll([['groupname', next.displayName]], id);
       try {
-        await this.putGroup(next, { version: current.version });
+        const recorded = options.delta ?? { add: added, remove: removed };
+        await this.putGroup(next, { version: current.version }, memberChange(recorded.add, recorded.remove));
       } catch (error) {
         if (error instanceof VersionConflictError && options.expectedVersion === undefined) continue;
         throw error;
@@ -389,6 +394,7 @@ export class DirectoryStore implements Directory {
       id,
       (current) => ({ displayName: current.displayName, externalId: current.externalId, members: current.members }),
       change,
+      { delta: { add, remove } },
     );
     // updateGroup above wrote the version and change record with the members it read; now apply the delta itself.
     await this.writeMemberships(id, add, remove, updated.lastChange);
@@ -412,6 +418,7 @@ export class DirectoryStore implements Directory {
             lastChange: this.change(change, 'delete', at.toISOString()),
             ...groupKey(id),
             entity: 'directory-group',
+            memberChange: memberChange([], current.members),
             deleted: true,
             ttl: this.deletedTtl(at),
           },
@@ -589,10 +596,15 @@ export class DirectoryStore implements Directory {
     await this.conditionalPut(item, condition, `user ${user.id}`);
   }
 
-  private async putGroup(group: DirectoryGroup, condition: { absent: true } | { version: number }): Promise<void> {
+  private async putGroup(
+    group: DirectoryGroup,
+    condition: { absent: true } | { version: number },
+    change: MemberChange,
+  ): Promise<void> {
     const { members: _members, ...fields } = group;
     const item: Item = {
       ...fields,
+      memberChange: change,
       ...groupKey(group.id),
       entity: 'directory-group',
       gsi1pk: GROUPS_PARTITION,
@@ -743,6 +755,22 @@ const FIELD_NAMES: Record<PointerKind, string> = {
   account: 'accounts',
   groupname: 'displayName',
 };
+
+/**
+ * The membership change a group write made, kept on the group item so its stream record (and audit event) says who
+ * joined and left; lists are capped so the item and the event stay small, with the full counts beside them.
+ */
+export const MEMBER_CHANGE_LIST_MAX = 100;
+export type MemberChange = { added: string[]; removed: string[]; addedCount: number; removedCount: number };
+
+function memberChange(added: string[], removed: string[]): MemberChange {
+  return {
+    added: added.slice(0, MEMBER_CHANGE_LIST_MAX),
+    removed: removed.slice(0, MEMBER_CHANGE_LIST_MAX),
+    addedCount: added.length,
+    removedCount: removed.length,
+  };
+}
 
 function difference(before: [PointerKind, string][], after: [PointerKind, string][]): [PointerKind, string][] {
   const kept = new Set(after.map(([k, v]) => `${k}\u0000${pointerValue(k, v)}`));

@@ -1,7 +1,7 @@
 import type { Channel } from './common.ts';
 import { ConflictError, InvalidTransitionError, NotApproverError, PolicyError } from './errors.ts';
 import { approverSets, reachedTier } from './escalation.ts';
-import type { AccessFlow, ApprovalPolicy } from './flow.ts';
+import type { ApprovalPolicy } from './flow.ts';
 import type { Identity } from './identity.ts';
 import { changeStatus } from './lifecycle.ts';
 import type { AccessRequest, Vote } from './request.ts';
@@ -150,13 +150,20 @@ export function applyVote(
   return { request: decided, outcome };
 }
 
-/** Keys of everyone who may approve under a manual flow (`user:<sub>`, `group:<name>`), for an approvals index. */
-export function approverKeys(flow: AccessFlow): string[] {
-  if (flow.approval.mode !== 'manual') return [];
+/**
+ * Keys of everyone who may ever approve the request (`user:<sub>`, `group:<name>`), for the approvals index: every
+ * set of the pinned flow's policy and of each escalation tier, and the requester's manager (pinned on the request at
+ * creation) when a set admits the manager. A key says "may be an approver"; whether its holder is one *now* (tier
+ * reached, not the requester) is approverStanding's answer, which the listing applies to each request it reads.
+ */
+export function approverKeys(request: Pick<AccessRequest, 'flow' | 'requester'>): string[] {
+  const policy = request.flow.approval;
+  if (policy.mode !== 'manual') return [];
   const keys = new Set<string>();
-  for (const set of flow.approval.sets) {
+  for (const { set } of approverSets(policy)) {
     for (const user of set.users) keys.add(`user:${user}`);
     for (const group of set.groups) keys.add(`group:${group}`);
+    if (set.manager === true && request.requester.manager !== undefined) keys.add(`user:${request.requester.manager}`);
   }
   return [...keys];
 }

@@ -16,7 +16,9 @@
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
  * | slack-posts, slack-replay, jira-replay | anything                 | none                          |
- * | directory-user/-group/-member/-pointer | anything (SCIM/admin sync)| none: the directory mirrors the IdP, whose own audit log records the change; each item keeps its lastChange |
+ * | directory-user/-group | INSERT, or MODIFY to a new version that changes what the item says | directory.user.changed / directory.group.changed (change: created, updated or deleted; SCIM and admin routes alike, `actor.channel` says which) |
+ * | directory-user/-group | MODIFY of a deleted item, or a new version saying the same (a no-op replace) | none |
+ * | directory-member/-pointer | anything (secondary items; the group's own write carries the member change) | none |
  * | any         | REMOVE (TTL expiry)                                 | none                          |
  *
  * An image that does not parse throws StreamRecordError: the publisher reports the record as failed rather than
@@ -32,6 +34,7 @@ import {
   StintEvent,
   severityOf,
 } from '#events/schemas.ts';
+import { DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import { Bundle } from '#lib/domain/bundle.ts';
 import type { ChangeRecord } from '#lib/domain/common.ts';
 import { AccessFlow } from '#lib/domain/flow.ts';
@@ -96,8 +99,6 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
     case 'slack-posts':
     case 'slack-replay':
     case 'jira-replay':
-    case 'directory-user':
-    case 'directory-group':
     case 'directory-member':
     case 'directory-pointer':
       return [];
@@ -109,7 +110,107 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
       return configEvents('integration', Integration, change);
     case 'bundle':
       return configEvents('bundle', Bundle, change);
+    case 'directory-user':
+      return directoryEvents('directory.user.changed', DirectoryUserImage, change);
+    case 'directory-group':
+      return directoryEvents('directory.group.changed', DirectoryGroupImage, change);
   }
+}
+
+const DirectoryUserImage = DirectoryUser.extend({ deleted: z.boolean().optional() });
+const DirectoryGroupImage = DirectoryGroup.omit({ members: true }).extend({
+  deleted: z.boolean().optional(),
+  /** Written by DirectoryStore with every group write; absent on items written before it existed. */
+  memberChange: z
+    .object({
+      added: z.array(z.string()),
+      removed: z.array(z.string()),
+      addedCount: z.number().int().min(0),
+      removedCount: z.number().int().min(0),
+    })
+    .optional(),
+});
+
+type DirectoryImage = { id: string; version: number; lastChange: ChangeRecord; deleted?: boolean | undefined };
+
+function directoryEvents<T extends DirectoryImage>(
+  type: 'directory.user.changed' | 'directory.group.changed',
+  schema: z.ZodType<T>,
+  change: StreamChange,
+): StintEvent[] {
+  const what = type === 'directory.user.changed' ? 'directory user' : 'directory group';
+  const after = parse(schema, change.newImage, `new image of a ${what}`);
+  const before =
+    change.eventName === 'INSERT' ? undefined : parse(schema, requiredOld(change), `old image of a ${what}`);
+  if (before !== undefined && before.version === after.version) return [];
+  const wasLive = before !== undefined && before.deleted !== true;
+  const isLive = after.deleted !== true;
+  if (!wasLive && !isLive) return [];
+  const kind = !wasLive ? 'created' : isLive ? 'updated' : 'deleted';
+  const view = (image: T) => (type === 'directory.user.changed' ? directoryUserView(image) : directoryGroupView(image));
+  const members = type === 'directory.group.changed' ? memberChangeOf(after) : undefined;
+  const same = kind === 'updated' && before !== undefined && sameView(view(before), view(after));
+  if (same && (members === undefined || members.addedCount + members.removedCount === 0)) return [];
+  return [
+    build({
+      ...envelope(
+        type === 'directory.user.changed' ? 'directory-user' : 'directory-group',
+        after.id,
+        after.version,
+        type,
+        after.lastChange,
+        false,
+      ),
+      change: kind,
+      action: after.lastChange.action,
+      ...(kind === 'created' || before === undefined ? {} : { before: view(before) }),
+      after: view(after),
+      ...(members === undefined ? {} : { members }),
+    }),
+  ];
+}
+
+/** Fields picked one by one (as viewOf does for requests): keys and bookkeeping never reach the event. */
+function directoryUserView(image: object): Record<string, unknown> {
+  const u = DirectoryUserImage.parse(image);
+  return compact({
+    id: u.id,
+    userName: u.userName,
+    emails: u.emails,
+    displayName: u.displayName,
+    manager: u.manager,
+    active: u.active,
+    externalId: u.externalId,
+    accounts: u.accounts,
+    version: u.version,
+    deleted: u.deleted,
+  });
+}
+
+function directoryGroupView(image: object): Record<string, unknown> {
+  const g = DirectoryGroupImage.parse(image);
+  return compact({
+    id: g.id,
+    displayName: g.displayName,
+    externalId: g.externalId,
+    version: g.version,
+    deleted: g.deleted,
+  });
+}
+
+function memberChangeOf(image: object) {
+  const g = DirectoryGroupImage.parse(image);
+  return g.memberChange ?? { added: [], removed: [], addedCount: 0, removedCount: 0 };
+}
+
+function sameView(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const { version: _a, ...restA } = a;
+  const { version: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
+}
+
+function compact(object: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined));
 }
 
 function requestEvents(change: StreamChange): StintEvent[] {

@@ -338,6 +338,45 @@ export function sampleChanges(): Record<EventType, StreamChange> {
     units: bundle().units.slice(0, 1),
     lastChange: change('dana', 'admin', 'update', -11_000, 'On-call is read-only now'),
   });
+  const userV1 = {
+    id: '00u1a2b3c4d5e6f7g8h9',
+    userName: 'bob@example.com',
+    emails: ['bob@example.com'],
+    displayName: 'Bob Example',
+    manager: 'alice',
+    active: true,
+    externalId: '00u1a2b3c4d5e6f7g8h9',
+    accounts: [],
+    version: 1,
+    lastChange: change('scim', 'scim', 'create', -30_000),
+  };
+  const userV2 = {
+    ...userV1,
+    accounts: [{ kind: 'teams', aadObjectId: '0b6d1f7e-2222-4a2b-9c3d-5e6f7a8b9c0d' }],
+    version: 2,
+    lastChange: change('dana', 'api', 'link-accounts', -29_000),
+  };
+  const groupV1 = {
+    id: '01JQ8Z0GROUPDBA000000000000',
+    displayName: 'dba',
+    version: 1,
+    lastChange: change('dana', 'api', 'create', -28_000),
+    memberChange: { added: ['alice'], removed: [], addedCount: 1, removedCount: 0 },
+  };
+  const groupV2 = {
+    ...groupV1,
+    version: 2,
+    lastChange: change('dana', 'api', 'update', -27_000),
+    memberChange: { added: ['00u1a2b3c4d5e6f7g8h9'], removed: [], addedCount: 1, removedCount: 0 },
+  };
+  const directoryItem = (kind: 'user' | 'group', item: { id: string }): Image => ({
+    ...item,
+    entity: `directory-${kind}`,
+    pk: `D${kind.toUpperCase()}#${item.id}`,
+    sk: kind.toUpperCase(),
+    gsi1pk: `D${kind.toUpperCase()}S`,
+    gsi1sk: item.id,
+  });
   const changes: Record<string, StreamChange> = {
     'request.created': insert(requestItem(s.pending)),
     'request.approval_recorded': r(s.awaiting, s.voted),
@@ -358,6 +397,8 @@ export function sampleChanges(): Record<EventType, StreamChange> {
     ...admin('flow', flowV1, flow({ version: 2, lastChange: change('dana', 'admin', 'update', -10_000) })),
     ...admin('integration', integration(), integrationV2),
     ...admin('bundle', bundle(), bundleV2),
+    'directory.user.changed': modify(directoryItem('user', userV1), directoryItem('user', userV2)),
+    'directory.group.changed': modify(directoryItem('group', groupV1), directoryItem('group', groupV2)),
   };
   return Object.fromEntries(EVENT_TYPES.map((type) => [type, required(changes[type], type)])) as Record<
     EventType,

@@ -1,10 +1,22 @@
 import { z } from 'zod';
 import { routes } from '#functions/api/routes.ts';
+import { DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import { BundleInput } from '#lib/domain/bundle.ts';
 import { CreateRequestInput } from '#lib/domain/create-request.ts';
 import { FlowInput } from '#lib/domain/flow.ts';
 import { IntegrationInput } from '#lib/domain/integration.ts';
-import { AccessView, DecisionBody, ExtendBody, ListQuery, ListRequestsQuery } from './schemas.ts';
+import {
+  AccessView,
+  DecisionBody,
+  DirectoryAccountsBody,
+  DirectoryGroupBody,
+  DirectoryGroupsQuery,
+  DirectoryUserBody,
+  DirectoryUsersQuery,
+  ExtendBody,
+  ListQuery,
+  ListRequestsQuery,
+} from './schemas.ts';
 import { RequestView } from './views.ts';
 
 /** Request bodies and responses by route entry: the same zod schemas the handlers validate with. */
@@ -18,12 +30,17 @@ const bodies: Record<string, z.ZodType> = {
   'put-flow': FlowInput,
   'put-integration': IntegrationInput,
   'put-bundle': BundleInput,
+  'put-directory-user': DirectoryUserBody,
+  'put-directory-user-accounts': DirectoryAccountsBody,
+  'put-directory-group': DirectoryGroupBody,
 };
 const queries: Record<string, z.ZodObject> = {
   'list-requests': ListRequestsQuery,
   'list-flows': ListQuery,
   'list-integrations': ListQuery,
   'list-bundles': ListQuery,
+  'list-directory-users': DirectoryUsersQuery,
+  'list-directory-groups': DirectoryGroupsQuery,
 };
 const responses: Record<string, z.ZodType> = {
   'create-request': RequestView,
@@ -35,6 +52,29 @@ const responses: Record<string, z.ZodType> = {
   'extend-request': RequestView,
   'list-requests': z.object({ items: z.array(RequestView), cursor: z.string().nullable() }),
   'get-access': AccessView,
+  'list-directory-users': z.object({ items: z.array(DirectoryUser), cursor: z.string().nullable() }),
+  'get-directory-user': DirectoryUser,
+  'put-directory-user': DirectoryUser,
+  'put-directory-user-accounts': DirectoryUser,
+  'list-directory-groups': z.object({ items: z.array(DirectoryGroup), cursor: z.string().nullable() }),
+  'get-directory-group': DirectoryGroup,
+  'put-directory-group': DirectoryGroup,
+};
+
+/** Writes that take an optional `If-Match: "<version>"` (412 when the item moved on) and answer with an ETag. */
+const conditional = new Set([
+  'put-directory-user',
+  'delete-directory-user',
+  'put-directory-user-accounts',
+  'put-directory-group',
+  'delete-directory-group',
+]);
+const ifMatch = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description: 'The ETag (version) last read; the write is refused with 412 if the item changed since',
+  schema: { type: 'string' },
 };
 
 const problem = {
@@ -92,7 +132,7 @@ export function openApiDocument(serverUrl?: string) {
     operations[route.method.toLowerCase()] = {
       operationId: route.entry,
       ...(route.auth ? {} : { security: [] }),
-      parameters: [...params, ...queryParams],
+      parameters: [...params, ...queryParams, ...(conditional.has(route.entry) ? [ifMatch] : [])],
       ...(body === undefined
         ? {}
         : { requestBody: { required: true, content: { 'application/json': { schema: schema(body, 'input') } } } }),

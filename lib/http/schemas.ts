@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
+import { Subject } from '#lib/domain/common.ts';
+import { ValidationError } from '#lib/domain/errors.ts';
 import { RequestStatus } from '#lib/domain/request.ts';
 
 /** Request schemas of the API's routes, shared by the handlers and GET /openapi.json. */
@@ -38,3 +41,59 @@ export const AccessView = z
     expiresAt: z.string(),
   })
   .catchall(z.unknown());
+
+// ─── Directory admin routes (lib/services/directory-admin.ts) ─────────────────────────────────────────────
+
+/** A directory user's id is its subject (up to 256 characters, like a JWT `sub`). */
+export const DirectoryIdParams = z.object({ id: z.string().min(1).max(256) });
+
+/** `limit` and an opaque `cursor`; `email` or `userName` look one user up (exact, case-insensitive). */
+export const DirectoryUsersQuery = z.strictObject({
+  ...Paging,
+  email: z.email().optional(),
+  userName: DirectoryUser.shape.userName.optional(),
+});
+
+export const DirectoryGroupsQuery = z.strictObject({
+  ...Paging,
+  displayName: DirectoryGroup.shape.displayName.optional(),
+});
+
+/** PUT /directory/users/{id}: the whole user but its linked accounts (their own route), externalId and groups. */
+export const DirectoryUserBody = z.strictObject({
+  userName: DirectoryUser.shape.userName,
+  emails: DirectoryUser.shape.emails,
+  displayName: DirectoryUser.shape.displayName,
+  manager: DirectoryUser.shape.manager,
+  active: z.boolean().default(true),
+});
+export type DirectoryUserBody = z.infer<typeof DirectoryUserBody>;
+
+/** PUT /directory/users/{id}/accounts: the complete list of the user's chat/ticket accounts. */
+export const DirectoryAccountsBody = z.strictObject({ accounts: z.array(ChatAccount).max(10) });
+
+/** PUT /directory/groups/{id}: the group's name and complete member list (subjects of directory users). */
+export const DirectoryGroupBody = z.strictObject({
+  displayName: DirectoryGroup.shape.displayName,
+  members: z.array(Subject).max(10_000).default([]),
+});
+export type DirectoryGroupBody = z.infer<typeof DirectoryGroupBody>;
+
+/** `If-Match: "<version>"` (the ETag a directory route returned); `W/"<version>"` and a bare number are accepted. */
+const IfMatch = z
+  .string()
+  .trim()
+  .regex(/^(W\/)?"?[1-9]\d{0,9}"?$/, 'If-Match must be the ETag of the item, e.g. "3"')
+  .transform((v) => Number(v.replace(/^W\//, '').replaceAll('"', '')));
+
+/** The version a write is conditioned on (If-Match), or none (last writer wins). */
+export function preconditionOf(headers: Record<string, string | undefined> | undefined): { expectedVersion?: number } {
+  const raw = headers?.['if-match'] ?? headers?.['If-Match'];
+  if (raw === undefined) return {};
+  const parsed = IfMatch.safeParse(raw);
+  if (!parsed.success) throw new ValidationError(parsed.error.issues[0]?.message ?? 'invalid If-Match', 'if-match');
+  return { expectedVersion: parsed.data };
+}
+
+/** The ETag header of a versioned item. */
+export const etagOf = (item: { version: number }): Record<string, string> => ({ etag: `"${item.version}"` });

@@ -9,6 +9,7 @@ import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
 import { type Executions, StepFunctionsExecutions } from '#lib/workflow/executions.ts';
 import { AdminService } from './admin.ts';
+import { DirectoryAdminService } from './directory-admin.ts';
 import { Reconciler } from './reconciler.ts';
 import { RequestService } from './requests.ts';
 import { WorkflowService } from './workflow.ts';
@@ -51,6 +52,7 @@ export const requests = lazy(
     }),
 );
 export const admin = lazy(() => new AdminService({ store: store(), roles: roles() }));
+export const directoryAdmin = lazy(() => new DirectoryAdminService({ directory: directory(), roles: roles() }));
 export const workflow = lazy(
   () =>
     new WorkflowService({

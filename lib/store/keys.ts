@@ -1,6 +1,5 @@
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { nextEscalationAt } from '#lib/domain/escalation.ts';
-import type { AccessFlow } from '#lib/domain/flow.ts';
 import { type AccessRequest, type RequestStatus, TERMINAL_STATUSES } from '#lib/domain/request.ts';
 
 /**
@@ -76,17 +75,6 @@ export function requestIndexAttributes(request: AccessRequest): Record<string, s
 
 export const userApproverKey = (sub: string): string => `user:${sub}`;
 export const groupApproverKey = (group: string): string => `group:${group}`;
-
-/** Every approver key of a manual flow (`user:<sub>`, `group:<name>`), de-duplicated; none for auto flows. */
-export function approverKeys(flow: AccessFlow): string[] {
-  if (flow.approval.mode !== 'manual') return [];
-  const keys = new Set<string>();
-  for (const set of flow.approval.sets) {
-    for (const user of set.users) keys.add(userApproverKey(user));
-    for (const group of set.groups) keys.add(groupApproverKey(group));
-  }
-  return [...keys];
-}
 
 export type ConfigEntity = 'flow' | 'integration' | 'bundle';
 

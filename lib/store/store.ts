@@ -6,6 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
+import { approverKeys, approverStanding } from '#lib/domain/approvals.ts';
 import { AccessUnit, Bundle, type BundleInput } from '#lib/domain/bundle.ts';
 import type { ChangeRecord } from '#lib/domain/common.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
@@ -15,7 +16,6 @@ import { Integration, type IntegrationInput } from '#lib/domain/integration.ts';
 import { AccessRequest, Lease, type RequestStatus } from '#lib/domain/request.ts';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.ts';
 import {
-  approverKeys,
   approverPartition,
   type ConfigEntity,
   configKey,
@@ -120,7 +120,7 @@ export class Store {
 
   async createRequest(request: AccessRequest): Promise<void> {
     const stored = validated(AccessRequest, request, 'request');
-    const keys = approverKeys(stored.flow);
+    const keys = approverKeys(stored);
     if (keys.length > 0) {
       const deadline = Date.parse(stored.approvalDeadline ?? stored.createdAt);
       const ttl = epochSeconds(deadline + POINTER_GRACE_DAYS * DAY_MS);
@@ -271,9 +271,10 @@ export class Store {
         lastExamined = sk;
         const request = requests.get(requestId);
         if (request === undefined || request.status !== 'PENDING' || request.requester.sub === who.sub) continue;
-        // A pointer is only a hint: the request itself must name the caller as an approver, at this position.
+        // A pointer is only a hint: the request itself must be at this position and the caller an approver of it
+        // now (tier reached, manager, not the requester): the same judgement that authorizes a vote.
         if (timeKey(request.createdAt, request.id) !== sk || seen.has(request.id)) continue;
-        if (!approverKeys(request.flow).some((key) => callerKeys.has(key))) continue;
+        if (!approverStanding(request, who).eligible) continue;
         seen.add(request.id);
         accepted.push({ request, sk });
         if (accepted.length > limit) break;

@@ -273,13 +273,62 @@ const REQUEST_ACTIVITIES: Record<RequestEvent['type'], { id: ActivityId; name: s
   'grant.revoke_failed': { id: 2, name: ACTIVITY_CAPTIONS[2] },
 };
 
-type AdminEvent = Exclude<StintEvent, RequestEvent>;
+type DirectoryEvent = Extract<StintEvent, { type: 'directory.user.changed' | 'directory.group.changed' }>;
+type AdminEvent = Exclude<StintEvent, RequestEvent | DirectoryEvent>;
 const ADMIN_NOUNS = { flow: 'Access Flow', integration: 'Integration', bundle: 'Bundle' } as const;
 const ADMIN_VERBS = { created: 'Create', updated: 'Update', deleted: 'Delete' } as const;
 
 /** One Stint audit event as an OCSF 1.5.0 User Access Management (3005) event. */
 export function toOcsf(event: StintEvent): OcsfUserAccessManagement {
-  return 'request' in event ? fromRequestEvent(event) : fromAdminEvent(event);
+  if ('request' in event) return fromRequestEvent(event);
+  if (event.type === 'directory.user.changed' || event.type === 'directory.group.changed')
+    return fromDirectoryEvent(event);
+  return fromAdminEvent(event);
+}
+
+/** A directory change: `user` is the directory user changed (for a group, the actor, as for admin changes). */
+function fromDirectoryEvent(event: DirectoryEvent): OcsfUserAccessManagement {
+  const isUser = event.type === 'directory.user.changed';
+  const noun = isUser ? 'Directory User' : 'Directory Group';
+  const entity = event.after;
+  const entityUid = `${isUser ? 'directory-user' : 'directory-group'}:${entity.id}`;
+  const actor = actorOf(event.actor, undefined);
+  const verb = ADMIN_VERBS[event.change];
+  return {
+    ...header(event, { id: 99, name: `${verb} ${noun}` }),
+    status_id: success.id,
+    status: success.caption,
+    ...(event.actor.reason === undefined ? {} : { status_detail: event.actor.reason }),
+    message: `${event.actor.sub} ${event.change} ${noun.toLowerCase()} ${entity.id} (version ${entity.version})`,
+    metadata: { ...metadataOf(event), correlation_uid: entityUid },
+    actor,
+    user:
+      event.type === 'directory.user.changed'
+        ? { uid: event.after.id, ...(event.after.emails[0] === undefined ? {} : { email_addr: event.after.emails[0] }) }
+        : (actor.user ?? { uid: event.actor.sub }),
+    privileges: [],
+    resources: [
+      {
+        uid: entityUid,
+        name: event.type === 'directory.user.changed' ? event.after.userName : event.after.displayName,
+        type: `Stint ${noun}`,
+      },
+    ],
+    unmapped: {
+      stint: compact({
+        event_type: event.type,
+        schema_version: event.schemaVersion,
+        entity_kind: isUser ? 'directory-user' : 'directory-group',
+        entity_id: entity.id,
+        entity_version: entity.version,
+        deleted: entity.deleted,
+        action: event.action,
+        changed_fields: event.before === undefined ? undefined : changedFields(event.before, entity),
+        members: event.type === 'directory.group.changed' ? { ...event.members } : undefined,
+        actor_channel: event.actor.channel,
+      }),
+    },
+  };
 }
 
 function fromRequestEvent(event: RequestEvent): OcsfUserAccessManagement {

@@ -1,14 +1,10 @@
 import { join } from 'node:path';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { APPROVE_VERB } from '#lib/channels/teams/cards.ts';
 import { NOT_KNOWN } from '#lib/channels/teams/invoke.ts';
-import { DirectoryStore } from '#lib/directory/store.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
-import { TRANSLATE_CONFIG } from '#lib/store/client.ts';
 import { BotFrameworkStandIn } from '../fixtures/teams/bot-framework.ts';
 import { call, until } from '../support/http.ts';
 
@@ -16,9 +12,6 @@ import { call, until } from '../support/http.ts';
  * Teams approvals end to end on the local runtime: the Bot Framework stand-in publishes the OpenID metadata and signs
  * Connector tokens; people come from SCIM; a signed `adaptiveCard/action` invoke on `/webhooks/teams` approves, and
  * the invoke's answer carries the updated card.
- *
- * Neither SCIM nor an admin route links a Teams account yet, so the test links the approver's Entra object id in the
- * directory table itself (DirectoryStore.linkAccount, as the product's own code would).
  */
 const APP_ID = '6f1c2b9e-3a4d-4e5f-8a7b-1c2d3e4f5a6b';
 const ALICE = { sub: 'alice-teams', email: 'alice.teams@example.com', aad: '0b6d1f7e-1111-4a2b-9c3d-5e6f7a8b9c0d' };
@@ -48,19 +41,6 @@ async function scim(method: string, path: string, body: unknown) {
     body,
     headers: { authorization: `Bearer ${stint.scimToken}`, 'content-type': 'application/scim+json' },
   });
-}
-
-/** The directory on the local runtime's table. */
-async function localDirectory(): Promise<DirectoryStore> {
-  const client = new DynamoDBClient({
-    endpoint: stint.url,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const tables = (await client.send(new ListTablesCommand({}))).TableNames ?? [];
-  const [table] = tables;
-  if (tables.length !== 1 || table === undefined) throw new Error(`expected one table, got ${tables.join(', ')}`);
-  return new DirectoryStore(DynamoDBDocumentClient.from(client, TRANSLATE_CONFIG), table);
 }
 
 /** What the Connector POSTs when someone clicks Approve on Stint's card. */
@@ -104,8 +84,12 @@ describe('Teams approval through the local runtime', () => {
         })
       ).status,
     ).toBe(201);
-    const directory = await localDirectory();
-    await directory.linkAccount(ids[BOB.sub] ?? '', { kind: 'teams', aadObjectId: BOB.aad });
+    const admin = await stint.token({ sub: 'admin-teams', email: 'admin.teams@example.com', groups: ['stint-admins'] });
+    const linked = await call(stint.url, 'PUT', `/directory/users/${ids[BOB.sub] ?? ''}/accounts`, {
+      token: admin,
+      body: { accounts: [{ kind: 'teams', aadObjectId: BOB.aad }] },
+    });
+    expect(linked.status, linked.text).toBe(200);
 
     const token = await stint.token({ sub: ALICE.sub, email: ALICE.email, groups: [] });
     const created = await call(stint.url, 'POST', '/requests', {

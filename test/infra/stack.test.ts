@@ -489,6 +489,28 @@ describe('least privilege', () => {
     expect(allowedActions(cfn, api('health')).has('dynamodb:GetItem')).toBe(false);
   });
 
+  it('gives the directory admin routes the table only: reads read, writes write (pointers, memberships)', () => {
+    const reads = ['list-directory-users', 'get-directory-user', 'list-directory-groups', 'get-directory-group'];
+    const writes = [
+      'put-directory-user',
+      'delete-directory-user',
+      'put-directory-user-accounts',
+      'put-directory-group',
+      'delete-directory-group',
+    ];
+    for (const entry of [...reads, ...writes]) {
+      const actions = [...allowedActions(cfn, api(entry))];
+      const writesTable = writes.includes(entry);
+      expect(actions.includes('dynamodb:GetItem'), entry).toBe(true);
+      for (const write of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'])
+        expect(actions.includes(write), `${entry} ${write}`).toBe(writesTable);
+      expect(
+        actions.filter((a) => /^(states|secretsmanager|kms|lambda|events|sqs):/.test(a)),
+        entry,
+      ).toEqual([]);
+    }
+  });
+
   it('gives each API function exactly the access its route lists', () => {
     for (const route of routes) {
       const actions = allowedActions(cfn, api(route.entry));

@@ -349,10 +349,33 @@ describe('approverKeys', () => {
         { type: 'allOf' },
       ),
     });
-    expect(approverKeys(f).sort()).toEqual(['group:dba', 'group:sec', 'user:dave', 'user:erin']);
+    expect(approverKeys(pending(f)).sort()).toEqual(['group:dba', 'group:sec', 'user:dave', 'user:erin']);
+  });
+
+  it('includes every escalation tier, reached or not', () => {
+    const f = flow({
+      approval: manual(
+        [{ users: ['dave'] }],
+        { type: 'anyOf' },
+        {
+          escalation: { everyMinutes: 10, tiers: [{ groups: ['oncall'] }, { users: ['erin'], groups: ['sec'] }] },
+        },
+      ),
+    });
+    expect(approverKeys(pending(f)).sort()).toEqual(['group:oncall', 'group:sec', 'user:dave', 'user:erin']);
+  });
+
+  it('includes the requester’s pinned manager when a set admits the manager, and only then', () => {
+    const withManager = flow({ approval: manual([{ manager: true }], { type: 'anyOf' }) });
+    const without = flow({ approval: manual([{ users: ['dave'] }], { type: 'anyOf' }) });
+    const managed = { ...alice, manager: 'mona' };
+
+    expect(approverKeys(pending(withManager, managed))).toEqual(['user:mona']);
+    expect(approverKeys(pending(without, managed))).toEqual(['user:dave']);
+    expect(approverKeys(pending(withManager, alice))).toEqual([]);
   });
 
   it('is empty for a self-serve flow', () => {
-    expect(approverKeys(flow({ approval: { mode: 'auto' } }))).toEqual([]);
+    expect(approverKeys(pending(flow({ approval: { mode: 'auto' } })))).toEqual([]);
   });
 });

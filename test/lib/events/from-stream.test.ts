@@ -257,7 +257,7 @@ describe('eventsFromChange: config items', () => {
 });
 
 describe('eventsFromChange: items without events and unreadable records', () => {
-  it.each(['lease', 'approver-pointer', 'directory-user', 'directory-group', 'directory-member', 'directory-pointer'])(
+  it.each(['lease', 'approver-pointer', 'directory-member', 'directory-pointer'])(
     'yields nothing for a %s item',
     (entity) => {
       const item = { entity, pk: 'X', sk: 'Y', anything: 1 };

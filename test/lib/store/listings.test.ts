@@ -1,6 +1,8 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { approverStanding } from '#lib/domain/approvals.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
+import { escalate } from '#lib/domain/escalation.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { encodeCursor } from '#lib/store/cursor.ts';
 import { type Page, Store } from '#lib/store/store.ts';
@@ -353,6 +355,109 @@ describe('paging arguments', () => {
       const error = await store.listRequestsByRequester('bob', { limit }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValidationError);
       expect(error).toMatchObject({ field: 'limit' });
+    }
+  });
+});
+
+describe('listRequestsAwaitingApprover: escalation tiers and the manager', () => {
+  const escalating = aFlow({
+    id: 'escalating',
+    approval: {
+      mode: 'manual',
+      sets: [{ users: ['alice'], groups: [] }],
+      rule: { type: 'anyOf' },
+      timeoutMinutes: 120,
+      reasonRequired: false,
+      escalation: {
+        everyMinutes: 10,
+        tiers: [
+          { users: [], groups: ['oncall'] },
+          { users: ['erin'], groups: ['sec'] },
+        ],
+      },
+    },
+  });
+  const byManager = aFlow({
+    id: 'by-manager',
+    approval: {
+      mode: 'manual',
+      sets: [{ users: [], groups: [], manager: true }],
+      rule: { type: 'anyOf' },
+      timeoutMinutes: 60,
+      reasonRequired: false,
+    },
+  });
+  const erin = anIdentity({ sub: 'erin' });
+  const secMember = anIdentity({ sub: 'sam', groups: ['sec'] });
+  const oncall = anIdentity({ sub: 'olga', groups: ['oncall'] });
+  const mallory = anIdentity({ sub: 'mallory', groups: ['marketing'] });
+
+  const ids = async (who: ReturnType<typeof anIdentity>) =>
+    (await store.listRequestsAwaitingApprover(who, {})).items.map((r) => r.id);
+
+  /** Records the tier as the reconciler does (one conditional write of the domain's escalate()). */
+  async function reachTier(request: AccessRequest, tier: number): Promise<AccessRequest> {
+    const current = await store.getRequest(request.id);
+    if (current === undefined) throw new Error('request not stored');
+    const next = escalate(current, tier, new Date(NOW));
+    if (next === null) throw new Error(`tier ${tier} not recordable`);
+    return store.saveRequest(next, current.version);
+  }
+
+  it('shows a tier-2 approver (by user or group) the request only once tier 2 is reached', async () => {
+    const [request] = await created(aRequest({ requester: bob, flow: escalating, createdAt: at(-30) }));
+    if (request === undefined) throw new Error('no request');
+
+    expect(await ids(erin)).toEqual([]);
+    expect(await ids(secMember)).toEqual([]);
+    expect(await ids(oncall)).toEqual([]);
+    expect(await ids(alice)).toEqual([request.id]);
+
+    await reachTier(request, 1);
+    expect(await ids(oncall)).toEqual([request.id]);
+    expect(await ids(erin)).toEqual([]);
+    expect(await ids(secMember)).toEqual([]);
+
+    await reachTier(request, 2);
+    expect(await ids(erin)).toEqual([request.id]);
+    expect(await ids(secMember)).toEqual([request.id]);
+    expect(await ids(oncall)).toEqual([request.id]);
+    expect(await ids(alice)).toEqual([request.id]);
+  });
+
+  it('shows the request to the requester’s manager pinned at creation', async () => {
+    const [request] = await created(
+      aRequest({ requester: anIdentity({ sub: 'bob', manager: 'mona' }), flow: byManager, createdAt: at(-5) }),
+    );
+
+    expect(await ids(anIdentity({ sub: 'mona' }))).toEqual([request?.id]);
+    expect(await ids(anIdentity({ sub: 'mark' }))).toEqual([]);
+  });
+
+  it('never shows the request to a non-approver or to the requester, at any tier', async () => {
+    const requester = anIdentity({ sub: 'bob', groups: ['sec', 'oncall'], manager: 'mona' });
+    const [request] = await created(aRequest({ requester, flow: escalating, createdAt: at(-30) }));
+    if (request === undefined) throw new Error('no request');
+    await reachTier(request, 2);
+
+    expect(await ids(mallory)).toEqual([]);
+    expect(await ids(requester)).toEqual([]);
+    expect(await ids(anIdentity({ sub: 'mona' }))).toEqual([]);
+  });
+
+  it('agrees with the vote check for every caller', async () => {
+    const requests = await created(
+      aRequest({ requester: bob, flow: escalating, createdAt: at(-30) }),
+      aRequest({ requester: anIdentity({ sub: 'bob', manager: 'mona' }), flow: byManager, createdAt: at(-20) }),
+    );
+    const first = requests[0];
+    if (first === undefined) throw new Error('no request');
+    await reachTier(first, 1);
+    const stored = await Promise.all(requests.map((r) => store.getRequest(r.id)));
+
+    for (const who of [alice, bob, erin, secMember, oncall, mallory, anIdentity({ sub: 'mona' })]) {
+      const eligible = stored.filter((r) => r !== undefined && approverStanding(r, who).eligible).map((r) => r?.id);
+      expect((await ids(who)).sort(), who.sub).toEqual(eligible.sort());
     }
   });
 });

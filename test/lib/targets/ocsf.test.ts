@@ -59,6 +59,8 @@ describe('toOcsf on the sample events', () => {
       ['bundle.created', 99, 'Create Bundle', 1, 'Success'],
       ['bundle.updated', 99, 'Update Bundle', 1, 'Success'],
       ['bundle.deleted', 99, 'Delete Bundle', 1, 'Success'],
+      ['directory.user.changed', 99, 'Update Directory User', 1, 'Success'],
+      ['directory.group.changed', 99, 'Update Directory Group', 1, 'Success'],
     ]);
   });
 

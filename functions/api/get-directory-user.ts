@@ -1,0 +1,8 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { DirectoryIdParams, etagOf } from '#lib/http/schemas.ts';
+import { directoryAdmin } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler({ params: DirectoryIdParams }, async ({ params, identity }) => {
+  const user = await directoryAdmin().getUser(params.id, identity);
+  return { status: 200, body: user, headers: etagOf(user) };
+});

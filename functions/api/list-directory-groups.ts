@@ -1,0 +1,8 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { DirectoryGroupsQuery } from '#lib/http/schemas.ts';
+import { directoryAdmin } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler({ query: DirectoryGroupsQuery }, async ({ query, identity }) => {
+  const page = await directoryAdmin().listGroups(identity, query);
+  return { status: 200, body: { items: page.items, cursor: page.cursor ?? null } };
+});

@@ -1,0 +1,17 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { DirectoryAccountsBody, DirectoryIdParams, etagOf, preconditionOf } from '#lib/http/schemas.ts';
+import { directoryAdmin } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler(
+  { params: DirectoryIdParams, body: DirectoryAccountsBody },
+  async ({ params, body, identity, event }) => {
+    const user = await directoryAdmin().putAccounts(
+      params.id,
+      body.accounts,
+      identity,
+      'api',
+      preconditionOf(event.headers),
+    );
+    return { status: 200, body: user, headers: etagOf(user) };
+  },
+);

@@ -1,0 +1,11 @@
+import { httpHandler } from '#lib/http/handler.ts';
+import { DirectoryIdParams, DirectoryUserBody, etagOf, preconditionOf } from '#lib/http/schemas.ts';
+import { directoryAdmin } from '#lib/services/wiring.ts';
+
+export const handler = httpHandler(
+  { params: DirectoryIdParams, body: DirectoryUserBody },
+  async ({ params, body, identity, event }) => {
+    const user = await directoryAdmin().putUser(params.id, body, identity, 'api', preconditionOf(event.headers));
+    return { status: 200, body: user, headers: etagOf(user) };
+  },
+);
