@@ -16,6 +16,7 @@
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
  * | slack-posts, slack-replay, jira-replay | anything                 | none                          |
+ * | teams-copy, teams-notice               | anything                 | none                          |
  * | directory-user/-group/-member/-pointer | anything (SCIM/admin sync)| none: the directory mirrors the IdP, whose own audit log records the change; each item keeps its lastChange |
  * | any         | REMOVE (TTL expiry)                                 | none                          |
  *
@@ -61,6 +62,8 @@ const ENTITIES = [
   'approver-pointer',
   'slack-posts',
   'slack-replay',
+  'teams-copy',
+  'teams-notice',
   'jira-replay',
   'directory-user',
   'directory-group',
@@ -95,6 +98,8 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
     case 'approver-pointer':
     case 'slack-posts':
     case 'slack-replay':
+    case 'teams-copy':
+    case 'teams-notice':
     case 'jira-replay':
     case 'directory-user':
     case 'directory-group':
