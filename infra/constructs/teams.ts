@@ -4,6 +4,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -98,6 +99,14 @@ export class Teams extends Construct {
       reason: 'This queue is itself the dead-letter queue of the Teams notification rule target.',
     });
     this.deadLetters = deadLetters;
+    // EventBridge invokes the function asynchronously: the rule's retries and DLQ cover failures to invoke it, while a
+    // failed run (the function threw: a Connector or Graph call it could not make) is retried by Lambda's own
+    // asynchronous invocation, then sent to the same queue. Either way the event is kept.
+    notify.fn.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new destinations.SqsDestination(deadLetters),
+    });
     new events.Rule(this, 'NotifyRule', {
       eventBus: props.bus,
       description: 'Stint: request and grant events for Teams',

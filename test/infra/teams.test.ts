@@ -110,6 +110,16 @@ describe('Teams proactive cards (appPasswordRef and tenantId set)', () => {
     const queues = resourcesOfType(cfn, 'AWS::SQS::Queue').filter(([id]) => dlq.includes(id));
     expect(queues).toHaveLength(1);
     expect(queues[0]?.[1].Properties.SqsManagedSseEnabled).toBe(true);
+
+    // A run that throws is retried by Lambda's asynchronous invocation, then sent to the same queue.
+    const configs = resourcesOfType(cfn, 'AWS::Lambda::EventInvokeConfig').filter(([, r]) =>
+      JSON.stringify(r.Properties.FunctionName).includes(functionByEntry(cfn, NOTIFY).logicalId),
+    );
+    expect(configs).toHaveLength(1);
+    const [, config] = configs[0] ?? [];
+    expect(config?.Properties.MaximumRetryAttempts).toBe(2);
+    expect(JSON.stringify(config?.Properties.DestinationConfig)).toContain(queues[0]?.[0]);
+    expect(allowedResources(cfn, NOTIFY, 'sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': [queues[0]?.[0], 'Arn'] }]);
   });
 
   it('gives the notify function the secret reference and endpoints, never the secret, and may read only that secret', () => {

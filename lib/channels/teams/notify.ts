@@ -108,7 +108,14 @@ export async function notifyTeams(
   }
   const record = await deps.state.record(request.id);
   if (event.type === 'request.created' || event.type === 'request.escalated') {
-    if (request.status === 'PENDING') await postApprovalCards(run, request, record.copies);
+    if (request.status === 'PENDING') {
+      await postApprovalCards(run, request, record.copies);
+      // A vote or decision that landed while the cards were being sent found no copy to update: catch up now.
+      const latest = run.result.posted > 0 ? await deps.store.getRequest(request.id) : undefined;
+      if (latest !== undefined && latest.version > request.version) {
+        await refreshCopies(run, latest, (await deps.state.record(request.id)).copies);
+      }
+    }
   } else if (!NO_REFRESH.has(event.type)) {
     await refreshCopies(run, request, record.copies);
   }

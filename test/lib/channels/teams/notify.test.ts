@@ -203,6 +203,38 @@ describe('notifyTeams: approval cards', () => {
     expect((await state.record(request.id)).copies).toEqual([]);
   });
 
+  it('brings the cards up to date when the request is decided while they are being sent', async () => {
+    const request = await created();
+    const real = deps.connector;
+    let decided = false;
+    const racing: TeamsNotifyDeps = {
+      ...deps,
+      connector: {
+        ...real,
+        createPersonalConversation: (aad) => real.createPersonalConversation(aad),
+        createChannelThread: (channel, activity) => real.createChannelThread(channel, activity),
+        update: (conversation, activity, body) => real.update(conversation, activity, body),
+        userIdByEmail: (email) => real.userIdByEmail(email),
+        send: async (conversation, activity) => {
+          const id = await real.send(conversation, activity);
+          // approver-1 approves (through the API, say) as soon as their card arrives.
+          if (!decided) {
+            decided = true;
+            await approved(request.id);
+          }
+          return id;
+        },
+      },
+    };
+
+    const result = await notifyTeams(racing, { type: 'request.created', requestId: request.id });
+
+    expect(result).toMatchObject({ posted: 3, updated: 3 });
+    for (const { cards } of await copies(request.id)) {
+      expect(text(cards[0]?.card)).toContain('Approved by approver-1@example.com (teams)');
+    }
+  });
+
   it('asks nobody when the request was decided before its creation event arrived', async () => {
     const request = await created();
     await store.updateRequest(request.id, (r) => ({ ...r, status: 'CANCELLED' }));
