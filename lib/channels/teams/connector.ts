@@ -49,7 +49,7 @@ export class TeamsApiError extends Error {
     detail?: string,
   ) {
     super(
-      `Teams ${operation}: ${status === undefined ? '' : `HTTP ${status}`}${detail === undefined ? '' : ` ${detail}`}`,
+      `Teams ${operation}: ${[status === undefined ? '' : `HTTP ${status}`, detail ?? ''].filter(Boolean).join(' ')}`,
     );
   }
 }
