@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { isItsm, TargetConfig } from '#lib/targets/config.ts';
 import { validateTargetOptions } from '#lib/targets/registry.ts';
@@ -185,14 +186,38 @@ const stintConfigSchema = (mode: ConfigMode) =>
         .optional(),
       /**
        * Microsoft Teams approvals (issue 4). Omitted → nothing Teams is created. `appId` is the bot's Microsoft App
-       * ID (the audience of Bot Framework tokens); `appPasswordRef` (its client secret, a Secrets Manager ARN) is
-       * for sending cards and is not used yet; `openIdMetadataUrl` points at a stand-in in tests and locally.
+       * ID (the audience of Bot Framework tokens). With `appPasswordRef` (the bot's client secret, a Secrets Manager
+       * ARN) and `tenantId`, Stint also sends cards: approval cards to approvers and the flow's `teamsChannel`, and
+       * notices to requesters. `openIdMetadataUrl`, `serviceUrl`, `loginUrl` and `graphUrl` point at a stand-in in
+       * tests and locally.
        */
       teams: z
         .strictObject({
           appId: z.guid({ error: 'must be the bot’s Microsoft App ID (a GUID)' }),
+          /** The Entra ID tenant of the bot's app registration (its tokens come from this tenant). */
+          tenantId: z.guid({ error: 'must be the Entra ID tenant id (a GUID)' }).optional(),
           appPasswordRef: slackSecretRef(mode).optional(),
           openIdMetadataUrl: mode === 'local' ? z.url().optional() : httpsUrl.optional(),
+          /** Bot Connector service URL the cards are sent through. */
+          serviceUrl: (mode === 'local' ? z.url() : httpsUrl).default(DEFAULT_TEAMS_SERVICE_URL),
+          /** OAuth2 token endpoint; default `https://login.microsoftonline.com/<tenantId>/oauth2/v2.0/token`. */
+          loginUrl: mode === 'local' ? z.url().optional() : httpsUrl.optional(),
+          /** Microsoft Graph base URL; default `https://graph.microsoft.com`. */
+          graphUrl: mode === 'local' ? z.url().optional() : httpsUrl.optional(),
+          /**
+           * Find people without a linked Teams account by email in Microsoft Graph (needs the application permission
+           * User.Read.All). `false`: only linked accounts are used.
+           */
+          graphLookup: z.boolean({ error: 'must be true or false' }).default(true),
+        })
+        .superRefine((teams, ctx) => {
+          if (teams.appPasswordRef !== undefined && teams.tenantId === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['tenantId'],
+              message: 'is required with appPasswordRef (the bot gets its tokens from this Entra ID tenant)',
+            });
+          }
         })
         .optional(),
       /**

@@ -78,6 +78,8 @@ export class StintStack extends Stack {
         table: this.data.table,
         stateMachine: this.workflow.stateMachine,
         httpApi: this.api.httpApi,
+        bus: this.events.bus,
+        apiUrl: this.api.url,
       });
     }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';
 import { TargetConfig } from '#lib/targets/config.ts';
 
 /**
@@ -30,6 +31,18 @@ const Env = z.object({
   STINT_TEAMS_APP_ID: z.string().min(1).optional(),
   /** Bot Framework OpenID metadata document (a local stand-in in tests and the local runtime). */
   STINT_TEAMS_OPENID_METADATA_URL: z.url().default('https://login.botframework.com/v1/.well-known/openidconfiguration'),
+  /** Proactive Teams cards (the notify function): the Entra ID tenant the bot belongs to. */
+  STINT_TEAMS_TENANT_ID: z.guid().optional(),
+  /** Secret reference of the bot's client secret (its Microsoft App password). */
+  STINT_TEAMS_APP_PASSWORD_REF: z.string().min(1).optional(),
+  /** Bot Connector service URL (a stand-in in tests and the local runtime). */
+  STINT_TEAMS_SERVICE_URL: z.url().default(DEFAULT_TEAMS_SERVICE_URL),
+  /** Microsoft Graph base URL (user lookup by email). */
+  STINT_TEAMS_GRAPH_URL: z.url().default(DEFAULT_GRAPH_URL),
+  /** OAuth2 token endpoint; default `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`. */
+  STINT_TEAMS_LOGIN_URL: z.url().optional(),
+  /** `false`: find people in Teams only by their linked account, never through Graph. */
+  STINT_TEAMS_GRAPH_LOOKUP: z.enum(['true', 'false']).default('true'),
   /** Secret reference of the Jira webhook secret (approvals by Jira transitions, issue 4). */
   STINT_JIRA_WEBHOOK_SECRET_REF: z.string().min(1).optional(),
   /** Public base URL of the API, shown to requesters in Slack ("GET <url>/requests/{id}/access"). */
@@ -49,7 +62,16 @@ export type Config = {
   readonly scimTokenRef: string;
   readonly targets: TargetConfig[];
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
-  readonly teams: { readonly appId: string; readonly openIdMetadataUrl: string };
+  readonly teams: {
+    readonly appId: string;
+    readonly openIdMetadataUrl: string;
+    readonly tenantId: string;
+    readonly appPasswordRef: string;
+    readonly serviceUrl: string;
+    readonly loginUrl: string | undefined;
+    readonly graphUrl: string;
+    readonly graphLookup: boolean;
+  };
   readonly jiraApprovals: { readonly webhookSecretRef: string };
   readonly apiUrl: string | undefined;
 };
@@ -97,6 +119,16 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
         return required(e.STINT_TEAMS_APP_ID, 'STINT_TEAMS_APP_ID');
       },
       openIdMetadataUrl: e.STINT_TEAMS_OPENID_METADATA_URL,
+      get tenantId() {
+        return required(e.STINT_TEAMS_TENANT_ID, 'STINT_TEAMS_TENANT_ID');
+      },
+      get appPasswordRef() {
+        return required(e.STINT_TEAMS_APP_PASSWORD_REF, 'STINT_TEAMS_APP_PASSWORD_REF');
+      },
+      serviceUrl: e.STINT_TEAMS_SERVICE_URL,
+      loginUrl: e.STINT_TEAMS_LOGIN_URL,
+      graphUrl: e.STINT_TEAMS_GRAPH_URL,
+      graphLookup: e.STINT_TEAMS_GRAPH_LOOKUP === 'true',
     },
     jiraApprovals: {
       get webhookSecretRef() {

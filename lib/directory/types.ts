@@ -58,3 +58,8 @@ export interface Directory {
   /** The Stint identity of an active user (groups and manager from the directory); undefined if inactive/unknown. */
   identityOf(user: DirectoryUser): Promise<Identity | undefined>;
 }
+
+/** A directory that can also link a chat account to a user (the store-backed one can; the interface may not say so). */
+export type LinkingDirectory = Directory & {
+  linkAccount?(userId: string, account: ChatAccount): Promise<unknown>;
+};

@@ -141,6 +141,15 @@ export const FlowInput = z
       .string()
       .regex(/^[CG][A-Z0-9]{2,31}$/, 'a Slack channel id (C… or G…)')
       .optional(),
+    /**
+     * Microsoft Teams channel id (`19:…@thread.tacv2`) where approval cards are posted as a new thread, besides the
+     * approvers' 1:1 chats (issue 4). The bot must be installed in the channel's team.
+     */
+    teamsChannel: z
+      .string()
+      .max(256)
+      .regex(/^19:[A-Za-z0-9_.=-]+@thread\.(tacv2|skype)$/, 'a Teams channel id (19:…@thread.tacv2)')
+      .optional(),
     /** Approvals by Jira transitions on the request's ticket (issue 4); absent = no Jira approvals. */
     jiraApproval: JiraApproval.optional(),
   })

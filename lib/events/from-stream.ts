@@ -16,6 +16,7 @@
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
  * | slack-posts, slack-replay, jira-replay | anything                 | none                          |
+ * | teams-copy, teams-notice               | anything                 | none                          |
  * | directory-user/-group | INSERT, or MODIFY to a new version that changes what the item says | directory.user.changed / directory.group.changed (change: created, updated or deleted; SCIM and admin routes alike, `actor.channel` says which) |
  * | directory-user/-group | MODIFY of a deleted item, or a new version saying the same (a no-op replace) | none |
  * | directory-member/-pointer | anything (secondary items; the group's own write carries the member change) | none |
@@ -64,6 +65,8 @@ const ENTITIES = [
   'approver-pointer',
   'slack-posts',
   'slack-replay',
+  'teams-copy',
+  'teams-notice',
   'jira-replay',
   'directory-user',
   'directory-group',
@@ -98,6 +101,8 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
     case 'approver-pointer':
     case 'slack-posts':
     case 'slack-replay':
+    case 'teams-copy':
+    case 'teams-notice':
     case 'jira-replay':
     case 'directory-member':
     case 'directory-pointer':

@@ -44,6 +44,9 @@ export type Entity =
   | 'slack-posts'
   /** A used Slack request signature (replay protection, 10-minute TTL). */
   | 'slack-replay'
+  /** A Teams approval card sent for a request, and a Teams notice sent (lib/channels/teams/state.ts). */
+  | 'teams-copy'
+  | 'teams-notice'
   /** A used Jira webhook body signature (replay protection, lib/channels/jira/state.ts). */
   | 'jira-replay'
   /** The identity directory (lib/directory/keys.ts): users, groups, memberships and unique-value pointers. */

@@ -9,11 +9,18 @@ import { BotFrameworkStandIn } from '../fixtures/teams/bot-framework.ts';
 import { call, until } from '../support/http.ts';
 
 /**
- * Teams approvals end to end on the local runtime: the Bot Framework stand-in publishes the OpenID metadata and signs
- * Connector tokens; people come from SCIM; a signed `adaptiveCard/action` invoke on `/webhooks/teams` approves, and
- * the invoke's answer carries the updated card.
+ * Teams approvals end to end on the local runtime, the whole lifecycle: the Microsoft stand-in (Bot Framework token
+ * issuer, Entra token endpoint, Bot Connector, Graph) on one local server; people from SCIM; the request over HTTP;
+ * the approval card sent 1:1 to the approver by the notify function (an EventBridge target); a signed
+ * `adaptiveCard/action` invoke on `/webhooks/teams` approves (its answer carries the updated card); the grant; the
+ * requester's "active" notice (found in Graph by email); the grant expiring after its minute; the approver's card
+ * rewritten to say so, and the requester's "expired" notice.
+ *
+ * The approver's Teams account (Entra object id) is linked through the directory admin route.
  */
 const APP_ID = '6f1c2b9e-3a4d-4e5f-8a7b-1c2d3e4f5a6b';
+const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const APP_PASSWORD = 'e2e-teams-client-secret';
 const ALICE = { sub: 'alice-teams', email: 'alice.teams@example.com', aad: '0b6d1f7e-1111-4a2b-9c3d-5e6f7a8b9c0d' };
 const BOB = { sub: 'bob-teams', email: 'bob.teams@example.com', aad: '0b6d1f7e-2222-4a2b-9c3d-5e6f7a8b9c0d' };
 
@@ -21,13 +28,28 @@ let stint: Stint;
 let bot: BotFrameworkStandIn;
 
 beforeAll(async () => {
-  bot = await BotFrameworkStandIn.start();
+  bot = (await BotFrameworkStandIn.start())
+    .registerBot({ appId: APP_ID, appPassword: APP_PASSWORD, tenantId: TENANT_ID })
+    // Bob is found by his linked account, Alice by Graph (her email): neither needs the other way.
+    .addUser({ aadObjectId: BOB.aad, email: 'bob@teams-only.example.com' })
+    .addUser({ aadObjectId: ALICE.aad, email: ALICE.email });
   const dir = await clusterParentDir('stint-e2e-teams');
   stint = await startStint({
     pgDataDir: join(dir, 'pg'),
     pgPort: await freePort(),
     port: await freePort(),
-    config: { teams: { appId: APP_ID, openIdMetadataUrl: bot.openIdMetadataUrl } },
+    env: { E2E_TEAMS_APP_PASSWORD: APP_PASSWORD },
+    config: {
+      teams: {
+        appId: APP_ID,
+        openIdMetadataUrl: bot.openIdMetadataUrl,
+        tenantId: TENANT_ID,
+        appPasswordRef: 'env:E2E_TEAMS_APP_PASSWORD',
+        serviceUrl: bot.serviceUrl,
+        loginUrl: bot.loginUrl,
+        graphUrl: bot.graphUrl,
+      },
+    },
   });
 }, 180_000);
 
@@ -61,8 +83,12 @@ const InvokeAnswer = z.object({
   value: z.object({ type: z.literal('AdaptiveCard'), body: z.array(z.unknown()) }),
 });
 
+/** The cards in a 1:1 chat with the bot, as they read now. */
+const chatWith = (who: { aad: string }) => async () => bot.cardsIn(bot.personalConversation(who.aad));
+const says = (card: { card: unknown } | undefined, text: string) => JSON.stringify(card?.card ?? '').includes(text);
+
 describe('Teams approval through the local runtime', () => {
-  it('verifies the Bot Framework token, maps the aadObjectId, approves and answers with the updated card', async () => {
+  it('sends the card, verifies the signed click, grants, notifies the requester, and shows the expiry', async () => {
     const ids: Record<string, string> = {};
     for (const person of [ALICE, BOB]) {
       const created = await scim('POST', '/Users', {
@@ -94,10 +120,19 @@ describe('Teams approval through the local runtime', () => {
     const token = await stint.token({ sub: ALICE.sub, email: ALICE.email, groups: [] });
     const created = await call(stint.url, 'POST', '/requests', {
       token,
-      body: { flowId: 'demo-admin', durationMinutes: 5, justification: 'fix order 44' },
+      body: { flowId: 'demo-admin', durationMinutes: 1, justification: 'fix order 44' },
     });
     expect(created.status).toBe(201);
     const { id } = z.object({ id: z.string() }).parse(created.json);
+
+    // The notify function sends Bob (an approver through group dba) the card in his 1:1 chat with the bot.
+    const [approvalCard] = await until(chatWith(BOB), (cards) => cards.length === 1);
+    expect(says(approvalCard, APPROVE_VERB)).toBe(true);
+    expect(says(approvalCard, `"requestId":"${id}"`)).toBe(true);
+    expect(says(approvalCard, 'You are asked because you are in group dba')).toBe(true);
+    expect(says(approvalCard, 'fix order 44')).toBe(true);
+    // Connector calls carried a token the stand-in issued for the bot's own credentials and tenant.
+    expect(bot.tokenRequests).toContainEqual({ tenant: TENANT_ID, scope: 'https://api.botframework.com/.default' });
 
     const post = async (activity: unknown, bearer: string) =>
       call(stint.url, 'POST', '/webhooks/teams', {
@@ -135,5 +170,27 @@ describe('Teams approval through the local runtime', () => {
       .parse(active.json);
     expect(request.votes).toEqual([expect.objectContaining({ by: BOB.sub, vote: 'approve', channel: 'teams' })]);
     expect(bot.metadataRequests).toContain('/v1/.well-known/openidconfiguration');
-  });
+
+    // Alice (no linked account: found in Graph by her email) is told her access is active and how to get it.
+    const notices = await until(chatWith(ALICE), (cards) => cards.some((c) => says(c, 'is active until')));
+    expect(
+      says(
+        notices.find((c) => says(c, 'is active until')),
+        `stint access ${id}`,
+      ),
+    ).toBe(true);
+    expect(bot.graphLookups).toContain(ALICE.email);
+
+    // The grant expires after its minute: Bob's copy of the card is rewritten, and Alice is told.
+    const [expiredCard] = await until(chatWith(BOB), (cards) => says(cards[0], 'Access expired'));
+    expect(expiredCard?.activityId).toBe(approvalCard?.activityId);
+    expect(says(expiredCard, `Approved by ${BOB.email} (teams)`)).toBe(true);
+    expect(says(expiredCard, APPROVE_VERB)).toBe(false);
+    await until(chatWith(ALICE), (cards) => cards.some((c) => says(c, `Your access (request ${id}) has expired.`)));
+    const final = await call(stint.url, 'GET', `/requests/${id}`, { token });
+    expect(z.object({ status: z.string() }).parse(final.json).status).toBe('EXPIRED');
+    // Every card was sent once: Bob's one approval card, and one notice per event for Alice (approved, active, expired).
+    expect((await chatWith(BOB)()).length).toBe(1);
+    expect((await chatWith(ALICE)()).length).toBe(3);
+  }, 300_000);
 });

@@ -1,12 +1,9 @@
-import type { ChatAccount, Directory, DirectoryUser } from '#lib/directory/types.ts';
+import type { ChatAccount, DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { SlackClient } from './client.ts';
 
-/** A directory that can also link a chat account to a user (the store-backed one can; the interface may not say so). */
-export type LinkingDirectory = Directory & {
-  linkAccount?(userId: string, account: ChatAccount): Promise<unknown>;
-};
+export type { LinkingDirectory };
 
 /**
  * The Stint identity behind a Slack user: the linked account first; else Slack's profile email (users.info) →

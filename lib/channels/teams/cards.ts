@@ -36,6 +36,9 @@ type Request = Pick<
   | 'status'
   | 'votes'
   | 'decision'
+  | 'expiresAt'
+  | 'revokedAt'
+  | 'failureReason'
 >;
 
 /** Backslash-escapes what makes links and emphasis in the Markdown subset Adaptive Card TextBlocks render. */
@@ -57,19 +60,20 @@ function formatDuration(minutes: number): string {
   return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
 }
 
-const STATUS: Record<AccessRequest['status'], string> = {
+/** The decision, as the card's headline says it. */
+const OUTCOME: Record<AccessRequest['status'], string> = {
   PENDING: 'Awaiting approval',
   APPROVED: 'Approved',
   REJECTED: 'Rejected',
   CANCELLED: 'Cancelled by the requester',
   TIMED_OUT: 'Timed out without a decision',
-  GRANTING: 'Approved — granting',
-  ACTIVE: 'Approved — access is active',
-  FAILED: 'Approved — the grant failed',
-  REVOKING: 'Approved — access is ending',
-  REVOKED: 'Approved — access was revoked',
-  EXPIRED: 'Approved — access has expired',
-  REVOKE_FAILED: 'Approved — revoking failed (Stint keeps trying)',
+  GRANTING: 'Approved',
+  ACTIVE: 'Approved',
+  FAILED: 'Approved',
+  REVOKING: 'Approved',
+  REVOKED: 'Approved',
+  EXPIRED: 'Approved',
+  REVOKE_FAILED: 'Approved',
 };
 
 /** Who decided, as the card shows it: "Approved by dba-1@example.com (teams) — “reason”". */
@@ -78,9 +82,34 @@ export function outcomeLine(request: Request): string {
   const by =
     decision !== undefined && decision.outcome !== 'auto'
       ? ` by ${escapeMarkdown(request.votes.find((v) => v.by === decision.by)?.email ?? decision.by)} (${decision.channel})`
-      : '';
+      : decision?.outcome === 'auto'
+        ? ' automatically (break-glass)'
+        : '';
   const reason = decision?.reason === undefined ? '' : ` — “${escapeMarkdown(decision.reason)}”`;
-  return `${STATUS[request.status]}${by}${reason}`;
+  return `${OUTCOME[request.status]}${by}${reason}`;
+}
+
+/** What became of the access after the approval; undefined before it (or when there was none). */
+export function accessLine(request: Request): string | undefined {
+  const until = request.expiresAt === undefined ? '' : ` until ${request.expiresAt}`;
+  switch (request.status) {
+    case 'GRANTING':
+      return 'Granting the access…';
+    case 'ACTIVE':
+      return `Access is active${until}.`;
+    case 'FAILED':
+      return `The grant failed${request.failureReason === undefined ? '' : `: ${escapeMarkdown(request.failureReason)}`}.`;
+    case 'REVOKING':
+      return 'Access is ending…';
+    case 'REVOKED':
+      return `Access was revoked${request.revokedAt === undefined ? '' : ` at ${request.revokedAt}`}.`;
+    case 'EXPIRED':
+      return `Access expired${request.revokedAt === undefined ? '' : ` at ${request.revokedAt}`}.`;
+    case 'REVOKE_FAILED':
+      return 'Revoking failed; Stint keeps trying.';
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -156,6 +185,8 @@ export function approvalCard(request: Request, options: { notice?: string; why?:
     ];
   } else {
     body.push(text(`**${outcomeLine(request)}**`, { weight: 'Bolder' }));
+    const access = accessLine(request);
+    if (access !== undefined) body.push(text(access));
   }
   if (options.notice !== undefined) body.push(text(escapeMarkdown(options.notice), { color: 'Attention' }));
   return card;
@@ -169,4 +200,77 @@ export function noticeCard(message: string): AdaptiveCard {
     version: '1.4',
     body: [text(escapeMarkdown(message), { color: 'Attention' })],
   };
+}
+
+/** What the requester (and, for the grant itself, the grantee) is told in a 1:1 chat with the bot. */
+export type RequesterNotice = 'approved' | 'rejected' | 'active' | 'expiring' | 'revoked' | 'expired' | 'failed';
+
+/** The notice card: a headline, the request's facts, and for `active` how to get the credentials. */
+export function requesterCard(
+  request: Request & Pick<AccessRequest, 'expiresAt'>,
+  notice: RequesterNotice,
+  options: { apiUrl?: string } = {},
+): AdaptiveCard {
+  const id = escapeMarkdown(request.id);
+  const until = request.expiresAt === undefined ? '' : ` until ${request.expiresAt}`;
+  const reason = request.decision?.reason === undefined ? '' : ` Reason: “${escapeMarkdown(request.decision.reason)}”.`;
+  const headline: Record<RequesterNotice, string> = {
+    approved: `Your access request ${id} was approved.${reason} Stint is granting it now.`,
+    rejected: `Your access request ${id} was rejected.${reason}`,
+    active: `Your access (request ${id}) is active${until}.`,
+    expiring: `Your access (request ${id}) ends in 10 minutes${until}.`,
+    revoked: `Your access (request ${id}) was revoked.`,
+    expired: `Your access (request ${id}) has expired.`,
+    failed: `Granting your access (request ${id}) failed${request.failureReason === undefined ? '' : `: ${escapeMarkdown(request.failureReason)}`}.`,
+  };
+  const body: AdaptiveElement[] = [
+    text(`**${headline[notice]}**`, { size: 'Medium', ...(notice === 'failed' ? { color: 'Attention' } : {}) }),
+    {
+      type: 'FactSet',
+      facts: [
+        { title: 'Flow', value: escapeMarkdown(request.flowId) },
+        { title: 'Grantee', value: escapeMarkdown(request.grantee.email) },
+        { title: 'Duration', value: formatDuration(request.durationMinutes) },
+        { title: 'Request', value: id },
+      ],
+    },
+    text(
+      request.units
+        .map(
+          (u) => `${escapeMarkdown(u.integrationId)} ${escapeMarkdown(u.resource)} → ${escapeMarkdown(u.permission)}`,
+        )
+        .join('\n\n'),
+    ),
+  ];
+  if (notice === 'active') {
+    // Inside code spans nothing is rendered, so nothing is escaped; backticks (which would end the span) are dropped.
+    const code = (value: string) => value.replace(/`/g, '');
+    const api = options.apiUrl === undefined ? '' : code(options.apiUrl.replace(/\/$/, ''));
+    const raw = code(request.id);
+    body.push(
+      text(
+        `Get the credentials (as the grantee) with \`stint access ${raw}\` or \`GET ${api}/requests/${raw}/access\`.`,
+      ),
+    );
+  }
+  return {
+    type: 'AdaptiveCard',
+    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+    version: '1.4',
+    body,
+  };
+}
+
+/** One line for notifications and the chat list (plain text: no Markdown there). */
+export function requesterSummary(request: Pick<AccessRequest, 'id'>, notice: RequesterNotice): string {
+  const texts: Record<RequesterNotice, string> = {
+    approved: 'approved',
+    rejected: 'rejected',
+    active: 'access is active',
+    expiring: 'access ends in 10 minutes',
+    revoked: 'access was revoked',
+    expired: 'access has expired',
+    failed: 'the grant failed',
+  };
+  return `Stint: request ${request.id}: ${texts[notice]}`;
 }

@@ -1,13 +1,38 @@
 import { config } from '#lib/config.ts';
+import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { directory, requests, store } from '#lib/services/wiring.ts';
+import { createDocumentClient } from '#lib/store/client.ts';
 import { BotFrameworkAuth } from './auth.ts';
+import { TeamsConnector } from './connector.ts';
+import { TeamsState } from './state.ts';
 
-/** Module-scope singletons of the Teams function: the token verifier caches the metadata and keys per process. */
+/** Module-scope singletons of the Teams functions: the token verifier caches the metadata and keys per process. */
 let auth: BotFrameworkAuth | undefined;
 export function botFrameworkAuth(): BotFrameworkAuth {
   const { appId, openIdMetadataUrl } = config().teams;
   auth ??= new BotFrameworkAuth({ appId, openIdMetadataUrl });
   return auth;
+}
+
+/** The Bot Connector / Graph client; it caches its tokens per process. The client secret is resolved when needed. */
+let connector: TeamsConnector | undefined;
+export function teamsConnector(): TeamsConnector {
+  const teams = config().teams;
+  connector ??= new TeamsConnector({
+    appId: teams.appId,
+    tenantId: teams.tenantId,
+    appPassword: () => resolveSecret(teams.appPasswordRef),
+    serviceUrl: teams.serviceUrl,
+    graphUrl: teams.graphUrl,
+    ...(teams.loginUrl === undefined ? {} : { loginUrl: teams.loginUrl }),
+  });
+  return connector;
+}
+
+let state: TeamsState | undefined;
+export function teamsState(): TeamsState {
+  state ??= new TeamsState(createDocumentClient(), config().tableName);
+  return state;
 }
 
 export { directory, requests, store };
