@@ -15,7 +15,7 @@
  * | flow/integration/bundle | MODIFY deleted false → true             | *.deleted                     |
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
- * | slack-posts, slack-replay, jira-replay | anything                 | none                          |
+ * | slack-posts, slack-sent, slack-replay, jira-replay | anything     | none                          |
  * | directory-user/-group/-member/-pointer | anything (SCIM/admin sync)| none: the directory mirrors the IdP, whose own audit log records the change; each item keeps its lastChange |
  * | any         | REMOVE (TTL expiry)                                 | none                          |
  *
@@ -60,6 +60,7 @@ const ENTITIES = [
   'lease',
   'approver-pointer',
   'slack-posts',
+  'slack-sent',
   'slack-replay',
   'jira-replay',
   'directory-user',
@@ -94,6 +95,7 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
     case 'lease':
     case 'approver-pointer':
     case 'slack-posts':
+    case 'slack-sent':
     case 'slack-replay':
     case 'jira-replay':
     case 'directory-user':
