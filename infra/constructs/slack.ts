@@ -4,6 +4,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -13,6 +14,9 @@ import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 import { SLACK_EVENT_TYPES } from '#lib/channels/slack/notify.ts';
+
+/** Lambda's asynchronous retries of a failed notify invocation (2 is the most Lambda allows). */
+export const NOTIFY_ASYNC = { retryAttempts: 2, maxEventAgeHours: 6 } as const;
 
 export type SlackProps = {
   readonly config: StintConfig;
@@ -69,6 +73,14 @@ export class Slack extends Construct {
     Validations.of(deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the Slack notification rule target.',
+    });
+    // EventBridge invokes a Lambda target asynchronously: its retry policy and DLQ cover the invocation itself
+    // (throttling, Lambda unavailable). A failure of the function (SlackDeliveryError: Slack rate limited or down) is
+    // retried by Lambda's asynchronous invocation, twice (about 1 and 2 minutes later), then lands on the same queue.
+    notify.fn.configureAsyncInvoke({
+      retryAttempts: NOTIFY_ASYNC.retryAttempts,
+      maxEventAge: Duration.hours(NOTIFY_ASYNC.maxEventAgeHours),
+      onFailure: new SqsDestination(deadLetters),
     });
     new events.Rule(this, 'NotifyRule', {
       eventBus: props.bus,

@@ -15,7 +15,7 @@
  * | flow/integration/bundle | MODIFY deleted false → true             | *.deleted                     |
  * | flow/integration/bundle | other MODIFY of a live item (new version)| *.updated                    |
  * | lease, approver-pointer | anything                                | none                          |
- * | slack-posts, slack-replay, jira-replay | anything                 | none                          |
+ * | slack-posts, slack-sent, slack-replay, jira-replay | anything     | none                          |
  * | teams-copy, teams-notice               | anything                 | none                          |
  * | directory-user/-group | INSERT, or MODIFY to a new version that changes what the item says | directory.user.changed / directory.group.changed (change: created, updated or deleted; SCIM and admin routes alike, `actor.channel` says which) |
  * | directory-user/-group | MODIFY of a deleted item, or a new version saying the same (a no-op replace) | none |
@@ -64,6 +64,7 @@ const ENTITIES = [
   'lease',
   'approver-pointer',
   'slack-posts',
+  'slack-sent',
   'slack-replay',
   'teams-copy',
   'teams-notice',
@@ -100,6 +101,7 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
     case 'lease':
     case 'approver-pointer':
     case 'slack-posts':
+    case 'slack-sent':
     case 'slack-replay':
     case 'teams-copy':
     case 'teams-notice':

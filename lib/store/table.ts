@@ -42,6 +42,8 @@ export type Entity =
   | 'approver-pointer'
   /** Where a request's Slack messages were posted (lib/channels/slack/state.ts). */
   | 'slack-posts'
+  /** One Slack message of a request claimed or sent by the notify function (lib/channels/slack/state.ts). */
+  | 'slack-sent'
   /** A used Slack request signature (replay protection, 10-minute TTL). */
   | 'slack-replay'
   /** A Teams approval card sent for a request, and a Teams notice sent (lib/channels/teams/state.ts). */

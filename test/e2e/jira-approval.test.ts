@@ -6,7 +6,7 @@ import { signJiraWebhook } from '#lib/channels/jira/verify.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { basic } from '#lib/targets/itsm.ts';
-import { type JiraStandIn, startJira } from '../fixtures/itsm/jira.ts';
+import { adfText, type JiraStandIn, startJira } from '../fixtures/itsm/jira.ts';
 import { type JiraApprovalStandIn, startJiraApprovals } from '../fixtures/jira-approve/jira.ts';
 import { call, until } from '../support/http.ts';
 
@@ -14,7 +14,8 @@ import { call, until } from '../support/http.ts';
  * Approval by a Jira transition end to end on the local runtime: the `jira` delivery target creates the request's
  * ticket on a Jira stand-in, the approver (a SCIM-provisioned user, found by the email Jira shows for the account)
  * moves it to "Approved", Jira's signed webhook reaches `/webhooks/jira`, Stint re-reads the issue and its changelog,
- * records the vote (channel `jira`) and grants.
+ * records the vote (channel `jira`) and grants; the one-minute grant then expires on its own, and the ticket says so
+ * (the target comments every later event, and is configured to close the issue on `grant.expired`).
  *
  * One Jira at one URL: a small router in front of the delivery stand-in (create, search, comments, transitions) and
  * the approvals stand-in (get issue with labels, changelog, user); an issue created on the first is mirrored on the
@@ -96,7 +97,7 @@ beforeAll(async () => {
           endpoint: routerUrl,
           secretRef: 'env:E2E_JIRA_SECRET',
           allowPrivateNetwork: true,
-          options: { projectKey: 'OPS', issueType: 'Task' },
+          options: { projectKey: 'OPS', issueType: 'Task', transitions: { 'grant.expired': 'Done' } },
         },
       ],
       jiraApprovals: { webhookSecretRef: 'env:E2E_JIRA_WEBHOOK' },
@@ -135,7 +136,7 @@ const RequestView = z.object({
 });
 
 describe('Jira approval through the local runtime', () => {
-  it('creates the ticket, takes the approver’s transition from a signed webhook, re-reads Jira and grants', async () => {
+  it('creates the ticket, takes the approver’s transition from a signed webhook, re-reads Jira, grants, and closes the ticket at expiry', async () => {
     for (const person of [ALICE, BOB]) {
       const created = await scim('POST', '/Users', {
         schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
@@ -171,7 +172,7 @@ describe('Jira approval through the local runtime', () => {
     const token = await stint.token({ sub: ALICE.sub, email: ALICE.email, groups: [] });
     const created = await call(stint.url, 'POST', '/requests', {
       token,
-      body: { flowId: 'jira-admin', durationMinutes: 5, justification: 'fix order 43' },
+      body: { flowId: 'jira-admin', durationMinutes: 1, justification: 'fix order 43' },
     });
     expect(created.status, created.text).toBe(201);
     const { id } = z.object({ id: z.string() }).parse(created.json);
@@ -223,5 +224,23 @@ describe('Jira approval through the local runtime', () => {
     expect(
       approvals.exchanges.some((e) => e.path === '/rest/api/3/user' && e.query.get('accountId') === BOB.accountId),
     ).toBe(true);
-  });
+
+    // Nobody revokes: the grant ends when its minute is up, and the ticket shows it.
+    const ended = await until(
+      async () => RequestView.parse((await call(stint.url, 'GET', `/requests/${id}`, { token })).json),
+      (r) => !['ACTIVE', 'REVOKING'].includes(r.status),
+      180_000,
+    );
+    expect(ended.status).toBe('EXPIRED');
+    const closed = await until(
+      async () => delivery.issues.get(key),
+      (i) => i?.status === 'Done',
+    );
+    expect(closed?.transitions).toEqual(['Done']);
+    const texts = (closed?.comments ?? []).map((c) => adfText(c.body));
+    expect(texts.some((t) => t.startsWith('Access granted') && t.includes('Access until: '))).toBe(true);
+    const expired = texts.filter((t) => t.startsWith('Access expired'));
+    expect(expired).toHaveLength(1);
+    expect(expired[0]).toContain('Status: REVOKING → EXPIRED');
+  }, 300_000);
 });

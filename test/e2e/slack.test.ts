@@ -10,7 +10,9 @@ import { call, until } from '../support/http.ts';
 /**
  * Slack approvals end to end on the local runtime: people provisioned through SCIM, the approver's DM with
  * Approve / Reject (notify function, an EventBridge target), a signed click on the interactions webhook, the
- * grant, the requester's DM, then a revoke that rewrites the approver's copy of the message.
+ * grant, the requester's DM, then a revoke that rewrites the approver's copy of the message; and a one-minute grant
+ * that expires on its own, every copy rewritten and the requester told. The expiry test waits a real minute, so it
+ * runs concurrently with the revoke test (its own people and flow, nothing shared but the stand-ins).
  */
 const SIGNING_SECRET = 'e2e-slack-signing-secret';
 const BOT_TOKEN = 'xoxb-e2e-bot-token';
@@ -86,18 +88,118 @@ function signedCommand(userId: string, text: string, at = Math.floor(Date.now() 
 const Post = z.object({ channel: z.string(), ts: z.string() });
 const textOf = (c: SlackCall) => JSON.stringify(c.params.blocks ?? c.params.text ?? '');
 
+async function provision(person: { sub: string; email: string }) {
+  const created = await scim('POST', '/Users', {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+    userName: person.email,
+    externalId: person.sub,
+    emails: [{ value: person.email, primary: true, type: 'work' }],
+    active: true,
+  });
+  expect(created.status).toBe(201);
+}
+
+const StatusView = z.object({ status: z.string() });
+
 describe('Slack approval through the local runtime', () => {
-  it('provisions people by SCIM, DMs the approver, takes a signed click, grants, tells the requester, updates on revoke', async () => {
-    for (const person of [ALICE, BOB]) {
-      const created = await scim('POST', '/Users', {
-        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
-        userName: person.email,
-        externalId: person.sub,
-        emails: [{ value: person.email, primary: true, type: 'work' }],
-        active: true,
-      });
-      expect(created.status).toBe(201);
+  it.concurrent('DMs the approver and the flow channel, grants on a click, and updates every copy when the grant expires', async () => {
+    const DAVE = { sub: 'dave-e2e', email: 'dave.e2e@example.com', slack: 'UDAVE' };
+    const ERIN = { sub: 'erin-e2e', email: 'erin.e2e@example.com', slack: 'UERIN' };
+    const CHANNEL = 'C0EXPIRY';
+    for (const person of [DAVE, ERIN]) {
+      slack.addUser({ id: person.slack, teamId: TEAM, email: person.email });
+      await provision(person);
     }
+    // A flow of its own: Erin (by name) approves, and the flow posts to a channel too.
+    const admin = await stint.token({ sub: 'admin-e2e', email: 'admin.e2e@example.com', groups: ['stint-admins'] });
+    const demo = await call(stint.url, 'GET', '/flows/demo-admin', { token: admin });
+    const { id: _id, version: _v, lastChange: _l, ...flow } = z.record(z.string(), z.unknown()).parse(demo.json);
+    const put = await call(stint.url, 'PUT', '/flows/slack-expiry', {
+      token: admin,
+      body: {
+        ...flow,
+        name: 'Admin, approved by Erin in Slack',
+        slackChannel: CHANNEL,
+        approval: {
+          mode: 'manual',
+          sets: [{ users: [ERIN.sub], groups: [] }],
+          rule: { type: 'anyOf' },
+          timeoutMinutes: 60,
+          reasonRequired: false,
+        },
+      },
+    });
+    expect(put.status, put.text).toBe(200);
+
+    const token = await stint.token({ sub: DAVE.sub, email: DAVE.email, groups: [] });
+    const created = await call(stint.url, 'POST', '/requests', {
+      token,
+      body: { flowId: 'slack-expiry', durationMinutes: 1, justification: 'rotate the report job' },
+    });
+    expect(created.status, created.text).toBe(201);
+    const { id } = z.object({ id: z.string() }).parse(created.json);
+    const ofRequest = (c: SlackCall) => textOf(c).includes(id);
+
+    const copies = await until(
+      async () =>
+        slack
+          .succeededCallsOf('chat.postMessage')
+          .filter((c) => ofRequest(c) && [`D${ERIN.slack}`, CHANNEL].includes(String(c.params.channel))),
+      (posts) => posts.length === 2,
+    );
+    const erinCopy = copies.find((c) => c.params.channel === `D${ERIN.slack}`);
+    expect(erinCopy === undefined ? '' : textOf(erinCopy)).toContain('"action_id":"stint_approve"');
+    const where = copies.map((c) => Post.parse(c.answer));
+
+    const click = signedClick({
+      type: 'block_actions',
+      team: { id: TEAM },
+      user: { id: ERIN.slack, team_id: TEAM },
+      response_url: slack.responseUrl('erin-click'),
+      actions: [{ action_id: 'stint_approve', value: id, type: 'button' }],
+    });
+    const answer = await call(stint.url, 'POST', '/webhooks/slack/interactions', click);
+    expect(answer.status).toBe(200);
+    await until(
+      async () => StatusView.parse((await call(stint.url, 'GET', `/requests/${id}`, { token })).json).status,
+      (status) => status === 'ACTIVE',
+    );
+    const toDave = () =>
+      slack.succeededCallsOf('chat.postMessage').filter((c) => c.params.channel === `D${DAVE.slack}`);
+    await until(
+      async () => toDave(),
+      (posts) => posts.some((p) => textOf(p).includes(`:key: Your access (request \`${id}\`)`)),
+    );
+
+    // Nobody revokes: the grant ends when its minute is up.
+    const ended = await until(
+      async () => StatusView.parse((await call(stint.url, 'GET', `/requests/${id}`, { token })).json).status,
+      (status) => !['ACTIVE', 'REVOKING'].includes(status),
+      180_000,
+    );
+    expect(ended).toBe('EXPIRED');
+    for (const copy of where) {
+      const updates = await until(
+        async () =>
+          slack
+            .succeededCallsOf('chat.update')
+            .filter((c) => c.params.channel === copy.channel && c.params.ts === copy.ts),
+        (calls) => calls.some((c) => textOf(c).includes('access has expired')),
+      );
+      const last = updates.at(-1);
+      expect(last === undefined ? '' : textOf(last)).not.toContain('stint_approve');
+    }
+    const dms = await until(
+      async () => toDave(),
+      (posts) => posts.some((p) => textOf(p).includes(`:lock: Your access (request \`${id}\`) has expired.`)),
+    );
+    // Every notice once: active, (possibly the 10-minute reminder,) expired.
+    const expiredDms = dms.filter((p) => textOf(p).includes('has expired.'));
+    expect(expiredDms).toHaveLength(1);
+  }, 240_000);
+
+  it.concurrent('provisions people by SCIM, DMs the approver, takes a signed click, grants, tells the requester, updates on revoke', async () => {
+    for (const person of [ALICE, BOB]) await provision(person);
     const group = await scim('POST', '/Groups', {
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
       displayName: 'dba',

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '#functions/api/routes.ts';
 import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
 import { scimRoutes } from '#functions/scim/routes.ts';
+import { NOTIFY_ASYNC } from '#infra/constructs/slack.ts';
 import type { StintStack } from '#infra/stint-stack.ts';
 import {
   allowedActions,
@@ -67,6 +68,25 @@ describe('Slack (configured)', () => {
     const [, rule] = rules[0] ?? [];
     expect(JSON.stringify(rule?.Properties.Targets)).toContain('DeadLetterConfig');
     expect(allowedActions(cfn, 'functions/notify/slack.ts').has('states:SendTaskSuccess')).toBe(false);
+  });
+
+  it('retries a failed notify invocation (Slack down) and then keeps the event on the same dead-letter queue', () => {
+    const [, rule] =
+      resourcesOfType(cfn, 'AWS::Events::Rule').find(([, r]) =>
+        JSON.stringify(r.Properties.EventPattern ?? {}).includes('request.approval_recorded'),
+      ) ?? [];
+    const ruleDlq = JSON.stringify(rule?.Properties.Targets).match(
+      /"DeadLetterConfig":\{"Arn":\{"Fn::GetAtt":\["([^"]+)"/,
+    )?.[1];
+    expect(ruleDlq).toBeDefined();
+    const configs = resourcesOfType(cfn, 'AWS::Lambda::EventInvokeConfig');
+    const notify = configs.find(([, c]) => JSON.stringify(c.Properties.FunctionName).includes('NotifySlack'));
+    expect(notify?.[1].Properties).toMatchObject({
+      MaximumRetryAttempts: NOTIFY_ASYNC.retryAttempts,
+      MaximumEventAgeInSeconds: NOTIFY_ASYNC.maxEventAgeHours * 3600,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [ruleDlq, 'Arn'] } } },
+    });
+    expect(allowedActions(cfn, 'functions/notify/slack.ts').has('sqs:SendMessage')).toBe(true);
   });
 
   it('reports no unacknowledged cdk-nag finding', () => {

@@ -138,6 +138,14 @@ function safeJson(text: string): unknown {
   }
 }
 
+/**
+ * The Jira to re-read from: the only `jira` target, or the one named by `?target=` (one webhook URL per Jira site).
+ * The query is not signed (only the body is), and that is safe: it only chooses which configured Jira is asked, with
+ * that target's own credentials; nothing decided comes from it. A vote needs that Jira's issue to carry the request's
+ * label, to be the ticket stored on the request FOR THAT TARGET, and the request's pinned flow to name THAT TARGET in
+ * `jiraApproval`; so a wrong target is ignored. Replaying a signed body with another `?target=` is refused as a replay:
+ * the guard claims the body's signature, whatever the URL (test: "the unsigned ?target= parameter").
+ */
 function pickTarget(targets: readonly TargetConfig[], wanted: string | undefined): TargetConfig | undefined {
   const jira = targets.filter((t) => t.kind === 'jira');
   if (wanted !== undefined) return jira.find((t) => t.name === wanted);

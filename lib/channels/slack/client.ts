@@ -5,18 +5,58 @@ import { z } from 'zod';
  * accepts that), with the bot token as a Bearer header. The base URL is configurable so tests and the local
  * runtime talk to a stand-in (STINT_SLACK_API_URL). `ok: false` answers become SlackApiError naming Slack's error
  * code; HTTP 429 is retried after `Retry-After` seconds, at most `maxRetries` times and only when the wait fits
- * `maxRetryAfterSeconds` (an interaction must answer within 3 s).
+ * `maxRetryAfterSeconds` (an interaction must answer within 3 s). Every failure says whether it is worth retrying
+ * later (`retryable`), so the notify function can let its event be redelivered instead of dropping a message.
  */
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 
+/**
+ * Failures that may succeed later (docs.slack.dev "Web API" common errors and rate limits): `ratelimited` (HTTP 429),
+ * `internal_error` / `fatal_error` ("likely due to a transient issue on our end"), `service_unavailable`,
+ * `request_timeout`; and, from the transport, HTTP 408 and 5xx, a network failure or timeout, an answer that is not
+ * JSON (a proxy's error page). Anything else Slack answers with `ok: false` is permanent for this message:
+ * `users_not_found`, `user_not_found`, `channel_not_found`, `not_in_channel`, `is_archived`, `account_inactive`,
+ * `invalid_auth`, `token_revoked`, `missing_scope`, `invalid_blocks`, `msg_too_long`, `cant_update_message`,
+ * `message_not_found`… (retrying the same call gives the same answer).
+ */
+const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  'ratelimited',
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'network_error',
+  'invalid_json',
+]);
+
+export function isRetryableSlackCode(code: string): boolean {
+  if (RETRYABLE_CODES.has(code)) return true;
+  const status = /^http_(\d{3})$/.exec(code)?.[1];
+  return status !== undefined && (status === '408' || status.startsWith('5'));
+}
+
 export class SlackApiError extends Error {
   override readonly name = 'SlackApiError';
+  /** True when the same call may succeed later (see isRetryableSlackCode). */
+  readonly retryable: boolean;
   constructor(
     readonly method: string,
     readonly code: string,
+    /** Slack's `Retry-After` for a 429, in seconds. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`Slack ${method}: ${code}`);
+    this.retryable = isRetryableSlackCode(code);
   }
+}
+
+/**
+ * Whether a failure met while talking to Slack is worth a redelivery: a SlackApiError says so itself; anything else
+ * (a DynamoDB hiccup while recording, an unexpected bug) is retried too, because dropping a message is worse than
+ * trying once more.
+ */
+export function isRetryableSlackFailure(error: unknown): boolean {
+  return error instanceof SlackApiError ? error.retryable : true;
 }
 
 export type SlackBlock = Record<string, unknown>;
@@ -68,18 +108,24 @@ export class SlackClient {
     }
     const token = await this.options.token();
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(new URL(method, this.baseUrl), {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body,
-        signal: AbortSignal.timeout(5_000),
-      });
+      let response: Response;
+      try {
+        response = await fetch(new URL(method, this.baseUrl), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+          signal: AbortSignal.timeout(5_000),
+        });
+      } catch (error) {
+        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+        throw new SlackApiError(method, timedOut ? 'request_timeout' : 'network_error');
+      }
       if (response.status === 429) {
         await response.body?.cancel();
         const wait = Number(response.headers.get('retry-after') ?? '1');
         const seconds = Number.isFinite(wait) && wait >= 0 ? wait : 1;
         if (attempt >= this.maxRetries || seconds > this.maxRetryAfterSeconds) {
-          throw new SlackApiError(method, 'ratelimited');
+          throw new SlackApiError(method, 'ratelimited', seconds);
         }
         await this.sleep(seconds * 1000);
         continue;
@@ -88,7 +134,13 @@ export class SlackClient {
         await response.body?.cancel();
         throw new SlackApiError(method, `http_${response.status}`);
       }
-      const parsed = Answer.safeParse(await response.json());
+      let json: unknown;
+      try {
+        json = await response.json();
+      } catch {
+        throw new SlackApiError(method, 'invalid_json');
+      }
+      const parsed = Answer.safeParse(json);
       if (!parsed.success) throw new SlackApiError(method, 'invalid_response');
       if (!parsed.data.ok) throw new SlackApiError(method, parsed.data.error ?? 'unknown_error');
       return parsed.data;

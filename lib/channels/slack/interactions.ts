@@ -6,6 +6,7 @@ import { logger } from '#lib/observability/logger.ts';
 import type { RequestService } from '#lib/services/requests.ts';
 import type { Store } from '#lib/store/store.ts';
 import type { SlackClient } from './client.ts';
+import type { SlackFailures } from './failures.ts';
 import { type SlackHttpResponse, slackGate } from './gate.ts';
 import { errorName, type LinkingDirectory, slackIdentity } from './identity.ts';
 import {
@@ -201,10 +202,16 @@ async function castVote(
   }
 }
 
-/** Rewrites every copy of the request's approval message to its current state (best effort, logged). */
+/**
+ * Rewrites every copy of the request's approval message to its current state (chat.update, idempotent). With
+ * `failures` (the notify function) each failed copy is counted there, so a retryable one fails the invocation and the
+ * event is delivered again; without (a click, which must answer at once) failures are only logged: the event the vote
+ * produces rewrites the copies again through the notify function.
+ */
 export async function refreshPosts(
   deps: { slack: Pick<SlackClient, 'update'>; posts: Pick<SlackState, 'posts'> },
   request: AccessRequest,
+  failures?: SlackFailures,
 ): Promise<number> {
   const posts = await deps.posts.posts(request.id);
   const results = await Promise.allSettled(
@@ -216,11 +223,21 @@ export async function refreshPosts(
       ),
     ),
   );
-  const failed = results.filter((r) => r.status === 'rejected');
-  for (const failure of failed) {
-    logger.warn('could not update a Slack copy', { requestId: request.id, error: errorName(failure.reason) });
-  }
-  return posts.length - failed.length;
+  let updated = 0;
+  results.forEach((result, index) => {
+    if (result.status === 'fulfilled') {
+      updated += 1;
+      return;
+    }
+    const post = posts[index];
+    const ids = {
+      copy: post?.kind === 'approver' ? `approver:${post.approver ?? ''}` : `channel:${post?.channel ?? ''}`,
+    };
+    if (failures !== undefined) failures.note('could not update a Slack copy', result.reason, ids);
+    else
+      logger.warn('could not update a Slack copy', { requestId: request.id, ...ids, error: errorName(result.reason) });
+  });
+  return updated;
 }
 
 async function tellClicker(deps: SlackInteractionDeps, responseUrl: string | undefined, text: string): Promise<void> {

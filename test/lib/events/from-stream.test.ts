@@ -257,14 +257,22 @@ describe('eventsFromChange: config items', () => {
 });
 
 describe('eventsFromChange: items without events and unreadable records', () => {
-  it.each(['lease', 'approver-pointer', 'directory-member', 'directory-pointer'])(
-    'yields nothing for a %s item',
-    (entity) => {
-      const item = { entity, pk: 'X', sk: 'Y', anything: 1 };
-      expect(eventsFromChange(insert(item))).toEqual([]);
-      expect(eventsFromChange(modify(item, { ...item, anything: 2 }))).toEqual([]);
-    },
-  );
+  it.each([
+    'lease',
+    'approver-pointer',
+    'slack-posts',
+    'slack-sent',
+    'slack-replay',
+    'teams-copy',
+    'teams-notice',
+    'jira-replay',
+    'directory-member',
+    'directory-pointer',
+  ])('yields nothing for a %s item', (entity) => {
+    const item = { entity, pk: 'X', sk: 'Y', anything: 1 };
+    expect(eventsFromChange(insert(item))).toEqual([]);
+    expect(eventsFromChange(modify(item, { ...item, anything: 2 }))).toEqual([]);
+  });
 
   it('yields nothing when a request item expires (REMOVE)', () => {
     expect(eventsFromChange({ eventName: 'REMOVE', oldImage: requestItem(s.revoked) })).toEqual([]);

@@ -351,3 +351,53 @@ describe('votes by transition', () => {
     expect((await current(request.id)).status).toBe('APPROVED');
   });
 });
+
+describe('the unsigned ?target= parameter', () => {
+  /** A second Jira site, configured as target `other`, holding an issue with the same key, label and transition. */
+  async function withSecondJira(key: string, requestId: string): Promise<JiraApprovalStandIn> {
+    const second = await startJiraApprovals({ authorization: AUTHORIZATION });
+    deps.targets = [target, TargetConfig.parse({ ...target, name: 'other', endpoint: second.url })];
+    second.addIssue(key, ['stint', requestLabel(requestId)]);
+    second.transition(key, 'Approved', 'acc-app');
+    return second;
+  }
+
+  it('refuses a signed delivery replayed with another ?target= (the replay guard keys on the body)', async () => {
+    const { request, key } = await pendingWithTicket();
+    const second = await withSecondJira(key, request.id);
+    try {
+      const delivery = signed(webhook(key));
+      const first = await handleJiraWebhook(deps, { ...delivery, query: { target: 'tickets' } });
+      const replay = await handleJiraWebhook(deps, { ...delivery, query: { target: 'other' } });
+
+      expect(bodyOf(first)).toEqual({ outcome: 'ignored', reason: 'status "Waiting for approval" decides nothing' });
+      expect(replay.status).toBe(401);
+      expect(bodyOf(replay)).toEqual({ error: 'replayed' });
+      expect(second.exchanges).toEqual([]);
+      expect((await current(request.id)).votes).toEqual([]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('records no vote from a Jira the request’s ticket and flow do not name, whatever that Jira shows', async () => {
+    const { request, key } = await pendingWithTicket();
+    const second = await withSecondJira(key, request.id);
+    try {
+      const notTheTicket = await handleJiraWebhook(deps, { ...signed(webhook(key)), query: { target: 'other' } });
+      // Even a request ticketed on both sites only takes votes from the one its flow names.
+      await store.updateRequest(request.id, (r) => ({ ...r, tickets: { ...r.tickets, other: key } }));
+      const notTheFlow = await handleJiraWebhook(deps, { ...signed(webhook(key)), query: { target: 'other' } });
+
+      expect(bodyOf(notTheTicket)).toEqual({ outcome: 'ignored', reason: 'not the ticket of a Stint request' });
+      expect(bodyOf(notTheFlow)).toEqual({
+        outcome: 'ignored',
+        reason: 'the flow does not approve through this Jira target',
+      });
+      expect((await current(request.id)).votes).toEqual([]);
+      expect((await current(request.id)).status).toBe('PENDING');
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SlackClient } from '#lib/channels/slack/client.ts';
+import { SlackApiError, SlackClient } from '#lib/channels/slack/client.ts';
+import { SlackDeliveryError } from '#lib/channels/slack/failures.ts';
 import { notifySlack, type SlackNotifyDeps } from '#lib/channels/slack/notify.ts';
-import { SlackState } from '#lib/channels/slack/state.ts';
+import { SlackState, STALE_CLAIM_SECONDS } from '#lib/channels/slack/state.ts';
 import { Store } from '#lib/store/store.ts';
 import { MemoryDirectory } from '../../../fixtures/slack/directory.ts';
 import { SlackStandIn } from '../../../fixtures/slack/server.ts';
@@ -218,7 +219,196 @@ describe('notifySlack: escalation and expiry reminder', () => {
   });
 });
 
+describe('notifySlack: nothing lost, nothing twice', () => {
+  const toChannel = (channel: string) => (params: Record<string, unknown>) => params.channel === channel;
+  const postedTo = () => slack.succeededCallsOf('chat.postMessage').map((p) => p.params.channel);
+  const approve = (id: string) =>
+    store.updateRequest(id, (r) => ({
+      ...r,
+      status: 'APPROVED',
+      decision: { outcome: 'approved', by: 'approver-1', channel: 'slack', at: r.createdAt },
+    }));
+
+  it('fails the delivery when one approver’s DM is rate limited, and the redelivery DMs only that approver', async () => {
+    const request = await created();
+    slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 30 }, toChannel('DU_APP'));
+
+    const first = notifySlack(deps, { type: 'request.created', requestId: request.id });
+
+    await expect(first).rejects.toThrow(SlackDeliveryError);
+    await expect(first).rejects.toMatchObject({ retryable: 1, requestId: request.id });
+    expect(postedTo()).toEqual(['DU_DBA1', 'C0OPS']);
+    const again = await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    expect(again.posted).toBe(1);
+    expect(postedTo()).toEqual(['DU_DBA1', 'C0OPS', 'DU_APP']);
+    expect((await state.posts(request.id)).map((p) => p.approver ?? p.channel).sort()).toEqual([
+      'C0OPS',
+      'approver-1',
+      'dba-1',
+    ]);
+    // A third delivery (EventBridge delivers at least once) sends nothing.
+    await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    expect(postedTo()).toEqual(['DU_DBA1', 'C0OPS', 'DU_APP']);
+  });
+
+  it('retries a flow channel post that met a Slack 5xx, without posting the approvers’ DMs again', async () => {
+    const request = await created();
+    slack.failNext('chat.postMessage', 1, { status: 503 }, toChannel('C0OPS'));
+
+    await expect(notifySlack(deps, { type: 'request.created', requestId: request.id })).rejects.toThrow(
+      /1 Slack call\(s\) for request .* failed/,
+    );
+    await notifySlack(deps, { type: 'request.created', requestId: request.id });
+
+    expect(postedTo()).toEqual(['DU_APP', 'DU_DBA1', 'C0OPS']);
+  });
+
+  it('logs permanent failures (users_not_found, channel_not_found) and does not ask for a redelivery', async () => {
+    const request = await created();
+    slack.failNext('users.lookupByEmail', 1, { error: 'users_not_found' }, (p) => p.email === 'approver-1@example.com');
+    slack.failNext('chat.postMessage', 1, { error: 'channel_not_found' }, toChannel('C0OPS'));
+
+    const result = await notifySlack(deps, { type: 'request.created', requestId: request.id });
+
+    expect(result.posted).toBe(1);
+    expect(postedTo()).toEqual(['DU_DBA1']);
+    expect((await state.posts(request.id)).map((p) => p.approver ?? p.channel)).toEqual(['dba-1']);
+  });
+
+  it('retries a requester notice that failed, and never sends it twice', async () => {
+    const request = await created();
+    await approve(request.id);
+    slack.failNext('conversations.open', 1, { status: 500 }, (p) => p.users === 'U_REQ');
+
+    await expect(notifySlack(deps, { type: 'request.approved', requestId: request.id })).rejects.toThrow(
+      SlackDeliveryError,
+    );
+    const retried = await notifySlack(deps, { type: 'request.approved', requestId: request.id });
+    const redelivered = await notifySlack(deps, { type: 'request.approved', requestId: request.id });
+
+    expect(retried.notified).toBe(1);
+    expect(redelivered.notified).toBe(0);
+    const dms = slack.succeededCallsOf('chat.postMessage').filter((p) => p.params.channel === 'DU_REQ');
+    expect(dms.map((d) => d.params.text)).toEqual([expect.stringContaining('was approved')]);
+  });
+
+  it('sends each notice of a fully delivered event once, to the requester and the grantee, on redelivery too', async () => {
+    slack.addUser({ id: 'U_GRANTEE', teamId: TEAM, email: 'grantee-1@example.com' });
+    const request = aRequest({
+      requester: anIdentity({ sub: 'requester-1' }),
+      flow: aFlow({ slackChannel: 'C0OPS' }),
+    });
+    await store.createRequest({ ...request, grantee: anIdentity({ sub: 'grantee-1' }) });
+    await store.updateRequest(request.id, (r) => ({ ...r, status: 'ACTIVE', expiresAt: '2030-01-15T11:00:00.000Z' }));
+
+    const first = await notifySlack(deps, { type: 'grant.active', requestId: request.id });
+    const again = await notifySlack(deps, { type: 'grant.active', requestId: request.id });
+
+    expect(first.notified).toBe(2);
+    expect(again.notified).toBe(0);
+    expect(postedTo()).toEqual(['DU_REQ', 'DU_GRANTEE']);
+  });
+
+  it('sends a notice once when two deliveries of the same event run at the same time', async () => {
+    const request = await created();
+    await approve(request.id);
+
+    const both = await Promise.allSettled([
+      notifySlack(deps, { type: 'request.approved', requestId: request.id }),
+      notifySlack(deps, { type: 'request.approved', requestId: request.id }),
+    ]);
+    // The one that found the other sending asks for a redelivery, which then finds the notice sent.
+    const retried = await notifySlack(deps, { type: 'request.approved', requestId: request.id });
+
+    expect(both.some((r) => r.status === 'fulfilled')).toBe(true);
+    expect(retried.notified).toBe(0);
+    expect(postedTo()).toEqual(['DU_REQ']);
+  });
+
+  it('takes over a claim left by an invocation that died, but not one that is still fresh', async () => {
+    const request = await created();
+    await approve(request.id);
+    const at = Date.now();
+    await state.claimSend(request.id, 'notice#approved#requester-1', new Date(at - 1000));
+
+    await expect(
+      notifySlack({ ...deps, now: () => new Date(at) }, { type: 'request.approved', requestId: request.id }),
+    ).rejects.toThrow(SlackDeliveryError);
+    expect(postedTo()).toEqual([]);
+    const later = new Date(at + STALE_CLAIM_SECONDS * 1000);
+    const takenOver = await notifySlack(
+      { ...deps, now: () => later },
+      { type: 'request.approved', requestId: request.id },
+    );
+
+    expect(takenOver.notified).toBe(1);
+    expect(postedTo()).toEqual(['DU_REQ']);
+  });
+
+  it('fails the delivery when a copy cannot be updated for now, and updates it on the redelivery', async () => {
+    const request = await created();
+    await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    await approve(request.id);
+    slack.failNext('chat.update', 1, { status: 429, retryAfter: 30 }, toChannel('C0OPS'));
+
+    await expect(notifySlack(deps, { type: 'request.approved', requestId: request.id })).rejects.toMatchObject({
+      retryable: 1,
+    });
+    const retried = await notifySlack(deps, { type: 'request.approved', requestId: request.id });
+
+    expect(retried).toEqual({ posted: 0, updated: 3, notified: 0 });
+    const updatedC0OPS = slack.succeededCallsOf('chat.update').filter((u) => u.params.channel === 'C0OPS');
+    expect(updatedC0OPS).toHaveLength(1);
+    expect(slack.succeededCallsOf('chat.postMessage').filter((p) => p.params.channel === 'DU_REQ')).toHaveLength(1);
+  });
+
+  it('does not retry an update Slack refuses for good (message_not_found)', async () => {
+    const request = await created();
+    await notifySlack(deps, { type: 'request.created', requestId: request.id });
+    await approve(request.id);
+    slack.failNext('chat.update', 1, { error: 'message_not_found' }, toChannel('C0OPS'));
+
+    const result = await notifySlack(deps, { type: 'request.approved', requestId: request.id });
+
+    expect(result).toEqual({ posted: 0, updated: 2, notified: 1 });
+  });
+});
+
 describe('SlackClient', () => {
+  const failureOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => (error instanceof SlackApiError ? { code: error.code, retryable: error.retryable } : error),
+    );
+
+  it('tells retryable failures (5xx, 429 too long to wait, internal_error, network) from permanent ones', async () => {
+    slack.failNext('chat.postMessage', 1, { status: 500 });
+    expect(await failureOf(deps.slack.postMessage('C1', { text: 'x', blocks: [] }))).toEqual({
+      code: 'http_500',
+      retryable: true,
+    });
+    slack.failNext('chat.postMessage', 1, { error: 'internal_error' });
+    expect(await failureOf(deps.slack.postMessage('C1', { text: 'x', blocks: [] }))).toEqual({
+      code: 'internal_error',
+      retryable: true,
+    });
+    slack.failNext('chat.postMessage', 1, { status: 429, retryAfter: 30 });
+    expect(await failureOf(deps.slack.postMessage('C1', { text: 'x', blocks: [] }))).toEqual({
+      code: 'ratelimited',
+      retryable: true,
+    });
+    slack.failNext('chat.postMessage', 1, { error: 'is_archived' });
+    expect(await failureOf(deps.slack.postMessage('C1', { text: 'x', blocks: [] }))).toEqual({
+      code: 'is_archived',
+      retryable: false,
+    });
+    const down = new SlackClient({ token: async () => 'xoxb-test', baseUrl: 'http://127.0.0.1:9/api/' });
+    expect(await failureOf(down.postMessage('C1', { text: 'x', blocks: [] }))).toEqual({
+      code: 'network_error',
+      retryable: true,
+    });
+  });
+
   it('waits out a 429 Retry-After and retries', async () => {
     slack.rateLimit('chat.postMessage', 0);
     const posted = await deps.slack.postMessage('C1', { text: 'hi', blocks: [] });
