@@ -4,7 +4,8 @@ import { approverSets, reachedTier } from '#lib/domain/escalation.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 
 /**
- * Eligible approvers with why each is one: the policy's sets and every escalation tier the request has reached;
+ * Eligible approvers with why each is one: the policy's sets (named users, the requester's manager pinned on the
+ * request, group members) and every escalation tier the request has reached;
  * requester and grantee excluded (they can never approve).
  */
 export async function approversOf(
@@ -28,6 +29,12 @@ export async function approversOf(
       if (excluded.has(id) || found.has(id)) continue;
       const user = await directory.userById(id);
       if (user?.active === true) found.set(id, { user, why: `you are named in ${setName} of flow ${request.flowId}` });
+    }
+    const manager = request.requester.manager;
+    if (set.manager === true && manager !== undefined && !excluded.has(manager) && !found.has(manager)) {
+      const user = await directory.userById(manager);
+      if (user?.active === true)
+        found.set(manager, { user, why: `you are the requester’s manager (${setName} of flow ${request.flowId})` });
     }
     for (const group of set.groups) {
       for (const user of await directory.membersOf(group)) {
