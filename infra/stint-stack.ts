@@ -69,6 +69,13 @@ export class StintStack extends Stack {
         bus: this.events.bus,
         apiUrl: this.api.url,
       });
+      this.alerts.alarmOnDeadLetters(
+        this.slack,
+        'NotifyDeadLettersAlarm',
+        this.slack.deadLetters,
+        'Stint: Slack notifications (approval messages, updates, requester DMs) failed after every retry; ' +
+          'fix Slack access, then replay the events from the bus archive to the Slack notify rule.',
+      );
     }
 
     if (config.teams !== undefined) {
@@ -81,6 +88,15 @@ export class StintStack extends Stack {
         bus: this.events.bus,
         apiUrl: this.api.url,
       });
+      if (this.teams.deadLetters !== undefined) {
+        this.alerts.alarmOnDeadLetters(
+          this.teams,
+          'NotifyDeadLettersAlarm',
+          this.teams.deadLetters,
+          'Stint: Teams notifications (approval cards, updates, requester notices) failed after every retry; ' +
+            'fix the bot or Graph access, then replay the events from the bus archive to the Teams notify rule.',
+        );
+      }
     }
 
     if (config.jiraApprovals !== undefined) {

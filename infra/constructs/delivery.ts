@@ -1,5 +1,4 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -203,20 +202,13 @@ export class Delivery extends Construct {
     const alarmed: [string, sqs.Queue][] = [['DeadLettersAlarm', deadLetters]];
     if (ruleDeadLetters !== deadLetters) alarmed.push(['RuleDeadLettersAlarm', ruleDeadLetters]);
     for (const [id, dlq] of alarmed) {
-      const alarm = new cloudwatch.Alarm(scope, id, {
-        alarmDescription:
-          `Stint: audit events for target ${target.name} (${target.kind}) are in its dead-letter queue; ` +
+      props.alerts.alarmOnDeadLetters(
+        scope,
+        id,
+        dlq,
+        `Stint: audit events for target ${target.name} (${target.kind}) are in its dead-letter queue; ` +
           `fix the target, then run: npm run redrive -- ${target.name}`,
-        metric: dlq.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(5),
-          statistic: cloudwatch.Stats.MAXIMUM,
-        }),
-        threshold: 0,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      props.alerts.notify(alarm);
+      );
     }
 
     return { target, queue, deadLetters, ruleDeadLetters, rule };

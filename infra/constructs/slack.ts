@@ -34,6 +34,8 @@ export type SlackProps = {
  */
 export class Slack extends Construct {
   readonly functions = new Map<string, StintFunction>();
+  /** Where Slack notifications end when every retry failed (the stack alarms on it). */
+  readonly deadLetters: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SlackProps) {
     super(scope, id);
@@ -74,6 +76,7 @@ export class Slack extends Construct {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the Slack notification rule target.',
     });
+    this.deadLetters = deadLetters;
     // EventBridge invokes a Lambda target asynchronously: its retry policy and DLQ cover the invocation itself
     // (throttling, Lambda unavailable). A failure of the function (SlackDeliveryError: Slack rate limited or down) is
     // retried by Lambda's asynchronous invocation, twice (about 1 and 2 minutes later), then lands on the same queue.
