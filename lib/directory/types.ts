@@ -10,7 +10,10 @@ export const ChatAccount = z.discriminatedUnion('kind', [
   /** Slack: workspace (team) id + user id. */
   z.strictObject({ kind: z.literal('slack'), teamId: z.string().min(1).max(32), userId: z.string().min(1).max(32) }),
   /** Microsoft Teams / Bot Framework: the Entra ID object id (aadObjectId) of the user. */
-  z.strictObject({ kind: z.literal('teams'), aadObjectId: z.uuid() }),
+  z.strictObject({
+    kind: z.literal('teams'),
+    aadObjectId: z.uuid({ error: 'must be the Entra ID object id of the user (a GUID)' }),
+  }),
   /** Jira Cloud: the Atlassian account id. */
   z.strictObject({ kind: z.literal('jira'), accountId: z.string().min(1).max(128) }),
 ]);

@@ -263,7 +263,10 @@ describe('PUT /directory/users/{id}/accounts', () => {
     const stale = await link('u-ida', [], { headers: { 'if-match': created.etag ?? '' } });
     const unknownUser = await link('u-nobody', []);
 
-    expect(invalid).toMatchObject({ status: 400, body: { field: 'body.accounts.0.aadObjectId' } });
+    expect(invalid).toMatchObject({
+      status: 400,
+      body: { field: 'body.accounts.0.aadObjectId', detail: expect.stringContaining('Entra ID object id') },
+    });
     expect(stale.status).toBe(412);
     expect(unknownUser.status).toBe(404);
   });
