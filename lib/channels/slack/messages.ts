@@ -1,3 +1,4 @@
+import type { RequesterNotice } from '#lib/channels/notices.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import type { SlackBlock, SlackMessage } from './client.ts';
 
@@ -162,7 +163,7 @@ export function reasonModal(requestId: string, vote: 'approve' | 'reject', requi
   };
 }
 
-export type RequesterNotice = 'approved' | 'rejected' | 'active' | 'expiring' | 'revoked' | 'expired' | 'failed';
+export type { RequesterNotice };
 
 /** A DM to the requester about their request. */
 export function requesterMessage(

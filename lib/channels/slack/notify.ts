@@ -1,4 +1,11 @@
 import { approversOf } from '#lib/channels/approvers.ts';
+import {
+  CHAT_EVENT_TYPES,
+  type ChatEventType,
+  GRANTEE_NOTICES,
+  NO_REFRESH,
+  REQUESTER_NOTICE,
+} from '#lib/channels/notices.ts';
 import type { Directory } from '#lib/directory/types.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { logger } from '#lib/observability/logger.ts';
@@ -7,7 +14,7 @@ import type { SlackClient } from './client.ts';
 import { SlackFailures } from './failures.ts';
 import { errorName } from './identity.ts';
 import { refreshPosts } from './interactions.ts';
-import { approvalMessage, type RequesterNotice, requesterMessage } from './messages.ts';
+import { approvalMessage, requesterMessage } from './messages.ts';
 import type { SlackState } from './state.ts';
 
 /**
@@ -29,35 +36,8 @@ import type { SlackState } from './state.ts';
  * SlackDeliveryError at the end, so the event is delivered again and the redelivery sends only what is missing.
  * Permanent failures (`users_not_found`, `channel_not_found`, `is_archived`…) are logged with ids and not retried.
  */
-export const SLACK_EVENT_TYPES = [
-  'request.created',
-  'request.escalated',
-  'request.approval_recorded',
-  'request.approved',
-  'request.rejected',
-  'request.cancelled',
-  'request.timed_out',
-  'grant.active',
-  'grant.failed',
-  'grant.expiring',
-  'grant.revoked',
-  'grant.expired',
-] as const;
-export type SlackEventType = (typeof SLACK_EVENT_TYPES)[number];
-
-const REQUESTER_NOTICE: Partial<Record<SlackEventType, RequesterNotice>> = {
-  'request.approved': 'approved',
-  'request.rejected': 'rejected',
-  'grant.active': 'active',
-  'grant.failed': 'failed',
-  'grant.expiring': 'expiring',
-  'grant.revoked': 'revoked',
-  'grant.expired': 'expired',
-};
-/** Notices the grantee gets too when someone else asked on their behalf. */
-const GRANTEE_NOTICES: ReadonlySet<RequesterNotice> = new Set(['active', 'expiring', 'revoked', 'expired']);
-/** Events that change nothing the approval copies show: no copy is rewritten. */
-const NO_REFRESH: ReadonlySet<SlackEventType> = new Set(['grant.expiring']);
+export const SLACK_EVENT_TYPES = CHAT_EVENT_TYPES;
+export type SlackEventType = ChatEventType;
 
 export type SlackNotifyDeps = {
   slack: SlackClient;

@@ -1,3 +1,4 @@
+import type { RequesterNotice } from '#lib/channels/notices.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 
 /**
@@ -203,7 +204,7 @@ export function noticeCard(message: string): AdaptiveCard {
 }
 
 /** What the requester (and, for the grant itself, the grantee) is told in a 1:1 chat with the bot. */
-export type RequesterNotice = 'approved' | 'rejected' | 'active' | 'expiring' | 'revoked' | 'expired' | 'failed';
+export type { RequesterNotice };
 
 /** The notice card: a headline, the request's facts, and for `active` how to get the credentials. */
 export function requesterCard(

@@ -1,4 +1,11 @@
 import { approversOf } from '#lib/channels/approvers.ts';
+import {
+  CHAT_EVENT_TYPES,
+  type ChatEventType,
+  GRANTEE_NOTICES,
+  NO_REFRESH,
+  REQUESTER_NOTICE,
+} from '#lib/channels/notices.ts';
 import type { DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { logger } from '#lib/observability/logger.ts';
@@ -26,35 +33,8 @@ import { copyKey, type TeamsCopy, type TeamsState } from './state.ts';
  * finally puts it in the rule's dead-letter queue), and the retry finds what was recorded and does only the rest.
  * The request is re-read by id (strongly consistent), so events arriving out of order still show the latest state.
  */
-export const TEAMS_EVENT_TYPES = [
-  'request.created',
-  'request.escalated',
-  'request.approval_recorded',
-  'request.approved',
-  'request.rejected',
-  'request.cancelled',
-  'request.timed_out',
-  'grant.active',
-  'grant.failed',
-  'grant.expiring',
-  'grant.revoked',
-  'grant.expired',
-] as const;
-export type TeamsEventType = (typeof TEAMS_EVENT_TYPES)[number];
-
-const REQUESTER_NOTICE: Partial<Record<TeamsEventType, RequesterNotice>> = {
-  'request.approved': 'approved',
-  'request.rejected': 'rejected',
-  'grant.active': 'active',
-  'grant.failed': 'failed',
-  'grant.expiring': 'expiring',
-  'grant.revoked': 'revoked',
-  'grant.expired': 'expired',
-};
-/** Notices the grantee gets too when someone else asked on their behalf. */
-const GRANTEE_NOTICES: ReadonlySet<RequesterNotice> = new Set(['active', 'expiring', 'revoked', 'expired']);
-/** Events that change nothing the approval copies show: no copy is rewritten. */
-const NO_REFRESH: ReadonlySet<TeamsEventType> = new Set(['grant.expiring']);
+export const TEAMS_EVENT_TYPES = CHAT_EVENT_TYPES;
+export type TeamsEventType = ChatEventType;
 
 export type TeamsNotifyDeps = {
   connector: Pick<
