@@ -506,7 +506,7 @@ export class DirectoryStore implements Directory {
   /**
    * Claims each unique value for `owner`: a conditional put that succeeds when the pointer is free or already
    * ours. A pointer held by someone who no longer holds the value (or by a write that never finished) is taken
-   * over, conditioned on it being unchanged since read. Otherwise UniquenessError naming the value's kind.
+   * over once older than CLAIM_IN_FLIGHT_MS, conditioned on it being unchanged since read. Otherwise UniquenessError naming the value's kind.
    */
   private async claimAll(claims: [PointerKind, string][], owner: string): Promise<void> {
     for (const [kind, value] of claims) await this.claim(kind, value, owner);
@@ -541,7 +541,9 @@ export class DirectoryStore implements Directory {
     const pointer = Pointer.parse(existing);
     if (pointer.targetId === owner) return;
     const holder = await this.holds(kind, value, pointer.targetId);
-    const inFlight = holder === 'absent' && this.now().getTime() - Date.parse(pointer.claimedAt) < CLAIM_IN_FLIGHT_MS;
+    // A fresh claim is a write in flight whether its user or group is new ('absent') or being updated ('no': the
+    // claim is written before the item), so it is never taken over: two writers cannot both end up holding the value.
+    const inFlight = holder !== 'yes' && this.now().getTime() - Date.parse(pointer.claimedAt) < CLAIM_IN_FLIGHT_MS;
     if (holder === 'yes' || inFlight) throw taken();
     try {
       await this.doc.send(
