@@ -190,6 +190,22 @@ describe('DirectoryStore users', () => {
     expect((await store.createUser(input, scim)).userName).toBe(input.userName);
   });
 
+  it('continues the version of a deleted user or group created again under its id, so no change reuses a version', async () => {
+    const user = await store.createUser(aUser(), scim, { id: unique('again') });
+    await store.deleteUser(user.id, scim);
+    const group = await store.createGroup({ displayName: unique('again'), members: [] }, scim);
+    await store.deleteGroup(group.id, scim);
+
+    const user2 = await store.createUser(aUser(), scim, { id: user.id });
+    const group2 = await store.createGroup({ displayName: unique('again'), members: [] }, scim, { id: group.id });
+
+    // Version 1 was the first creation and 2 the delete: the audit event ids (`<kind>:<id>:<version>`) stay unique.
+    expect(user2).toMatchObject({ id: user.id, version: 3 });
+    expect(group2).toMatchObject({ id: group.id, version: 3 });
+    expect((await store.userById(user.id))?.version).toBe(3);
+    expect((await store.groupById(group.id))?.version).toBe(3);
+  });
+
   it('gives no identity to a deactivated user, and groups and manager to an active one', async () => {
     const manager = await store.createUser(aUser(), scim);
     const user = await store.createUser({ ...aUser(), manager: manager.id }, scim);
