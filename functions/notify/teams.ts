@@ -9,8 +9,8 @@ const Detail = z.object({ type: z.enum(TEAMS_EVENT_TYPES), request: z.object({ i
 
 /**
  * EventBridge target for request and grant events: Teams approval cards, their updates and requester notices.
- * A failure a retry may fix is thrown (after what succeeded is recorded): EventBridge retries the event, then puts it
- * in the rule's dead-letter queue.
+ * A failure a retry may fix is thrown (after what succeeded is recorded): Lambda's asynchronous invocation retries the
+ * run twice, then sends the event to the notify dead-letter queue (EventBridge's own retries cover only invoking it).
  */
 export async function handler(event: EventBridgeEvent<string, unknown>): Promise<void> {
   const detail = Detail.safeParse(event.detail);

@@ -178,14 +178,14 @@ export class DirectoryStore implements Directory {
   async createUser(input: DirectoryUserInput, change: ChangeBy, options: { id?: string } = {}): Promise<DirectoryUser> {
     const id = options.id ?? this.newId();
     const at = this.now().toISOString();
-    const user = validated(
-      DirectoryUser,
-      { ...input, id, version: 1, lastChange: this.change(change, 'create', at) },
-      'user',
-    );
     const existing = await this.getItem(userKey(id));
     if (existing !== undefined && existing.deleted !== true)
       throw new UniquenessError(`user ${id} already exists`, 'id');
+    const user = validated(
+      DirectoryUser,
+      { ...input, id, version: nextVersion(existing), lastChange: this.change(change, 'create', at) },
+      'user',
+    );
     await this.claimAll(this.userClaims(user), id);
     await this.putUser(user, existing === undefined ? { absent: true } : { version: Number(existing.version) });
     return user;
@@ -314,14 +314,14 @@ export class DirectoryStore implements Directory {
   ): Promise<DirectoryGroup> {
     const id = options.id ?? this.newId();
     const at = this.now().toISOString();
+    const existing = await this.getItem(groupKey(id));
     const group = validated(
       DirectoryGroup,
-      { ...input, id, version: 1, lastChange: this.change(change, 'create', at) },
+      { ...input, id, version: nextVersion(existing), lastChange: this.change(change, 'create', at) },
       'group',
     );
     const members = [...new Set(group.members)];
     await this.requireUsers(members);
-    const existing = await this.getItem(groupKey(id));
     if (existing !== undefined && existing.deleted !== true)
       throw new UniquenessError(`group ${id} already exists`, 'id');
     await this.claimAll([['groupname', group.displayName]], id);
@@ -506,7 +506,7 @@ export class DirectoryStore implements Directory {
   /**
    * Claims each unique value for `owner`: a conditional put that succeeds when the pointer is free or already
    * ours. A pointer held by someone who no longer holds the value (or by a write that never finished) is taken
-   * over, conditioned on it being unchanged since read. Otherwise UniquenessError naming the value's kind.
+   * over once older than CLAIM_IN_FLIGHT_MS, conditioned on it being unchanged since read. Otherwise UniquenessError naming the value's kind.
    */
   private async claimAll(claims: [PointerKind, string][], owner: string): Promise<void> {
     for (const [kind, value] of claims) await this.claim(kind, value, owner);
@@ -541,7 +541,9 @@ export class DirectoryStore implements Directory {
     const pointer = Pointer.parse(existing);
     if (pointer.targetId === owner) return;
     const holder = await this.holds(kind, value, pointer.targetId);
-    const inFlight = holder === 'absent' && this.now().getTime() - Date.parse(pointer.claimedAt) < CLAIM_IN_FLIGHT_MS;
+    // A fresh claim is a write in flight whether its user or group is new ('absent') or being updated ('no': the
+    // claim is written before the item), so it is never taken over: two writers cannot both end up holding the value.
+    const inFlight = holder !== 'yes' && this.now().getTime() - Date.parse(pointer.claimedAt) < CLAIM_IN_FLIGHT_MS;
     if (holder === 'yes' || inFlight) throw taken();
     try {
       await this.doc.send(
@@ -745,6 +747,14 @@ export class DirectoryStore implements Directory {
     } while (start !== undefined);
     return { items, total };
   }
+}
+
+/**
+ * The version of a created user or group: 1, or one past a soft-deleted predecessor under the same id, so a re-created
+ * item never repeats a version (its audit event id `<kind>:<id>:<version>` would repeat the first creation's).
+ */
+function nextVersion(existing: Item | undefined): number {
+  return existing === undefined ? 1 : Number(existing.version) + 1;
 }
 
 type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } };

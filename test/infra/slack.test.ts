@@ -5,6 +5,7 @@ import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
 import { scimRoutes } from '#functions/scim/routes.ts';
 import { NOTIFY_ASYNC } from '#infra/constructs/slack.ts';
 import type { StintStack } from '#infra/stint-stack.ts';
+import { STALE_CLAIM_SECONDS } from '#lib/channels/slack/state.ts';
 import {
   allowedActions,
   allowedResources,
@@ -87,6 +88,11 @@ describe('Slack (configured)', () => {
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [ruleDlq, 'Arn'] } } },
     });
     expect(allowedActions(cfn, 'functions/notify/slack.ts').has('sqs:SendMessage')).toBe(true);
+  });
+
+  it('stops a notify run before its send claims may be taken over, so a live run never races a takeover', () => {
+    // A claim older than STALE_CLAIM_SECONDS is taken over by the next delivery: only a dead run may leave one.
+    expect(functionByEntry(cfn, 'functions/notify/slack.ts').Timeout).toBeLessThan(STALE_CLAIM_SECONDS);
   });
 
   it('reports no unacknowledged cdk-nag finding', () => {

@@ -25,7 +25,8 @@ import type { SlackState } from './state.ts';
  * - `request.escalated` while PENDING: the same, for the members of every tier reached so far; those already asked
  *   (recorded copies) are not asked again, so only the new tier's members get a DM (a late reconciler that jumped
  *   several tiers reaches all of them at once);
- * - decisions and grant changes: rewrite every copy to the request's current state;
+ * - decisions and grant changes: rewrite every copy to the request's current state (copies posted while the request
+ *   was being decided are rewritten by the posting delivery itself, which re-reads the request once it is done);
  * - the requester (and the grantee, for the grant itself) gets a DM on approved, rejected, active, expiring (10 minutes
  *   before the end, `grant.expiring` from the reconciler's reminder), revoked, expired, failed.
  * The request is re-read by id (strongly consistent), so events arriving out of order still show the latest state.
@@ -62,7 +63,14 @@ export async function notifySlack(
   }
   const failures = new SlackFailures(request.id);
   if (event.type === 'request.created' || event.type === 'request.escalated') {
-    if (request.status === 'PENDING') result.posted = await postApprovalRequests(deps, request, failures);
+    if (request.status === 'PENDING') {
+      result.posted = await postApprovalRequests(deps, request, failures);
+      // A vote or decision that landed while the messages were being posted found no copy to update: catch up now.
+      const latest = result.posted > 0 ? await deps.store.getRequest(request.id) : undefined;
+      if (latest !== undefined && latest.version > request.version) {
+        result.updated = await refreshPosts({ slack: deps.slack, posts: deps.state }, latest, failures);
+      }
+    }
   } else if (!NO_REFRESH.has(event.type)) {
     result.updated = await refreshPosts({ slack: deps.slack, posts: deps.state }, request, failures);
   }

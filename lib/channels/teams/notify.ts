@@ -29,8 +29,9 @@ import { copyKey, type TeamsCopy, type TeamsState } from './state.ts';
  *
  * Failures: what a person's Teams cannot take (the bot is not installed for them, they do not exist: a Connector 4xx)
  * is logged and skipped. Anything else (throttling, a 5xx, no answer, a token or Graph permission problem) is kept
- * until the rest is done and recorded, then thrown as TeamsNotifyIncompleteError: EventBridge retries the event (and
- * finally puts it in the rule's dead-letter queue), and the retry finds what was recorded and does only the rest.
+ * until the rest is done and recorded, then thrown as TeamsNotifyIncompleteError: Lambda retries the failed run twice
+ * (asynchronous invocation), then sends the event to the notify dead-letter queue; each retry finds what was recorded
+ * and does only the rest.
  * The request is re-read by id (strongly consistent), so events arriving out of order still show the latest state.
  */
 export const TEAMS_EVENT_TYPES = CHAT_EVENT_TYPES;

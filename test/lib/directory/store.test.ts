@@ -97,7 +97,7 @@ describe('DirectoryStore users', () => {
 
   it('does not resolve a stale pointer whose user no longer holds the value', async () => {
     const user = await store.createUser(aUser(), scim);
-    // A pointer left behind by an interrupted write names a user that does not hold the value.
+    // A pointer left behind by an interrupted write (older than a write in flight) names a user not holding the value.
     const stale = `${unique('stale')}@example.com`;
     await table.doc.send(
       new PutCommand({
@@ -107,7 +107,7 @@ describe('DirectoryStore users', () => {
           sk: 'PTR',
           entity: 'directory-pointer',
           targetId: user.id,
-          claimedAt: new Date().toISOString(),
+          claimedAt: new Date(Date.now() - 5 * 60_000).toISOString(),
         },
       }),
     );
@@ -115,6 +115,42 @@ describe('DirectoryStore users', () => {
     expect(await store.userByEmail(stale)).toBeUndefined();
     const claimant = await store.createUser({ ...aUser(), emails: [stale] }, scim);
     expect((await store.userByEmail(stale))?.id).toBe(claimant.id);
+  });
+
+  it('links an account to only one of two users whose links race (the first claim is still being written)', async () => {
+    const [alice, bob] = [await store.createUser(aUser(), scim), await store.createUser(aUser(), scim)];
+    const account = { kind: 'teams' as const, aadObjectId: crypto.randomUUID() };
+    // Alice's link has claimed the account's pointer; her user item is not written yet.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let claimed: () => void = () => {};
+    const pointerWritten = new Promise<void>((resolve) => {
+      claimed = resolve;
+    });
+    const slow = {
+      send: async (command: { input: { Item?: Record<string, unknown> } }) => {
+        const entity = command.input.Item?.entity;
+        if (command instanceof PutCommand && entity === 'directory-user') await held;
+        const result = await table.doc.send(command as PutCommand);
+        if (command instanceof PutCommand && entity === 'directory-pointer') claimed();
+        return result;
+      },
+    } as unknown as typeof table.doc;
+    const aliceLink = new DirectoryStore(slow, table.tableName).linkAccount(alice.id, account);
+    await pointerWritten;
+
+    const bobLink = await store.linkAccount(bob.id, account).then(
+      () => 'linked',
+      (error: unknown) => error,
+    );
+    release();
+    await aliceLink;
+
+    expect(bobLink).toBeInstanceOf(UniquenessError);
+    expect((await store.userById(bob.id))?.accounts).toEqual([]);
+    expect((await store.userByAccount(account))?.id).toBe(alice.id);
   });
 
   it('keeps both of two concurrent updates of one user (optimistic concurrency with retries)', async () => {
@@ -152,6 +188,22 @@ describe('DirectoryStore users', () => {
     expect(listed.items.map((u) => u.id)).not.toContain(user.id);
     await expect(store.deleteUser(user.id, scim)).rejects.toThrow(NotFoundError);
     expect((await store.createUser(input, scim)).userName).toBe(input.userName);
+  });
+
+  it('continues the version of a deleted user or group created again under its id, so no change reuses a version', async () => {
+    const user = await store.createUser(aUser(), scim, { id: unique('again') });
+    await store.deleteUser(user.id, scim);
+    const group = await store.createGroup({ displayName: unique('again'), members: [] }, scim);
+    await store.deleteGroup(group.id, scim);
+
+    const user2 = await store.createUser(aUser(), scim, { id: user.id });
+    const group2 = await store.createGroup({ displayName: unique('again'), members: [] }, scim, { id: group.id });
+
+    // Version 1 was the first creation and 2 the delete: the audit event ids (`<kind>:<id>:<version>`) stay unique.
+    expect(user2).toMatchObject({ id: user.id, version: 3 });
+    expect(group2).toMatchObject({ id: group.id, version: 3 });
+    expect((await store.userById(user.id))?.version).toBe(3);
+    expect((await store.groupById(group.id))?.version).toBe(3);
   });
 
   it('gives no identity to a deactivated user, and groups and manager to an active one', async () => {

@@ -108,6 +108,33 @@ describe('notifySlack', () => {
     expect(dm?.params.text).toContain('was approved');
   });
 
+  it('brings the copies up to date when the request is decided while they are being posted', async () => {
+    const request = await created();
+    const client = deps.slack;
+    const postMessage = client.postMessage.bind(client);
+    let decided = false;
+    client.postMessage = async (channel, message) => {
+      const posted = await postMessage(channel, message);
+      // approver-1 approves (through the API, say) as soon as their DM arrives.
+      if (!decided) {
+        decided = true;
+        await store.updateRequest(request.id, (r) => ({
+          ...r,
+          status: 'APPROVED',
+          decision: { outcome: 'approved', by: 'approver-1', channel: 'api', at: r.createdAt },
+        }));
+      }
+      return posted;
+    };
+
+    const result = await notifySlack(deps, { type: 'request.created', requestId: request.id });
+
+    expect(result).toMatchObject({ posted: 3, updated: 3 });
+    const updates = slack.callsOf('chat.update');
+    expect(updates.map((u) => u.params.ts).sort()).toEqual((await state.posts(request.id)).map((p) => p.ts).sort());
+    for (const update of updates) expect(JSON.stringify(update.params.blocks)).toContain('Approved by approver-1');
+  });
+
   it('tells the requester how to get the credentials when the grant is active', async () => {
     const request = await created();
     await store.updateRequest(request.id, (r) => ({ ...r, status: 'ACTIVE', expiresAt: '2030-01-15T11:00:00.000Z' }));
