@@ -34,7 +34,7 @@ export type TeamsActivityDeps = {
   store: Pick<Store, 'getRequest'>;
   /**
    * The bot's Entra ID tenant. When set, an invoke that names another tenant (`conversation.tenantId`,
-   * `channelData.tenant.id`) is refused: a multi-tenant bot registration must not let another organisation vote.
+   * `channelData.tenant.id`) is refused: a multi-tenant bot registration must not let another organization vote.
    */
   tenantId?: string;
   /** Look a clicker without a linked Teams account up in Microsoft Graph (needs `connector`). */
@@ -52,7 +52,7 @@ export const NOT_KNOWN =
 export const LOOKUP_FAILED =
   'Stint could not check who you are right now: try again in a moment. Nothing was recorded.';
 export const OTHER_TENANT =
-  'This Stint approval belongs to another Microsoft 365 organisation: you cannot act on it. Nothing was recorded.';
+  'This Stint approval belongs to another Microsoft 365 organization: you cannot act on it. Nothing was recorded.';
 
 /** Microsoft Graph could not be asked who a Teams user is (throttled, down, no permission, no token). */
 export class TeamsLookupError extends Error {
