@@ -158,8 +158,8 @@ export async function handleTeamsActivity(
 /**
  * The Stint identity behind a Teams user (Entra ID object id), as slackIdentity does it for Slack: the linked `teams`
  * account first; else, when `graphLookup` is on and a connector is given, Graph's `mail` (then `userPrincipalName`)
- * for that object id → the directory user with that email, and the account is linked for next time. Undefined when
- * no active Stint user matches: the caller says so and records nothing. A Graph failure throws TeamsLookupError.
+ * for that object id → the directory user with that email (unless it is linked to another Teams account), and the
+ * account is linked for next time. Undefined when no active Stint user matches: the caller says so and records nothing. A Graph failure throws TeamsLookupError.
  */
 export async function teamsIdentity(
   deps: Pick<TeamsActivityDeps, 'directory' | 'graphLookup' | 'connector'>,
@@ -176,6 +176,11 @@ export async function teamsIdentity(
     if (email === undefined) return undefined;
     user = await directory.userByEmail(email);
     if (user === undefined || !user.active) return undefined;
+    if (user.accounts.some((a) => a.kind === 'teams')) {
+      // The directory already names this person's Teams account, and it is another one: the email is not trusted.
+      logger.warn('a Teams user claims the email of someone linked to another Teams account', { userId: user.id });
+      return undefined;
+    }
     if (directory.linkAccount !== undefined) {
       try {
         await directory.linkAccount(user.id, account);

@@ -39,6 +39,8 @@ const AAD = {
   outsider: '00000000-0000-4000-8000-000000000008',
   /** In Graph and in the directory, but deactivated there. */
   leaver: '00000000-0000-4000-8000-000000000009',
+  /** In Graph with dba-1's email, though dba-1 is linked to another Teams account. */
+  twin: '00000000-0000-4000-8000-00000000000a',
 };
 
 let table: LocalTable;
@@ -386,6 +388,15 @@ describe('who clicked, without a linked Teams account (Microsoft Graph)', () => 
       expect(bot.graphLookups).toEqual([aad]);
     });
   }
+
+  it('does not trust the email of someone already linked to another Teams account', async () => {
+    const request = await pending(quorumFlow);
+    bot.addUser({ aadObjectId: AAD.twin, email: 'dba-1@example.com' });
+    const response = await call(invoke(AAD.twin, request.id));
+    expect(texts(response)).toContain(NOT_KNOWN);
+    expect(await votesOf(request.id)).toEqual([]);
+    expect(directory.links).toEqual([]);
+  });
 
   it('says Stint could not check who clicked when Graph fails, records nothing, and the next click works', async () => {
     const request = await pending(quorumFlow);
