@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleTeamsActivity } from '#lib/channels/teams/invoke.ts';
-import { botFrameworkAuth, directory, requests, store } from '#lib/channels/teams/wiring.ts';
+import { botFrameworkAuth, directory, requests, store, teamsClickOptions } from '#lib/channels/teams/wiring.ts';
 import { logger } from '#lib/observability/logger.ts';
 
 /** POST /webhooks/teams: no JWT authorizer; the Bot Framework token is verified in lib/channels/teams. */
@@ -13,7 +13,13 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
         : event.body;
   try {
     const response = await handleTeamsActivity(
-      { auth: botFrameworkAuth(), directory: directory(), requests: requests(), store: store() },
+      {
+        auth: botFrameworkAuth(),
+        directory: directory(),
+        requests: requests(),
+        store: store(),
+        ...teamsClickOptions(),
+      },
       { headers: event.headers, rawBody },
     );
     return {

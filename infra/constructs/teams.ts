@@ -27,7 +27,9 @@ export type TeamsProps = {
 
 /**
  * Microsoft Teams approvals, created only when the config has `teams`: the Bot Framework messaging endpoint
- * (no JWT authorizer: the handler verifies the Bot Framework token against the published signing keys), and, when
+ * (no JWT authorizer: the handler verifies the Bot Framework token against the published signing keys; with
+ * `tenantId` it refuses invokes from other tenants; with `appPasswordRef` and `graphLookup` it may read the bot's
+ * client secret, to look an unlinked clicker up in Microsoft Graph), and, when
  * `appPasswordRef` is set, the notify function: an EventBridge target of request and grant events that sends the
  * approval cards, updates them and notifies requesters through the Bot Connector (retries, then a dead-letter queue).
  */
@@ -50,6 +52,24 @@ export class Teams extends Construct {
       fn.fn.addEnvironment('STINT_TEAMS_APP_ID', teams.appId);
       if (teams.openIdMetadataUrl !== undefined) {
         fn.fn.addEnvironment('STINT_TEAMS_OPENID_METADATA_URL', teams.openIdMetadataUrl);
+      }
+      // Invokes naming another tenant are refused.
+      if (teams.tenantId !== undefined) fn.fn.addEnvironment('STINT_TEAMS_TENANT_ID', teams.tenantId);
+      if (teams.appPasswordRef !== undefined && teams.tenantId !== undefined && teams.graphLookup) {
+        // Who clicked, when their Teams account is not linked: Microsoft Graph, with the bot's own token. The
+        // reference only: the function resolves the secret itself.
+        const graph: Record<string, string | undefined> = {
+          STINT_TEAMS_APP_PASSWORD_REF: teams.appPasswordRef,
+          STINT_TEAMS_LOGIN_URL: teams.loginUrl,
+          STINT_TEAMS_GRAPH_URL: teams.graphUrl,
+          STINT_TEAMS_GRAPH_LOOKUP: 'true',
+        };
+        for (const [name, value] of Object.entries(graph)) if (value !== undefined) fn.fn.addEnvironment(name, value);
+        if (teams.appPasswordRef.startsWith('arn:')) {
+          fn.role.addToPrincipalPolicy(
+            new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [teams.appPasswordRef] }),
+          );
+        }
       }
       this.functions.set(route.entry, fn);
       exposeWebhook(

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { APPROVE_VERB } from '#lib/channels/teams/cards.ts';
-import { NOT_KNOWN } from '#lib/channels/teams/invoke.ts';
+import { NOT_KNOWN, OTHER_TENANT } from '#lib/channels/teams/invoke.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { BotFrameworkStandIn } from '../fixtures/teams/bot-framework.ts';
@@ -16,13 +16,16 @@ import { call, until } from '../support/http.ts';
  * requester's "active" notice (found in Graph by email); the grant expiring after its minute; the approver's card
  * rewritten to say so, and the requester's "expired" notice.
  *
- * The approver's Teams account (Entra object id) is linked through the directory admin route.
+ * The approver's Teams account (Entra object id) is linked through the directory admin route; Carol's is not: her
+ * click is mapped through Graph (her object id → her email → the directory) and her account linked.
  */
 const APP_ID = '6f1c2b9e-3a4d-4e5f-8a7b-1c2d3e4f5a6b';
 const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const APP_PASSWORD = 'e2e-teams-client-secret';
 const ALICE = { sub: 'alice-teams', email: 'alice.teams@example.com', aad: '0b6d1f7e-1111-4a2b-9c3d-5e6f7a8b9c0d' };
 const BOB = { sub: 'bob-teams', email: 'bob.teams@example.com', aad: '0b6d1f7e-2222-4a2b-9c3d-5e6f7a8b9c0d' };
+const CAROL = { sub: 'carol-teams', email: 'carol.teams@example.com', aad: '0b6d1f7e-3333-4a2b-9c3d-5e6f7a8b9c0d' };
+const STRANGER = { aad: '0b6d1f7e-ffff-4a2b-9c3d-5e6f7a8b9c0d' };
 
 let stint: Stint;
 let bot: BotFrameworkStandIn;
@@ -32,7 +35,8 @@ beforeAll(async () => {
     .registerBot({ appId: APP_ID, appPassword: APP_PASSWORD, tenantId: TENANT_ID })
     // Bob is found by his linked account, Alice by Graph (her email): neither needs the other way.
     .addUser({ aadObjectId: BOB.aad, email: 'bob@teams-only.example.com' })
-    .addUser({ aadObjectId: ALICE.aad, email: ALICE.email });
+    .addUser({ aadObjectId: ALICE.aad, email: ALICE.email })
+    .addUser({ aadObjectId: CAROL.aad, email: CAROL.email });
   const dir = await clusterParentDir('stint-e2e-teams');
   stint = await startStint({
     pgDataDir: join(dir, 'pg'),
@@ -66,13 +70,15 @@ async function scim(method: string, path: string, body: unknown) {
 }
 
 /** What the Connector POSTs when someone clicks Approve on Stint's card. */
-function clickOn(requestId: string, who: { aad: string }) {
+function clickOn(requestId: string, who: { aad: string }, tenantId = TENANT_ID) {
   return {
     type: 'invoke',
     name: 'adaptiveCard/action',
     channelId: 'msteams',
     serviceUrl: BotFrameworkStandIn.SERVICE_URL,
     from: { id: `29:${who.aad}`, aadObjectId: who.aad },
+    conversation: { id: `a:personal-${who.aad}`, conversationType: 'personal', tenantId },
+    channelData: { tenant: { id: tenantId } },
     value: { action: { type: 'Action.Execute', verb: APPROVE_VERB, data: { requestId } } },
   };
 }
@@ -90,7 +96,7 @@ const says = (card: { card: unknown } | undefined, text: string) => JSON.stringi
 describe('Teams approval through the local runtime', () => {
   it('sends the card, verifies the signed click, grants, notifies the requester, and shows the expiry', async () => {
     const ids: Record<string, string> = {};
-    for (const person of [ALICE, BOB]) {
+    for (const person of [ALICE, BOB, CAROL]) {
       const created = await scim('POST', '/Users', {
         schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
         userName: person.email,
@@ -148,10 +154,22 @@ describe('Teams approval through the local runtime', () => {
     const rogue = await bot.token({ appId: APP_ID, now: new Date() }, { key: 'rogue' });
     expect((await post(clickOn(id, BOB), rogue)).status).toBe(401);
 
-    // Alice's Teams account is linked to nobody: told so on the card, no vote.
-    const unknown = await post(clickOn(id, ALICE), await bot.token({ appId: APP_ID, now: new Date() }));
+    // Someone Graph does not know: told so on the card, no vote.
+    const unknown = await post(clickOn(id, STRANGER), await bot.token({ appId: APP_ID, now: new Date() }));
     expect(unknown.status).toBe(200);
     expect(unknown.text).toContain(NOT_KNOWN);
+    // Carol (not linked) is found through Graph by her object id, and refused as no approver; her account is linked.
+    const carol = await post(clickOn(id, CAROL), await bot.token({ appId: APP_ID, now: new Date() }));
+    expect(carol.text).toContain('Not recorded: you are not an approver of this request.');
+    expect(bot.graphLookups).toEqual([STRANGER.aad, CAROL.aad]);
+    const carolUser = await call(stint.url, 'GET', `/directory/users/${ids[CAROL.sub] ?? ''}`, { token: admin });
+    expect(JSON.stringify(carolUser.json)).toContain(CAROL.aad);
+    // Bob, from another tenant's conversation: refused before anything.
+    const elsewhere = await post(
+      clickOn(id, BOB, '0f0e0d0c-0b0a-4909-8807-060504030201'),
+      await bot.token({ appId: APP_ID, now: new Date() }),
+    );
+    expect(elsewhere.text).toContain(OTHER_TENANT);
 
     const answer = await post(clickOn(id, BOB), await bot.token({ appId: APP_ID, now: new Date() }));
     expect(answer.status, answer.text).toBe(200);

@@ -59,6 +59,7 @@ describe('Teams (configured)', () => {
     const env = functionByEntry(cfn, ENTRY).Environment?.Variables ?? {};
     expect(env.STINT_TEAMS_APP_ID).toBe(APP_ID);
     expect(env.STINT_TEAMS_OPENID_METADATA_URL).toBeUndefined();
+    expect(env.STINT_TEAMS_TENANT_ID).toBeUndefined();
     const actions = allowedActions(cfn, ENTRY);
     expect(actions.has('states:SendTaskSuccess')).toBe(true);
     expect(actions.has('dynamodb:PutItem')).toBe(true);
@@ -138,8 +139,18 @@ describe('Teams proactive cards (appPasswordRef and tenantId set)', () => {
     expect(actions.has('dynamodb:Query')).toBe(true);
     expect(actions.has('states:SendTaskSuccess')).toBe(false);
     expect(actions.has('states:StartExecution')).toBe(false);
-    // The webhook function still cannot read the bot's secret.
-    expect(allowedActions(cfn, ENTRY).has('secretsmanager:GetSecretValue')).toBe(false);
+  });
+
+  it('lets the webhook function read exactly the bot’s secret (Graph lookup of an unlinked clicker), and pins the tenant', () => {
+    const env = functionByEntry(cfn, ENTRY).Environment?.Variables ?? {};
+    expect(env).toMatchObject({
+      STINT_TEAMS_APP_ID: APP_ID,
+      STINT_TEAMS_TENANT_ID: TENANT,
+      STINT_TEAMS_APP_PASSWORD_REF: PASSWORD,
+      STINT_TEAMS_GRAPH_LOOKUP: 'true',
+    });
+    expect(allowedResources(cfn, ENTRY, 'secretsmanager:GetSecretValue')).toEqual([PASSWORD]);
+    expect(allowedActions(cfn, ENTRY).has('secretsmanager:ListSecrets')).toBe(false);
   });
 
   it('reports no unacknowledged cdk-nag finding', () => {
@@ -167,6 +178,29 @@ describe('Teams proactive cards (appPasswordRef and tenantId set)', () => {
     expect(() =>
       synth({ stackName: 'StintTest', teams: { appId: APP_ID, tenantId: 'contoso', appPasswordRef: PASSWORD } }),
     ).toThrow('teams.tenantId: must be the Entra ID tenant id');
+  });
+
+  it('keeps the bot’s secret from the webhook function when graphLookup is off (linked accounts only)', () => {
+    const { stack: off, cfn: offCfn } = synth({
+      stackName: 'StintTest',
+      teams: { appId: APP_ID, tenantId: TENANT, appPasswordRef: PASSWORD, graphLookup: false },
+    });
+    const env = functionByEntry(offCfn, ENTRY).Environment?.Variables ?? {};
+    expect(env.STINT_TEAMS_TENANT_ID).toBe(TENANT);
+    expect(env.STINT_TEAMS_APP_PASSWORD_REF).toBeUndefined();
+    expect(allowedActions(offCfn, ENTRY).has('secretsmanager:GetSecretValue')).toBe(false);
+    // The notify function still sends cards with it.
+    expect(allowedResources(offCfn, NOTIFY, 'secretsmanager:GetSecretValue')).toEqual([PASSWORD]);
+    const report = new AwsSolutionsChecks().validateScope(off);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('pins the tenant without a client secret, and gives the webhook function no secret to read', () => {
+    const { cfn: pinned } = synth({ stackName: 'StintTest', teams: { appId: APP_ID, tenantId: TENANT } });
+    const env = functionByEntry(pinned, ENTRY).Environment?.Variables ?? {};
+    expect(env.STINT_TEAMS_TENANT_ID).toBe(TENANT);
+    expect(env.STINT_TEAMS_APP_PASSWORD_REF).toBeUndefined();
+    expect(allowedActions(pinned, ENTRY).has('secretsmanager:GetSecretValue')).toBe(false);
   });
 
   it('accepts env: secrets and plain-HTTP stand-ins locally', () => {

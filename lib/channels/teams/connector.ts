@@ -14,7 +14,9 @@ import { ADAPTIVE_CARD_TYPE, type AdaptiveCard } from './cards.ts';
  *   creates a 1:1 conversation with a user (Entra object id in `members[].id`) or a new thread in a channel (the
  *   card goes in `activity`, the answer carries `activityId`); `POST …/v3/conversations/{id}/activities` sends;
  *   `PUT …/v3/conversations/{id}/activities/{activityId}` replaces a sent card.
- * - Graph: `GET {graphUrl}/v1.0/users/{email}?$select=id` (application permission User.Read.All); 404 = no such user.
+ * - Graph (application permission User.Read.All; 404 = no such user): `GET {graphUrl}/v1.0/users/{email}?$select=id`
+ *   (notify: who to send a card to) and `GET {graphUrl}/v1.0/users/{id}?$select=id,mail,userPrincipalName` (invoke:
+ *   who clicked). Graph's user resource: `mail` may be null; `userPrincipalName` is always set.
  *
  * Errors: HTTP 429, 5xx and network failures (timeouts included) throw TeamsTransientError (worth retrying later);
  * any other failure, a 4xx or an answer of the wrong shape, throws TeamsApiError (retrying will not help). A 401 from
@@ -87,6 +89,14 @@ const ConversationAnswer = z.looseObject({ id: z.string().min(1).max(1024) });
 const ThreadAnswer = z.looseObject({ id: z.string().min(1).max(1024), activityId: z.string().min(1).max(256) });
 const ResourceAnswer = z.looseObject({ id: z.string().min(1).max(1024) });
 const GraphUser = z.looseObject({ id: z.uuid() });
+const GraphUserEmails = z.looseObject({
+  id: z.uuid(),
+  mail: z.string().max(320).nullish(),
+  userPrincipalName: z.string().max(320).nullish(),
+});
+
+/** A Graph user as the invoke handler reads it: its object id and the addresses it may be known by. */
+export type GraphUserEmails = { id: string; mail: string | undefined; userPrincipalName: string | undefined };
 
 /** An activity carrying one Adaptive Card; `summary` is what notifications and the chat list show. */
 export function cardActivity(card: AdaptiveCard, summary?: string): TeamsActivity {
@@ -180,6 +190,23 @@ export class TeamsConnector {
     try {
       const answer = await this.call('graph-user', GRAPH_SCOPE, 'GET', url);
       return parse('graph-user', GraphUser, answer).id;
+    } catch (error) {
+      if (error instanceof TeamsApiError && !error.retryable && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The mail and user principal name of the Entra ID user with this object id; undefined when Graph has none. */
+  async userById(aadObjectId: string): Promise<GraphUserEmails | undefined> {
+    const url = new URL(`v1.0/users/${encodeURIComponent(aadObjectId)}`, this.graphUrl);
+    url.searchParams.set('$select', 'id,mail,userPrincipalName');
+    try {
+      const answer = await this.call('graph-user', GRAPH_SCOPE, 'GET', url);
+      const user = parse('graph-user', GraphUserEmails, answer);
+      if (user.id.toLowerCase() !== aadObjectId.toLowerCase()) {
+        throw new TeamsApiError('graph-user', undefined, 'answered another user');
+      }
+      return { id: user.id, mail: user.mail ?? undefined, userPrincipalName: user.userPrincipalName ?? undefined };
     } catch (error) {
       if (error instanceof TeamsApiError && !error.retryable && error.status === 404) return undefined;
       throw error;

@@ -29,6 +29,30 @@ export function teamsConnector(): TeamsConnector {
   return connector;
 }
 
+/**
+ * What the webhook needs besides the directory: the tenant invokes are pinned to (when configured), and the connector
+ * when it may look an unlinked clicker up in Graph (graphLookup on, and the bot's client secret configured).
+ */
+export function teamsClickOptions(): { tenantId?: string; graphLookup: boolean; connector?: TeamsConnector } {
+  const teams = config().teams;
+  const tenantId = ifSet(() => teams.tenantId);
+  const graphLookup = teams.graphLookup && tenantId !== undefined && ifSet(() => teams.appPasswordRef) !== undefined;
+  return {
+    ...(tenantId === undefined ? {} : { tenantId }),
+    graphLookup,
+    ...(graphLookup ? { connector: teamsConnector() } : {}),
+  };
+}
+
+/** An optional setting: config() throws "not set for this function" when a required-on-use variable is missing. */
+function ifSet(read: () => string): string | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
 let state: TeamsState | undefined;
 export function teamsState(): TeamsState {
   state ??= new TeamsState(createDocumentClient(), config().tableName);

@@ -166,4 +166,37 @@ describe('TeamsConnector: Microsoft Graph lookup', () => {
       status: 403,
     });
   });
+
+  it('reads a user’s mail and user principal name by object id, and undefined for nobody (404)', async () => {
+    const client = connector();
+    const erin = { aadObjectId: '0b6d1f7e-4444-4a2b-9c3d-5e6f7a8b9c0d', email: 'erin@contoso.example', mail: null };
+    bot.addUser(erin);
+
+    expect(await client.userById(DANA.aadObjectId)).toEqual({
+      id: DANA.aadObjectId,
+      mail: DANA.email,
+      userPrincipalName: DANA.email,
+    });
+    expect(await client.userById(erin.aadObjectId)).toEqual({
+      id: erin.aadObjectId,
+      mail: undefined,
+      userPrincipalName: erin.email,
+    });
+    expect(await client.userById('0b6d1f7e-ffff-4a2b-9c3d-5e6f7a8b9c0d')).toBeUndefined();
+
+    expect(bot.tokenRequests).toEqual([{ tenant: BOT.tenantId, scope: GRAPH_SCOPE }]);
+    expect(bot.graphLookups).toEqual([DANA.aadObjectId, erin.aadObjectId, '0b6d1f7e-ffff-4a2b-9c3d-5e6f7a8b9c0d']);
+  });
+
+  it('throws on a Graph failure by object id other than 404 (throttled: retryable; forbidden: not)', async () => {
+    const client = connector();
+    bot.failNext('graph', 503, 403);
+
+    await expect(client.userById(DANA.aadObjectId)).rejects.toBeInstanceOf(TeamsTransientError);
+    await expect(client.userById(DANA.aadObjectId)).rejects.toMatchObject({
+      retryable: false,
+      operation: 'graph-user',
+      status: 403,
+    });
+  });
 });

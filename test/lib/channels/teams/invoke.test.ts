@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BotFrameworkAuth } from '#lib/channels/teams/auth.ts';
 import { APPROVE_VERB, REFRESH_VERB, REJECT_VERB } from '#lib/channels/teams/cards.ts';
-import { handleTeamsActivity, NOT_KNOWN, type TeamsActivityDeps } from '#lib/channels/teams/invoke.ts';
+import { TeamsConnector } from '#lib/channels/teams/connector.ts';
+import {
+  handleTeamsActivity,
+  LOOKUP_FAILED,
+  NOT_KNOWN,
+  OTHER_TENANT,
+  type TeamsActivityDeps,
+} from '#lib/channels/teams/invoke.ts';
 import type { AccessFlow } from '#lib/domain/flow.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { RequestService } from '#lib/services/requests.ts';
@@ -15,6 +22,8 @@ import { ROLES, TestClock } from '../../../support/services.ts';
 
 const APP_ID = '6f1c2a4e-1b2c-4d3e-8f90-a1b2c3d4e5f6';
 const NOW = '2030-01-15T10:00:00.000Z';
+const BOT = { appId: APP_ID, appPassword: 'stand-in-client-secret', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' };
+const OTHER_TENANT_ID = '0f0e0d0c-0b0a-4909-8807-060504030201';
 const AAD = {
   requester: '00000000-0000-4000-8000-000000000001',
   approver: '00000000-0000-4000-8000-000000000002',
@@ -22,6 +31,16 @@ const AAD = {
   dba2: '00000000-0000-4000-8000-000000000004',
   mallory: '00000000-0000-4000-8000-000000000005',
   stranger: '00000000-0000-4000-8000-0000000000ff',
+  /** In Graph and in the directory, no linked Teams account. */
+  dba3: '00000000-0000-4000-8000-000000000006',
+  /** In Graph without a mailbox (mail null): known by user principal name. */
+  dba4: '00000000-0000-4000-8000-000000000007',
+  /** In Graph, but the directory has nobody with that email. */
+  outsider: '00000000-0000-4000-8000-000000000008',
+  /** In Graph and in the directory, but deactivated there. */
+  leaver: '00000000-0000-4000-8000-000000000009',
+  /** In Graph with dba-1's email, though dba-1 is linked to another Teams account. */
+  twin: '00000000-0000-4000-8000-00000000000a',
 };
 
 let table: LocalTable;
@@ -30,6 +49,7 @@ let store: Store;
 let executions: RecordingExecutions;
 let clock: TestClock;
 let deps: TeamsActivityDeps;
+let directory: MemoryDirectory;
 
 const quorumFlow = aFlow({
   id: 'db-quorum',
@@ -46,22 +66,41 @@ const teams = (aadObjectId: string) => [{ kind: 'teams' as const, aadObjectId }]
 
 beforeEach(async () => {
   table = await startDynalite();
-  bot = await BotFrameworkStandIn.start();
+  bot = (await BotFrameworkStandIn.start())
+    .registerBot(BOT)
+    .addUser({ aadObjectId: AAD.dba3, email: 'dba-3@example.com' })
+    .addUser({ aadObjectId: AAD.dba4, email: 'dba-4@example.com', mail: null })
+    .addUser({ aadObjectId: AAD.outsider, email: 'outsider@partner.example' })
+    .addUser({ aadObjectId: AAD.leaver, email: 'leaver@example.com' });
   clock = new TestClock(NOW);
   store = new Store(table.doc, table.tableName, { now: clock.now });
   executions = new RecordingExecutions();
-  const directory = new MemoryDirectory()
+  directory = new MemoryDirectory()
     .addUser({ id: 'requester-1', email: 'requester-1@example.com', accounts: teams(AAD.requester) })
     .addUser({ id: 'approver-1', email: 'approver-1@example.com', accounts: teams(AAD.approver) })
     .addUser({ id: 'dba-1', email: 'dba-1@example.com', accounts: teams(AAD.dba1) })
     .addUser({ id: 'dba-2', email: 'dba-2@example.com', accounts: teams(AAD.dba2) })
     .addUser({ id: 'mallory', email: 'mallory@example.com', accounts: teams(AAD.mallory) })
-    .addGroup('dba', ['dba-1', 'dba-2']);
+    .addUser({ id: 'dba-3', email: 'dba-3@example.com' })
+    .addUser({ id: 'dba-4', email: 'dba-4@example.com' })
+    .addUser({ id: 'leaver', email: 'leaver@example.com', active: false })
+    .addGroup('dba', ['dba-1', 'dba-2', 'dba-3', 'dba-4', 'leaver']);
   deps = {
     auth: new BotFrameworkAuth({ appId: APP_ID, openIdMetadataUrl: bot.openIdMetadataUrl, now: clock.now }),
     directory,
     requests: new RequestService({ store, executions, roles: ROLES, now: clock.now }),
     store,
+    tenantId: BOT.tenantId,
+    graphLookup: true,
+    connector: new TeamsConnector({
+      appId: BOT.appId,
+      tenantId: BOT.tenantId,
+      appPassword: async () => BOT.appPassword,
+      serviceUrl: bot.serviceUrl,
+      loginUrl: bot.loginUrl,
+      graphUrl: bot.graphUrl,
+      now: clock.now,
+    }),
   };
 });
 
@@ -77,7 +116,13 @@ async function pending(flow: AccessFlow = aFlow(), token = 'approval-token'): Pr
   return request;
 }
 
-function invoke(aadObjectId: string | undefined, requestId: string, verb = APPROVE_VERB, reason?: string): string {
+function invoke(
+  aadObjectId: string | undefined,
+  requestId: string,
+  verb = APPROVE_VERB,
+  reason?: string,
+  extra: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
     type: 'invoke',
     name: 'adaptiveCard/action',
@@ -93,6 +138,7 @@ function invoke(aadObjectId: string | undefined, requestId: string, verb = APPRO
       },
       trigger: 'manual',
     },
+    ...extra,
   });
 }
 
@@ -283,5 +329,173 @@ describe('exactly the right votes', () => {
     expect(after?.status).toBe('APPROVED');
     expect(executions.resumes).toEqual([{ token: 'approval-token', live: true }]);
     expect(executions.fails).toEqual([]);
+  });
+});
+
+describe('who clicked, without a linked Teams account (Microsoft Graph)', () => {
+  it('finds the clicker by the email Graph reports, records the vote and links the account', async () => {
+    const request = await pending(quorumFlow);
+
+    const response = await call(invoke(AAD.dba3, request.id));
+
+    expect(texts(response)).toContain('Your approval was recorded; more approvals are needed.');
+    expect((await votesOf(request.id)).map((v) => ({ by: v.by, channel: v.channel }))).toEqual([
+      { by: 'dba-3', channel: 'teams' },
+    ]);
+    expect(directory.links).toEqual([{ userId: 'dba-3', account: { kind: 'teams', aadObjectId: AAD.dba3 } }]);
+    expect(bot.graphLookups).toEqual([AAD.dba3]);
+    expect(bot.tokenRequests).toEqual([{ tenant: BOT.tenantId, scope: 'https://graph.microsoft.com/.default' }]);
+  });
+
+  it('uses the linked account on the next click, without asking Graph again', async () => {
+    const request = await pending(quorumFlow);
+    await call(invoke(AAD.dba3, request.id));
+
+    const again = await call(invoke(AAD.dba3, request.id));
+
+    expect(texts(again)).toContain('Your approve was already recorded; nothing changed.');
+    expect(bot.graphLookups).toEqual([AAD.dba3]);
+  });
+
+  it('falls back to the user principal name when Graph has no mail for the user', async () => {
+    const request = await pending(quorumFlow);
+    await call(invoke(AAD.dba4, request.id));
+    expect((await votesOf(request.id)).map((v) => v.by)).toEqual(['dba-4']);
+  });
+
+  it('still records the vote when linking the account fails', async () => {
+    const request = await pending(quorumFlow);
+    directory.linkAccount = async () => {
+      throw new Error('conflict');
+    };
+    const response = await call(invoke(AAD.dba3, request.id));
+    expect(texts(response)).toContain('Your approval was recorded; more approvals are needed.');
+    expect((await votesOf(request.id)).map((v) => v.by)).toEqual(['dba-3']);
+  });
+
+  const unknown: [string, string][] = [
+    ['a user Graph does not know', AAD.stranger],
+    ['a Graph user whose email is in no directory user', AAD.outsider],
+    ['a Graph user whose directory user is inactive', AAD.leaver],
+  ];
+  for (const [name, aad] of unknown) {
+    it(`tells ${name} they are not known, records nothing and links nothing`, async () => {
+      const request = await pending(quorumFlow);
+      const response = await call(invoke(aad, request.id));
+      expect(texts(response)).toContain(NOT_KNOWN);
+      expect(await votesOf(request.id)).toEqual([]);
+      expect(directory.links).toEqual([]);
+      expect(bot.graphLookups).toEqual([aad]);
+    });
+  }
+
+  it('does not trust the email of someone already linked to another Teams account', async () => {
+    const request = await pending(quorumFlow);
+    bot.addUser({ aadObjectId: AAD.twin, email: 'dba-1@example.com' });
+    const response = await call(invoke(AAD.twin, request.id));
+    expect(texts(response)).toContain(NOT_KNOWN);
+    expect(await votesOf(request.id)).toEqual([]);
+    expect(directory.links).toEqual([]);
+  });
+
+  it('says Stint could not check who clicked when Graph fails, records nothing, and the next click works', async () => {
+    const request = await pending(quorumFlow);
+    bot.failNext('graph', 503);
+
+    const failed = await call(invoke(AAD.dba3, request.id));
+
+    expect(failed.status).toBe(200);
+    expect(texts(failed)).toContain(LOOKUP_FAILED);
+    expect(actionsOf(failed)).toEqual([APPROVE_VERB, REJECT_VERB]);
+    expect(await votesOf(request.id)).toEqual([]);
+    expect(directory.links).toEqual([]);
+
+    const retried = await call(invoke(AAD.dba3, request.id));
+    expect(texts(retried)).toContain('Your approval was recorded; more approvals are needed.');
+  });
+
+  it('says Stint could not check when the Graph token cannot be had', async () => {
+    const request = await pending(quorumFlow);
+    bot.failNext('token', 500);
+    const response = await call(invoke(AAD.dba3, request.id));
+    expect(texts(response)).toContain(LOOKUP_FAILED);
+    expect(await votesOf(request.id)).toEqual([]);
+  });
+
+  it('does not ask Graph when graphLookup is off', async () => {
+    const request = await pending(quorumFlow);
+    deps = { ...deps, graphLookup: false };
+
+    const response = await call(invoke(AAD.dba3, request.id));
+
+    expect(texts(response)).toContain(NOT_KNOWN);
+    expect(await votesOf(request.id)).toEqual([]);
+    expect(bot.graphLookups).toEqual([]);
+    expect(bot.tokenRequests).toEqual([]);
+  });
+
+  it('does not ask Graph without a connector (no client secret configured)', async () => {
+    const request = await pending(quorumFlow);
+    const { connector: _, ...withoutConnector } = deps;
+    deps = withoutConnector;
+    const response = await call(invoke(AAD.dba3, request.id));
+    expect(texts(response)).toContain(NOT_KNOWN);
+    expect(bot.graphLookups).toEqual([]);
+  });
+});
+
+describe('the bot’s tenant', () => {
+  const otherTenant: [string, Record<string, unknown>][] = [
+    ['conversation.tenantId', { conversation: { id: 'a:conversation', tenantId: OTHER_TENANT_ID } }],
+    ['channelData.tenant.id', { channelData: { tenant: { id: OTHER_TENANT_ID } } }],
+    [
+      'channelData.tenant.id while conversation.tenantId is the bot’s',
+      {
+        conversation: { id: 'a:conversation', tenantId: BOT.tenantId },
+        channelData: { tenant: { id: OTHER_TENANT_ID } },
+      },
+    ],
+  ];
+  for (const [name, extra] of otherTenant) {
+    it(`refuses a click from another tenant (${name}), even by a linked approver, and records nothing`, async () => {
+      const request = await pending();
+      const response = await call(invoke(AAD.approver, request.id, APPROVE_VERB, undefined, extra));
+      expect(response.status).toBe(200);
+      expect(texts(response)).toEqual([OTHER_TENANT]);
+      expect(await votesOf(request.id)).toEqual([]);
+      expect(executions.resumes).toEqual([]);
+      expect(bot.graphLookups).toEqual([]);
+    });
+  }
+
+  it('refuses a card refresh from another tenant without showing the request', async () => {
+    const request = await pending();
+    const response = await call(
+      invoke(AAD.approver, request.id, REFRESH_VERB, undefined, { channelData: { tenant: { id: OTHER_TENANT_ID } } }),
+    );
+    expect(texts(response)).toEqual([OTHER_TENANT]);
+    expect(response.body).not.toContain(request.id);
+  });
+
+  it('accepts a click naming the bot’s tenant in both places (any letter case)', async () => {
+    const request = await pending();
+    const response = await call(
+      invoke(AAD.approver, request.id, APPROVE_VERB, undefined, {
+        conversation: { id: 'a:conversation', conversationType: 'channel', tenantId: BOT.tenantId.toUpperCase() },
+        channelData: { tenant: { id: BOT.tenantId }, channel: { id: '19:ops@thread.tacv2' } },
+      }),
+    );
+    expect(texts(response)).toContain('Approved: Stint is granting the access.');
+    expect((await votesOf(request.id)).map((v) => v.by)).toEqual(['approver-1']);
+  });
+
+  it('does not pin the tenant when none is configured', async () => {
+    const request = await pending();
+    const { tenantId: _, ...unpinned } = deps;
+    deps = unpinned;
+    const response = await call(
+      invoke(AAD.approver, request.id, APPROVE_VERB, undefined, { channelData: { tenant: { id: OTHER_TENANT_ID } } }),
+    );
+    expect(texts(response)).toContain('Approved: Stint is granting the access.');
   });
 });
