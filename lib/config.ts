@@ -71,6 +71,9 @@ export type Config = {
     readonly loginUrl: string | undefined;
     readonly graphUrl: string;
     readonly graphLookup: boolean;
+    /** Whether the function was given the tenant id and the bot's client secret reference (proactive Teams). */
+    readonly tenantIdIfSet: string | undefined;
+    readonly hasAppPassword: boolean;
   };
   readonly jiraApprovals: { readonly webhookSecretRef: string };
   readonly apiUrl: string | undefined;
@@ -129,6 +132,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       loginUrl: e.STINT_TEAMS_LOGIN_URL,
       graphUrl: e.STINT_TEAMS_GRAPH_URL,
       graphLookup: e.STINT_TEAMS_GRAPH_LOOKUP === 'true',
+      tenantIdIfSet: e.STINT_TEAMS_TENANT_ID,
+      hasAppPassword: e.STINT_TEAMS_APP_PASSWORD_REF !== undefined,
     },
     jiraApprovals: {
       get webhookSecretRef() {

@@ -35,22 +35,13 @@ export function teamsConnector(): TeamsConnector {
  */
 export function teamsClickOptions(): { tenantId?: string; graphLookup: boolean; connector?: TeamsConnector } {
   const teams = config().teams;
-  const tenantId = ifSet(() => teams.tenantId);
-  const graphLookup = teams.graphLookup && tenantId !== undefined && ifSet(() => teams.appPasswordRef) !== undefined;
+  const tenantId = teams.tenantIdIfSet;
+  const graphLookup = teams.graphLookup && tenantId !== undefined && teams.hasAppPassword;
   return {
     ...(tenantId === undefined ? {} : { tenantId }),
     graphLookup,
     ...(graphLookup ? { connector: teamsConnector() } : {}),
   };
-}
-
-/** An optional setting: config() throws "not set for this function" when a required-on-use variable is missing. */
-function ifSet(read: () => string): string | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
-  }
 }
 
 let state: TeamsState | undefined;

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '#lib/config.ts';
+
+describe('parseConfig: Teams', () => {
+  it('reports the optional tenant and client secret of a proactive bot when they are set', () => {
+    const teams = parseConfig({
+      STINT_TEAMS_APP_ID: '6f1c2b9e-3a4d-4e5f-8a7b-1c2d3e4f5a6b',
+      STINT_TEAMS_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+      STINT_TEAMS_APP_PASSWORD_REF: 'env:TEAMS_APP_PASSWORD',
+      STINT_TEAMS_GRAPH_LOOKUP: 'true',
+    }).teams;
+
+    expect(teams.tenantIdIfSet).toBe('72f988bf-86f1-41af-91ab-2d7cd011db47');
+    expect(teams.hasAppPassword).toBe(true);
+    expect(teams.graphLookup).toBe(true);
+  });
+
+  it('says they are absent for a webhook-only bot, and a required read of them fails with the variable name', () => {
+    const teams = parseConfig({ STINT_TEAMS_APP_ID: '6f1c2b9e-3a4d-4e5f-8a7b-1c2d3e4f5a6b' }).teams;
+
+    expect(teams.tenantIdIfSet).toBeUndefined();
+    expect(teams.hasAppPassword).toBe(false);
+    expect(teams.graphLookup).toBe(true); // on by default, as in infra/config.ts
+    expect(() => teams.appPasswordRef).toThrow('STINT_TEAMS_APP_PASSWORD_REF');
+  });
+});
