@@ -1,22 +1,20 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
 import type { StintConfig } from '#infra/config.ts';
+import { routeToNotify } from '#infra/constructs/notify-rule.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 import { SLACK_EVENT_TYPES } from '#lib/channels/slack/notify.ts';
 
 /** Lambda's asynchronous retries of a failed notify invocation (2 is the most Lambda allows). */
-export const NOTIFY_ASYNC = { retryAttempts: 2, maxEventAgeHours: 6 } as const;
 
 export type SlackProps = {
   readonly config: StintConfig;
@@ -67,29 +65,11 @@ export class Slack extends Construct {
     notify.grantTable(props.table, 'readWrite');
     notify.fn.addEnvironment('STINT_API_URL', props.apiUrl);
     this.functions.set('notify', notify);
-    const deadLetters = new sqs.Queue(this, 'NotifyDeadLetters', {
-      enforceSSL: true,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(deadLetters).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the Slack notification rule target.',
-    });
-    this.deadLetters = deadLetters;
-    // EventBridge invokes a Lambda target asynchronously: its retry policy and DLQ cover the invocation itself
-    // (throttling, Lambda unavailable). A failure of the function (SlackDeliveryError: Slack rate limited or down) is
-    // retried by Lambda's asynchronous invocation, twice (about 1 and 2 minutes later), then lands on the same queue.
-    notify.fn.configureAsyncInvoke({
-      retryAttempts: NOTIFY_ASYNC.retryAttempts,
-      maxEventAge: Duration.hours(NOTIFY_ASYNC.maxEventAgeHours),
-      onFailure: new SqsDestination(deadLetters),
-    });
-    new events.Rule(this, 'NotifyRule', {
-      eventBus: props.bus,
-      description: 'Stint: request and grant events for Slack',
-      eventPattern: { source: ['stint'], detailType: [...SLACK_EVENT_TYPES] },
-      targets: [new targets.LambdaFunction(notify.fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
+    this.deadLetters = routeToNotify(this, {
+      bus: props.bus,
+      fn: notify.fn,
+      channel: 'Slack',
+      eventTypes: SLACK_EVENT_TYPES,
     });
 
     const secretArns = [slack.signingSecretRef, slack.botTokenRef].filter((ref) => ref.startsWith('arn:'));

@@ -1,15 +1,14 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { teamsWebhookRoutes } from '#functions/callbacks/routes.ts';
 import type { StintConfig } from '#infra/config.ts';
+import { routeToNotify } from '#infra/constructs/notify-rule.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
@@ -109,35 +108,11 @@ export class Teams extends Construct {
     }
     this.functions.set('notify', notify);
 
-    const deadLetters = new sqs.Queue(this, 'NotifyDeadLetters', {
-      enforceSSL: true,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(deadLetters).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the Teams notification rule target.',
-    });
-    this.deadLetters = deadLetters;
-    // EventBridge invokes the function asynchronously: the rule's retries and DLQ cover failures to invoke it, while a
-    // failed run (the function threw: a Connector or Graph call it could not make) is retried by Lambda's own
-    // asynchronous invocation, then sent to the same queue. Either way the event is kept.
-    notify.fn.configureAsyncInvoke({
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
-      onFailure: new destinations.SqsDestination(deadLetters),
-    });
-    new events.Rule(this, 'NotifyRule', {
-      eventBus: props.bus,
-      description: 'Stint: request and grant events for Teams',
-      eventPattern: { source: ['stint'], detailType: [...TEAMS_EVENT_TYPES] },
-      targets: [
-        new targets.LambdaFunction(notify.fn, {
-          deadLetterQueue: deadLetters,
-          retryAttempts: 8,
-          maxEventAge: Duration.hours(2),
-        }),
-      ],
+    this.deadLetters = routeToNotify(this, {
+      bus: props.bus,
+      fn: notify.fn,
+      channel: 'Teams',
+      eventTypes: TEAMS_EVENT_TYPES,
     });
   }
 }

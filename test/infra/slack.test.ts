@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '#functions/api/routes.ts';
 import { slackWebhookRoutes } from '#functions/callbacks/routes.ts';
 import { scimRoutes } from '#functions/scim/routes.ts';
-import { NOTIFY_ASYNC } from '#infra/constructs/slack.ts';
+import { NOTIFY_ASYNC } from '#infra/constructs/notify-rule.ts';
 import type { StintStack } from '#infra/stint-stack.ts';
 import { STALE_CLAIM_SECONDS } from '#lib/channels/slack/state.ts';
 import {
