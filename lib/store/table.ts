@@ -46,7 +46,7 @@ export type Entity =
   | 'slack-sent'
   /** A used Slack request signature (replay protection, 10-minute TTL). */
   | 'slack-replay'
-  /** A Teams approval card sent for a request, and a Teams notice sent (lib/channels/teams/state.ts). */
+  /** A Teams approval card and a Teams notice of a request: claimed before sending, then sent (lib/channels/teams/state.ts). */
   | 'teams-copy'
   | 'teams-notice'
   /** A used Jira webhook body signature (replay protection, lib/channels/jira/state.ts). */

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseStintConfig } from '#infra/config.ts';
 import type { StintStack } from '#infra/stint-stack.ts';
 import { TEAMS_EVENT_TYPES } from '#lib/channels/teams/notify.ts';
+import { STALE_CLAIM_SECONDS } from '#lib/channels/teams/state.ts';
 import {
   allowedActions,
   allowedResources,
@@ -121,6 +122,11 @@ describe('Teams proactive cards (appPasswordRef and tenantId set)', () => {
     expect(config?.Properties.MaximumRetryAttempts).toBe(2);
     expect(JSON.stringify(config?.Properties.DestinationConfig)).toContain(queues[0]?.[0]);
     expect(allowedResources(cfn, NOTIFY, 'sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': [queues[0]?.[0], 'Arn'] }]);
+  });
+
+  it('stops a notify run before its send claims may be taken over, so a live run never races a takeover', () => {
+    // A claim older than STALE_CLAIM_SECONDS is taken over by the next delivery: only a dead run may leave one.
+    expect(functionByEntry(cfn, NOTIFY).Timeout).toBeLessThan(STALE_CLAIM_SECONDS);
   });
 
   it('gives the notify function the secret reference and endpoints, never the secret, and may read only that secret', () => {

@@ -1,12 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { type SendClaim, SentClaims } from '#lib/channels/sent-claims.ts';
 import type { ReplayGuard } from './verify.ts';
 
 /**
@@ -24,14 +19,11 @@ import type { ReplayGuard } from './verify.ts';
  * the requester or grantee) happen once across redeliveries of its event: claimed (`sending`) by one conditional put
  * before the call to Slack, marked `sent` after it, deleted again when the call failed, so the redelivery that follows
  * sends only what is missing. A claim older than STALE_CLAIM_SECONDS belongs to an invocation that died (the function
- * runs for at most 10 s) and may be taken over.
+ * runs for at most 10 s) and may be taken over. The claims are lib/channels/sent-claims.ts, which Teams shares.
  */
 export const REPLAY_TTL_SECONDS = 10 * 60;
 const POSTS_TTL_SECONDS = 90 * 24 * 3600;
 export const STALE_CLAIM_SECONDS = 30;
-
-/** `claimed`: go ahead and send; `sent`: an earlier delivery did; `busy`: another invocation is sending it now. */
-export type SendClaim = 'claimed' | 'sent' | 'busy';
 
 /** One copy of a request's approval message: where it is, and why its reader is shown it. */
 export const SlackPost = z.object({
@@ -49,10 +41,18 @@ const PostsItem = z.object({ posts: z.array(SlackPost).default([]) });
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
 export class SlackState implements ReplayGuard {
+  private readonly sent: SentClaims;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.sent = new SentClaims(doc, tableName, {
+      entity: 'slack-sent',
+      ttlSeconds: POSTS_TTL_SECONDS,
+      staleSeconds: STALE_CLAIM_SECONDS,
+    });
+  }
 
   /** Conditional put keyed by the signature: true the first time, false for a replay. */
   async claim(signature: string, now: Date): Promise<boolean> {
@@ -106,67 +106,19 @@ export class SlackState implements ReplayGuard {
 
   /** Claims one message of a request (`message` names it, e.g. `approver#<subject>`), once. */
   async claimSend(requestId: string, message: string, now: Date): Promise<SendClaim> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...sentKey(requestId, message),
-            entity: 'slack-sent',
-            state: 'sending',
-            claimedAt: now.getTime(),
-            ttl: epochSeconds(now) + POSTS_TTL_SECONDS,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR (#state = :sending AND #claimedAt < :stale)',
-          ExpressionAttributeNames: { '#state': 'state', '#claimedAt': 'claimedAt' },
-          ExpressionAttributeValues: { ':sending': 'sending', ':stale': now.getTime() - STALE_CLAIM_SECONDS * 1000 },
-        }),
-      );
-      return 'claimed';
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: sentKey(requestId, message), ConsistentRead: true }),
-    );
-    return SentItem.safeParse(Item).data?.state === 'sent' ? 'sent' : 'busy';
+    return this.sent.claim(sentKey(requestId, message), now);
   }
 
   /** Marks a claimed message sent: later deliveries skip it. */
   async markSent(requestId: string, message: string, now: Date): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...sentKey(requestId, message),
-          entity: 'slack-sent',
-          state: 'sent',
-          claimedAt: now.getTime(),
-          ttl: epochSeconds(now) + POSTS_TTL_SECONDS,
-        },
-      }),
-    );
+    await this.sent.markSent(sentKey(requestId, message), now);
   }
 
   /** Gives a claim back after a failed call (never a `sent` mark), so a redelivery may try again. */
   async releaseSend(requestId: string, message: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: sentKey(requestId, message),
-          ConditionExpression: '#state = :sending',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':sending': 'sending' },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await this.sent.release(sentKey(requestId, message));
   }
 }
-
-const SentItem = z.object({ state: z.enum(['sending', 'sent']) });
 
 function sentKey(requestId: string, message: string) {
   return { pk: `SLACK-SENT#${requestId}#${message}`, sk: 'SENT' };

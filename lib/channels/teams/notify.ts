@@ -12,17 +12,22 @@ import { logger } from '#lib/observability/logger.ts';
 import type { Store } from '#lib/store/store.ts';
 import { approvalCard, type RequesterNotice, requesterCard, requesterSummary } from './cards.ts';
 import { cardActivity, TeamsApiError, type TeamsConnector } from './connector.ts';
-import { copyKey, type TeamsCopy, type TeamsState } from './state.ts';
+import { copyKey, type TeamsCopy, type TeamsMessage, type TeamsState } from './state.ts';
 
 /**
  * What Teams does on each request event (the notify function is an EventBridge target of these types), as Slack
  * does (lib/channels/slack/notify.ts):
  * - `request.created` / `request.escalated` while PENDING: the approval card to every eligible approver not asked
  *   yet (approver sets, and every escalation tier reached), in a 1:1 chat with the bot, and as a new thread in the
- *   flow's `teamsChannel`; every copy is recorded (TEAMS#<requestId>) so it is posted once and updated later;
+ *   flow's `teamsChannel`; every copy is recorded (TEAMS#<requestId>) so it can be updated later;
  * - decisions and grant changes: every copy is rewritten to the request's current state;
  * - the requester (and the grantee, for the grant itself) gets a notice card on approved, rejected, active (how to get
- *   the credentials), expiring, revoked, expired, failed; each notice is recorded, so it is sent once.
+ *   the credentials), expiring, revoked, expired, failed.
+ *
+ * Each card and notice is sent once, as Slack's messages are: claimed by one conditional write before it is sent,
+ * marked sent after (a copy together with where the card is), given back when the call failed (TeamsState
+ * `claimSend`). Two deliveries of one event running at the same time send it once (the one that finds the other's
+ * claim fails, so it is retried and then finds it sent); a claim left by a run that died is taken over once stale.
  *
  * People are found in Teams by their directory user's linked `teams` account (Entra object id), else, when
  * `graphLookup` is on, by Microsoft Graph from their email.
@@ -43,7 +48,7 @@ export type TeamsNotifyDeps = {
     'createPersonalConversation' | 'createChannelThread' | 'send' | 'update' | 'userIdByEmail'
   >;
   directory: LinkingDirectory;
-  state: Pick<TeamsState, 'record' | 'addCopy' | 'addNotice' | 'markRendered'>;
+  state: Pick<TeamsState, 'record' | 'claimSend' | 'markCopySent' | 'markNoticeSent' | 'releaseSend' | 'markRendered'>;
   store: Pick<Store, 'getRequest'>;
   /** Look people up in Microsoft Graph by email when their directory user has no linked Teams account. */
   graphLookup: boolean;
@@ -69,7 +74,6 @@ type Run = {
   deps: TeamsNotifyDeps;
   result: TeamsNotifyResult;
   failures: string[];
-  now: Date;
 };
 
 export async function notifyTeams(
@@ -80,7 +84,6 @@ export async function notifyTeams(
     deps,
     result: { posted: 0, updated: 0, notified: 0, skipped: 0 },
     failures: [],
-    now: deps.now?.() ?? new Date(),
   };
   const request = await deps.store.getRequest(event.requestId);
   if (request === undefined) {
@@ -141,47 +144,112 @@ function isRecipientProblem(error: unknown): boolean {
 
 async function postApprovalCards(run: Run, request: AccessRequest, existing: TeamsCopy[]): Promise<void> {
   const { deps } = run;
-  // EventBridge delivers at least once, and retries what failed: copies already recorded are not posted again.
+  // EventBridge delivers at least once, and retries what failed: copies already recorded are not posted again (and
+  // the claim in sendOnce stops a delivery running at the same time).
   const done = new Set(existing.map(copyKey));
   for (const { user, why } of await approversOf(deps.directory, request)) {
-    if (done.has(copyKey({ kind: 'approver', approver: user.id }))) continue;
-    await step(run, 'send an approver the card', { requestId: request.id, approver: user.id }, async () => {
-      const aadObjectId = await teamsUserOf(deps, user);
-      if (aadObjectId === undefined) {
-        logger.info('approver has no Teams account', { requestId: request.id, approver: user.id });
-        return;
-      }
-      const conversationId = await deps.connector.createPersonalConversation(aadObjectId);
-      const activityId = await deps.connector.send(
-        conversationId,
-        cardActivity(approvalCard(request, { why }), `Stint: ${request.requester.email} asks for access`),
-      );
-      const copy: TeamsCopy = {
-        conversationId,
-        activityId,
-        kind: 'approver',
-        approver: user.id,
-        why,
-        renderedVersion: request.version,
-      };
-      await record(run, request.id, copy);
+    const key = copyKey({ kind: 'approver', approver: user.id });
+    if (done.has(key)) continue;
+    const log = { requestId: request.id, approver: user.id };
+    const sent = await sendOnce(run, request.id, { copy: key }, 'send an approver the card', log, {
+      send: async (): Promise<TeamsCopy | undefined> => {
+        const aadObjectId = await teamsUserOf(deps, user);
+        if (aadObjectId === undefined) {
+          logger.info('approver has no Teams account', log);
+          return undefined;
+        }
+        const conversationId = await deps.connector.createPersonalConversation(aadObjectId);
+        const activityId = await deps.connector.send(
+          conversationId,
+          cardActivity(approvalCard(request, { why }), `Stint: ${request.requester.email} asks for access`),
+        );
+        return {
+          conversationId,
+          activityId,
+          kind: 'approver',
+          approver: user.id,
+          why,
+          renderedVersion: request.version,
+        };
+      },
+      markSent: (copy, now) => deps.state.markCopySent(request.id, copy, now),
     });
+    if (sent) run.result.posted += 1;
   }
   const channel = request.flow.teamsChannel;
-  if (channel !== undefined && !done.has(copyKey({ kind: 'channel', channel }))) {
-    await step(run, 'post the card to the flow channel', { requestId: request.id }, async () => {
+  if (channel === undefined) return;
+  const channelKey = copyKey({ kind: 'channel', channel });
+  if (done.has(channelKey)) return;
+  const log = { requestId: request.id };
+  const sent = await sendOnce(run, request.id, { copy: channelKey }, 'post the card to the flow channel', log, {
+    send: async (): Promise<TeamsCopy> => {
       const thread = await deps.connector.createChannelThread(
         channel,
         cardActivity(approvalCard(request), `Stint: ${request.requester.email} asks for access`),
       );
-      await record(run, request.id, { ...thread, kind: 'channel', channel, renderedVersion: request.version });
-    });
-  }
+      return { ...thread, kind: 'channel', channel, renderedVersion: request.version };
+    },
+    markSent: (copy, now) => deps.state.markCopySent(request.id, copy, now),
+  });
+  if (sent) run.result.posted += 1;
 }
 
-async function record(run: Run, requestId: string, copy: TeamsCopy): Promise<void> {
-  if (await run.deps.state.addCopy(requestId, copy, run.now)) run.result.posted += 1;
-  else logger.warn('a concurrent delivery recorded this Teams copy first', { requestId, kind: copy.kind });
+/**
+ * Sends one card or notice at most once across deliveries: claim it (TeamsState `claimSend`), send, mark it sent
+ * (`markSent`, which for a copy also records where the card is). A failed call gives the claim back and is sorted by
+ * `step` (skipped, or retried later); `send` answering undefined means there was nobody to send to (no Teams account):
+ * nothing sent, the claim given back. A claim another delivery holds fails this one, so it is retried and then finds
+ * the card sent (or the claim given back, or stale). True when this call sent it.
+ */
+async function sendOnce<T>(
+  run: Run,
+  requestId: string,
+  message: TeamsMessage,
+  what: string,
+  log: Record<string, unknown>,
+  how: { send: () => Promise<T | undefined>; markSent: (sent: T, now: Date) => Promise<void> },
+): Promise<boolean> {
+  const { deps } = run;
+  let sent = false;
+  await step(run, what, log, async () => {
+    const now = deps.now?.() ?? new Date();
+    const claim = await deps.state.claimSend(requestId, message, now);
+    if (claim === 'sent') return;
+    if (claim === 'busy') {
+      run.failures.push(`${what} (another delivery is sending it)`);
+      logger.info(`Teams: another delivery is sending this; the event will be retried`, log);
+      return;
+    }
+    let result: T | undefined;
+    try {
+      result = await how.send();
+    } catch (error) {
+      await release(run, requestId, message);
+      throw error;
+    }
+    if (result === undefined) {
+      await release(run, requestId, message);
+      return;
+    }
+    sent = true;
+    // Sent: from here on nothing may make a redelivery send it again; a failed mark is only logged (the claim stays,
+    // so only a delivery after it went stale could send it again).
+    try {
+      await how.markSent(result, now);
+    } catch (error) {
+      logger.error('Teams: sent a card or notice but could not record it', { ...log, error: errorName(error) });
+    }
+  });
+  return sent;
+}
+
+async function release(run: Run, requestId: string, message: TeamsMessage): Promise<void> {
+  try {
+    await run.deps.state.releaseSend(requestId, message);
+  } catch (error) {
+    // The claim goes stale and a later delivery takes it over.
+    logger.warn('could not release a Teams send claim', { requestId, error: errorName(error) });
+  }
 }
 
 async function refreshCopies(run: Run, request: AccessRequest, copies: TeamsCopy[]): Promise<void> {
@@ -223,24 +291,27 @@ async function sendNotices(
   for (const person of people) {
     const key = `${kind}#${person.sub}`;
     if (sent.has(key)) continue;
-    await step(run, `send the ${notice} notice`, { requestId: request.id, notice }, async () => {
-      const user = (await deps.directory.userById(person.sub)) ?? { accounts: [], emails: [person.email] };
-      const aadObjectId = await teamsUserOf(deps, user);
-      if (aadObjectId === undefined) {
-        logger.info('no Teams account to notify', { requestId: request.id, notice });
-        return;
-      }
-      const conversationId = await deps.connector.createPersonalConversation(aadObjectId);
-      await deps.connector.send(
-        conversationId,
-        cardActivity(
-          requesterCard(request, notice, deps.apiUrl === undefined ? {} : { apiUrl: deps.apiUrl }),
-          requesterSummary(request, notice),
-        ),
-      );
-      await deps.state.addNotice(request.id, key, run.now);
-      run.result.notified += 1;
+    const log = { requestId: request.id, notice };
+    const done = await sendOnce(run, request.id, { notice: key }, `send the ${notice} notice`, log, {
+      send: async () => {
+        const user = (await deps.directory.userById(person.sub)) ?? { accounts: [], emails: [person.email] };
+        const aadObjectId = await teamsUserOf(deps, user);
+        if (aadObjectId === undefined) {
+          logger.info('no Teams account to notify', log);
+          return undefined;
+        }
+        const conversationId = await deps.connector.createPersonalConversation(aadObjectId);
+        return deps.connector.send(
+          conversationId,
+          cardActivity(
+            requesterCard(request, notice, deps.apiUrl === undefined ? {} : { apiUrl: deps.apiUrl }),
+            requesterSummary(request, notice),
+          ),
+        );
+      },
+      markSent: (_activityId, now) => deps.state.markNoticeSent(request.id, key, now),
     });
+    if (done) run.result.notified += 1;
   }
 }
 

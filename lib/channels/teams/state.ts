@@ -1,23 +1,31 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { type SendClaim, SentClaims } from '#lib/channels/sent-claims.ts';
 
 /**
  * What Teams notifications have done for a request, in the one table (entities `teams-copy` and `teams-notice`; the
- * stream publisher makes no event of them). One partition per request, one item per copy or notice, each written
- * with one conditional put, so EventBridge redelivering an event (or retrying one that half failed) finds what was
- * already done and does only the rest. Kept out of the request item: recording a card must not bump the request's
- * version and race with votes. Read with one strongly consistent Query of the partition (never a Scan).
+ * stream publisher makes no event of them). One partition per request, one item per copy or notice. Kept out of the
+ * request item: recording a card must not bump the request's version and race with votes. Read with one strongly
+ * consistent Query of the partition (never a Scan).
  *
  * | item          | pk                   | sk                                             | ttl                  |
  * |---------------|----------------------|------------------------------------------------|----------------------|
- * | teams-copy    | `TEAMS#<requestId>`  | `COPY#approver#<subject>` / `COPY#channel#<id>` | 90 days after posting |
- * | teams-notice  | `TEAMS#<requestId>`  | `NOTICE#<notice>#<subject>`                    | 90 days after sending |
+ * | teams-copy    | `TEAMS#<requestId>`  | `COPY#approver#<subject>` / `COPY#channel#<id>` | 90 days after the claim |
+ * | teams-notice  | `TEAMS#<requestId>`  | `NOTICE#<notice>#<subject>`                    | 90 days after the claim |
+ *
+ * Each item is first a send claim (lib/channels/sent-claims.ts, as Slack's `slack-sent`): put (`sending`) with one
+ * conditional write before the card or notice goes out, rewritten `sent` after it (a copy then also keeps where the
+ * card is), deleted again when the call failed. So two deliveries of one event running at the same time send each
+ * card and notice once, and a retry sends only what is missing. A claim older than STALE_CLAIM_SECONDS (above the
+ * notify function's 60 s timeout: only a dead run leaves one) is taken over. Items written before claims existed have
+ * no `state` and count as sent.
  *
  * A copy also records the request version its card last showed (`renderedVersion`), so a retried update skips the
  * copies already up to date and an older event never overwrites a newer card's record.
  */
 const TTL_SECONDS = 90 * 24 * 3600;
+export const STALE_CLAIM_SECONDS = 90;
 
 /** One copy of a request's approval card: where it is, and why its reader is shown it. */
 export const TeamsCopy = z.object({
@@ -38,21 +46,43 @@ export function copyKey(copy: Pick<TeamsCopy, 'kind' | 'approver' | 'channel'>):
   return copy.kind === 'approver' ? `approver#${copy.approver ?? ''}` : `channel#${copy.channel ?? ''}`;
 }
 
-const CopyItem = TeamsCopy.extend({ entity: z.literal('teams-copy') });
-const NoticeItem = z.object({ entity: z.literal('teams-notice'), sk: z.string().startsWith('NOTICE#') });
+const ClaimState = z.enum(['sending', 'sent']).optional();
+const CopyItem = z.object({ entity: z.literal('teams-copy'), state: ClaimState });
+const NoticeItem = z.object({
+  entity: z.literal('teams-notice'),
+  sk: z.string().startsWith('NOTICE#'),
+  state: ClaimState,
+});
+
+/**
+ * A card or notice to send once: `copy` names a copy by copyKey (`approver#<subject>` / `channel#<id>`), `notice` by
+ * `<notice>#<subject>`.
+ */
+export type TeamsMessage = { copy: string } | { notice: string };
 
 export type TeamsRecord = { copies: TeamsCopy[]; notices: Set<string> };
 
-const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 const pk = (requestId: string) => `TEAMS#${requestId}`;
+const copySk = (key: string) => `COPY#${key}`;
+
+function messageKey(requestId: string, message: TeamsMessage) {
+  return { pk: pk(requestId), sk: 'copy' in message ? copySk(message.copy) : `NOTICE#${message.notice}` };
+}
 
 export class TeamsState {
+  private readonly copies: SentClaims;
+  private readonly notices: SentClaims;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    const options = { ttlSeconds: TTL_SECONDS, staleSeconds: STALE_CLAIM_SECONDS };
+    this.copies = new SentClaims(doc, tableName, { ...options, entity: 'teams-copy' });
+    this.notices = new SentClaims(doc, tableName, { ...options, entity: 'teams-notice' });
+  }
 
-  /** Every copy and sent notice of a request (one partition, strongly consistent). */
+  /** Every sent copy and notice of a request (one partition, strongly consistent); claims still sending are left out. */
   async record(requestId: string): Promise<TeamsRecord> {
     const record: TeamsRecord = { copies: [], notices: new Set() };
     let startKey: Record<string, unknown> | undefined;
@@ -67,33 +97,36 @@ export class TeamsState {
         }),
       );
       for (const item of page.Items ?? []) {
-        if (item.entity === 'teams-copy') record.copies.push(TeamsCopy.parse(CopyItem.parse(item)));
-        else if (item.entity === 'teams-notice') record.notices.add(NoticeItem.parse(item).sk.slice('NOTICE#'.length));
+        if (item.entity === 'teams-copy') {
+          if (CopyItem.parse(item).state !== 'sending') record.copies.push(TeamsCopy.parse(item));
+        } else if (item.entity === 'teams-notice') {
+          const notice = NoticeItem.parse(item);
+          if (notice.state !== 'sending') record.notices.add(notice.sk.slice('NOTICE#'.length));
+        }
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     return record;
   }
 
-  /** Records a posted copy; false when one with the same key was recorded first (a concurrent delivery). */
-  async addCopy(requestId: string, copy: TeamsCopy, now: Date): Promise<boolean> {
-    return this.putOnce({
-      pk: pk(requestId),
-      sk: `COPY#${copyKey(copy)}`,
-      entity: 'teams-copy',
-      ...TeamsCopy.parse(copy),
-      ttl: epochSeconds(now) + TTL_SECONDS,
-    });
+  /** Claims a card or notice before it is sent, once (or takes over a stale claim). */
+  async claimSend(requestId: string, message: TeamsMessage, now: Date): Promise<SendClaim> {
+    return this.claims(message).claim(messageKey(requestId, message), now);
   }
 
-  /** Records a sent notice (`<notice>#<subject>`); false when it was recorded already. */
-  async addNotice(requestId: string, notice: string, now: Date): Promise<boolean> {
-    return this.putOnce({
-      pk: pk(requestId),
-      sk: `NOTICE#${notice}`,
-      entity: 'teams-notice',
-      ttl: epochSeconds(now) + TTL_SECONDS,
-    });
+  /** Marks a claimed copy sent and records where the card is, in one write: later deliveries skip it. */
+  async markCopySent(requestId: string, copy: TeamsCopy, now: Date): Promise<void> {
+    await this.copies.markSent(messageKey(requestId, { copy: copyKey(copy) }), now, TeamsCopy.parse(copy));
+  }
+
+  /** Marks a claimed notice (`<notice>#<subject>`) sent: later deliveries skip it. */
+  async markNoticeSent(requestId: string, notice: string, now: Date): Promise<void> {
+    await this.notices.markSent(messageKey(requestId, { notice }), now);
+  }
+
+  /** Gives a claim back after a failed call (never a sent item), so a redelivery may try again. */
+  async releaseSend(requestId: string, message: TeamsMessage): Promise<void> {
+    await this.claims(message).release(messageKey(requestId, message));
   }
 
   /**
@@ -105,7 +138,7 @@ export class TeamsState {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: pk(requestId), sk: `COPY#${copyKey(copy)}` },
+          Key: messageKey(requestId, { copy: copyKey(copy) }),
           UpdateExpression: 'SET #rendered = :version',
           ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#rendered) OR #rendered < :version)',
           ExpressionAttributeNames: { '#rendered': 'renderedVersion' },
@@ -119,15 +152,7 @@ export class TeamsState {
     }
   }
 
-  private async putOnce(item: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  private claims(message: TeamsMessage): SentClaims {
+    return 'copy' in message ? this.copies : this.notices;
   }
 }

@@ -1,8 +1,9 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { APPROVE_VERB } from '#lib/channels/teams/cards.ts';
 import { TeamsConnector } from '#lib/channels/teams/connector.ts';
 import { notifyTeams, type TeamsNotifyDeps, TeamsNotifyIncompleteError } from '#lib/channels/teams/notify.ts';
-import { TeamsState } from '#lib/channels/teams/state.ts';
+import { STALE_CLAIM_SECONDS, TeamsState } from '#lib/channels/teams/state.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { Store } from '#lib/store/store.ts';
 import { MemoryDirectory } from '../../../fixtures/slack/directory.ts';
@@ -351,5 +352,159 @@ describe('notifyTeams: updates and requester notices', () => {
     expect(text(bot.cardsIn(approverChat(AAD.requester1)).at(-1)?.card)).toContain(
       'ends in 10 minutes until 2030-01-15T12:00:00.000Z',
     );
+  });
+});
+
+describe('notifyTeams: each card and notice sent once (claims)', () => {
+  const claimKey = (requestId: string, sk: string) => ({ pk: `TEAMS#${requestId}`, sk });
+  const claimItem = async (requestId: string, sk: string) =>
+    (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: claimKey(requestId, sk) }))).Item;
+  const sentTo = () =>
+    posts()
+      .map((p) => p.conversationId)
+      .sort();
+
+  it('sends each card once when two deliveries of request.created run at the same time', async () => {
+    const request = await created();
+
+    const both = await Promise.allSettled([
+      notifyTeams(deps, { type: 'request.created', requestId: request.id }),
+      notifyTeams(deps, { type: 'request.created', requestId: request.id }),
+    ]);
+    // One that found the other sending fails, so it is retried; the retry finds every card sent.
+    const retried = await notifyTeams(deps, { type: 'request.created', requestId: request.id });
+
+    const failures = both.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(failures.every((e) => e instanceof TeamsNotifyIncompleteError)).toBe(true);
+    expect(retried.posted).toBe(0);
+    expect(sentTo()).toEqual(
+      [approverChat(AAD.approver1), approverChat(AAD.dba1), ...bot.channelThreads(CHANNEL)].sort(),
+    );
+    expect(bot.channelThreads(CHANNEL)).toHaveLength(1);
+    // Every card is recorded once, where it was sent, so it can be updated later.
+    const recorded = (await state.record(request.id)).copies;
+    expect(recorded.map((c) => c.activityId).sort()).toEqual(
+      posts()
+        .map((p) => p.activityId)
+        .sort(),
+    );
+  });
+
+  it('sends a notice once when two deliveries of request.approved run at the same time', async () => {
+    const request = await created({ flow: aFlow() });
+    await approved(request.id);
+
+    const both = await Promise.allSettled([
+      notifyTeams(deps, { type: 'request.approved', requestId: request.id }),
+      notifyTeams(deps, { type: 'request.approved', requestId: request.id }),
+    ]);
+    const retried = await notifyTeams(deps, { type: 'request.approved', requestId: request.id });
+
+    expect(both.some((r) => r.status === 'fulfilled')).toBe(true);
+    expect(retried.notified).toBe(0);
+    const notices = bot.cardsIn(approverChat(AAD.requester1));
+    expect(notices).toHaveLength(1);
+    expect(text(notices[0]?.card)).toContain(`Your access request ${request.id} was approved.`);
+  });
+
+  it('gives a claim back when the send fails, and the retry sends it', async () => {
+    const request = await created({ flow: aFlow() });
+    await approved(request.id);
+    bot.failNext('send', 503);
+
+    const failed = await notifyTeams(deps, { type: 'request.approved', requestId: request.id }).catch(
+      (e: unknown) => e,
+    );
+    const claimAfterFailure = await claimItem(request.id, 'NOTICE#approved#requester-1');
+    const retried = await notifyTeams(deps, { type: 'request.approved', requestId: request.id });
+
+    expect(failed).toBeInstanceOf(TeamsNotifyIncompleteError);
+    expect(claimAfterFailure).toBeUndefined();
+    expect(retried.notified).toBe(1);
+    expect(bot.cardsIn(approverChat(AAD.requester1))).toHaveLength(1);
+    expect(await claimItem(request.id, 'NOTICE#approved#requester-1')).toMatchObject({
+      entity: 'teams-notice',
+      state: 'sent',
+    });
+  });
+
+  it('takes over a claim left by a delivery that died, but not one that is still fresh', async () => {
+    const request = await created();
+    const claim = (claimedAt: number) =>
+      table.doc.send(
+        new PutCommand({
+          TableName: table.tableName,
+          Item: {
+            ...claimKey(request.id, 'COPY#approver#approver-1'),
+            entity: 'teams-copy',
+            state: 'sending',
+            claimedAt,
+            ttl: Math.floor(claimedAt / 1000) + 3600,
+          },
+        }),
+      );
+    await claim(Date.now());
+
+    const blocked = await notifyTeams(deps, { type: 'request.created', requestId: request.id }).catch(
+      (e: unknown) => e,
+    );
+    const sentWhileFresh = sentTo();
+    await claim(Date.now() - STALE_CLAIM_SECONDS * 1000 - 1000);
+    const takenOver = await notifyTeams(deps, { type: 'request.created', requestId: request.id });
+
+    expect(blocked).toBeInstanceOf(TeamsNotifyIncompleteError);
+    expect(sentWhileFresh).not.toContain(approverChat(AAD.approver1));
+    expect(sentWhileFresh).toHaveLength(2);
+    expect(takenOver.posted).toBe(1);
+    expect(posts().filter((p) => p.conversationId === approverChat(AAD.approver1))).toHaveLength(1);
+    expect((await state.record(request.id)).copies.map((c) => c.approver ?? c.channel)).toEqual([
+      'approver-1',
+      'dba-1',
+      CHANNEL,
+    ]);
+  });
+
+  it('never sends a card again when recording it failed after the send; the claim stays until it is stale', async () => {
+    const request = await created({ flow: aFlow() });
+    const failing: TeamsNotifyDeps = {
+      ...deps,
+      state: {
+        record: (id) => state.record(id),
+        claimSend: (id, message, now) => state.claimSend(id, message, now),
+        releaseSend: (id, message) => state.releaseSend(id, message),
+        markRendered: (id, copy, version) => state.markRendered(id, copy, version),
+        markNoticeSent: (id, notice, now) => state.markNoticeSent(id, notice, now),
+        markCopySent: async () => {
+          throw new Error('DynamoDB is unavailable');
+        },
+      },
+    };
+
+    const first = await notifyTeams(failing, { type: 'request.created', requestId: request.id });
+    const redelivered = await notifyTeams(deps, { type: 'request.created', requestId: request.id }).catch(
+      (e: unknown) => e,
+    );
+
+    expect(first.posted).toBe(2);
+    expect(redelivered).toBeInstanceOf(TeamsNotifyIncompleteError);
+    expect(sentTo()).toEqual([approverChat(AAD.approver1), approverChat(AAD.dba1)].sort());
+  });
+
+  it('counts a notice recorded before claims existed (no state) as sent', async () => {
+    const request = await created({ flow: aFlow() });
+    await approved(request.id);
+    await table.doc.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { ...claimKey(request.id, 'NOTICE#approved#requester-1'), entity: 'teams-notice', ttl: 2000000000 },
+      }),
+    );
+
+    const result = await notifyTeams(deps, { type: 'request.approved', requestId: request.id });
+    const claimed = await state.claimSend(request.id, { notice: 'approved#requester-1' }, new Date());
+
+    expect(result.notified).toBe(0);
+    expect(claimed).toBe('sent');
+    expect(bot.cardsIn(approverChat(AAD.requester1))).toEqual([]);
   });
 });
