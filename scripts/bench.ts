@@ -235,7 +235,11 @@ async function bundles(): Promise<void> {
     'functions/events/publisher.ts',
     ...TargetKind.options.map((kind) => `functions/delivery/${kind}.ts`),
     'functions/callbacks/slack-interactions.ts',
+    'functions/callbacks/slack-commands.ts',
+    'functions/callbacks/teams-messages.ts',
+    'functions/callbacks/jira-webhook.ts',
     'functions/notify/slack.ts',
+    'functions/notify/teams.ts',
   ];
   const out = mkdtempSync(join(tmpdir(), 'stint-bundles-'));
   console.log(
