@@ -57,10 +57,13 @@ export class Slack extends Construct {
       );
     }
 
+    // A flow whose approvers are a large group means several Slack calls per approver (lookup, open, post), each
+    // bounded by a 5 s timeout: the notify function gets a minute, the webhooks (which must answer in 3 s) 10 s.
     const notify = this.slackFunction(
       'notify/slack',
       'Stint: Slack approval messages and requester notifications',
       props,
+      Duration.seconds(60),
     );
     notify.grantTable(props.table, 'readWrite');
     notify.fn.addEnvironment('STINT_API_URL', props.apiUrl);
@@ -82,12 +85,17 @@ export class Slack extends Construct {
     }
   }
 
-  private slackFunction(entry: string, description: string, props: SlackProps): StintFunction {
+  private slackFunction(
+    entry: string,
+    description: string,
+    props: SlackProps,
+    timeout = Duration.seconds(10),
+  ): StintFunction {
     const fn = new StintFunction(this, pascal(entry.replace('/', '-')), {
       entry: `functions/${entry}.ts`,
       description,
       memorySize: 512,
-      timeout: Duration.seconds(10),
+      timeout,
       config: props.config,
     });
     fn.fn.addEnvironment('STINT_SLACK_SIGNING_SECRET_REF', props.slack.signingSecretRef);

@@ -19,11 +19,11 @@ import type { ReplayGuard } from './verify.ts';
  * the requester or grantee) happen once across redeliveries of its event: claimed (`sending`) by one conditional put
  * before the call to Slack, marked `sent` after it, deleted again when the call failed, so the redelivery that follows
  * sends only what is missing. A claim older than STALE_CLAIM_SECONDS belongs to an invocation that died (the function
- * runs for at most 10 s) and may be taken over. The claims are lib/channels/sent-claims.ts, which Teams shares.
+ * runs for at most 60 s) and may be taken over. The claims are lib/channels/sent-claims.ts, which Teams shares.
  */
 export const REPLAY_TTL_SECONDS = 10 * 60;
 const POSTS_TTL_SECONDS = 90 * 24 * 3600;
-export const STALE_CLAIM_SECONDS = 30;
+export const STALE_CLAIM_SECONDS = 90;
 
 /** One copy of a request's approval message: where it is, and why its reader is shown it. */
 export const SlackPost = z.object({
