@@ -1,3 +1,5 @@
+import type { AccessRequest } from '#lib/domain/request.ts';
+
 /**
  * What the chat channels (Slack, Teams) do with request and grant events, in one place so they cannot drift apart:
  * the event types their notify functions receive, which events tell the requester (and the grantee) something, and
@@ -37,3 +39,24 @@ export const GRANTEE_NOTICES: ReadonlySet<RequesterNotice> = new Set(['active', 
 
 /** Events that change nothing the approval copies show: no copy is rewritten. */
 export const NO_REFRESH: ReadonlySet<ChatEventType> = new Set(['grant.expiring']);
+
+/** What an approval message or card and a requester notice show of a request (Slack and Teams alike). */
+export type ChatRequestView = Pick<
+  AccessRequest,
+  | 'id'
+  | 'requester'
+  | 'grantee'
+  | 'flowId'
+  | 'flow'
+  | 'units'
+  | 'durationMinutes'
+  | 'justification'
+  | 'status'
+  | 'votes'
+  | 'decision'
+  | 'expiresAt'
+  | 'revokedAt'
+  | 'failureReason'
+  | 'endReason'
+  | 'lastChange'
+>;

@@ -61,7 +61,7 @@ export async function handleSlackCommand(
   deps: SlackCommandDeps,
   input: { headers: Readonly<Record<string, string | undefined>>; rawBody: string },
 ): Promise<SlackHttpResponse> {
-  // Slack does not resend slash commands: any repeat of a signed command is a replay.
+  // Slack does not resend slash commands: every repeat of a signed command is a replay.
   const stop = await slackGate(deps, input, { what: 'command', acknowledgeRetries: false });
   if (stop !== undefined) return stop;
 

@@ -1,4 +1,4 @@
-import type { RequesterNotice } from '#lib/channels/notices.ts';
+import type { ChatRequestView, RequesterNotice } from '#lib/channels/notices.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import type { SlackBlock, SlackMessage } from './client.ts';
 
@@ -14,24 +14,7 @@ export const DECISION_VIEW = 'stint_decision';
 export const REASON_BLOCK = 'reason';
 export const REASON_INPUT = 'reason_input';
 
-type Request = Pick<
-  AccessRequest,
-  | 'id'
-  | 'requester'
-  | 'grantee'
-  | 'flowId'
-  | 'flow'
-  | 'units'
-  | 'durationMinutes'
-  | 'justification'
-  | 'status'
-  | 'votes'
-  | 'decision'
-  | 'expiresAt'
-  | 'failureReason'
-  | 'endReason'
-  | 'lastChange'
->;
+type Request = ChatRequestView;
 
 /** Escapes Slack's control characters (&, <, >) in mrkdwn and plain text. */
 export function escapeText(text: string): string {

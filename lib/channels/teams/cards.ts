@@ -1,4 +1,4 @@
-import type { RequesterNotice } from '#lib/channels/notices.ts';
+import type { ChatRequestView, RequesterNotice } from '#lib/channels/notices.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 
 /**
@@ -24,23 +24,7 @@ export type AdaptiveCard = {
   refresh?: AdaptiveElement;
 };
 
-type Request = Pick<
-  AccessRequest,
-  | 'id'
-  | 'requester'
-  | 'grantee'
-  | 'flowId'
-  | 'flow'
-  | 'units'
-  | 'durationMinutes'
-  | 'justification'
-  | 'status'
-  | 'votes'
-  | 'decision'
-  | 'expiresAt'
-  | 'revokedAt'
-  | 'failureReason'
->;
+type Request = ChatRequestView;
 
 /** Backslash-escapes what makes links and emphasis in the Markdown subset Adaptive Card TextBlocks render. */
 export function escapeMarkdown(text: string): string {
