@@ -1,9 +1,10 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { type WebhookResponse, webhookLambda } from '#lib/channels/webhook-lambda.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { header, type ReplayGuard, verifySlackSignature } from './verify.ts';
 
 /** What a Slack webhook answers, before it is turned into an API Gateway result. */
-export type SlackHttpResponse = { status: number; body?: string; headers?: Record<string, string> };
+export type SlackHttpResponse = WebhookResponse;
 
 export type SlackRequest = { headers: Readonly<Record<string, string | undefined>>; rawBody: string };
 
@@ -47,28 +48,10 @@ export async function slackGate(
   return undefined;
 }
 
-/** A Slack webhook as a Lambda entry: the raw body (signatures cover it byte for byte) in, the answer out. */
+/** A Slack webhook as a Lambda entry: the shared chat webhook adapter. */
 export function slackLambda(
   what: string,
   handle: (input: SlackRequest) => Promise<SlackHttpResponse>,
 ): (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2> {
-  return async (event) => {
-    const rawBody =
-      event.body === undefined
-        ? ''
-        : event.isBase64Encoded
-          ? Buffer.from(event.body, 'base64').toString('utf8')
-          : event.body;
-    try {
-      const response = await handle({ headers: event.headers, rawBody });
-      return {
-        statusCode: response.status,
-        ...(response.body === undefined ? {} : { body: response.body }),
-        ...(response.headers === undefined ? {} : { headers: response.headers }),
-      };
-    } catch (error) {
-      logger.error(`Slack ${what} failed`, { error: error instanceof Error ? error.name : 'unknown' });
-      return { statusCode: 500, body: 'internal error' };
-    }
-  };
+  return webhookLambda(`Slack ${what}`, handle);
 }

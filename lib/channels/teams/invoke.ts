@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { WebhookResponse } from '#lib/channels/webhook-lambda.ts';
 import type { ChatAccount, DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import { DomainError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
@@ -44,7 +45,7 @@ export type TeamsActivityDeps = {
 
 export type TeamsDirectory = Pick<LinkingDirectory, 'userByAccount' | 'userByEmail' | 'identityOf' | 'linkAccount'>;
 
-export type TeamsHttpResponse = { status: number; body?: string; headers?: Record<string, string> };
+export type TeamsHttpResponse = WebhookResponse;
 
 export const NOT_KNOWN =
   'You are not known to Stint: ask an administrator to link your Teams account in the directory. Nothing was recorded.';
