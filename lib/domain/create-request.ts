@@ -43,6 +43,11 @@ export function isRequestor(flow: AccessFlow, who: Identity): boolean {
 type BuildContext = {
   id: string;
   requester: Identity;
+  /**
+   * Whom an on-behalf request (`grantee` in the input, another subject) grants: the grantee as the directory knows
+   * them (groups included), else the input's sub and email with no groups. Must be a requestor of the flow.
+   */
+  grantee?: Identity;
   isAdmin: boolean;
   /** The flow as stored now; the request pins it. */
   flow: AccessFlow;
@@ -70,6 +75,16 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
   if (onBehalf && !ctx.isAdmin) {
     throw new ForbiddenError('only admins can request access for someone else', 'grantee');
   }
+  const grantee: Identity = onBehalf ? (ctx.grantee ?? granteeFromInput(input)) : requester;
+  if (grantee.sub !== (input.grantee?.sub ?? requester.sub)) {
+    throw new Error('buildRequest: the resolved grantee is not the one the input names');
+  }
+  if (onBehalf && !isRequestor(flow, grantee)) {
+    throw new ForbiddenError(
+      `${grantee.sub} is not a requestor of flow ${flow.id}: access can be asked for on behalf of its requestors only`,
+      'grantee',
+    );
+  }
   if (input.durationMinutes > flow.maxMinutes) {
     throw new PolicyError(`the duration can be at most ${flow.maxMinutes} minutes under this flow`, 'durationMinutes');
   }
@@ -90,10 +105,6 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
 
   const at = now.toISOString();
   const auto = flow.approval.mode === 'auto' || flow.breakGlass;
-  const grantee: Identity =
-    input.grantee === undefined || !onBehalf
-      ? requester
-      : { sub: input.grantee.sub, email: input.grantee.email, groups: [] };
   const request: AccessRequest = {
     id: ctx.id,
     tickets: {},
@@ -127,6 +138,12 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     request.approvalDeadline = new Date(now.getTime() + flow.approval.timeoutMinutes * 60_000).toISOString();
   }
   return request;
+}
+
+function granteeFromInput(input: CreateRequestInput): Identity {
+  const named = input.grantee;
+  if (named === undefined) throw new Error('buildRequest: no grantee in the input');
+  return { sub: named.sub, email: named.email, groups: [] };
 }
 
 /** The access units a request asks for, each checked against the flow and the integrations. */

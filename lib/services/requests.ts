@@ -63,9 +63,11 @@ export class RequestService {
     }
     const integrationIds = new Set([...flow.targets, ...(bundle?.units ?? [])].map((u) => u.integrationId));
     const integrations = await store.getIntegrations([...integrationIds]);
+    const grantee = await this.granteeOf(input, who);
     const request = buildRequest(input, {
       id: this.newId(),
       requester: who,
+      ...(grantee === undefined ? {} : { grantee }),
       isAdmin: this.isAdmin(who),
       flow,
       ...(bundle === undefined ? {} : { bundle }),
@@ -93,6 +95,27 @@ export class RequestService {
     return { ...who, groups, ...(manager === undefined ? {} : { manager }) };
   }
 
+  /**
+   * The grantee of an on-behalf request as the directory knows them, so the flow's requestor groups are judged on
+   * their groups (not the admin's). Someone the directory does not know keeps the input's sub and email and no groups
+   * (a flow's `users` or `everyone` can still admit them); a deactivated user, or an email other than the
+   * directory's, is refused.
+   */
+  private async granteeOf(input: CreateRequestInput, requester: Identity): Promise<Identity | undefined> {
+    const named = input.grantee;
+    if (named === undefined || named.sub === requester.sub) return undefined;
+    const directory = this.deps.directory;
+    if (directory === undefined) return undefined;
+    const entry = await directory.userById(named.sub);
+    if (entry === undefined) return undefined;
+    const identity = await directory.identityOf(entry);
+    if (identity === undefined) throw new ForbiddenError(`${named.sub} is deactivated in the directory`, 'grantee');
+    if (!entry.emails.some((e) => e.toLowerCase() === named.email.toLowerCase())) {
+      throw new ValidationError(`grantee.email is not an email the directory has for ${named.sub}`, 'grantee.email');
+    }
+    return { ...identity, email: named.email };
+  }
+
   /** Starting the execution can fail after the item is written; the reconciler starts it then. */
   private async startSafely(requestId: string): Promise<void> {
     try {
@@ -108,8 +131,28 @@ export class RequestService {
   /** A request is visible to its requester, grantee, eligible approvers, admins and auditors; to others it does not exist. */
   async get(id: string, who: Identity): Promise<AccessRequest> {
     const request = await this.deps.store.getRequest(id);
-    if (request === undefined || !this.canSee(request, who)) throw new NotFoundError(`No request '${id}'`, 'id');
+    if (request === undefined || !this.canSee(request, who)) throw requestNotFound(id);
     return request;
+  }
+
+  /**
+   * `store.updateRequest` for a caller: a request the caller may not see is refused exactly as a missing one
+   * (same error, same message, before any rule that could tell them it exists), on every route of a request.
+   */
+  private async updateVisible(
+    id: string,
+    who: Identity,
+    mutate: (current: AccessRequest) => AccessRequest | null,
+  ): Promise<{ request: AccessRequest; changed: boolean }> {
+    try {
+      return await this.deps.store.updateRequest(id, (current) => {
+        if (!this.canSee(current, who)) throw requestNotFound(id);
+        return mutate(current);
+      });
+    } catch (error) {
+      if (error instanceof NotFoundError) throw requestNotFound(id);
+      throw error;
+    }
   }
 
   private canSee(request: AccessRequest, who: Identity): boolean {
@@ -169,7 +212,7 @@ export class RequestService {
       outcome: 'recorded',
       token: undefined,
     };
-    const { request } = await this.deps.store.updateRequest(id, (current) => {
+    const { request } = await this.updateVisible(id, who, (current) => {
       const result = applyVote(current, {
         who,
         vote: input.vote,
@@ -194,12 +237,13 @@ export class RequestService {
    */
   private async changeAndWake(
     id: string,
+    who: Identity,
     wait: 'approvalToken' | 'activeToken',
     change: (current: AccessRequest) => AccessRequest,
     wake: (token: string) => Promise<boolean>,
   ): Promise<AccessRequest> {
     let token: string | undefined;
-    const { request } = await this.deps.store.updateRequest(id, (current) => {
+    const { request } = await this.updateVisible(id, who, (current) => {
       token = current[wait];
       return change(current);
     });
@@ -219,6 +263,7 @@ export class RequestService {
   async cancel(id: string, who: Identity, input: { reason?: string; channel: Channel }): Promise<AccessRequest> {
     return this.changeAndWake(
       id,
+      who,
       'approvalToken',
       (current) => cancelRequest(current, this.actor(who, input)),
       (token) => this.deps.executions.fail(token, 'Cancelled', 'The request was cancelled'),
@@ -228,6 +273,7 @@ export class RequestService {
   async revoke(id: string, who: Identity, input: { reason?: string; channel: Channel }): Promise<AccessRequest> {
     return this.changeAndWake(
       id,
+      who,
       'activeToken',
       (current) => requestRevoke(current, { ...this.actor(who, input), isAdmin: this.isAdmin(who) }),
       (token) => this.deps.executions.resume(token),
@@ -242,6 +288,7 @@ export class RequestService {
   ): Promise<AccessRequest> {
     return this.changeAndWake(
       id,
+      who,
       'activeToken',
       (current) =>
         extendGrant(current, { ...this.actor(who, input), minutes: input.minutes, isAdmin: this.isAdmin(who) }),
@@ -275,6 +322,11 @@ export class RequestService {
     if (first === undefined) throw new NotFoundError('This grant issued no credentials', 'id');
     return { ...first, expiresAt: request.expiresAt, ...(units.length > 1 ? { units } : {}) };
   }
+}
+
+/** What every route of a request answers for an id the caller may not see, or that does not exist. */
+function requestNotFound(id: string): NotFoundError {
+  return new NotFoundError(`No request '${id}'`, 'id');
 }
 
 export type AccessDetails = Record<string, unknown> & { expiresAt: string };

@@ -135,6 +135,44 @@ describe('buildRequest', () => {
     expect(self.grantee).toEqual(alice);
   });
 
+  it('refuses an on-behalf request for a grantee who is not a requestor of the flow, naming the grantee', () => {
+    const engineeringOnly = flow({ requestors: { everyone: false, users: [], groups: ['engineering'] } });
+    const adminInEngineering = identity('root', ['engineering']);
+    const gina = { sub: 'gina', email: 'gina@example.com' };
+
+    const outsider = failure(() =>
+      build(
+        engineeringOnly,
+        { grantee: gina },
+        { requester: adminInEngineering, isAdmin: true, grantee: { ...gina, groups: ['sales'] } },
+      ),
+    );
+    expect(outsider).toBeInstanceOf(ForbiddenError);
+    expect(outsider.field).toBe('grantee');
+    // Unknown to the directory: no groups, so a group-only flow cannot admit them either.
+    expect(
+      failure(() => build(engineeringOnly, { grantee: gina }, { requester: adminInEngineering, isAdmin: true })),
+    ).toBeInstanceOf(ForbiddenError);
+
+    const member = build(
+      engineeringOnly,
+      { grantee: gina },
+      { requester: adminInEngineering, isAdmin: true, grantee: { ...gina, groups: ['engineering'] } },
+    );
+    expect(member.grantee).toEqual({ ...gina, groups: ['engineering'] });
+    expect(member.requester).toEqual(adminInEngineering);
+  });
+
+  it('admits an on-behalf grantee named in the flow’s users', () => {
+    const forGina = flow({ requestors: { everyone: false, users: ['gina'], groups: ['engineering'] } });
+    const request = build(
+      forGina,
+      { grantee: { sub: 'gina', email: 'gina@example.com' } },
+      { requester: identity('root', ['engineering']), isAdmin: true },
+    );
+    expect(request.grantee.sub).toBe('gina');
+  });
+
   it('omits the justification when none is required nor given', () => {
     const request = build(flow({ justificationRequired: false }), { justification: undefined });
     expect('justification' in request).toBe(false);

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirectoryStore } from '#lib/directory/store.ts';
 import { approverStanding } from '#lib/domain/approvals.ts';
-import { ForbiddenError, NotApproverError } from '#lib/domain/errors.ts';
+import { ForbiddenError, NotFoundError } from '#lib/domain/errors.ts';
 import { RequestService } from '#lib/services/requests.ts';
 import { Store } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
@@ -66,12 +66,12 @@ describe('manager approvers', () => {
     expect(decided.status).toBe('APPROVED');
   });
 
-  it('refuses a non-manager', async () => {
+  it('refuses a non-manager (who, not being an approver, does not see the request at all)', async () => {
     const created = await service.create(request(), anIdentity({ sub: 'alice' }), 'api');
 
     await expect(
       service.decide(created.id, anIdentity({ sub: 'mallory' }), { vote: 'approve', channel: 'api' }),
-    ).rejects.toThrow(NotApproverError);
+    ).rejects.toThrow(NotFoundError);
   });
 
   it('refuses a manager who is also the requester', () => {

@@ -211,11 +211,11 @@ describe('decide', () => {
     expect(executions.resumes).toEqual([]);
   });
 
-  it('refuses a vote by someone who is not an approver', async () => {
+  it('refuses a vote by someone who is not an approver (a stranger does not even see the request)', async () => {
     const request = await service.create(input(), alice, 'api');
 
     await expect(service.decide(request.id, stranger, { vote: 'approve', channel: 'api' })).rejects.toBeInstanceOf(
-      NotApproverError,
+      NotFoundError,
     );
     await expect(service.decide(request.id, admin, { vote: 'reject', channel: 'api' })).rejects.toBeInstanceOf(
       NotApproverError,
@@ -337,10 +337,10 @@ describe('revoke', () => {
     expect((await service.revoke(request.id, who, { channel: 'api' })).status).toBe('REVOKING');
   });
 
-  it('refuses a revoke by someone unrelated to the request', async () => {
+  it('refuses a revoke by someone unrelated to the request, as if it did not exist', async () => {
     const request = await storedActive();
 
-    await expect(service.revoke(request.id, stranger, { channel: 'api' })).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(service.revoke(request.id, stranger, { channel: 'api' })).rejects.toBeInstanceOf(NotFoundError);
     expect((await store.getRequest(request.id))?.status).toBe('ACTIVE');
     expect(executions.resumes).toEqual([]);
   });
@@ -375,7 +375,7 @@ describe('extend', () => {
     const request = await storedActive({ flow: autoFlow, flowId: autoFlow.id });
 
     await expect(service.extend(request.id, stranger, { minutes: 5, channel: 'api' })).rejects.toBeInstanceOf(
-      ForbiddenError,
+      NotFoundError,
     );
     await expect(service.extend(request.id, auditor, { minutes: 5, channel: 'api' })).rejects.toBeInstanceOf(
       ForbiddenError,
