@@ -47,6 +47,8 @@ const Env = z.object({
   STINT_JIRA_WEBHOOK_SECRET_REF: z.string().min(1).optional(),
   /** Public base URL of the API, shown to requesters in Slack ("GET <url>/requests/{id}/access"). */
   STINT_API_URL: z.url().optional(),
+  /** Integration admin secrets must be Secrets Manager secrets whose name starts with this (infra secretsPrefix). */
+  STINT_SECRETS_PREFIX: z.string().min(1).default('stint/'),
   /** Set by the local runtime only. Never set in AWS. */
   STINT_LOCAL: z.enum(['true', 'false']).default('false'),
 });
@@ -55,6 +57,7 @@ export type Config = {
   readonly adminGroup: string;
   readonly auditorGroup: string;
   readonly local: boolean;
+  readonly secretsPrefix: string;
   readonly tableName: string;
   readonly stateMachineArn: string;
   readonly eventBusName: string;
@@ -96,6 +99,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     adminGroup: e.STINT_ADMIN_GROUP,
     auditorGroup: e.STINT_AUDITOR_GROUP,
     local: e.STINT_LOCAL === 'true',
+    secretsPrefix: e.STINT_SECRETS_PREFIX,
     get tableName() {
       return required(e.STINT_TABLE_NAME, 'STINT_TABLE_NAME');
     },

@@ -92,6 +92,7 @@ export class StintFunction extends Construct {
       environment: {
         STINT_ADMIN_GROUP: config.adminGroup,
         STINT_AUDITOR_GROUP: config.auditorGroup,
+        STINT_SECRETS_PREFIX: config.secretsPrefix,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',

@@ -31,7 +31,8 @@ export const Resource = z.strictObject({
 export type Resource = z.infer<typeof Resource>;
 
 /**
- * Where a secret lives: `arn:aws:secretsmanager:...` in AWS, `env:NAME` or `file:/path` locally.
+ * Where a secret lives: `arn:aws:secretsmanager:...` in AWS, `env:NAME` or `file:/path` locally (which of them a
+ * deployment accepts for an integration is decided by lib/integrations/secret-ref.ts).
  * The secret's value is never stored in the table.
  */
 export const SecretRef = z

@@ -6,8 +6,10 @@ import { SecretRef } from '#lib/domain/integration.ts';
 /**
  * Resolves a secret reference (see SecretRef) to its value:
  * - `arn:aws:secretsmanager:…` → GetSecretValue (the SDK honours AWS_ENDPOINT_URL_SECRETS_MANAGER), cached 5 minutes;
- * - `env:NAME` → process.env.NAME (the local runtime);
- * - `file:/abs/path` → the file's content, trimmed (the local runtime).
+ * - `env:NAME` → process.env.NAME;
+ * - `file:/abs/path` → the file's content, trimmed.
+ * `env:` and `file:` are for the local runtime: a deployed stack's configuration refuses them at synth
+ * (infra/config.ts), and an integration's secretRef is refused in AWS by lib/integrations/secret-ref.ts.
  * Errors name the reference, never the value.
  */
 export class SecretResolutionError extends Error {

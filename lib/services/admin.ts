@@ -6,10 +6,17 @@ import type { AccessFlow, FlowInput } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration, IntegrationInput } from '#lib/domain/integration.ts';
 import { validateIntegrationConfig } from '#lib/integrations/registry.ts';
+import { integrationSecretRefProblem, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import type { Page, Store } from '#lib/store/store.ts';
 import type { Roles } from './requests.ts';
 
-export type AdminServiceDeps = { store: Store; roles: Roles; now?: () => Date };
+export type AdminServiceDeps = {
+  store: Store;
+  roles: Roles;
+  /** Which integration secret references this deployment accepts (lib/integrations/secret-ref.ts). */
+  secretRefMode: SecretRefMode;
+  now?: () => Date;
+};
 
 type Kind = 'flow' | 'integration' | 'bundle';
 
@@ -66,6 +73,8 @@ export class AdminService {
 
   async putIntegration(id: string, input: IntegrationInput, who: Identity, channel: Channel): Promise<Integration> {
     this.requireAdmin(who);
+    const secretRefProblem = integrationSecretRefProblem(input.secretRef, this.deps.secretRefMode);
+    if (secretRefProblem !== undefined) throw new ValidationError(`secretRef ${secretRefProblem}`, 'body.secretRef');
     try {
       validateIntegrationConfig(input);
     } catch (error) {

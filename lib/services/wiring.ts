@@ -2,6 +2,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { config } from '#lib/config.ts';
 import { DirectoryStore } from '#lib/directory/store.ts';
 import { driverFor } from '#lib/integrations/registry.ts';
+import { integrationSecretResolver, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import { ScimService } from '#lib/scim/service.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { sealSecret } from '#lib/secrets/seal.ts';
@@ -40,6 +41,7 @@ const executions = (): Executions => ({
 });
 const credentialsKey = () => resolveSecret(config().credentialsKeyRef);
 const roles = () => ({ adminGroup: config().adminGroup, auditorGroup: config().auditorGroup });
+const secretRefMode = (): SecretRefMode => ({ local: config().local, prefix: config().secretsPrefix });
 
 export const requests = lazy(
   () =>
@@ -51,7 +53,7 @@ export const requests = lazy(
       directory: directory(),
     }),
 );
-export const admin = lazy(() => new AdminService({ store: store(), roles: roles() }));
+export const admin = lazy(() => new AdminService({ store: store(), roles: roles(), secretRefMode: secretRefMode() }));
 export const directoryAdmin = lazy(() => new DirectoryAdminService({ directory: directory(), roles: roles() }));
 export const workflow = lazy(
   () =>
@@ -59,7 +61,7 @@ export const workflow = lazy(
       store: store(),
       executions: executions(),
       driverFor,
-      resolveSecret,
+      resolveSecret: integrationSecretResolver(secretRefMode),
       seal: async (plain) => sealSecret(plain, await credentialsKey()),
     }),
 );

@@ -481,6 +481,12 @@ describe('least privilege', () => {
     expect(allowedResources(cfn, step('load'), 'secretsmanager:GetSecretValue')).toEqual([]);
   });
 
+  it('tells put-integration and the grant and revoke steps the prefix integration secrets must live under', () => {
+    for (const entry of [api('put-integration'), step('grant'), step('revoke')]) {
+      expect(functionByEntry(cfn, entry).Environment.Variables.STINT_SECRETS_PREFIX, entry).toBe('stint/');
+    }
+  });
+
   it('gives read-only routes no write access to the table', () => {
     const actions = allowedActions(cfn, api('list-requests'));
     expect(actions.has('dynamodb:Query')).toBe(true);

@@ -4,6 +4,8 @@ import type { Store } from '#lib/store/store.ts';
 import { aChange } from './fixtures.ts';
 
 /** The groups the service tests (and handler tests) configure as admins and auditors. */
+/** Integration secret references as the local runtime accepts them (env:, file: and any ARN). */
+export const LOCAL_SECRETS = { local: true, prefix: 'stint/' } as const;
 export const ROLES = { adminGroup: 'stint-admins', auditorGroup: 'stint-auditors' } as const;
 
 /** A clock tests move by hand; services and the store read it through `now`. */

@@ -9,7 +9,7 @@ import { Store } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { anIdentity } from '../../support/fixtures.ts';
 import { RecordingExecutions } from '../../support/recording-executions.ts';
-import { ROLES, TestClock } from '../../support/services.ts';
+import { LOCAL_SECRETS, ROLES, TestClock } from '../../support/services.ts';
 
 const admin = anIdentity({ sub: 'root', groups: [ROLES.adminGroup] });
 const auditor = anIdentity({ sub: 'watcher', groups: [ROLES.auditorGroup] });
@@ -44,7 +44,7 @@ beforeEach(async () => {
   table = await startDynalite();
   const clock = new TestClock('2030-01-15T10:00:00.000Z');
   store = new Store(table.doc, table.tableName, { now: clock.now });
-  service = new AdminService({ store, roles: ROLES, now: clock.now });
+  service = new AdminService({ store, roles: ROLES, now: clock.now, secretRefMode: LOCAL_SECRETS });
   await service.putIntegration('pg', integrationInput, admin, 'api');
 });
 afterEach(async () => {
@@ -129,6 +129,39 @@ describe('putIntegration', () => {
     expect(result.error).toBeInstanceOf(ValidationError);
     expect(result.field).toBe(field);
     expect(await store.getIntegration('pg2')).toBeUndefined();
+  });
+
+  describe('secretRef by mode', () => {
+    const inAws = () => new AdminService({ store, roles: ROLES, secretRefMode: { local: false, prefix: 'stint/' } });
+    const arn = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`;
+
+    it.each([
+      ['env:', 'env:AWS_SECRET_ACCESS_KEY'],
+      ['file:', 'file:/proc/self/environ'],
+      ['an ARN outside the prefix', arn('prod/other-team-db')],
+      ['an ARN whose name only contains the prefix', arn('x-stint/pg')],
+    ])('in AWS refuses %s with a 400 on body.secretRef and stores nothing', async (_case, secretRef) => {
+      const result = await fieldOf(inAws().putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api'));
+
+      expect(result.error).toBeInstanceOf(ValidationError);
+      expect(result.field).toBe('body.secretRef');
+      expect(await store.getIntegration('pg2')).toBeUndefined();
+    });
+
+    it('in AWS accepts a Secrets Manager ARN under the prefix', async () => {
+      const secretRef = arn('stint/pg-admin');
+      const stored = await inAws().putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api');
+
+      expect(stored.secretRef).toBe(secretRef);
+    });
+
+    it('locally accepts env: and file: references', async () => {
+      for (const secretRef of ['env:PG_ADMIN', 'file:/run/secrets/pg.json']) {
+        expect((await service.putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api')).secretRef).toBe(
+          secretRef,
+        );
+      }
+    });
   });
 
   it('refuses an integration type that has no driver yet', async () => {

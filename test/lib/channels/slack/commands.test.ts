@@ -11,7 +11,7 @@ import { SlackStandIn } from '../../../fixtures/slack/server.ts';
 import { type LocalTable, startDynalite } from '../../../support/dynalite.ts';
 import { aFlow, anIdentity, anIntegration, aRequest } from '../../../support/fixtures.ts';
 import { RecordingExecutions } from '../../../support/recording-executions.ts';
-import { ROLES, seedFlow, seedIntegration, TestClock } from '../../../support/services.ts';
+import { LOCAL_SECRETS, ROLES, seedFlow, seedIntegration, TestClock } from '../../../support/services.ts';
 
 const SECRET = 'slack-signing-secret-for-tests';
 const TEAM = 'T0001';
@@ -43,7 +43,7 @@ beforeEach(async () => {
     directory,
     slack: new SlackClient({ token: async () => 'xoxb-test', baseUrl: slack.apiUrl, responseOrigins: [slack.url] }),
     requests: new RequestService({ store, executions, roles: ROLES, now: clock.now, directory }),
-    catalog: new AdminService({ store, roles: ROLES, now: clock.now }),
+    catalog: new AdminService({ store, roles: ROLES, now: clock.now, secretRefMode: LOCAL_SECRETS }),
     now: clock.now,
   };
 });
