@@ -4,7 +4,7 @@
  *
  * On the bus an event is `{ source: 'stint', 'detail-type': <type>, detail: <StintEvent> }`.
  *
- * The types are ARCHITECTURE.md's list plus `grant.started` (APPROVED → GRANTING) and `grant.revoking`
+ * The types follow the request lifecycle (docs/events.md), `grant.started` (APPROVED → GRANTING) and `grant.revoking`
  * (ACTIVE or REVOKE_FAILED → REVOKING): with those two, every status change of a request yields exactly one
  * event, so a consumer can follow a request through its whole life from the events alone.
  *

@@ -174,7 +174,7 @@ const stintConfigSchema = (mode: ConfigMode) =>
         })
         .prefault({}),
       /**
-       * Slack approvals (issue 4). Omitted → nothing Slack is created. Secrets are Secrets Manager ARNs
+       * Slack approvals. Omitted → nothing Slack is created. Secrets are Secrets Manager ARNs
        * (env:/file: locally); apiUrl points at a stand-in in tests and the local runtime.
        */
       slack: z
@@ -185,7 +185,7 @@ const stintConfigSchema = (mode: ConfigMode) =>
         })
         .optional(),
       /**
-       * Microsoft Teams approvals (issue 4). Omitted → nothing Teams is created. `appId` is the bot's Microsoft App
+       * Microsoft Teams approvals. Omitted → nothing Teams is created. `appId` is the bot's Microsoft App
        * ID (the audience of Bot Framework tokens). With `appPasswordRef` (the bot's client secret, a Secrets Manager
        * ARN) and `tenantId`, Stint also sends cards: approval cards to approvers and the flow's `teamsChannel`, and
        * notices to requesters. `openIdMetadataUrl`, `serviceUrl`, `loginUrl` and `graphUrl` point at a stand-in in
@@ -221,7 +221,7 @@ const stintConfigSchema = (mode: ConfigMode) =>
         })
         .optional(),
       /**
-       * Approvals by Jira transitions (issue 4). Omitted → no Jira webhook. `webhookSecretRef` holds the secret set on
+       * Approvals by Jira transitions. Omitted → no Jira webhook. `webhookSecretRef` holds the secret set on
        * the Jira admin webhook (Jira signs each delivery with it: `X-Hub-Signature: sha256=…`). Flows opt in with
        * `jiraApproval`, naming one of the `jira` targets below, whose credentials re-read the issues.
        */

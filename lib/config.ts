@@ -21,13 +21,13 @@ const Env = z.object({
   STINT_SCIM_TOKEN_REF: z.string().min(1).optional(),
   /** Non-secret configuration of every SIEM/ITSM target (JSON array of TargetConfig), for delivery functions. */
   STINT_TARGETS: z.string().min(2).optional(),
-  /** Slack (issue 4), all optional: only the Slack functions read them. */
+  /** Slack, all optional: only the Slack functions read them. */
   STINT_SLACK_API_URL: z.url().default('https://slack.com/api/'),
   /** Secret reference of the Slack bot token (xoxb-…). */
   STINT_SLACK_BOT_TOKEN_REF: z.string().min(1).optional(),
   /** Secret reference of the Slack app's signing secret. */
   STINT_SLACK_SIGNING_SECRET_REF: z.string().min(1).optional(),
-  /** Microsoft Teams (issue 4), all optional: only the Teams function reads them. The bot's Microsoft App ID. */
+  /** Microsoft Teams, all optional: only the Teams function reads them. The bot's Microsoft App ID. */
   STINT_TEAMS_APP_ID: z.string().min(1).optional(),
   /** Bot Framework OpenID metadata document (a local stand-in in tests and the local runtime). */
   STINT_TEAMS_OPENID_METADATA_URL: z.url().default('https://login.botframework.com/v1/.well-known/openidconfiguration'),
@@ -43,7 +43,7 @@ const Env = z.object({
   STINT_TEAMS_LOGIN_URL: z.url().optional(),
   /** `false`: find people in Teams only by their linked account, never through Graph. */
   STINT_TEAMS_GRAPH_LOOKUP: z.enum(['true', 'false']).default('true'),
-  /** Secret reference of the Jira webhook secret (approvals by Jira transitions, issue 4). */
+  /** Secret reference of the Jira webhook secret (approvals by Jira transitions). */
   STINT_JIRA_WEBHOOK_SECRET_REF: z.string().min(1).optional(),
   /** Public base URL of the API, shown to requesters in Slack ("GET <url>/requests/{id}/access"). */
   STINT_API_URL: z.url().optional(),

@@ -1,5 +1,5 @@
 /**
- * DynamoDB stream → EventBridge (ARCHITECTURE principle 3: the item change is the event).
+ * DynamoDB stream → EventBridge (the item change is the event: docs/architecture.md).
  *
  * Records of a shard are published in order: they are processed one after the other, and after the first
  * failure the rest of the batch is reported as failed without being published. Lambda (ReportBatchItemFailures)

@@ -19,7 +19,7 @@ import type { Alerts } from '#infra/constructs/alerts.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { eventPatternFor, isItsm, type TargetKind } from '#lib/targets/config.ts';
 
-/** The source of every Stint audit event (ARCHITECTURE "Events"). */
+/** The source of every Stint audit event (docs/events.md). */
 export const EVENT_SOURCE = 'stint';
 
 /** Delivery settings (exported for the tests and the local runtime's bus, which retries the same way). */
@@ -70,7 +70,7 @@ export type TargetResources = {
 };
 
 /**
- * SIEM and ITSM fan-out (issue 3): per target, an EventBridge rule on the Stint bus whose pattern is the
+ * SIEM and ITSM fan-out: per target, an EventBridge rule on the Stint bus whose pattern is the
  * target's filter, sending to the target's queue (retry policy, dead-letter queue); the queue feeds the
  * delivery function of the target's kind, and redrives to the target's dead-letter queue, which raises an
  * alarm. One delivery function per kind in use, allowed exactly its own targets' queues and secrets.

@@ -25,7 +25,7 @@ export const PUBLISHER_STREAM = {
 
 /**
  * Audit events: the table's stream feeds the publisher, which puts one event per state change on the `stint`
- * bus (ARCHITECTURE principle 3); the bus is archived. Records the publisher cannot handle after its retries
+ * bus (the item change is the event: docs/architecture.md); the bus is archived. Records the publisher cannot handle after its retries
  * land in a dead-letter queue, which raises an alarm.
  */
 export class Events extends Construct {

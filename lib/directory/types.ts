@@ -3,7 +3,7 @@ import { ChangeRecord, GroupName, Subject } from '#lib/domain/common.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 
 /**
- * The identity directory (issue 4): the one place policies read group membership and managers, and where
+ * The identity directory: the one place policies read group membership and managers, and where
  * chat/ticket accounts are linked to Stint identities. Fed by SCIM 2.0 (Okta, Entra ID) and admin routes.
  */
 export const ChatAccount = z.discriminatedUnion('kind', [

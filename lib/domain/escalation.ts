@@ -3,7 +3,7 @@ import { SYSTEM_SUBJECT } from './identity.ts';
 import type { AccessRequest } from './request.ts';
 
 /**
- * Escalation tiers and expiry reminders (issue 4), pure. The reconciler asks what is due and records it with one
+ * Escalation tiers and expiry reminders, pure. The reconciler asks what is due and records it with one
  * conditional write; the stream turns each write into one event (`request.escalated`, `grant.expiring`) and Slack
  * notify DMs the people concerned.
  */

@@ -27,7 +27,7 @@ export const ApprovalRule = z.discriminatedUnion('type', [
 export type ApprovalRule = z.infer<typeof ApprovalRule>;
 
 /**
- * Escalation (issue 4): while a request is PENDING, tier k (1-based) opens `k × everyMinutes` after creation; the
+ * Escalation: while a request is PENDING, tier k (1-based) opens `k × everyMinutes` after creation; the
  * reconciler records the reached tier on the request (`escalation.tier`) and Slack DMs the new tier's members.
  * Tier 0 is the policy's own `sets`. A tier's members are eligible approvers only once their tier is reached (as
  * recorded on the request, never from the clock alone); earlier tiers stay eligible. See approvals.ts for how a
@@ -87,7 +87,7 @@ export type WorkingHours = z.infer<typeof WorkingHours>;
 const JiraStatus = z.string().trim().min(1).max(255);
 
 /**
- * Jira as the approval channel (issue 4): the request's ticket, opened by the `jira` target named here, is the
+ * Jira as the approval channel: the request's ticket, opened by the `jira` target named here, is the
  * approval vehicle. When someone moves it to one of `approveStatuses` (or `rejectStatuses`), Stint re-reads the issue
  * and its changelog from Jira, maps the person who made that transition to a Stint identity and records their vote
  * (channel `jira`) under this flow's approval policy, exactly as an API vote. Status names compare case-insensitively.
@@ -136,21 +136,21 @@ export const FlowInput = z
     /** Break-glass: auto-approved, justification mandatory, high-severity events. */
     breakGlass: z.boolean().default(false),
     labels: z.record(z.string().max(64), z.string().max(256)).default({}),
-    /** Slack channel id (C…/G…) where approval requests are posted, besides the approvers' DMs (issue 4). */
+    /** Slack channel id (C…/G…) where approval requests are posted, besides the approvers' DMs. */
     slackChannel: z
       .string()
       .regex(/^[CG][A-Z0-9]{2,31}$/, 'a Slack channel id (C… or G…)')
       .optional(),
     /**
      * Microsoft Teams channel id (`19:…@thread.tacv2`) where approval cards are posted as a new thread, besides the
-     * approvers' 1:1 chats (issue 4). The bot must be installed in the channel's team.
+     * approvers' 1:1 chats. The bot must be installed in the channel's team.
      */
     teamsChannel: z
       .string()
       .max(256)
       .regex(/^19:[A-Za-z0-9_.=-]+@thread\.(tacv2|skype)$/, 'a Teams channel id (19:…@thread.tacv2)')
       .optional(),
-    /** Approvals by Jira transitions on the request's ticket (issue 4); absent = no Jira approvals. */
+    /** Approvals by Jira transitions on the request's ticket; absent = no Jira approvals. */
     jiraApproval: JiraApproval.optional(),
   })
   .refine((f) => f.defaultMinutes <= f.maxMinutes, { path: ['defaultMinutes'], message: 'must be ≤ maxMinutes' })

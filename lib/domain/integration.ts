@@ -24,7 +24,7 @@ export const Resource = z.strictObject({
   /** Target-side name (PostgreSQL: the database). */
   id: z.string().min(1).max(128),
   description: z.string().max(500).optional(),
-  /** Resource owners (subjects), usable as approvers. */
+  /** Resource owners (subjects): recorded and shown; approver policies do not read them. */
   owners: z.array(Subject).max(50).default([]),
   permissions: z.array(Permission).min(1).max(50),
 });

@@ -114,7 +114,7 @@ export const AccessRequest = z.object({
 });
 export type AccessRequest = z.infer<typeof AccessRequest>;
 
-/** A lease reference-counts overlapping grants of one unit to one grantee (ARCHITECTURE principle 5). */
+/** A lease reference-counts overlapping grants of one unit to one grantee (docs/architecture.md, "Overlapping grants"). */
 export const Lease = z.object({
   grantee: Subject,
   unit: AccessUnit,

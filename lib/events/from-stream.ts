@@ -1,6 +1,6 @@
 /**
  * Pure: one DynamoDB stream change (images already unmarshalled) → the audit events it stands for.
- * ARCHITECTURE principle 3: the item change is the event. Exactly one event per state change:
+ * The item change is the event (docs/architecture.md): no handler writes an event of its own. Exactly one event per state change:
  *
  * | item        | change                                              | event                         |
  * |-------------|-----------------------------------------------------|-------------------------------|

@@ -1,5 +1,5 @@
 /**
- * EventBridge event-pattern matching, for the local bus only (no usable npm matcher, FIELD-NOTES). Covers the
+ * EventBridge event-pattern matching, for the local bus only (no usable npm matcher). Covers the
  * documented content filters: exact values (string, number, boolean, null, empty string), prefix, suffix,
  * equals-ignore-case (alone and inside prefix/suffix/anything-but), wildcard, anything-but (values, prefix,
  * suffix, equals-ignore-case, wildcard), numeric ranges, exists, cidr (IPv4), `$or`, nested fields, and event

@@ -1,5 +1,5 @@
 /**
- * aws-local-stepfunctions needs `Promise.withResolvers` (Node 22); Node 20 lacks it (FIELD-NOTES).
+ * aws-local-stepfunctions needs `Promise.withResolvers` (Node 22); Node 20 lacks it.
  * Loaded first by the local runtime and the test setup; Lambda runs Node 22 where it is native.
  */
 if (typeof Promise.withResolvers !== 'function') {

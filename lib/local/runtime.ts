@@ -17,7 +17,7 @@ import { type DeadLetter, StreamJournal } from './streams.ts';
 import { LOCAL_REGION, loadTemplate } from './template.ts';
 
 /**
- * The local runtime: the synthesized template run on one machine (ARCHITECTURE "Local runtime"). One HTTP port
+ * The local runtime: the synthesized template run on one machine (docs/development.md, "The local runtime"). One HTTP port
  * serves the HTTP API routes, the local issuer (/_local/*) and the AWS JSON APIs the handlers' SDK clients call
  * (DynamoDB, Step Functions, EventBridge, SQS, chosen by X-Amz-Target), which the standard AWS_ENDPOINT_URL_* variables
  * point at. Handler code is the same as in AWS.

@@ -18,11 +18,11 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
  *
  * Task timeouts (TimeoutSeconds, TimeoutSecondsPath) are enforced here, not by the library: the library
  * resolves TimeoutSecondsPath against the input after Parameters (AWS uses the state input) and its timers
- * overflow past 2^31 ms (FIELD-NOTES). TimeoutSecondsPath is resolved against the state input by injecting it
+ * overflow past 2^31 ms. TimeoutSecondsPath is resolved against the state input by injecting it
  * into Parameters (which are evaluated against that same input); timers are chunked. A timeout rejects with
  * `States.Timeout`. Difference from AWS: a `States.TaskFailed` catcher also catches these local timeouts.
  *
- * Executions live in memory only (a restart resumes from DynamoDB, ARCHITECTURE principle 1).
+ * Executions live in memory only (a restart resumes from DynamoDB: the table is the source of truth).
  */
 const JSON_10 = 'application/x-amz-json-1.0';
 const TOKEN_PLACEHOLDER = '__stint_local_task_token__';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * A synthesized CloudFormation template, read back for the local runtime (ARCHITECTURE principle 7: one code
+ * A synthesized CloudFormation template, read back for the local runtime (one code
  * path, two runtimes). Intrinsics are resolved to local stand-ins: region `local`, account `000000000000`,
  * functions and state machines named by logical id, tables and buses by their physical name when the template
  * gives one.

@@ -15,7 +15,7 @@ export type DirectoryAdminDeps = { directory: DirectoryStore; roles: Roles };
 export type Precondition = { expectedVersion?: number };
 
 /**
- * The identity directory as admins edit it over the API (issue 4: "fed by SCIM … and by admin routes"): users,
+ * The identity directory as admins edit it over the API: users,
  * their linked chat accounts, and groups. Admins only, for reads too (like flows and integrations). Every write goes
  * through DirectoryStore, so it keeps the store's guarantees (unique userName/emails/accounts/group names, a version
  * and a change record `{ by, channel, action, at }` on each item, soft delete as SCIM DELETE does) and the stream

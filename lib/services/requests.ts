@@ -31,7 +31,7 @@ export type Scope = 'mine' | 'approvals' | 'all';
 export type VoteOutcome = 'recorded' | 'approved' | 'rejected' | 'duplicate';
 
 /**
- * The request lifecycle as callers drive it (API today; Slack/Teams/Jira later, with their own channel).
+ * The request lifecycle as callers drive it (the API, and the Slack, Teams and Jira callbacks with their own channel).
  * Every change is one conditional write through Store.updateRequest; a wait in the workflow is resumed only
  * by the caller whose write made the decision, so a decision resumes the execution exactly once.
  */

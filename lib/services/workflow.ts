@@ -30,7 +30,7 @@ function waitFor(seconds: number): number {
 
 /**
  * The state machine's steps. Each takes the request id, reads the request and acts on what the data says
- * (ARCHITECTURE principle 1), so repeating any step, or restarting the whole execution, is harmless.
+ * (the state machine is a function of the data: docs/architecture.md), so repeating any step, or restarting the whole execution, is harmless.
  */
 export class WorkflowService {
   private readonly now: () => Date;

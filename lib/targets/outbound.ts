@@ -92,7 +92,7 @@ const systemResolver: Resolver = async (hostname) => {
 };
 
 /**
- * Outbound HTTP for delivery targets (issue 3, "outbound safety"):
+ * Outbound HTTP for delivery targets ("outbound safety"):
  * - HTTPS only, unless `local`;
  * - the host is resolved once, every address is classified (classifyAddress) and a private, loopback, link-local,
  *   metadata, unspecified or CGNAT one refuses the destination (PermanentDeliveryError) unless allowed;

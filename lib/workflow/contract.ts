@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * The contract between the state machine (infra/constructs/workflow.ts), the workflow Lambdas
  * (functions/workflow/*.ts) and the local runtime. Every Lambda takes the request id and reads the rest
- * from DynamoDB (ARCHITECTURE principle 1), so any execution can be restarted and continues where the
+ * from DynamoDB (the state machine is a function of the data: docs/architecture.md), so any execution can be restarted and continues where the
  * data says.
  *
  * State machine (JSONPath):
@@ -45,7 +45,8 @@ export function executionName(requestId: string, attempt: number): string {
 export const Next = z.enum(['await-approval', 'grant', 'apply-extension', 'await-expiry', 'revoke', 'done']);
 export type Next = z.infer<typeof Next>;
 
-/** Waits longer than this are chunked: Step Functions/Node timers overflow past ~24.8 days (FIELD-NOTES). */
+/** Waits longer than this are chunked: the local Step Functions stand-in runs waits on Node timers, which fire at
+ * once past 2^31 ms (~24.8 days); AWS would wait, and a chunk re-loads the request either way. */
 export const MAX_WAIT_SECONDS = 20 * 24 * 3600;
 
 export const LoadOutput = z.object({

@@ -7,7 +7,7 @@ import { TABLE } from '#lib/store/table.ts';
 
 type DynaliteOptions = { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number; path?: string };
 
-// dynalite ships no type declarations; this types the one call we make (see FIELD-NOTES "dynalite 4").
+// dynalite ships no type declarations; this types the one call we make.
 // Streams, TTL and transactions are not emulated, so the table has none of them here.
 const require = createRequire(import.meta.url);
 const dynalite: (options: DynaliteOptions) => Server = require('dynalite');

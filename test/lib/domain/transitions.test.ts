@@ -5,7 +5,7 @@ import { assertTransition, canTransition, isTerminal, TRANSITIONS } from '#lib/d
 
 const ALL = RequestStatus.options;
 
-/** The lifecycle restated from ARCHITECTURE.md, independently of the implementation's table. */
+/** The lifecycle restated from docs/architecture.md, independently of the implementation's table. */
 const ALLOWED = new Set([
   'PENDING>APPROVED',
   'PENDING>REJECTED',

@@ -327,7 +327,7 @@ describe('eventsFromChange: what never leaves the table', () => {
 });
 
 describe('eventsFromChange: one event per state change (property)', () => {
-  /** Legal request status transitions (ARCHITECTURE.md, "Statuses"). */
+  /** Legal request status transitions (docs/architecture.md, "Statuses and transitions"). */
   const NEXT: Record<RequestStatus, RequestStatus[]> = {
     PENDING: ['APPROVED', 'REJECTED', 'CANCELLED', 'TIMED_OUT'],
     APPROVED: ['GRANTING'],
