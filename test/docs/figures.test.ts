@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { EVENT_TYPES } from '#events/schemas.ts';
+import { StintConfigSchema } from '#infra/config.ts';
 import { buildSamples } from '#lib/events/samples.ts';
 import { ITSM_KINDS, SIEM_KINDS } from '#lib/targets/config.ts';
 import { toOcsf } from '#lib/targets/ocsf.ts';
@@ -17,6 +19,19 @@ function eventTypesIn(span: string): string[] {
 }
 
 const sorted = (list: readonly string[]) => [...list].sort();
+
+/** The field paths of a configuration schema: nested objects are walked, lists and values are leaves. */
+function fieldPaths(schema: z.core.$ZodType, prefix = ''): string[] {
+  if (schema instanceof z.ZodObject)
+    return Object.entries(schema.shape).flatMap(([key, field]) => {
+      const path = prefix === '' ? key : `${prefix}.${key}`;
+      const inner = fieldPaths(field, path);
+      return inner.length === 0 ? [path] : inner;
+    });
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault)
+    return fieldPaths(schema.unwrap(), prefix);
+  return [];
+}
 
 describe('facts in docs/ that the code decides', () => {
   it('docs/events.md lists every event type of events/schemas.ts, and no other', () => {
@@ -42,5 +57,11 @@ describe('facts in docs/ that the code decides', () => {
     const kinds = rows.map(([first = '']) => codeSpans(first)[0] ?? first);
     expect(sorted(kinds)).toEqual(sorted([...SIEM_KINDS, ...ITSM_KINDS]));
     expect(kinds.filter((kind) => !existsSync(join(root, 'docs/targets', `${kind}.md`)))).toEqual([]);
+  });
+
+  it('the configuration reference of docs/configuration.md has a row for every field of infra/config.ts', () => {
+    const rows = tableRows(read('docs/configuration.md'));
+    const documented = rows.flatMap(([first = '']) => codeSpans(first));
+    expect(sorted(documented)).toEqual(sorted(fieldPaths(StintConfigSchema)));
   });
 });
