@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EVENT_TYPES } from '#events/schemas.ts';
 import { StintConfigSchema } from '#infra/config.ts';
+import { TEAMS_EVENT_TYPES } from '#lib/channels/teams/notify.ts';
 import { buildSamples } from '#lib/events/samples.ts';
 import { ITSM_KINDS, SIEM_KINDS } from '#lib/targets/config.ts';
 import { toOcsf } from '#lib/targets/ocsf.ts';
@@ -63,5 +64,10 @@ describe('facts in docs/ that the code decides', () => {
     const rows = tableRows(read('docs/configuration.md'));
     const documented = rows.flatMap(([first = '']) => codeSpans(first));
     expect(sorted(documented)).toEqual(sorted(fieldPaths(StintConfigSchema)));
+  });
+
+  it('docs/teams.md lists exactly the event types the Teams notify function receives', () => {
+    const paragraph = section(read('docs/teams.md'), 'What Stint sends').split('\n\n')[0] ?? '';
+    expect(sorted(codeSpans(paragraph).flatMap(eventTypesIn))).toEqual(sorted(TEAMS_EVENT_TYPES));
   });
 });
