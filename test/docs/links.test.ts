@@ -47,6 +47,13 @@ describe('links in README.md and docs/', () => {
     expect(paths.filter((path) => !existsSync(join(root, path)))).toEqual([]);
   });
 
+  it('the map in README.md links every page directly under docs/', () => {
+    const linked = new Set(links(read('README.md')).map(({ target }) => target.split('#', 1)[0]));
+    const pages = files.filter((f) => dirname(f) === 'docs');
+    expect(pages.length).toBeGreaterThan(0);
+    expect(pages.filter((page) => !linked.has(page))).toEqual([]);
+  });
+
   it('every page under docs/ can be reached from README.md', () => {
     const reached = new Set<string>(['README.md']);
     const queue = ['README.md'];
