@@ -130,6 +130,12 @@ export function requestRevoke(
  * the target is clean. `failureReason` (the reason) says why the grant failed until then.
  */
 export function abandonGrant(request: AccessRequest, actor: Actor & { action: string; reason: string }): AccessRequest {
+  if (request.status !== 'APPROVED' && request.status !== 'GRANTING') {
+    throw new InvalidTransitionError(
+      `only a grant in progress can be given up; this request is ${request.status}`,
+      'status',
+    );
+  }
   const granting = request.status === 'APPROVED' ? changeStatus(request, 'GRANTING', actor) : request;
   return changeStatus(granting, 'REVOKING', actor, { endReason: 'failed', failureReason: actor.reason });
 }
