@@ -4,8 +4,9 @@ import { type RequestStatus, TERMINAL_STATUSES } from './request.ts';
 /**
  * The request lifecycle as one table: every status change in Stint is checked against it.
  * REVOKE_FAILED is not terminal: the reconciler keeps moving it back to REVOKING until the revoke succeeds.
- * GRANTING → REVOKING → FAILED: a grant that could not complete nor be undone at once (the reconciler gave up on
- * it, or the undo failed) is undone on the revoke path, with its long retries and alarm (`endReason: 'failed'`).
+ * GRANTING → REVOKING → FAILED: a grant that failed and was not undone on the spot (its undo failed, or the
+ * reconciler gave up on it after repeated restarts) is undone on the revoke path, with its long retries and alarm
+ * (`endReason: 'failed'`).
  */
 export const TRANSITIONS: Readonly<Record<RequestStatus, readonly RequestStatus[]>> = Object.freeze({
   PENDING: ['APPROVED', 'REJECTED', 'CANCELLED', 'TIMED_OUT'],
