@@ -34,10 +34,12 @@ const NON_TERMINAL: readonly RequestStatus[] = [
 const STUCK_AFTER_MS = 10 * 60_000;
 /**
  * How many times the reconciler restarts a request's execution in one status (each restart counted in `restarts`,
- * reset by every status change) before it gives up on that status: the restarted executions all ended without
+ * cleared by every status change) before it gives up on that status: the restarted executions all ended without
  * moving the request, so a new one would too (a poisoned input, a bug, a step that always fails). Three covers a
  * transient outage of Lambda or Step Functions without keeping a broken request in a work state for long: with
- * the default 5-minute schedule a stuck request is given up about 10 + 3 × 5 = 25 minutes after its last change.
+ * the default 5-minute schedule, restarts come about 10, 15 and 20 minutes after the last change and the request is
+ * given up at about 25 minutes (later when a restarted execution runs for longer: a running one is never counted).
+ * A restart whose StartExecution failed counts too (an outage that long gives up the grant, cleanly).
  */
 export const MAX_RESTARTS = 3;
 
