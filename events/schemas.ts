@@ -4,8 +4,8 @@
  *
  * On the bus an event is `{ source: 'stint', 'detail-type': <type>, detail: <StintEvent> }`.
  *
- * The types follow the request lifecycle (docs/events.md), `grant.started` (APPROVED → GRANTING) and `grant.revoking`
- * (ACTIVE or REVOKE_FAILED → REVOKING): with those two, every status change of a request yields exactly one
+ * The types follow the request lifecycle (docs/events.md), including `grant.started` (APPROVED → GRANTING) and
+ * `grant.revoking` (ACTIVE, REVOKE_FAILED or GRANTING → REVOKING): with those two, every status change of a request yields exactly one
  * event, so a consumer can follow a request through its whole life from the events alone.
  *
  * What an event never holds: Step Functions task tokens (`approvalToken`, `activeToken`), sealed credentials
@@ -138,7 +138,10 @@ export const RequestCancelled = requestEvent('request.cancelled', 'The requester
 export const RequestTimedOut = requestEvent('request.timed_out', 'Nobody decided before the approval deadline');
 export const GrantStarted = requestEvent('grant.started', 'Granting began (APPROVED → GRANTING)');
 export const GrantActive = requestEvent('grant.active', 'Access is granted until `request.expiresAt`');
-export const GrantFailed = requestEvent('grant.failed', 'Granting failed; see `request.failureReason`');
+export const GrantFailed = requestEvent(
+  'grant.failed',
+  'Granting failed and nothing it created is left on the target (from GRANTING, or from REVOKING once a failed grant was undone); see `request.failureReason`',
+);
 export const GrantExpiring = requestEvent(
   'grant.expiring',
   'The grant ends in 10 minutes (`request.expiresAt`); the requester was reminded',
@@ -153,7 +156,7 @@ export const GrantExtended = z
   .meta({ title: 'grant.extended', description: 'An active grant was extended to a later `request.expiresAt`' });
 export const GrantRevoking = requestEvent(
   'grant.revoking',
-  'Revocation began (ACTIVE → REVOKING, or a retry from REVOKE_FAILED); `request.endReason` says why',
+  'Revocation began (ACTIVE → REVOKING, a retry from REVOKE_FAILED, or GRANTING → REVOKING to undo a grant that failed); `request.endReason` says why',
 );
 export const GrantRevoked = requestEvent('grant.revoked', 'Access was revoked before its expiry');
 export const GrantExpired = requestEvent('grant.expired', 'Access ended at its expiry');

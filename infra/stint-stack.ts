@@ -58,6 +58,7 @@ export class StintStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       stateMachineName: this.workflow.stateMachineName,
     });
+    this.alerts.alarmOnStuckRequests(this.reconciler, 'StuckRequestsAlarm');
 
     if (config.slack !== undefined) {
       this.slack = new Slack(this, 'Slack', {

@@ -1,13 +1,14 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC, stintMetrics } from '#lib/observability/metrics.ts';
 import { workflow } from '#lib/services/wiring.ts';
 import { FailedStepInput } from '#lib/workflow/contract.ts';
 
 /** `Stint/RevokeFailed` drives the alarm (infra/constructs/workflow.ts); the reconciler keeps retrying. */
-const metrics = new Metrics({ namespace: 'Stint', serviceName: 'stint' });
+const metrics = stintMetrics();
 
 export const handler = async (event: unknown): Promise<void> => {
   const input = FailedStepInput.parse(event);
   await workflow().revokeFailed(input.requestId, input.error);
-  metrics.addMetric('RevokeFailed', MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.revokeFailed, MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
 };

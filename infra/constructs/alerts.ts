@@ -8,6 +8,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '#infra/constructs/stint-function.ts';
+import { METRIC } from '#lib/observability/metrics.ts';
 
 /** The SNS topic every Stint alarm notifies (and emails, when `alarmEmail` is configured). */
 export class Alerts extends Construct {
@@ -42,6 +44,32 @@ export class Alerts extends Construct {
   notify(alarm: cloudwatch.Alarm): void {
     alarm.addAlarmAction(new actions.SnsAction(this.topic));
     alarm.addOkAction(new actions.SnsAction(this.topic));
+  }
+
+  /**
+   * An alarm as soon as the reconciler gives up on a request stuck in one status (the StuckRequests metric it emits,
+   * lib/observability/metrics.ts), sent to the topic.
+   */
+  alarmOnStuckRequests(scope: Construct, id: string): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(scope, id, {
+      alarmDescription:
+        'Stint: the reconciler gave up on a request stuck in one status after repeated restarts (its reason is on ' +
+        'the request and in its audit event). A grant is undone and ends FAILED, a revoke goes to REVOKE_FAILED and ' +
+        'is retried; look for the cause in the workflow logs of that request.',
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.stuckRequests,
+        dimensionsMap: { service: SERVICE_NAME },
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.notify(alarm);
+    return alarm;
   }
 
   /** An alarm as soon as a dead-letter queue holds a message (nothing may sit there unnoticed), sent to the topic. */

@@ -10,8 +10,8 @@ export type Actor = { by: string; channel: Channel; reason?: string; at: Date };
 
 /**
  * The one way to change a request's status: asserts the transition and records who did it.
- * Returns a new object; `patch` cannot override `status`, `lastChange` or `version` (the store bumps the version
- * with its conditional write).
+ * Returns a new object; `patch` cannot override `status`, `lastChange`, `version` (the store bumps the version
+ * with its conditional write) or `restarts` (the reconciler's restart count is per status: a change removes it).
  */
 export function changeStatus(
   request: AccessRequest,
@@ -20,9 +20,9 @@ export function changeStatus(
   patch: Partial<AccessRequest> = {},
 ): AccessRequest {
   assertTransition(request.status, to);
+  const { restarts: _reset, ...unchanged } = { ...request, ...patch };
   return {
-    ...request,
-    ...patch,
+    ...unchanged,
     status: to,
     version: request.version,
     lastChange: changeRecord(actor.by, actor.channel, actor.action, actor.reason, actor.at),
@@ -120,6 +120,37 @@ export function requestRevoke(
     'REVOKING',
     { by: who.sub, channel, action: 'revoke', reason, at: now },
     { endReason: 'revoked' },
+  );
+}
+
+/**
+ * A grant that could not complete is given up: APPROVED or GRANTING → REVOKING with `endReason: 'failed'`. The
+ * revoke path then undoes every unit, recorded or not (a driver may have created something before it failed),
+ * with its long retries, REVOKE_FAILED and its alarm when that keeps failing, and ends the request FAILED once
+ * the target is clean. `failureReason` (the reason) says why the grant failed until then.
+ */
+export function abandonGrant(request: AccessRequest, actor: Actor & { action: string; reason: string }): AccessRequest {
+  if (request.status !== 'APPROVED' && request.status !== 'GRANTING') {
+    throw new InvalidTransitionError(
+      `only a grant in progress can be given up; this request is ${request.status}`,
+      'status',
+    );
+  }
+  const granting = request.status === 'APPROVED' ? changeStatus(request, 'GRANTING', actor) : request;
+  return changeStatus(granting, 'REVOKING', actor, { endReason: 'failed', failureReason: actor.reason });
+}
+
+/**
+ * REVOKING → REVOKE_FAILED: the alarm's status; the reconciler keeps moving it back to REVOKING. `failureReason`
+ * becomes the reason, except while undoing a grant that failed (`endReason: 'failed'`): there it keeps saying why
+ * the grant failed, and the reason of this failure stays in `lastChange` (the grant.revoke_failed event's actor).
+ */
+export function failRevoke(request: AccessRequest, actor: Actor & { action: string; reason: string }): AccessRequest {
+  return changeStatus(
+    request,
+    'REVOKE_FAILED',
+    actor,
+    request.endReason === 'failed' ? {} : { failureReason: actor.reason },
   );
 }
 

@@ -93,8 +93,11 @@ export const AccessRequest = z.object({
   /** The expiry the targets enforce by themselves (PostgreSQL VALID UNTIL); behind expiresAt after an extend until applied. */
   enforcedExpiresAt: IsoDateTime.optional(),
   revokedAt: IsoDateTime.optional(),
-  /** Why the grant ended or is ending: time up, or revoked early by someone. */
-  endReason: z.enum(['expired', 'revoked']).optional(),
+  /**
+   * Why the grant ended or is ending: time up, revoked early by someone, or `failed`: a grant that never completed
+   * is being undone on the revoke path (it ends FAILED once the target is clean; `failureReason` says why).
+   */
+  endReason: z.enum(['expired', 'revoked', 'failed']).optional(),
   extensions: z.array(Extension).default([]),
   grants: z.array(UnitGrant).default([]),
   failureReason: z.string().max(2000).optional(),
@@ -109,6 +112,11 @@ export const AccessRequest = z.object({
   remindedAt: IsoDateTime.optional(),
   /** Execution attempt (execution name = `${id}` or `${id}-${attempt}`). */
   attempt: z.number().int().min(0).default(0),
+  /**
+   * Executions the reconciler restarted since the status last changed (absent: none; every status change removes
+   * it): after MAX_RESTARTS (lib/services/reconciler.ts) the reconciler stops restarting and moves the request on.
+   */
+  restarts: z.number().int().min(1).optional(),
   lastChange: ChangeRecord,
   version: z.number().int().positive(),
 });

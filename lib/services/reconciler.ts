@@ -1,7 +1,8 @@
 import { dueEscalationTier, escalate, REMINDER_LEAD_MINUTES, remind, reminderDue } from '#lib/domain/escalation.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
-import { changeStatus } from '#lib/domain/lifecycle.ts';
+import { abandonGrant, changeStatus, failRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
+import { isTerminal } from '#lib/domain/transitions.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { Store } from '#lib/store/store.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
@@ -15,6 +16,10 @@ export type ReconcileReport = {
   retriedRevokes: number;
   escalated: number;
   reminded: number;
+  /** Requests given up after MAX_RESTARTS restarts in one status (the StuckRequests metric). */
+  gaveUp: number;
+  /** Of those, REVOKING requests moved to REVOKE_FAILED (the RevokeFailed metric, as the revoke-failed step). */
+  failedRevokes: number;
 };
 
 const NON_TERMINAL: readonly RequestStatus[] = [
@@ -27,6 +32,16 @@ const NON_TERMINAL: readonly RequestStatus[] = [
 ];
 /** Work states (APPROVED, GRANTING, REVOKING) older than this are considered stuck. */
 const STUCK_AFTER_MS = 10 * 60_000;
+/**
+ * How many times the reconciler restarts a request's execution in one status (each restart counted in `restarts`,
+ * cleared by every status change) before it gives up on that status: the restarted executions all ended without
+ * moving the request, so a new one would too (a poisoned input, a bug, a step that always fails). Three covers a
+ * transient outage of Lambda or Step Functions without keeping a broken request in a work state for long: with
+ * the default 5-minute schedule, restarts come about 10, 15 and 20 minutes after the last change and the request is
+ * given up at about 25 minutes (later when a restarted execution runs for longer: a running one is never counted).
+ * A restart whose StartExecution failed counts too (an outage that long gives up the grant, cleanly).
+ */
+export const MAX_RESTARTS = 3;
 
 /**
  * The safety net (scheduled every few minutes in AWS, every few seconds locally):
@@ -34,6 +49,10 @@ const STUCK_AFTER_MS = 10 * 60_000;
  *   new one when none is running (the new execution revokes / times out as the data says);
  * - APPROVED / GRANTING / REVOKING requests that have not moved for a while: restart when not running;
  * - REVOKE_FAILED: back to REVOKING and a new execution, for as long as it takes;
+ * - a request whose execution was restarted MAX_RESTARTS times in its status (each ended without moving it) is
+ *   given up rather than restarted again (see giveUp): a grant is undone on the revoke path and ends FAILED, a
+ *   revoke goes to REVOKE_FAILED (the alarm; retried as above), an overdue grant to REVOKING, an overdue
+ *   approval to TIMED_OUT. Each counts in `gaveUp` (the StuckRequests metric and its alarm);
  * - PENDING requests whose next escalation tier is due (gsi2 orders them by it, see dueAt): record the reached tier
  *   (lib/domain/escalation.ts) with one conditional write; the stream yields `request.escalated` and Slack notify
  *   DMs the new tier (no direct notification from here: the item change is the event);
@@ -58,6 +77,8 @@ export class Reconciler {
       retriedRevokes: 0,
       escalated: 0,
       reminded: 0,
+      gaveUp: 0,
+      failedRevokes: 0,
     };
     const now = this.now();
     for (const status of NON_TERMINAL) {
@@ -83,7 +104,8 @@ export class Reconciler {
         cursor = page.cursor;
       } while (cursor !== undefined);
     }
-    const acted = report.resumed + report.restarted + report.retriedRevokes + report.escalated + report.reminded;
+    const acted =
+      report.resumed + report.restarted + report.retriedRevokes + report.escalated + report.reminded + report.gaveUp;
     if (acted > 0) logger.info('reconciled', report);
     return report;
   }
@@ -153,13 +175,54 @@ export class Reconciler {
       if (token !== undefined && (await executions.resume(token))) report.resumed++;
       return;
     }
-    // No execution: claim the next attempt with a conditional write so two reconcilers never both start one.
-    const { request: claimed, changed } = await store.updateRequest(request.id, (current) =>
-      current.version === seen.version ? { ...current, attempt: current.attempt + 1 } : null,
-    );
+    // No execution: claim the next attempt with a conditional write so two reconcilers never both start one. A
+    // restart after a local runtime restart (resumeAll: executions were lost, not failed) is not counted.
+    const stuck = !resumeAll && (seen.restarts ?? 0) >= MAX_RESTARTS;
+    const { request: claimed, changed } = await store.updateRequest(request.id, (current) => {
+      if (current.version !== seen.version) return null;
+      const next = { ...current, attempt: current.attempt + 1 };
+      if (stuck) return this.giveUp(next);
+      return resumeAll ? next : { ...next, restarts: (current.restarts ?? 0) + 1 };
+    });
     if (!changed) return;
+    if (stuck) {
+      report.gaveUp++;
+      logger.warn('request stuck: gave up after restarts', {
+        requestId: claimed.id,
+        from: request.status,
+        to: claimed.status,
+        restarts: MAX_RESTARTS,
+      });
+      if (claimed.status === 'REVOKE_FAILED') {
+        report.failedRevokes++;
+        return; // retried by the next run, as any REVOKE_FAILED
+      }
+      if (isTerminal(claimed.status)) return;
+      await executions.start(claimed.id, claimed.attempt);
+      return;
+    }
     await executions.start(claimed.id, claimed.attempt);
     report.restarted++;
+  }
+
+  /** The status change that ends a stuck status (the reason names it); see MAX_RESTARTS. */
+  private giveUp(current: AccessRequest): AccessRequest {
+    const reason = `stuck in ${current.status}: ${MAX_RESTARTS} restarted executions ended without moving the request`;
+    const actor = { by: SYSTEM_SUBJECT, channel: 'reconciler' as const, at: this.now(), reason };
+    switch (current.status) {
+      case 'APPROVED':
+      case 'GRANTING':
+        return abandonGrant(current, { ...actor, action: 'abandon-grant' });
+      case 'REVOKING':
+        return failRevoke(current, { ...actor, action: 'revoke-failed' });
+      case 'ACTIVE':
+        return changeStatus(current, 'REVOKING', { ...actor, action: 'revoke' }, { endReason: 'expired' });
+      case 'PENDING':
+        return changeStatus(current, 'TIMED_OUT', { ...actor, action: 'time-out' });
+      default:
+        // Terminal statuses are never listed; REVOKE_FAILED is retried before any restart.
+        throw new Error(`no stuck handling for status ${current.status}`);
+    }
   }
 }
 

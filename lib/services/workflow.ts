@@ -1,7 +1,7 @@
 import type { Channel } from '#lib/domain/common.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
 import type { IntegrationType } from '#lib/domain/integration.ts';
-import { changeStatus } from '#lib/domain/lifecycle.ts';
+import { abandonGrant, changeStatus, failRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, UnitGrant } from '#lib/domain/request.ts';
 import type { GrantContext, IntegrationDriver } from '#lib/integrations/types.ts';
 import { logger } from '#lib/observability/logger.ts';
@@ -162,16 +162,33 @@ export class WorkflowService {
     });
   }
 
-  /** Grant gave up: undo whatever landed (nothing left behind on the target), then FAILED with the reason. */
+  /**
+   * Grant gave up: undo whatever landed (nothing left behind on the target), then FAILED with the reason. When the
+   * undo fails, the request goes to REVOKING (`endReason: 'failed'`, the reason recorded): the revoke path retries
+   * the undo for hours, raises the alarm if it keeps failing, and ends the request FAILED once the target is clean.
+   */
   async grantFailed(requestId: string, error: { Error: string; Cause?: string }): Promise<void> {
     const request = await this.deps.store.getRequest(requestId);
     if (request === undefined || (request.status !== 'GRANTING' && request.status !== 'APPROVED')) return;
-    await this.undoUnits(
-      request,
-      request.units.map((_, i) => i),
-      true,
-    );
     const reason = failureReason(error);
+    try {
+      await this.undoUnits(
+        request,
+        request.units.map((_, i) => i),
+        true,
+      );
+    } catch (undoError) {
+      logger.warn('undoing a failed grant failed; handing it to the revoke path', {
+        requestId,
+        error: undoError instanceof Error ? undoError.name : 'unknown',
+      });
+      await this.deps.store.updateRequest(requestId, (current) =>
+        current.status === 'GRANTING' || current.status === 'APPROVED'
+          ? abandonGrant(current, { ...this.actor('abandon-grant', reason), reason })
+          : null,
+      );
+      return;
+    }
     await this.deps.store.updateRequest(requestId, (current) => {
       if (current.status === 'APPROVED') current = changeStatus(current, 'GRANTING', this.actor('grant'));
       if (current.status !== 'GRANTING') return null;
@@ -206,7 +223,8 @@ export class WorkflowService {
 
   /**
    * ACTIVE → REVOKING (once expiresAt has passed; REVOKING already when someone revoked early) → revoke every unit
-   * → EXPIRED | REVOKED. An ACTIVE grant whose expiry lies ahead (extended since Load) is left alone.
+   * → EXPIRED | REVOKED, or FAILED when it undoes a grant that failed (`endReason: 'failed'`). An ACTIVE grant whose
+   * expiry lies ahead (extended since Load) is left alone.
    */
   async revoke(requestId: string): Promise<void> {
     const { store } = this.deps;
@@ -217,13 +235,22 @@ export class WorkflowService {
       return changeStatus(current, 'REVOKING', this.actor('revoke', 'the grant expired'), { endReason: 'expired' });
     });
     if (request.status !== 'REVOKING') return;
+    // Undoing a grant that failed: every unit, recorded or not (a driver may have created something, then failed).
+    const abandoned = request.endReason === 'failed';
     await this.undoUnits(
       request,
-      request.grants.map((g) => request.units.findIndex((u) => sameUnit(u, g.unit))),
-      false,
+      abandoned
+        ? request.units.map((_, i) => i)
+        : request.grants.map((g) => request.units.findIndex((u) => sameUnit(u, g.unit))),
+      abandoned,
     );
     await store.updateRequest(requestId, (current) => {
       if (current.status !== 'REVOKING') return null;
+      if (current.endReason === 'failed') {
+        return changeStatus(current, 'FAILED', this.actor('fail', current.failureReason), {
+          grants: current.grants.map(eraseSecret),
+        });
+      }
       const to = current.endReason === 'revoked' ? 'REVOKED' : 'EXPIRED';
       return changeStatus(current, to, this.actor(to === 'REVOKED' ? 'revoked' : 'expired'), {
         revokedAt: this.now().toISOString(),
@@ -235,9 +262,7 @@ export class WorkflowService {
   async revokeFailed(requestId: string, error: { Error: string; Cause?: string }): Promise<void> {
     const reason = failureReason(error);
     await this.deps.store.updateRequest(requestId, (current) =>
-      current.status === 'REVOKING'
-        ? changeStatus(current, 'REVOKE_FAILED', this.actor('revoke-failed', reason), { failureReason: reason })
-        : null,
+      current.status === 'REVOKING' ? failRevoke(current, { ...this.actor('revoke-failed', reason), reason }) : null,
     );
   }
 

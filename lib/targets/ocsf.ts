@@ -441,7 +441,12 @@ function statusDetail(event: RequestEvent): string | undefined {
     return r.decision?.reason ?? event.actor.reason;
   }
   if (event.type === 'grant.revoking') {
-    const why = r.endReason === 'expired' ? 'Access period ended' : 'Revoked early';
+    const why =
+      r.endReason === 'expired'
+        ? 'Access period ended'
+        : r.endReason === 'failed'
+          ? 'Undoing a grant that failed'
+          : 'Revoked early';
     return event.actor.reason === undefined ? why : `${why}: ${event.actor.reason}`;
   }
   if (event.type === 'grant.expired') return 'Access period ended';

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { applyVote } from '#lib/domain/approvals.ts';
 import { ForbiddenError, InvalidTransitionError, PolicyError } from '#lib/domain/errors.ts';
-import { cancelRequest, changeStatus, dueAt, extendGrant, requestRevoke } from '#lib/domain/lifecycle.ts';
+import {
+  abandonGrant,
+  cancelRequest,
+  changeStatus,
+  dueAt,
+  extendGrant,
+  failRevoke,
+  requestRevoke,
+} from '#lib/domain/lifecycle.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { active, alice, bob, carol, flow, identity, mallory, NOW, pending, thrown } from './fixtures.ts';
 
@@ -56,6 +64,56 @@ describe('changeStatus', () => {
   it('omits the reason when none is given', () => {
     const next = changeStatus(pending(flow()), 'CANCELLED', { ...system, action: 'cancel' });
     expect('reason' in next.lastChange).toBe(false);
+  });
+});
+
+describe('the restart count', () => {
+  it('is cleared by every status change, whatever the patch says', () => {
+    const stuck: AccessRequest = { ...pending(flow()), restarts: 2 };
+
+    const next = changeStatus(stuck, 'APPROVED', { ...system, action: 'approve' }, { restarts: 5 });
+
+    expect(next.status).toBe('APPROVED');
+    expect('restarts' in next).toBe(false);
+  });
+});
+
+describe('abandonGrant', () => {
+  const reason = 'stuck in GRANTING: 3 restarted executions ended without moving the request';
+
+  it.each(['APPROVED', 'GRANTING'] as const)('moves %s to REVOKING to undo the grant, with the reason', (status) => {
+    const approved = changeStatus(pending(flow()), 'APPROVED', { ...system, action: 'approve' });
+    const request =
+      status === 'APPROVED' ? approved : changeStatus(approved, 'GRANTING', { ...system, action: 'grant' });
+
+    const next = abandonGrant(request, { ...system, action: 'abandon-grant', reason });
+
+    expect(next).toMatchObject({ status: 'REVOKING', endReason: 'failed', failureReason: reason });
+    expect(next.lastChange).toMatchObject({ action: 'abandon-grant', reason });
+  });
+
+  it('refuses a grant that is already ACTIVE', () => {
+    const error = thrown(() => abandonGrant(active(pending(flow())), { ...system, action: 'abandon-grant', reason }));
+    expect(error).toBeInstanceOf(InvalidTransitionError);
+  });
+});
+
+describe('failRevoke', () => {
+  const revoking = () => revokeNow(active(pending(flow())));
+
+  it('records why revoking failed', () => {
+    const next = failRevoke(revoking(), { ...system, action: 'revoke-failed', reason: 'Error: connection refused' });
+
+    expect(next).toMatchObject({ status: 'REVOKE_FAILED', failureReason: 'Error: connection refused' });
+  });
+
+  it('keeps why the grant failed while undoing it, the revoke error in the change record', () => {
+    const undoing: AccessRequest = { ...revoking(), endReason: 'failed', failureReason: 'Error: permission denied' };
+
+    const next = failRevoke(undoing, { ...system, action: 'revoke-failed', reason: 'Error: connection refused' });
+
+    expect(next).toMatchObject({ status: 'REVOKE_FAILED', failureReason: 'Error: permission denied' });
+    expect(next.lastChange.reason).toBe('Error: connection refused');
   });
 });
 

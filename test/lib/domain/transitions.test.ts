@@ -14,10 +14,13 @@ const ALLOWED = new Set([
   'APPROVED>GRANTING',
   'GRANTING>ACTIVE',
   'GRANTING>FAILED',
+  // A grant that could not complete is undone on the revoke path, then ends FAILED.
+  'GRANTING>REVOKING',
   'ACTIVE>REVOKING',
   'REVOKING>REVOKED',
   'REVOKING>EXPIRED',
   'REVOKING>REVOKE_FAILED',
+  'REVOKING>FAILED',
   'REVOKE_FAILED>REVOKING',
 ]);
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AccessRequest } from '#lib/domain/request.ts';
-import { Reconciler } from '#lib/services/reconciler.ts';
+import { MAX_RESTARTS, Reconciler } from '#lib/services/reconciler.ts';
 import { Store } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { aFlow, aRequest } from '../../support/fixtures.ts';
@@ -136,6 +136,137 @@ describe('stuck work states', () => {
 
     expect(executions.resumes).toEqual([{ token: 'approval-token', live: true }]);
     expect(executions.starts).toEqual([]);
+  });
+});
+
+describe('requests stuck in one status', () => {
+  const stuckFor = (minutes: number) => ({ by: 'alice', channel: 'api' as const, action: 'test', at: at(-minutes) });
+
+  it('counts each restart in the status, however many attempts the request had before', async () => {
+    // Nine earlier attempts (restarts in other statuses, outages): only restarts since the last change count.
+    const request = await seed({ status: 'GRANTING', attempt: 9, lastChange: stuckFor(11) });
+
+    const report = await reconciler.run();
+
+    const restarted = await stored(request.id);
+    expect(restarted).toMatchObject({ status: 'GRANTING', attempt: 10, restarts: 1 });
+    expect(executions.starts).toEqual([{ requestId: request.id, attempt: 10 }]);
+    expect(report).toMatchObject({ restarted: 1, gaveUp: 0 });
+  });
+
+  it('restarts a request one restart short of the bound', async () => {
+    const request = await seed({ status: 'GRANTING', restarts: MAX_RESTARTS - 1, lastChange: stuckFor(30) });
+
+    await reconciler.run();
+
+    expect((await stored(request.id)).restarts).toBe(MAX_RESTARTS);
+    expect(executions.starts).toEqual([{ requestId: request.id, attempt: 1 }]);
+  });
+
+  it.each(['APPROVED', 'GRANTING'] as const)(
+    'gives up a grant stuck in %s: REVOKING to undo it, with the reason, in a new execution',
+    async (status) => {
+      const request = await seed({ status, restarts: MAX_RESTARTS, lastChange: stuckFor(30) });
+
+      const report = await reconciler.run();
+
+      const given = await stored(request.id);
+      const reason = `stuck in ${status}: ${MAX_RESTARTS} restarted executions ended without moving the request`;
+      expect(given).toMatchObject({ status: 'REVOKING', endReason: 'failed', failureReason: reason, attempt: 1 });
+      expect(given.restarts).toBeUndefined();
+      expect(given.lastChange).toEqual({
+        by: 'stint:system',
+        channel: 'reconciler',
+        action: 'abandon-grant',
+        reason,
+        at: T0,
+      });
+      expect(executions.starts).toEqual([{ requestId: request.id, attempt: 1 }]);
+      expect(report).toMatchObject({ gaveUp: 1, failedRevokes: 0, restarted: 0 });
+    },
+  );
+
+  it('gives up a stuck revoke: REVOKE_FAILED with the reason, retried by the next run', async () => {
+    const request = await seed(
+      activeFields({ status: 'REVOKING', endReason: 'revoked', restarts: MAX_RESTARTS, lastChange: stuckFor(30) }),
+    );
+
+    const report = await reconciler.run();
+
+    const given = await stored(request.id);
+    expect(given).toMatchObject({
+      status: 'REVOKE_FAILED',
+      endReason: 'revoked',
+      failureReason: `stuck in REVOKING: ${MAX_RESTARTS} restarted executions ended without moving the request`,
+    });
+    expect(executions.starts).toEqual([]);
+    expect(report).toMatchObject({ gaveUp: 1, failedRevokes: 1 });
+
+    clock.advanceMinutes(5);
+    expect(await reconciler.run()).toMatchObject({ retriedRevokes: 1, gaveUp: 0 });
+    expect((await stored(request.id)).status).toBe('REVOKING');
+  });
+
+  it('keeps the reason of the grant while undoing it fails', async () => {
+    const request = await seed({
+      status: 'REVOKING',
+      endReason: 'failed',
+      failureReason: 'Error: permission denied',
+      restarts: MAX_RESTARTS,
+      lastChange: stuckFor(30),
+    });
+
+    await reconciler.run();
+
+    const given = await stored(request.id);
+    expect(given).toMatchObject({ status: 'REVOKE_FAILED', failureReason: 'Error: permission denied' });
+    expect(given.lastChange.reason).toBe(
+      `stuck in REVOKING: ${MAX_RESTARTS} restarted executions ended without moving the request`,
+    );
+  });
+
+  it('gives up an overdue grant whose executions never revoke it: REVOKING, in a new execution', async () => {
+    const request = await seed(activeFields({ restarts: MAX_RESTARTS }));
+    clock.advanceMinutes(31);
+
+    const report = await reconciler.run();
+
+    expect(await stored(request.id)).toMatchObject({ status: 'REVOKING', endReason: 'expired', attempt: 1 });
+    expect(executions.starts).toEqual([{ requestId: request.id, attempt: 1 }]);
+    expect(report).toMatchObject({ gaveUp: 1, restarted: 0 });
+  });
+
+  it('gives up an overdue approval whose executions never time it out: TIMED_OUT, no new execution', async () => {
+    const request = await seed({ status: 'PENDING', restarts: MAX_RESTARTS });
+    clock.advanceMinutes(61);
+
+    const report = await reconciler.run();
+
+    expect((await stored(request.id)).status).toBe('TIMED_OUT');
+    expect(executions.starts).toEqual([]);
+    expect(report).toMatchObject({ gaveUp: 1, restarted: 0 });
+  });
+
+  it('gives up a request once when two reconcilers race', async () => {
+    const requests = await Promise.all(
+      Array.from({ length: 4 }, () => seed({ status: 'GRANTING', restarts: MAX_RESTARTS, lastChange: stuckFor(30) })),
+    );
+    const other = new Reconciler({ store, executions, now: clock.now });
+
+    const reports = await Promise.all([reconciler.run(), other.run()]);
+
+    expect(reports.reduce((sum, r) => sum + r.gaveUp, 0)).toBe(4);
+    const started = executions.starts.map((s) => `${s.requestId}/${s.attempt}`).sort();
+    expect(started).toEqual(requests.map((r) => `${r.id}/1`).sort());
+  });
+
+  it('neither counts nor gives up on a resume after a local runtime restart', async () => {
+    const request = await seed({ status: 'GRANTING', restarts: MAX_RESTARTS, lastChange: stuckFor(30) });
+
+    const report = await reconciler.run({ resumeAll: true });
+
+    expect(await stored(request.id)).toMatchObject({ status: 'GRANTING', restarts: MAX_RESTARTS, attempt: 1 });
+    expect(report).toMatchObject({ restarted: 1, gaveUp: 0 });
   });
 });
 
