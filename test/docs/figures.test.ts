@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { EVENT_TYPES } from '#events/schemas.ts';
 import { StintConfigSchema } from '#infra/config.ts';
 import { TEAMS_EVENT_TYPES } from '#lib/channels/teams/notify.ts';
+import { TRANSITIONS } from '#lib/domain/transitions.ts';
 import { buildSamples } from '#lib/events/samples.ts';
 import { ITSM_KINDS, SIEM_KINDS } from '#lib/targets/config.ts';
 import { toOcsf } from '#lib/targets/ocsf.ts';
@@ -69,5 +70,18 @@ describe('facts in docs/ that the code decides', () => {
   it('docs/teams.md lists exactly the event types the Teams notify function receives', () => {
     const paragraph = section(read('docs/teams.md'), 'What Stint sends').split('\n\n')[0] ?? '';
     expect(sorted(codeSpans(paragraph).flatMap(eventTypesIn))).toEqual(sorted(TEAMS_EVENT_TYPES));
+  });
+});
+
+describe('docs/architecture.md', () => {
+  it('lists exactly the transitions of lib/domain/transitions.ts', () => {
+    const documented: Record<string, string[]> = {};
+    for (const [from = '', to = ''] of tableRows(section(read('docs/architecture.md'), 'Statuses and transitions'))) {
+      const targets = to.startsWith('none') ? [] : [...to.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1] ?? '');
+      for (const status of [...from.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1] ?? ''))
+        documented[status] = sorted(targets);
+    }
+    const actual = Object.fromEntries(Object.entries(TRANSITIONS).map(([from, to]) => [from, sorted(to)]));
+    expect(documented).toEqual(actual);
   });
 });
