@@ -23,7 +23,12 @@ export type ApiRoute = {
   segments: Segment[] | undefined; // undefined: $default
   functionRef: string;
   jwt: { scopes: string[] } | undefined;
+  /** The integration's TimeoutInMillis (API Gateway's default and maximum for HTTP APIs: 30 000). */
+  timeoutMs?: number;
 };
+
+/** HTTP APIs wait at most 30 seconds for an integration (TimeoutInMillis, 50 to 30 000). */
+export const MAX_INTEGRATION_TIMEOUT_MS = 30_000;
 
 const RouteProps = z.object({
   RouteKey: z.string(),
@@ -31,7 +36,11 @@ const RouteProps = z.object({
   AuthorizationType: z.string().optional(),
   AuthorizationScopes: z.array(z.string()).optional(),
 });
-const IntegrationProps = z.object({ IntegrationUri: z.string(), PayloadFormatVersion: z.string().optional() });
+const IntegrationProps = z.object({
+  IntegrationUri: z.string(),
+  PayloadFormatVersion: z.string().optional(),
+  TimeoutInMillis: z.number().int().min(50).max(MAX_INTEGRATION_TIMEOUT_MS).optional(),
+});
 
 export function routesFromTemplate(template: LocalTemplate): ApiRoute[] {
   const routes: ApiRoute[] = [];
@@ -61,6 +70,7 @@ export function routesFromTemplate(template: LocalTemplate): ApiRoute[] {
       segments: p.RouteKey === '$default' ? undefined : parsePath(path),
       functionRef,
       jwt: p.AuthorizationType === 'JWT' ? { scopes: p.AuthorizationScopes ?? [] } : undefined,
+      timeoutMs: ip.TimeoutInMillis ?? MAX_INTEGRATION_TIMEOUT_MS,
     });
   }
   return routes;
@@ -161,6 +171,8 @@ const ProxyResult = z.object({
   isBase64Encoded: z.boolean().optional(),
 });
 
+const INTEGRATION_TIMED_OUT = Symbol('integration timed out');
+
 export class LocalApiGateway {
   readonly #keys: ReturnType<typeof createLocalJWKSet>;
 
@@ -197,14 +209,30 @@ export class LocalApiGateway {
       authorizer = { jwt: { claims: flattenClaims(verified), scopes: route.jwt.scopes.length > 0 ? granted : null } };
     }
     const event = this.#event(req, url, route, params, body, authorizer);
+    // A function error (a handler that throws, or one that runs past its Lambda timeout) is a 500; an integration
+    // that has not answered within the route's integration timeout is a 503, as API Gateway answers.
     let result: unknown;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      result = await this.options.invoke(route.functionRef, event);
+      const invocation = this.options.invoke(route.functionRef, event);
+      const integrationTimeout = new Promise<typeof INTEGRATION_TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => {
+          invocation.catch(() => undefined); // its late outcome is discarded
+          resolve(INTEGRATION_TIMED_OUT);
+        }, route.timeoutMs ?? MAX_INTEGRATION_TIMEOUT_MS);
+      });
+      result = await Promise.race([invocation, integrationTimeout]);
     } catch (err) {
       this.options.onError?.(
         `${route.routeKey} (${route.functionRef}) failed: ${err instanceof Error ? err.name : 'error'}`,
       );
       return reply(res, 500, { message: 'Internal Server Error' });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (result === INTEGRATION_TIMED_OUT) {
+      this.options.onError?.(`${route.routeKey} (${route.functionRef}): integration timed out`);
+      return reply(res, 503, { message: 'Service Unavailable' });
     }
     this.#respond(res, route, result);
   }

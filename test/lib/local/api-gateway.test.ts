@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type ApiRoute, LocalApiGateway, matchRoute, routesFromTemplate } from '#lib/local/api-gateway.ts';
 import { createLocalIssuer, type LocalIssuer } from '#lib/local/issuer.ts';
+import { LocalLambda } from '#lib/local/lambda.ts';
 import { loadTemplate } from '#lib/local/template.ts';
 import { synthFixtureTemplate } from '../../fixtures/local/stack.ts';
 
@@ -214,5 +215,47 @@ describe('LocalApiGateway over HTTP', () => {
     const res = await fetch(`${url}/upload`, { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024 + 1, 97) });
     expect(res.status).toBe(413);
     expect(events).toEqual([]);
+  });
+});
+
+describe('LocalApiGateway with functions that run too long', () => {
+  let url = '';
+  let close: () => Promise<void>;
+  const slowFn = (timeout: number) => ({
+    Type: 'AWS::Lambda::Function',
+    Properties: { Timeout: timeout },
+    Metadata: { 'stint:entry': 'test/fixtures/local/handlers/slow.ts' },
+  });
+
+  beforeAll(async () => {
+    const lambda = new LocalLambda(
+      loadTemplate({ Resources: { Slow: slowFn(1), Patient: slowFn(10) } }),
+      new URL('../../../', import.meta.url).pathname,
+    );
+    const gateway = new LocalApiGateway({
+      routes: [route('GET /slow', 'Slow'), { ...route('GET /patient', 'Patient'), timeoutMs: 300 }],
+      issuer: await createLocalIssuer({ issuer: 'http://local/_local', audience: 'stint-local' }),
+      invoke: (fn, event) => lambda.invoke(fn, event),
+    });
+    const server = createServer((req, res) => void gateway.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+  afterAll(() => close());
+
+  it('answers 500 Internal Server Error when the Lambda runs past its function timeout', async () => {
+    const res = await fetch(`${url}/slow?id=api-late&ms=1300`);
+    expect([res.status, await res.json()]).toEqual([500, { message: 'Internal Server Error' }]);
+  });
+
+  it('answers 503 Service Unavailable when the integration has not answered within its timeout', async () => {
+    const res = await fetch(`${url}/patient?id=api-patient&ms=1000`);
+    expect([res.status, await res.json()]).toEqual([503, { message: 'Service Unavailable' }]);
+  });
+
+  it('answers the Lambda result when it finishes in time', async () => {
+    const res = await fetch(`${url}/slow?id=api-quick&ms=10`);
+    expect([res.status, await res.json()]).toEqual([200, { slept: 10 }]);
   });
 });
