@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createLocalJWKSet, type JSONWebKeySet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  type JSONWebKeySet,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import { z } from 'zod';
 import { PayloadTooLargeError, readBody } from './http.ts';
 import { LOCAL_ACCOUNT, type LocalTemplate } from './template.ts';
@@ -142,6 +149,16 @@ function decode(s: string): string {
   }
 }
 
+/** The RSA-based JWS algorithms ("currently, only RSA-based algorithms are supported"). */
+const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+
+/** The token's scopes: `scope` (space-separated, RFC 6749 section 3.3), else `scp` (a list or a space-separated string). */
+function grantedScopes(payload: JWTPayload): string[] {
+  const raw = typeof payload.scope === 'string' ? payload.scope : payload.scp;
+  const list = typeof raw === 'string' ? raw.split(' ') : Array.isArray(raw) ? raw : [];
+  return list.filter((s): s is string => typeof s === 'string' && s !== '');
+}
+
 /** API Gateway hands claims to the Lambda as strings; arrays become "[a b]". */
 function flattenClaims(payload: JWTPayload): Record<string, string> {
   const out: Record<string, string> = {};
@@ -200,9 +217,7 @@ export class LocalApiGateway {
         res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
         return reply(res, 401, { message: 'Unauthorized' });
       }
-      const granted = String(verified.scope ?? verified.scp ?? '')
-        .split(' ')
-        .filter((s) => s !== '');
+      const granted = grantedScopes(verified);
       if (route.jwt.scopes.length > 0 && !route.jwt.scopes.some((s) => granted.includes(s))) {
         return reply(res, 403, { message: 'Forbidden' });
       }
@@ -237,14 +252,41 @@ export class LocalApiGateway {
     this.#respond(res, route, result);
   }
 
-  /** API Gateway's JWT authorizer checks: signature (issuer keys), iss, aud or client_id, exp, nbf. */
+  /**
+   * API Gateway's HTTP API JWT authorizer, step by step as documented in "Control access to HTTP APIs with JWT
+   * authorizers in API Gateway" (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html):
+   * the token comes alone or after `Bearer `; its algorithm must be RSA-based and its signature valid under the
+   * issuer's key that the `kid` header names; `iss` must equal the issuer; `aud` must match an audience, and only
+   * when there is no `aud`, `client_id` must; `exp` must be after the current time, `nbf` and `iat` before it
+   * (`scope`/`scp` against the route's scopes is checked by the caller). Where the page is silent: a token without
+   * `exp` is refused (it has no time to be after), one without `nbf` or `iat` is accepted (Amazon Cognito access
+   * tokens carry no `nbf`), and no clock skew is allowed.
+   */
   async #verify(header: string | undefined): Promise<JWTPayload | undefined> {
     if (header === undefined || header.trim() === '') return undefined;
     const token = header.replace(/^Bearer\s+/i, '').trim();
+    let protectedHeader: ReturnType<typeof decodeProtectedHeader>;
     try {
-      const { payload } = await jwtVerify(token, this.#keys, { issuer: this.options.issuer.issuer });
-      const audiences = [payload.aud, payload.client_id].flat().filter((a): a is string => typeof a === 'string');
-      return audiences.includes(this.options.issuer.audience) ? payload : undefined;
+      protectedHeader = decodeProtectedHeader(token);
+    } catch {
+      return undefined; // not a JWS
+    }
+    const { kid, alg } = protectedHeader;
+    if (typeof kid !== 'string' || kid === '' || alg === undefined || !RSA_ALGORITHMS.includes(alg)) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, this.#keys, {
+        algorithms: RSA_ALGORITHMS,
+        issuer: this.options.issuer.issuer,
+        requiredClaims: ['exp'],
+      });
+      const audience = this.options.issuer.audience;
+      const audienceOk =
+        payload.aud !== undefined
+          ? [payload.aud].flat().includes(audience)
+          : typeof payload.client_id === 'string' && payload.client_id === audience;
+      if (!audienceOk) return undefined;
+      if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000)) return undefined;
+      return payload;
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) return undefined;
       throw err;
