@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import {
   createLocalJWKSet,
   decodeProtectedHeader,
@@ -197,33 +197,53 @@ export class LocalApiGateway {
     this.#keys = createLocalJWKSet(options.issuer.jwks);
   }
 
+  /** Serves one HTTP request: the body is read (10 MB at most) and the request dispatched. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(req.url ?? '/', 'http://local');
-    const matched = matchRoute(this.options.routes, method, url.pathname);
-    if (matched === undefined) return reply(res, 404, { message: 'Not Found' });
+    if (matchRoute(this.options.routes, method, new URL(req.url ?? '/', 'http://local').pathname) === undefined) {
+      return send(res, jsonResponse(404, { message: 'Not Found' }));
+    }
     let body: Buffer;
     try {
       body = await readBody(req, MAX_PAYLOAD_BYTES);
     } catch (err) {
-      if (err instanceof PayloadTooLargeError) return reply(res, 413, { message: 'Request Entity Too Large' });
+      if (err instanceof PayloadTooLargeError)
+        return send(res, jsonResponse(413, { message: 'Request Entity Too Large' }));
       throw err;
     }
+    const response = await this.dispatch({
+      method,
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+      protocol: `HTTP/${req.httpVersion}`,
+      sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+    });
+    send(res, response);
+  }
+
+  /**
+   * One request through the gateway, HTTP server or not: route match, the JWT authorizer, the Lambda and the
+   * response mapping.
+   */
+  async dispatch(request: GatewayRequest): Promise<GatewayResponse> {
+    const url = new URL(request.url, 'http://local');
+    const matched = matchRoute(this.options.routes, request.method.toUpperCase(), url.pathname);
+    if (matched === undefined) return jsonResponse(404, { message: 'Not Found' });
     const { route, params } = matched;
     let authorizer: { jwt: { claims: Record<string, string>; scopes: string[] | null } } | undefined;
     if (route.jwt !== undefined) {
-      const verified = await this.#verify(req.headers.authorization);
+      const verified = await this.#verify(headerValue(request.headers.authorization));
       if (verified === undefined) {
-        res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
-        return reply(res, 401, { message: 'Unauthorized' });
+        return jsonResponse(401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
       }
       const granted = grantedScopes(verified);
       if (route.jwt.scopes.length > 0 && !route.jwt.scopes.some((s) => granted.includes(s))) {
-        return reply(res, 403, { message: 'Forbidden' });
+        return jsonResponse(403, { message: 'Forbidden' });
       }
       authorizer = { jwt: { claims: flattenClaims(verified), scopes: route.jwt.scopes.length > 0 ? granted : null } };
     }
-    const event = this.#event(req, url, route, params, body, authorizer);
+    const event = this.#event(request, url, route, params, authorizer);
     // A function error (a handler that throws, or one that runs past its Lambda timeout) is a 500; an integration
     // that has not answered within the route's integration timeout is a 503, as API Gateway answers.
     let result: unknown;
@@ -241,15 +261,15 @@ export class LocalApiGateway {
       this.options.onError?.(
         `${route.routeKey} (${route.functionRef}) failed: ${err instanceof Error ? err.name : 'error'}`,
       );
-      return reply(res, 500, { message: 'Internal Server Error' });
+      return jsonResponse(500, { message: 'Internal Server Error' });
     } finally {
       clearTimeout(timer);
     }
     if (result === INTEGRATION_TIMED_OUT) {
       this.options.onError?.(`${route.routeKey} (${route.functionRef}): integration timed out`);
-      return reply(res, 503, { message: 'Service Unavailable' });
+      return jsonResponse(503, { message: 'Service Unavailable' });
     }
-    this.#respond(res, route, result);
+    return this.#respond(route, result);
   }
 
   /**
@@ -294,19 +314,18 @@ export class LocalApiGateway {
   }
 
   #event(
-    req: IncomingMessage,
+    request: GatewayRequest,
     url: URL,
     route: ApiRoute,
     params: Record<string, string>,
-    body: Buffer,
     authorizer: { jwt: { claims: Record<string, string>; scopes: string[] | null } } | undefined,
   ) {
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
+    for (const [k, v] of Object.entries(request.headers)) {
       if (v === undefined || k === 'cookie') continue;
       headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
     }
-    const cookies = (req.headers.cookie ?? '')
+    const cookies = (headerValue(request.headers.cookie) ?? '')
       .split(';')
       .map((c) => c.trim())
       .filter((c) => c !== '');
@@ -331,10 +350,10 @@ export class LocalApiGateway {
         domainName: host,
         domainPrefix: host.split('.')[0] ?? host,
         http: {
-          method: (req.method ?? 'GET').toUpperCase(),
+          method: request.method.toUpperCase(),
           path: url.pathname,
-          protocol: `HTTP/${req.httpVersion}`,
-          sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+          protocol: request.protocol,
+          sourceIp: request.sourceIp,
           userAgent: headers['user-agent'] ?? '',
         },
         requestId,
@@ -343,39 +362,57 @@ export class LocalApiGateway {
         time: now.toUTCString(),
         timeEpoch: now.getTime(),
       },
-      ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
+      ...(request.body.length > 0 ? { body: request.body.toString('utf8') } : {}),
       ...(Object.keys(params).length > 0 ? { pathParameters: params } : {}),
       isBase64Encoded: false,
     };
   }
 
   /** Payload format 2.0 response mapping; a result without statusCode is a 200 JSON body. */
-  #respond(res: ServerResponse, route: ApiRoute, result: unknown): void {
+  #respond(route: ApiRoute, result: unknown): GatewayResponse {
     const structured = typeof result === 'object' && result !== null && 'statusCode' in result;
-    if (!structured) {
-      const body = JSON.stringify(result ?? null);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
-    }
+    if (!structured) return jsonResponse(200, result ?? null);
     const parsed = ProxyResult.safeParse(result);
     if (!parsed.success) {
       this.options.onError?.(`${route.routeKey}: malformed Lambda proxy response`);
-      reply(res, 500, { message: 'Internal Server Error' });
-      return;
+      return jsonResponse(500, { message: 'Internal Server Error' });
     }
     const r = parsed.data;
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    if (r.cookies?.length) headers['set-cookie'] = r.cookies;
     const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body, r.isBase64Encoded ? 'base64' : 'utf8');
-    for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, String(v));
-    if (r.cookies?.length) res.setHeader('set-cookie', r.cookies);
-    res.setHeader('content-length', body.length);
-    res.writeHead(r.statusCode);
-    res.end(body);
+    return { status: r.statusCode, headers, body };
   }
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+/** A request as the gateway sees it (from its HTTP server, or in-process). */
+export type GatewayRequest = {
+  method: string;
+  /** Path and query string. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  protocol: string;
+  sourceIp: string;
+};
+export type GatewayResponse = { status: number; headers: Record<string, string | string[]>; body: Buffer };
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): GatewayResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}
+
+function send(res: ServerResponse, response: GatewayResponse): void {
+  for (const [k, v] of Object.entries(response.headers)) res.setHeader(k, v);
+  res.setHeader('content-length', response.body.length);
+  res.writeHead(response.status);
+  res.end(response.body);
 }
