@@ -15,7 +15,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
  * - `…lambda:invoke.waitForTaskToken` mints a token (put where the definition reads `$$.Task.Token`),
  *   invokes the function and waits in the token registry for SendTaskSuccess/SendTaskFailure;
  * - a plain Lambda ARN as Resource calls the function with the effective input.
- * Handler errors keep their name, so Retry/Catch on e.g. `GrantPermanentError` work as in AWS.
+ * Handler errors keep their name, so Retry/Catch on e.g. `GrantPermanentError` work as in AWS; a function that runs
+ * past its timeout fails the task with `Lambda.Unknown`, as Step Functions reports it.
  *
  * Task timeouts (TimeoutSeconds, TimeoutSecondsPath) are enforced here, not by the library: the library
  * resolves TimeoutSecondsPath against the input after Parameters (AWS uses the state input) and its timers
