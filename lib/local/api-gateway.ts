@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createLocalJWKSet, type JSONWebKeySet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  type JSONWebKeySet,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import { z } from 'zod';
 import { PayloadTooLargeError, readBody } from './http.ts';
 import { LOCAL_ACCOUNT, type LocalTemplate } from './template.ts';
@@ -23,7 +30,12 @@ export type ApiRoute = {
   segments: Segment[] | undefined; // undefined: $default
   functionRef: string;
   jwt: { scopes: string[] } | undefined;
+  /** The integration's TimeoutInMillis (API Gateway's default and maximum for HTTP APIs: 30 000). */
+  timeoutMs?: number;
 };
+
+/** HTTP APIs wait at most 30 seconds for an integration (TimeoutInMillis, 50 to 30 000). */
+export const MAX_INTEGRATION_TIMEOUT_MS = 30_000;
 
 const RouteProps = z.object({
   RouteKey: z.string(),
@@ -31,7 +43,11 @@ const RouteProps = z.object({
   AuthorizationType: z.string().optional(),
   AuthorizationScopes: z.array(z.string()).optional(),
 });
-const IntegrationProps = z.object({ IntegrationUri: z.string(), PayloadFormatVersion: z.string().optional() });
+const IntegrationProps = z.object({
+  IntegrationUri: z.string(),
+  PayloadFormatVersion: z.string().optional(),
+  TimeoutInMillis: z.number().int().min(50).max(MAX_INTEGRATION_TIMEOUT_MS).optional(),
+});
 
 export function routesFromTemplate(template: LocalTemplate): ApiRoute[] {
   const routes: ApiRoute[] = [];
@@ -61,6 +77,7 @@ export function routesFromTemplate(template: LocalTemplate): ApiRoute[] {
       segments: p.RouteKey === '$default' ? undefined : parsePath(path),
       functionRef,
       jwt: p.AuthorizationType === 'JWT' ? { scopes: p.AuthorizationScopes ?? [] } : undefined,
+      timeoutMs: ip.TimeoutInMillis ?? MAX_INTEGRATION_TIMEOUT_MS,
     });
   }
   return routes;
@@ -132,6 +149,16 @@ function decode(s: string): string {
   }
 }
 
+/** The RSA-based JWS algorithms ("currently, only RSA-based algorithms are supported"). */
+const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+
+/** The token's scopes: `scope` (space-separated, RFC 6749 section 3.3), else `scp` (a list or a space-separated string). */
+function grantedScopes(payload: JWTPayload): string[] {
+  const raw = typeof payload.scope === 'string' ? payload.scope : payload.scp;
+  const list = typeof raw === 'string' ? raw.split(' ') : Array.isArray(raw) ? raw : [];
+  return list.filter((s): s is string => typeof s === 'string' && s !== '');
+}
+
 /** API Gateway hands claims to the Lambda as strings; arrays become "[a b]". */
 function flattenClaims(payload: JWTPayload): Record<string, string> {
   const out: Record<string, string> = {};
@@ -161,6 +188,8 @@ const ProxyResult = z.object({
   isBase64Encoded: z.boolean().optional(),
 });
 
+const INTEGRATION_TIMED_OUT = Symbol('integration timed out');
+
 export class LocalApiGateway {
   readonly #keys: ReturnType<typeof createLocalJWKSet>;
 
@@ -168,55 +197,116 @@ export class LocalApiGateway {
     this.#keys = createLocalJWKSet(options.issuer.jwks);
   }
 
+  /** Serves one HTTP request: the body is read (10 MB at most) and the request dispatched. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(req.url ?? '/', 'http://local');
-    const matched = matchRoute(this.options.routes, method, url.pathname);
-    if (matched === undefined) return reply(res, 404, { message: 'Not Found' });
+    if (matchRoute(this.options.routes, method, new URL(req.url ?? '/', 'http://local').pathname) === undefined) {
+      return send(res, jsonResponse(404, { message: 'Not Found' }));
+    }
     let body: Buffer;
     try {
       body = await readBody(req, MAX_PAYLOAD_BYTES);
     } catch (err) {
-      if (err instanceof PayloadTooLargeError) return reply(res, 413, { message: 'Request Entity Too Large' });
+      if (err instanceof PayloadTooLargeError)
+        return send(res, jsonResponse(413, { message: 'Request Entity Too Large' }));
       throw err;
     }
+    const response = await this.dispatch({
+      method,
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+      protocol: `HTTP/${req.httpVersion}`,
+      sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+    });
+    send(res, response);
+  }
+
+  /**
+   * One request through the gateway, HTTP server or not: route match, the JWT authorizer, the Lambda and the
+   * response mapping.
+   */
+  async dispatch(request: GatewayRequest): Promise<GatewayResponse> {
+    const url = new URL(request.url, 'http://local');
+    const matched = matchRoute(this.options.routes, request.method.toUpperCase(), url.pathname);
+    if (matched === undefined) return jsonResponse(404, { message: 'Not Found' });
     const { route, params } = matched;
     let authorizer: { jwt: { claims: Record<string, string>; scopes: string[] | null } } | undefined;
     if (route.jwt !== undefined) {
-      const verified = await this.#verify(req.headers.authorization);
+      const verified = await this.#verify(headerValue(request.headers.authorization));
       if (verified === undefined) {
-        res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
-        return reply(res, 401, { message: 'Unauthorized' });
+        return jsonResponse(401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
       }
-      const granted = String(verified.scope ?? verified.scp ?? '')
-        .split(' ')
-        .filter((s) => s !== '');
+      const granted = grantedScopes(verified);
       if (route.jwt.scopes.length > 0 && !route.jwt.scopes.some((s) => granted.includes(s))) {
-        return reply(res, 403, { message: 'Forbidden' });
+        return jsonResponse(403, { message: 'Forbidden' });
       }
       authorizer = { jwt: { claims: flattenClaims(verified), scopes: route.jwt.scopes.length > 0 ? granted : null } };
     }
-    const event = this.#event(req, url, route, params, body, authorizer);
+    const event = this.#event(request, url, route, params, authorizer);
+    // A function error (a handler that throws, or one that runs past its Lambda timeout) is a 500; an integration
+    // that has not answered within the route's integration timeout is a 503, as API Gateway answers.
     let result: unknown;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      result = await this.options.invoke(route.functionRef, event);
+      const invocation = this.options.invoke(route.functionRef, event);
+      const integrationTimeout = new Promise<typeof INTEGRATION_TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => {
+          invocation.catch(() => undefined); // its late outcome is discarded
+          resolve(INTEGRATION_TIMED_OUT);
+        }, route.timeoutMs ?? MAX_INTEGRATION_TIMEOUT_MS);
+      });
+      result = await Promise.race([invocation, integrationTimeout]);
     } catch (err) {
       this.options.onError?.(
         `${route.routeKey} (${route.functionRef}) failed: ${err instanceof Error ? err.name : 'error'}`,
       );
-      return reply(res, 500, { message: 'Internal Server Error' });
+      return jsonResponse(500, { message: 'Internal Server Error' });
+    } finally {
+      clearTimeout(timer);
     }
-    this.#respond(res, route, result);
+    if (result === INTEGRATION_TIMED_OUT) {
+      this.options.onError?.(`${route.routeKey} (${route.functionRef}): integration timed out`);
+      return jsonResponse(503, { message: 'Service Unavailable' });
+    }
+    return this.#respond(route, result);
   }
 
-  /** API Gateway's JWT authorizer checks: signature (issuer keys), iss, aud or client_id, exp, nbf. */
+  /**
+   * API Gateway's HTTP API JWT authorizer, step by step as documented in "Control access to HTTP APIs with JWT
+   * authorizers in API Gateway" (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html):
+   * the token comes alone or after `Bearer `; its algorithm must be RSA-based and its signature valid under the
+   * issuer's key that the `kid` header names; `iss` must equal the issuer; `aud` must match an audience, and only
+   * when there is no `aud`, `client_id` must; `exp` must be after the current time, `nbf` and `iat` before it
+   * (`scope`/`scp` against the route's scopes is checked by the caller). Where the page is silent: a token without
+   * `exp` is refused (it has no time to be after), one without `nbf` or `iat` is accepted (Amazon Cognito access
+   * tokens carry no `nbf`), and no clock skew is allowed.
+   */
   async #verify(header: string | undefined): Promise<JWTPayload | undefined> {
     if (header === undefined || header.trim() === '') return undefined;
     const token = header.replace(/^Bearer\s+/i, '').trim();
+    let protectedHeader: ReturnType<typeof decodeProtectedHeader>;
     try {
-      const { payload } = await jwtVerify(token, this.#keys, { issuer: this.options.issuer.issuer });
-      const audiences = [payload.aud, payload.client_id].flat().filter((a): a is string => typeof a === 'string');
-      return audiences.includes(this.options.issuer.audience) ? payload : undefined;
+      protectedHeader = decodeProtectedHeader(token);
+    } catch {
+      return undefined; // not a JWS
+    }
+    const { kid, alg } = protectedHeader;
+    if (typeof kid !== 'string' || kid === '' || alg === undefined || !RSA_ALGORITHMS.includes(alg)) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, this.#keys, {
+        algorithms: RSA_ALGORITHMS,
+        issuer: this.options.issuer.issuer,
+        requiredClaims: ['exp'],
+      });
+      const audience = this.options.issuer.audience;
+      const audienceOk =
+        payload.aud !== undefined
+          ? [payload.aud].flat().includes(audience)
+          : typeof payload.client_id === 'string' && payload.client_id === audience;
+      if (!audienceOk) return undefined;
+      if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000)) return undefined;
+      return payload;
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) return undefined;
       throw err;
@@ -224,19 +314,18 @@ export class LocalApiGateway {
   }
 
   #event(
-    req: IncomingMessage,
+    request: GatewayRequest,
     url: URL,
     route: ApiRoute,
     params: Record<string, string>,
-    body: Buffer,
     authorizer: { jwt: { claims: Record<string, string>; scopes: string[] | null } } | undefined,
   ) {
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
+    for (const [k, v] of Object.entries(request.headers)) {
       if (v === undefined || k === 'cookie') continue;
       headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
     }
-    const cookies = (req.headers.cookie ?? '')
+    const cookies = (headerValue(request.headers.cookie) ?? '')
       .split(';')
       .map((c) => c.trim())
       .filter((c) => c !== '');
@@ -261,10 +350,10 @@ export class LocalApiGateway {
         domainName: host,
         domainPrefix: host.split('.')[0] ?? host,
         http: {
-          method: (req.method ?? 'GET').toUpperCase(),
+          method: request.method.toUpperCase(),
           path: url.pathname,
-          protocol: `HTTP/${req.httpVersion}`,
-          sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+          protocol: request.protocol,
+          sourceIp: request.sourceIp,
           userAgent: headers['user-agent'] ?? '',
         },
         requestId,
@@ -273,39 +362,57 @@ export class LocalApiGateway {
         time: now.toUTCString(),
         timeEpoch: now.getTime(),
       },
-      ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
+      ...(request.body.length > 0 ? { body: request.body.toString('utf8') } : {}),
       ...(Object.keys(params).length > 0 ? { pathParameters: params } : {}),
       isBase64Encoded: false,
     };
   }
 
   /** Payload format 2.0 response mapping; a result without statusCode is a 200 JSON body. */
-  #respond(res: ServerResponse, route: ApiRoute, result: unknown): void {
+  #respond(route: ApiRoute, result: unknown): GatewayResponse {
     const structured = typeof result === 'object' && result !== null && 'statusCode' in result;
-    if (!structured) {
-      const body = JSON.stringify(result ?? null);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
-    }
+    if (!structured) return jsonResponse(200, result ?? null);
     const parsed = ProxyResult.safeParse(result);
     if (!parsed.success) {
       this.options.onError?.(`${route.routeKey}: malformed Lambda proxy response`);
-      reply(res, 500, { message: 'Internal Server Error' });
-      return;
+      return jsonResponse(500, { message: 'Internal Server Error' });
     }
     const r = parsed.data;
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    if (r.cookies?.length) headers['set-cookie'] = r.cookies;
     const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body, r.isBase64Encoded ? 'base64' : 'utf8');
-    for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, String(v));
-    if (r.cookies?.length) res.setHeader('set-cookie', r.cookies);
-    res.setHeader('content-length', body.length);
-    res.writeHead(r.statusCode);
-    res.end(body);
+    return { status: r.statusCode, headers, body };
   }
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+/** A request as the gateway sees it (from its HTTP server, or in-process). */
+export type GatewayRequest = {
+  method: string;
+  /** Path and query string. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  protocol: string;
+  sourceIp: string;
+};
+export type GatewayResponse = { status: number; headers: Record<string, string | string[]>; body: Buffer };
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): GatewayResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}
+
+function send(res: ServerResponse, response: GatewayResponse): void {
+  for (const [k, v] of Object.entries(response.headers)) res.setHeader(k, v);
+  res.setHeader('content-length', response.body.length);
+  res.writeHead(response.status);
+  res.end(response.body);
 }

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   calculateJwkThumbprint,
   exportJWK,
@@ -12,9 +12,10 @@ import {
 import { z } from 'zod';
 
 /**
- * The local issuer (local mode only): an ES256 key pair generated once and kept under the state dir, whose
- * JWKS the runtime serves at /_local/.well-known/jwks.json and whose tokens the local API gateway verifies
- * exactly as API Gateway's JWT authorizer verifies the real issuer's.
+ * The local issuer (local mode only): an RSA key pair (RS256, as API Gateway's HTTP API JWT authorizer accepts
+ * only RSA-based algorithms) generated once and kept under the state dir, whose JWKS the runtime serves at
+ * /_local/.well-known/jwks.json and whose tokens the local API gateway verifies exactly as API Gateway's JWT
+ * authorizer verifies the real issuer's.
  */
 export const TokenRequest = z.strictObject({
   sub: z.string().min(1).max(256),
@@ -24,16 +25,46 @@ export const TokenRequest = z.strictObject({
 });
 export type TokenRequest = z.infer<typeof TokenRequest>;
 
-const ALG = 'ES256';
+const ALG = 'RS256';
 const KEY_FILE = 'issuer-key.json';
-const PrivateJwk = z.looseObject({
-  kty: z.literal('EC'),
-  crv: z.literal('P-256'),
-  x: z.string(),
-  y: z.string(),
+const PrivateJwk = z.object({
+  kty: z.literal('RSA'),
+  n: z.string(),
+  e: z.string(),
   d: z.string(),
+  p: z.string(),
+  q: z.string(),
+  dp: z.string(),
+  dq: z.string(),
+  qi: z.string(),
   kid: z.string(),
 });
+type PrivateJwk = z.infer<typeof PrivateJwk>;
+
+/** The key kept in the state dir; a file that is not an RSA key (earlier versions kept an ES256 key) is replaced. */
+async function loadOrCreateKey(file: string | undefined): Promise<PrivateJwk> {
+  if (file !== undefined && existsSync(file)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      json = undefined;
+    }
+    const stored = PrivateJwk.safeParse(json);
+    if (stored.success) return stored.data;
+  }
+  const { privateKey } = await generateKeyPair(ALG, { extractable: true, modulusLength: 2048 });
+  const exported = await exportJWK(privateKey);
+  const jwk = PrivateJwk.parse({
+    ...exported,
+    kid: await calculateJwkThumbprint({ kty: exported.kty, n: exported.n, e: exported.e }),
+  });
+  if (file !== undefined) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(jwk), { mode: 0o600 });
+  }
+  return jwk;
+}
 
 export type LocalIssuer = {
   readonly issuer: string;
@@ -51,23 +82,10 @@ export async function createLocalIssuer(options: {
   issuer: string;
   audience: string;
 }): Promise<LocalIssuer> {
-  const file = options.stateDir === undefined ? undefined : join(options.stateDir, KEY_FILE);
-  let jwk: z.infer<typeof PrivateJwk>;
-  if (file !== undefined && existsSync(file)) {
-    jwk = PrivateJwk.parse(JSON.parse(readFileSync(file, 'utf8')));
-  } else {
-    const { privateKey } = await generateKeyPair(ALG, { extractable: true });
-    const exported = await exportJWK(privateKey);
-    const { d: _d, ...publicPart } = exported;
-    jwk = PrivateJwk.parse({ ...exported, kid: await calculateJwkThumbprint(publicPart) });
-    if (file !== undefined && options.stateDir !== undefined) {
-      mkdirSync(options.stateDir, { recursive: true });
-      writeFileSync(file, JSON.stringify(jwk), { mode: 0o600 });
-    }
-  }
-  const { d: _d, ...publicJwk } = jwk;
+  const jwk = await loadOrCreateKey(options.stateDir === undefined ? undefined : join(options.stateDir, KEY_FILE));
   const key = await importJWK(jwk, ALG);
-  const jwks: JSONWebKeySet = { keys: [{ ...publicJwk, alg: ALG, use: 'sig' } satisfies JWK] };
+  const publicJwk: JWK = { kty: jwk.kty, n: jwk.n, e: jwk.e, kid: jwk.kid, alg: ALG, use: 'sig' };
+  const jwks: JSONWebKeySet = { keys: [publicJwk] };
   return {
     issuer: options.issuer,
     audience: options.audience,

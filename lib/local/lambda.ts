@@ -28,6 +28,15 @@ export class LambdaError extends Error {
   override readonly name = 'LambdaError';
 }
 
+/**
+ * The invocation ran past the function's configured timeout. Lambda reports it as an unhandled function error
+ * whose `errorType` is `Sandbox.Timedout` and whose message is `RequestId: <id> Error: Task timed out after
+ * <n>.00 seconds`; this error carries the same name and message.
+ */
+export class LambdaTimeoutError extends Error {
+  override readonly name = 'Sandbox.Timedout';
+}
+
 export type LambdaStats = {
   invocations: Record<string, number>;
   /** Milliseconds the first import of each function's module took (cold start). */
@@ -108,13 +117,14 @@ export class LocalLambda {
     const handler = await this.#load(fn);
     this.#invocations[fn.id] = (this.#invocations[fn.id] ?? 0) + 1;
     const deadline = Date.now() + fn.timeoutMs;
+    const awsRequestId = randomUUID();
     const context: Context = {
       callbackWaitsForEmptyEventLoop: true,
       functionName: fn.id,
       functionVersion: '$LATEST',
       invokedFunctionArn: fn.arn,
       memoryLimitInMB: String(fn.memoryMb),
-      awsRequestId: randomUUID(),
+      awsRequestId,
       logGroupName: `/aws/lambda/${fn.id}`,
       logStreamName: 'local',
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -122,12 +132,28 @@ export class LocalLambda {
       fail: unsupported,
       succeed: unsupported,
     };
+    // The handler cannot be stopped in-process: past the timeout the invocation fails as in AWS, the handler keeps
+    // running in the background, and whatever it returns or throws later is discarded.
+    const running = new Promise<unknown>((resolve) => resolve(handler(event, context)));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        running.catch(() => undefined);
+        reject(
+          new LambdaTimeoutError(
+            `RequestId: ${awsRequestId} Error: Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`,
+          ),
+        );
+      }, fn.timeoutMs);
+    });
     try {
-      return await handler(event, context);
+      return await Promise.race([running, timedOut]);
     } catch (err) {
       // Keep the handler's error (and its name) so Step Functions Retry/Catch and callers see what AWS shows.
       if (err instanceof Error) throw err;
       throw new LambdaError(`${fn.id} threw a non-Error value: ${String(err)}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

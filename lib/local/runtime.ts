@@ -46,7 +46,15 @@ export type LocalRuntimeOptions = {
    * at most this many milliseconds (default 2000), so retries and dead-lettering take seconds, not minutes.
    */
   sqsMaxRetryDelayMs?: number;
+  /**
+   * Start not ready: until `ready()`, every API route answers 503 saying what Stint is waiting for (this text,
+   * or what `startingUp()` sets later). The AWS service APIs, /_local/* and `api()` answer meanwhile.
+   */
+  startingUp?: string;
 };
+
+/** What an API call answers (`LocalRuntime.api`). */
+export type ApiCallResult = { status: number; headers: Record<string, string | string[]>; text: string };
 
 export type LocalIdentity = { sub: string; email: string; groups?: string[]; manager?: string };
 
@@ -57,6 +65,12 @@ export type LocalRuntime = {
   audience: string;
   mintToken(identity: LocalIdentity): Promise<string>;
   invoke(logicalIdOrEntry: string, event: unknown): Promise<unknown>;
+  /** Calls an API route in-process through the local API Gateway (JWT authorizer included), ready or not. */
+  api(method: string, path: string, init?: { headers?: Record<string, string>; body?: string }): Promise<ApiCallResult>;
+  /** Not ready (again): API routes answer 503 saying `waitingFor` until `ready()`. */
+  startingUp(waitingFor: string): void;
+  /** Ready: API routes answer. */
+  ready(): void;
   events(): StintBusEvent[];
   subscribe(listener: (event: StintBusEvent) => void): () => void;
   stats(): {
@@ -108,10 +122,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // Listen first: the URL goes into the environment the handlers read at cold start.
   let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   const server = createServer((req, res) => {
-    if (ready === undefined) {
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"Service Unavailable"}');
-      return;
-    }
+    if (ready === undefined) return notReady(res, 'starting the local runtime');
     ready(req, res).catch((err: unknown) => {
       log(
         `request ${req.method} ${req.url?.split('?')[0]} failed: ${err instanceof Error ? err.message : String(err)}`,
@@ -251,6 +262,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await lambda.loadAll(); // every handler's cold start, now that its environment is set
     processEndpoint = url;
 
+    let waitingFor = options.startingUp;
     ready = async (req, res) => {
       if (await routeAws(services, req, res)) return;
       const target = req.headers['x-amz-target'];
@@ -263,6 +275,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       }
       const path = (req.url ?? '/').split('?')[0];
       if (path?.startsWith('/_local/')) return localRoutes(req, res, path);
+      if (waitingFor !== undefined) return notReady(res, waitingFor);
       return gateway.handle(req, res);
     };
 
@@ -318,6 +331,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       audience: issuer.audience,
       mintToken: async (identity) => issuer.mint(TokenRequest.parse(identity)),
       invoke: (ref, event) => lambda.invoke(ref, event),
+      api: async (method, path, init = {}) => {
+        const response = await gateway.dispatch({
+          method,
+          url: path,
+          headers: { host: new URL(url).host, ...init.headers },
+          body: Buffer.from(init.body ?? ''),
+          protocol: 'HTTP/1.1',
+          sourceIp: '127.0.0.1',
+        });
+        return { status: response.status, headers: response.headers, text: response.body.toString('utf8') };
+      },
+      startingUp: (reason) => {
+        waitingFor = reason;
+      },
+      ready: () => {
+        waitingFor = undefined;
+      },
       events: () => eventbridge.events(),
       subscribe: (listener) => eventbridge.subscribe(listener),
       stats: () => ({
@@ -341,6 +371,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await runCleanup(cleanup);
     throw err;
   }
+}
+
+/**
+ * An API route while the runtime is not ready: 503, saying what it waits for (a client that polls /health sees
+ * 200 only once Stint is ready).
+ */
+function notReady(res: ServerResponse, waitingFor: string): void {
+  const text = JSON.stringify({
+    type: 'about:blank',
+    title: 'Service Unavailable',
+    status: 503,
+    detail: `Stint is starting: ${waitingFor}`,
+    waitingFor,
+  });
+  res.writeHead(503, {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(text),
+    'retry-after': '1',
+  });
+  res.end(text);
 }
 
 // SQS first: pollers finish the batches they are delivering while the handlers can still reach the port.

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
 import { type AwsResponse, type AwsService, awsError, awsJson } from './http.ts';
+import { LambdaTimeoutError } from './lambda.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
 
 /**
@@ -14,7 +15,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
  * - `…lambda:invoke.waitForTaskToken` mints a token (put where the definition reads `$$.Task.Token`),
  *   invokes the function and waits in the token registry for SendTaskSuccess/SendTaskFailure;
  * - a plain Lambda ARN as Resource calls the function with the effective input.
- * Handler errors keep their name, so Retry/Catch on e.g. `GrantPermanentError` work as in AWS.
+ * Handler errors keep their name, so Retry/Catch on e.g. `GrantPermanentError` work as in AWS; a function that runs
+ * past its timeout fails the task with `Lambda.Unknown`, as Step Functions reports it.
  *
  * Task timeouts (TimeoutSeconds, TimeoutSecondsPath) are enforced here, not by the library: the library
  * resolves TimeoutSecondsPath against the input after Parameters (AWS uses the state input) and its timers
@@ -539,8 +541,12 @@ export class LocalStepFunctions implements AwsService {
       return await this.options.invoke(fn, payload);
     } catch (err) {
       if (!(err instanceof Error)) throw namedError('Lambda.Unknown', String(err));
+      const cause = JSON.stringify({ errorType: err.name, errorMessage: err.message });
+      // Step Functions reports unhandled Lambda errors, function timeouts included, as Lambda.Unknown
+      // (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+      if (err instanceof LambdaTimeoutError) throw namedError('Lambda.Unknown', cause);
       // As Step Functions reports a function error: Error = errorType, Cause = the Lambda error JSON.
-      throw namedError(err.name, JSON.stringify({ errorType: err.name, errorMessage: err.message }));
+      throw namedError(err.name, cause);
     }
   }
 }

@@ -50,14 +50,13 @@ function localSecret(stateDir: string | undefined, name: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-async function api(url: string, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${url}${path}`, {
-    method,
+/** An API call in-process (the HTTP port answers 503 until Stint is ready), through the same gateway and authorizer. */
+async function api(runtime: LocalRuntime, token: string, method: string, path: string, body?: unknown) {
+  const { status, text } = await runtime.api(method, path, {
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  const text = await res.text();
-  return { status: res.status, json: text === '' ? undefined : (JSON.parse(text) as unknown), text };
+  return { status, json: text === '' ? undefined : (JSON.parse(text) as unknown), text };
 }
 
 /** Seeds through the API itself, as an admin would; only what is missing or changed is written. */
@@ -68,7 +67,7 @@ async function seedConfiguration(runtime: LocalRuntime, postgres: EmbeddedPostgr
     ...Object.entries(demoFlows).map(([id, flow]): [string, unknown] => [`/flows/${id}`, flow]),
   ];
   for (const [path, body] of wanted) {
-    const current = await api(runtime.url, token, 'GET', path);
+    const current = await api(runtime, token, 'GET', path);
     const {
       id: _i,
       version: _v,
@@ -77,7 +76,7 @@ async function seedConfiguration(runtime: LocalRuntime, postgres: EmbeddedPostgr
       ...stored
     } = (current.json ?? {}) as Record<string, unknown>;
     if (current.status === 200 && JSON.stringify(stored) === JSON.stringify(body)) continue;
-    const put = await api(runtime.url, token, 'PUT', path, body);
+    const put = await api(runtime, token, 'PUT', path, body);
     if (put.status !== 200) throw new Error(`seeding ${path} failed: ${put.status} ${put.text}`);
   }
 }
@@ -100,8 +99,11 @@ export async function startStint(options: StintOptions): Promise<Stint> {
   const scimToken = localSecret(options.stateDir, 'scim.token');
   try {
     await seedDemoDatabase(postgres);
+    // Ready means ready: until the demo is seeded and unfinished requests are resumed, the API (/health included)
+    // answers 503 saying what it is waiting for.
     runtime = await startLocalRuntime({
       template,
+      startingUp: 'seeding the demo integration and flows',
       repoRoot: REPO_ROOT,
       ...(options.stateDir === undefined ? {} : { stateDir: join(options.stateDir, 'runtime') }),
       ...(options.port === undefined ? {} : { port: options.port }),
@@ -121,7 +123,9 @@ export async function startStint(options: StintOptions): Promise<Stint> {
     await seedConfiguration(runtime, postgres);
     // Executions live in memory: after a restart every unfinished request gets a new one, which continues where
     // the table says (an ACTIVE grant keeps its expiry).
+    runtime.startingUp('resuming unfinished requests');
     await runtime.invoke('functions/workflow/reconciler.ts', { resumeAll: true });
+    runtime.ready();
   } catch (error) {
     await runtime?.stop();
     await postgres.stop();

@@ -1,9 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type ApiRoute, LocalApiGateway, matchRoute, routesFromTemplate } from '#lib/local/api-gateway.ts';
 import { createLocalIssuer, type LocalIssuer } from '#lib/local/issuer.ts';
+import { LocalLambda } from '#lib/local/lambda.ts';
 import { loadTemplate } from '#lib/local/template.ts';
 import { synthFixtureTemplate } from '../../fixtures/local/stack.ts';
 
@@ -214,5 +216,161 @@ describe('LocalApiGateway over HTTP', () => {
     const res = await fetch(`${url}/upload`, { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024 + 1, 97) });
     expect(res.status).toBe(413);
     expect(events).toEqual([]);
+  });
+});
+
+describe('LocalApiGateway with functions that run too long', () => {
+  let url = '';
+  let close: () => Promise<void>;
+  const slowFn = (timeout: number) => ({
+    Type: 'AWS::Lambda::Function',
+    Properties: { Timeout: timeout },
+    Metadata: { 'stint:entry': 'test/fixtures/local/handlers/slow.ts' },
+  });
+
+  beforeAll(async () => {
+    const lambda = new LocalLambda(
+      loadTemplate({ Resources: { Slow: slowFn(1), Patient: slowFn(10) } }),
+      new URL('../../../', import.meta.url).pathname,
+    );
+    const gateway = new LocalApiGateway({
+      routes: [route('GET /slow', 'Slow'), { ...route('GET /patient', 'Patient'), timeoutMs: 300 }],
+      issuer: await createLocalIssuer({ issuer: 'http://local/_local', audience: 'stint-local' }),
+      invoke: (fn, event) => lambda.invoke(fn, event),
+    });
+    const server = createServer((req, res) => void gateway.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+  afterAll(() => close());
+
+  it('answers 500 Internal Server Error when the Lambda runs past its function timeout', async () => {
+    const res = await fetch(`${url}/slow?id=api-late&ms=1300`);
+    expect([res.status, await res.json()]).toEqual([500, { message: 'Internal Server Error' }]);
+  });
+
+  it('answers 503 Service Unavailable when the integration has not answered within its timeout', async () => {
+    const res = await fetch(`${url}/patient?id=api-patient&ms=1000`);
+    expect([res.status, await res.json()]).toEqual([503, { message: 'Service Unavailable' }]);
+  });
+
+  it('answers the Lambda result when it finishes in time', async () => {
+    const res = await fetch(`${url}/slow?id=api-quick&ms=10`);
+    expect([res.status, await res.json()]).toEqual([200, { slept: 10 }]);
+  });
+});
+
+describe('LocalApiGateway JWT authorizer checks (one per documented check)', () => {
+  let url = '';
+  let close: () => Promise<void>;
+  const invoked: unknown[] = [];
+  const ISSUER = 'http://local/_local';
+  const AUDIENCE = 'stint-local';
+  type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+  const keys: Record<'rsa' | 'pss' | 'ec', PrivateKey | undefined> = { rsa: undefined, pss: undefined, ec: undefined };
+
+  beforeAll(async () => {
+    const rsaPair = await generateKeyPair('RS256', { extractable: true });
+    const pssPair = await generateKeyPair('PS256', { extractable: true });
+    const ecPair = await generateKeyPair('ES256', { extractable: true });
+    keys.rsa = rsaPair.privateKey;
+    keys.pss = pssPair.privateKey;
+    keys.ec = ecPair.privateKey;
+    // The issuer's JWKS holds an RSA key and an EC key, so an ES256 token with a known kid fails only on its algorithm.
+    const jwks = {
+      keys: [
+        { ...(await exportJWK(rsaPair.publicKey)), kid: 'rsa-key', alg: 'RS256' },
+        { ...(await exportJWK(pssPair.publicKey)), kid: 'pss-key', alg: 'PS256' },
+        { ...(await exportJWK(ecPair.publicKey)), kid: 'ec-key', alg: 'ES256' },
+      ],
+    };
+    const gateway = new LocalApiGateway({
+      routes: [
+        route('POST /secure/{id}', 'F', true),
+        { ...route('GET /scoped', 'F', true), jwt: { scopes: ['stint/api'] } },
+      ],
+      issuer: { issuer: ISSUER, audience: AUDIENCE, jwks },
+      invoke: async (_fn, event) => {
+        invoked.push(event);
+        return { statusCode: 201, body: '{}' };
+      },
+    });
+    const server = createServer((req, res) => void gateway.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+  afterAll(() => close());
+
+  const now = () => Math.floor(Date.now() / 1000);
+  type Variant = {
+    alg?: string;
+    kid?: string | null;
+    key?: 'rsa' | 'pss' | 'ec';
+    claims?: Record<string, unknown>;
+    drop?: string[];
+  };
+  /** A token that passes every check unless the variant changes one thing. */
+  const sign = async ({ alg = 'RS256', kid = 'rsa-key', key = 'rsa', claims = {}, drop = [] }: Variant = {}) => {
+    const payload: Record<string, unknown> = {
+      sub: 'alice',
+      email: 'alice@example.com',
+      iss: ISSUER,
+      aud: AUDIENCE,
+      iat: now(),
+      exp: now() + 3600,
+      ...claims,
+    };
+    for (const name of drop) delete payload[name];
+    return new SignJWT(payload)
+      .setProtectedHeader({ alg, typ: 'JWT', ...(kid === null ? {} : { kid }) })
+      .sign(z.custom<PrivateKey>((k) => k !== undefined).parse(keys[key]));
+  };
+  const call = async (token: string, path = '/secure/1') => {
+    invoked.length = 0;
+    const res = await fetch(`${url}${path}`, {
+      method: path === '/scoped' ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: res.status, invoked: invoked.length };
+  };
+
+  it.each<[string, Variant, number]>([
+    ['accepts a token that passes every check (RS256, no nbf)', {}, 201],
+    ['accepts another RSA-based algorithm (PS256)', { alg: 'PS256', kid: 'pss-key', key: 'pss' }, 201],
+    ['refuses a token whose header has no kid', { kid: null }, 401],
+    ['refuses a token whose kid is not in the issuer JWKS', { kid: 'unknown-key' }, 401],
+    [
+      'refuses a token signed with a non-RSA algorithm (ES256) by a key in the JWKS',
+      { alg: 'ES256', kid: 'ec-key', key: 'ec' },
+      401,
+    ],
+    ['refuses a token from another issuer', { claims: { iss: 'https://evil.example.com' } }, 401],
+    ['refuses a token for another audience', { claims: { aud: 'another-api' } }, 401],
+    ['accepts client_id when there is no aud', { drop: ['aud'], claims: { client_id: AUDIENCE } }, 201],
+    ['refuses a wrong client_id when there is no aud', { drop: ['aud'], claims: { client_id: 'another-app' } }, 401],
+    [
+      'evaluates aud, not client_id, when both are present',
+      { claims: { aud: 'another-api', client_id: AUDIENCE } },
+      401,
+    ],
+    ['refuses a token without exp', { drop: ['exp'] }, 401],
+    ['refuses an expired token', { claims: { exp: now() - 1 } }, 401],
+    ['refuses a token that is not valid yet (nbf in the future)', { claims: { nbf: now() + 60 } }, 401],
+    ['accepts a token whose nbf has passed', { claims: { nbf: now() - 60 } }, 201],
+    ['refuses a token issued in the future (iat)', { claims: { iat: now() + 60 } }, 401],
+  ])('%s', async (_name, variant, status) => {
+    const result = await call(await sign(variant));
+    expect(result).toEqual({ status, invoked: status === 201 ? 1 : 0 });
+  });
+
+  it.each<[string, Record<string, unknown>, number]>([
+    ['refuses a token without any of the route scopes with 403', { scope: 'openid email' }, 403],
+    ['accepts a route scope in the space-separated scope claim', { scope: 'openid stint/api' }, 201],
+    ['accepts a route scope in an scp list', { scp: ['stint/api'] }, 201],
+  ])('%s', async (_name, claims, status) => {
+    const result = await call(await sign({ claims }), '/scoped');
+    expect(result).toEqual({ status, invoked: status === 201 ? 1 : 0 });
   });
 });

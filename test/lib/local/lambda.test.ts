@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { LambdaError, LocalLambda } from '#lib/local/lambda.ts';
+import { LambdaError, LambdaTimeoutError, LocalLambda } from '#lib/local/lambda.ts';
 import { loadTemplate } from '#lib/local/template.ts';
 
 const repoRoot = new URL('../../../', import.meta.url).pathname;
@@ -10,6 +10,7 @@ const fn = (entry: string | undefined, env: Record<string, unknown>, timeout?: n
   ...(entry ? { Metadata: { 'stint:entry': entry } } : {}),
 });
 const HELLO = 'test/fixtures/local/handlers/hello.ts';
+const SLOW = 'test/fixtures/local/handlers/slow.ts';
 
 describe('LocalLambda', () => {
   it('invokes the stint:entry handler with a Lambda-like context and counts the invocation', async () => {
@@ -67,5 +68,19 @@ describe('LocalLambda', () => {
       repoRoot,
     );
     await expect(lambda.invoke('Bad', {})).rejects.toThrow(/does not export a handler/);
+  });
+
+  it('fails an invocation that runs past the function timeout with Sandbox.Timedout, discarding the late result', async () => {
+    const lambda = new LocalLambda(loadTemplate({ Resources: { Slow: fn(SLOW, {}, 1) } }), repoRoot);
+    const { finished } = await import('../../fixtures/local/handlers/slow.ts');
+    const late = lambda.invoke('Slow', { id: 'late', sleepMs: 1_300 });
+    await expect(late).rejects.toMatchObject({
+      name: 'Sandbox.Timedout',
+      message: expect.stringMatching(/^RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds$/),
+    });
+    await expect(late).rejects.toBeInstanceOf(LambdaTimeoutError);
+    expect(finished).not.toContain('late'); // still running when the invocation failed…
+    await vi.waitFor(() => expect(finished).toContain('late'), { timeout: 2_000 }); // …and its result went nowhere
+    await expect(lambda.invoke('Slow', { id: 'quick', sleepMs: 10 })).resolves.toMatchObject({ statusCode: 200 });
   });
 });

@@ -12,7 +12,7 @@ import { synthFixtureTemplate } from '../../fixtures/local/stack.ts';
 const repoRoot = new URL('../../../', import.meta.url).pathname;
 const stateDir = mkdtempSync(join(tmpdir(), 'stint-runtime-'));
 let runtime: LocalRuntime;
-const start = (port?: number) =>
+const start = (port?: number, startingUp?: string) =>
   startLocalRuntime({
     template: synthFixtureTemplate(),
     stateDir,
@@ -20,6 +20,7 @@ const start = (port?: number) =>
     port: port ?? 0,
     scheduleEveryMs: 3_600_000,
     log: () => {},
+    ...(startingUp === undefined ? {} : { startingUp }),
   });
 
 beforeAll(async () => {
@@ -157,5 +158,31 @@ describe('local runtime on the fixture stack', () => {
     expect(await res.json()).toEqual({ routeKey: 'GET /echo/{id}', pathParameters: { id: 'abc' } });
     const authed = await post('/items', token, { id: 'i2', value: 'v2' });
     expect(authed.status).toBe(201);
+  });
+
+  it('answers 503 on API routes, saying what it waits for, until ready; /_local and api() answer meanwhile', async () => {
+    const port = runtime.port;
+    await runtime.stop();
+    runtime = await start(port, 'seeding the fixture');
+    const Problem = z.object({ status: z.literal(503), title: z.string(), detail: z.string(), waitingFor: z.string() });
+    const waiting = async () => {
+      const res = await fetch(`${runtime.url}/echo/abc`);
+      return [res.status, res.headers.get('content-type'), Problem.parse(await res.json()).waitingFor];
+    };
+    expect(await waiting()).toEqual([503, 'application/problem+json', 'seeding the fixture']);
+    expect(await tokenOverHttp(alice)).not.toBe('');
+    const inProcess = await runtime.api('GET', '/echo/abc');
+    expect([inProcess.status, JSON.parse(inProcess.text)]).toEqual([
+      200,
+      { routeKey: 'GET /echo/{id}', pathParameters: { id: 'abc' } },
+    ]);
+    runtime.startingUp('resuming runs');
+    expect(await waiting()).toEqual([503, 'application/problem+json', 'resuming runs']);
+    runtime.ready();
+    const res = await fetch(`${runtime.url}/echo/abc`);
+    expect([res.status, await res.json()]).toEqual([
+      200,
+      { routeKey: 'GET /echo/{id}', pathParameters: { id: 'abc' } },
+    ]);
   });
 });

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { LocalLambda } from '#lib/local/lambda.ts';
 import { LocalStepFunctions, namedError, TaskTokenRegistry } from '#lib/local/stepfunctions.ts';
 import { loadTemplate } from '#lib/local/template.ts';
 import { sdkConfig, serveAws } from './aws-server.ts';
@@ -241,5 +242,50 @@ describe('TaskTokenRegistry', () => {
     await vi.advanceTimersByTimeAsync(thirtyDays - 2 ** 31);
     expect(await settled).toBe('States.Timeout');
     expect(registry.pendingCount()).toBe(0);
+  });
+});
+
+describe('LocalStepFunctions with a Lambda that times out', () => {
+  it('reports a function timeout as Lambda.Unknown with the Sandbox.Timedout cause, which the Catch handles', async () => {
+    const slowTemplate = loadTemplate({
+      Resources: {
+        Slow: {
+          Type: 'AWS::Lambda::Function',
+          Properties: { Timeout: 1 },
+          Metadata: { 'stint:entry': 'test/fixtures/local/handlers/slow.ts' },
+        },
+        Machine: {
+          Type: 'AWS::StepFunctions::StateMachine',
+          Properties: {
+            DefinitionString: JSON.stringify({
+              StartAt: 'Slow',
+              States: {
+                Slow: {
+                  Type: 'Task',
+                  Resource: 'arn:aws:states:::lambda:invoke',
+                  Parameters: { FunctionName: 'Slow', 'Payload.$': '$' },
+                  Catch: [{ ErrorEquals: ['Lambda.Unknown'], ResultPath: '$.error', Next: 'TimedOut' }],
+                  End: true,
+                },
+                TimedOut: { Type: 'Pass', Result: 'timed-out', ResultPath: '$.outcome', End: true },
+              },
+            }),
+          },
+        },
+      },
+    });
+    const lambda = new LocalLambda(slowTemplate, new URL('../../../', import.meta.url).pathname);
+    const sfn = new LocalStepFunctions(slowTemplate, { invoke: (fn, payload) => lambda.invoke(fn, payload) });
+    stops.push(() => sfn.stop());
+    const { executionArn } = sfn.startExecution(MACHINE, 'slow', JSON.stringify({ id: 'sfn', sleepMs: 1_300 }));
+    const done = await sfn.waitForExecution(executionArn);
+    const out = z
+      .object({ outcome: z.string(), error: z.object({ Error: z.string(), Cause: z.string() }) })
+      .parse(JSON.parse(done.output ?? '{}'));
+    expect([done.status, out.outcome, out.error.Error]).toEqual(['SUCCEEDED', 'timed-out', 'Lambda.Unknown']);
+    expect(JSON.parse(out.error.Cause)).toMatchObject({
+      errorType: 'Sandbox.Timedout',
+      errorMessage: expect.stringMatching(/Task timed out after 1\.00 seconds$/),
+    });
   });
 });
