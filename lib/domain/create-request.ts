@@ -6,6 +6,7 @@ import type { AccessFlow } from './flow.ts';
 import { type Identity, SYSTEM_SUBJECT } from './identity.ts';
 import type { Integration } from './integration.ts';
 import type { AccessRequest } from './request.ts';
+import { Line, Text } from './text.ts';
 import { withinWorkingHours } from './working-hours.ts';
 
 /** Body of `POST /requests`. */
@@ -13,11 +14,11 @@ export const CreateRequestInput = z
   .strictObject({
     flowId: Slug,
     durationMinutes: z.number().int().positive(),
-    justification: z.string().trim().min(1).max(2000).optional(),
+    justification: Text.trim().min(1).max(2000).optional(),
     targets: z
       .array(
         z.strictObject({
-          resource: z.string().min(1).max(128),
+          resource: Line.min(1).max(128),
           permission: Slug,
           integrationId: Slug.optional(),
         }),

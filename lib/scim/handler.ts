@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { z } from 'zod';
 import { config } from '#lib/config.ts';
 import { DomainError } from '#lib/domain/errors.ts';
+import { assertWellFormed } from '#lib/domain/text.ts';
 import { MAX_BODY_BYTES } from '#lib/http/handler.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
@@ -58,7 +59,8 @@ function baseUrl(event: APIGatewayProxyEventV2): string {
 
 /**
  * The SCIM twin of lib/http/handler.ts: the route has no JWT authorizer, so the bearer token is verified here first;
- * then body/query parsing and errors as RFC 7644 §3.12 SCIM error messages, every response `application/scim+json`.
+ * then body/query parsing (any string that is not well-formed Unicode refused, naming its path) and errors as
+ * RFC 7644 §3.12 SCIM error messages, every response `application/scim+json`.
  */
 export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, options: ScimHandlerOptions = {}) {
   const token = options.token ?? (() => resolveSecret(config().scimTokenRef));
@@ -66,6 +68,9 @@ export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, o
     const correlationId = event.requestContext?.requestId ?? context.awsRequestId;
     try {
       verifyBearer(header(event, 'authorization'), await token());
+      // Every string of the request must be well-formed Unicode (lib/domain/text.ts): a 400 naming its path.
+      assertWellFormed(event.pathParameters ?? {}, 'path');
+      assertWellFormed(event.queryStringParameters ?? {}, 'query');
       let parsed: unknown;
       const request: ScimRequest = {
         routeKey: event.routeKey,
@@ -81,6 +86,7 @@ export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, o
           parsed ??= bodyOf(event);
           if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
             throw new ScimError(400, 'the request body must be a JSON object', 'invalidSyntax');
+          assertWellFormed(parsed, '');
           const result = schema.safeParse(parsed);
           if (result.success) return result.data;
           const issue = result.error.issues[0];
