@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChangeRecord, GroupName, Subject } from '#lib/domain/common.ts';
+import { ChangeRecord, Email, GroupName, Subject } from '#lib/domain/common.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import { Line } from '#lib/domain/text.ts';
 
@@ -26,7 +26,7 @@ export const DirectoryUser = z.object({
   /** SCIM userName (usually the login email). */
   userName: Line.min(1).max(256),
   /** The first is the primary email. */
-  emails: z.array(z.email()).min(1).max(10),
+  emails: z.array(Email).min(1).max(10),
   displayName: Line.max(256).optional(),
   /** Subject of the manager (SCIM enterprise extension manager.value). */
   manager: Subject.optional(),

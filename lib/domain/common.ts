@@ -11,6 +11,8 @@ export const Slug = z
 /** A user's stable subject (the JWT `sub`, or a directory id): well-formed, single-line. */
 export const Subject = Line.min(1).max(256);
 export const GroupName = Line.min(1).max(256);
+/** An email address, at most 254 characters (RFC 5321), so it fits in a key (a directory pointer) and a log line. */
+export const Email = z.email().max(254);
 export const IsoDateTime = z.iso.datetime({ offset: true });
 
 /** Through which channel a change was made; recorded on every write. */

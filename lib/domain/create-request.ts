@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AccessUnit, Bundle } from './bundle.ts';
-import { type Channel, Slug, Subject } from './common.ts';
+import { type Channel, Email, Slug, Subject } from './common.ts';
 import { ForbiddenError, NotFoundError, PolicyError, ValidationError } from './errors.ts';
 import type { AccessFlow } from './flow.ts';
 import { type Identity, SYSTEM_SUBJECT } from './identity.ts';
@@ -27,7 +27,7 @@ export const CreateRequestInput = z
       .max(50)
       .optional(),
     bundle: Slug.optional(),
-    grantee: z.strictObject({ sub: Subject, email: z.email() }).optional(),
+    grantee: z.strictObject({ sub: Subject, email: Email }).optional(),
   })
   .refine((i) => i.targets === undefined || i.bundle === undefined, {
     path: ['bundle'],

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
-import { Subject } from '#lib/domain/common.ts';
+import { Email, Subject } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { RequestStatus } from '#lib/domain/request.ts';
 import { Line, Text } from '#lib/domain/text.ts';
@@ -51,7 +51,7 @@ export const DirectoryIdParams = z.object({ id: Subject });
 /** `limit` and an opaque `cursor`; `email` or `userName` look one user up (exact, case-insensitive). */
 export const DirectoryUsersQuery = z.strictObject({
   ...Paging,
-  email: z.email().optional(),
+  email: Email.optional(),
   userName: DirectoryUser.shape.userName.optional(),
 });
 

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { z } from 'zod';
 import { config } from '#lib/config.ts';
 import { DomainError } from '#lib/domain/errors.ts';
-import { assertWellFormed } from '#lib/domain/text.ts';
+import { assertWellFormed, Line } from '#lib/domain/text.ts';
 import { MAX_BODY_BYTES } from '#lib/http/handler.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
@@ -51,6 +51,22 @@ function bodyOf(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
+/** A resource id in the path: what the directory's ids can be (a subject, up to 256 characters, single-line). */
+const PathId = Line.min(1).max(256);
+
+function pathParams(event: APIGatewayProxyEventV2): Record<string, string> {
+  assertWellFormed(event.pathParameters ?? {}, 'path');
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
+    if (value === undefined) continue;
+    const parsed = PathId.safeParse(value);
+    if (!parsed.success)
+      throw new ScimError(400, `path.${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'invalidValue');
+    params[name] = parsed.data;
+  }
+  return params;
+}
+
 function baseUrl(event: APIGatewayProxyEventV2): string {
   const host = header(event, 'host') ?? event.requestContext.domainName;
   const proto = header(event, 'x-forwarded-proto') ?? (config().local ? 'http' : 'https');
@@ -69,14 +85,12 @@ export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, o
     try {
       verifyBearer(header(event, 'authorization'), await token());
       // Every string of the request must be well-formed Unicode (lib/domain/text.ts): a 400 naming its path.
-      assertWellFormed(event.pathParameters ?? {}, 'path');
+      const params = pathParams(event);
       assertWellFormed(event.queryStringParameters ?? {}, 'query');
       let parsed: unknown;
       const request: ScimRequest = {
         routeKey: event.routeKey,
-        params: Object.fromEntries(
-          Object.entries(event.pathParameters ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v]])),
-        ),
+        params,
         query: Object.fromEntries(
           Object.entries(event.queryStringParameters ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v]])),
         ),
