@@ -14,6 +14,10 @@ import { handler as scimUsers } from '#functions/scim/scim-users.ts';
 import { JiraState } from '#lib/channels/jira/state.ts';
 import { signJiraWebhook } from '#lib/channels/jira/verify.ts';
 import { handleJiraWebhook } from '#lib/channels/jira/webhook.ts';
+import { SlackClient } from '#lib/channels/slack/client.ts';
+import { handleSlackInteraction } from '#lib/channels/slack/interactions.ts';
+import { SlackState } from '#lib/channels/slack/state.ts';
+import { signSlackRequest } from '#lib/channels/slack/verify.ts';
 import { Store } from '#lib/store/store.ts';
 import { MemoryDirectory } from '../fixtures/slack/directory.ts';
 import { apiEvent, lambdaContext } from '../support/api-event.ts';
@@ -265,5 +269,41 @@ describe('chat webhooks refuse payload strings that are not well-formed Unicode'
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toBe('application/problem+json');
     expect(body).toMatchObject({ status: 400, field: 'payload.webhookEvent' });
+  });
+
+  it('answers a signed Slack click whose payload names a lone surrogate as the request with 400 problem+json', async () => {
+    const secret = 'slack-signing-secret-for-tests';
+    const payload =
+      '{"type":"block_actions","user":{"id":"U1","team_id":"T1"},' +
+      '"actions":[{"action_id":"stint_approve","value":"req\\ud800"}]}';
+    const rawBody = new URLSearchParams({ payload }).toString();
+    const at = Math.floor(Date.now() / 1000);
+    const state = new SlackState(table.doc, table.tableName);
+    const response = await handleSlackInteraction(
+      {
+        signingSecret: async () => secret,
+        guard: state,
+        directory: new MemoryDirectory(),
+        slack: new SlackClient({ token: async () => 'xoxb-test', baseUrl: 'http://127.0.0.1:9', responseOrigins: [] }),
+        requests: {
+          vote: async () => {
+            throw new Error('no vote from a refused payload');
+          },
+        },
+        store: { getRequest: async () => undefined },
+        posts: state,
+      },
+      {
+        rawBody,
+        headers: {
+          'x-slack-request-timestamp': String(at),
+          'x-slack-signature': signSlackRequest(secret, at, rawBody),
+        },
+      },
+    );
+
+    expect(response.status).toBe(400);
+    expect(response.headers?.['content-type']).toBe('application/problem+json');
+    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ status: 400, field: 'payload.actions.0.value' });
   });
 });
