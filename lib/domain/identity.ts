@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { Email, GroupName, Subject } from './common.ts';
+import { GroupName, Subject } from './common.ts';
 
 /** The person behind a call: from verified JWT claims (API) or a verified channel user. */
 export const Identity = z.object({
   sub: Subject,
-  email: Email,
+  email: z.email(),
   groups: z.array(GroupName).max(500).default([]),
   manager: Subject.optional(),
 });
