@@ -71,7 +71,8 @@ function validate<T extends z.ZodType>(schema: T, value: unknown, prefix: string
 /**
  * The one middy chain every API function shares: logger context, body size limit, JSON parsing, a refusal of
  * any string that is not well-formed Unicode (naming its path), zod validation of body/query/path, the caller's
- * identity from the verified JWT claims, and errors mapped to RFC 9457 problem+json in one place. A handler only parses, calls lib/ and maps the result.
+ * identity from the verified JWT claims, and errors mapped to RFC 9457 problem+json in one place. A handler only
+ * parses, calls lib/ and maps the result.
  */
 export function httpHandler<S extends Schemas>(schemas: S, fn: (input: HttpInput<S>) => Promise<HttpOutput>) {
   const base = async (
