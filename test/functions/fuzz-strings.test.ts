@@ -29,7 +29,7 @@ import { type SfnEndpoint, startSfnEndpoint } from '../support/sfn-endpoint.ts';
  * problem+json (SCIM: scim+json), a refusal changes nothing in the table, and a lone surrogate is always a 400 that
  * names the field. Handlers run in process on dynalite.
  */
-const NUM_RUNS = 30;
+const NUM_RUNS = 40;
 const SCIM_TOKEN = 'scim-fuzz-token-0123456789abcdef';
 const adminClaims = { sub: 'root', email: 'root@example.com', groups: `[${ROLES.adminGroup}]` };
 const AAD = '0b6d1f7e-5555-4a2b-9c3d-5e6f7a8b9c0d';
