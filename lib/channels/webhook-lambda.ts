@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DomainError } from '#lib/domain/errors.ts';
+import { assertWellFormed } from '#lib/domain/text.ts';
+import { problemFromDomainError } from '#lib/http/problem.ts';
 import { logger } from '#lib/observability/logger.ts';
 
 /** What a chat webhook (Slack, Teams, Jira) answers, before it is turned into an API Gateway result. */
@@ -38,4 +42,27 @@ export function webhookLambda(
       return { statusCode: 500, body: 'internal error' };
     }
   };
+}
+
+/**
+ * The answer to a verified webhook whose parsed payload holds a string that is not well-formed Unicode (lib/domain/
+ * text.ts): a 400 problem+json naming its path (`payload.user.id`); undefined when every string is well-formed.
+ */
+export function malformedPayloadResponse(
+  payload: unknown,
+  prefix: string,
+): { status: number; body: string; headers: Record<string, string> } | undefined {
+  try {
+    assertWellFormed(payload, prefix);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    const correlationId = randomUUID();
+    logger.info('refused a webhook payload', { field: error.field, correlationId });
+    return {
+      status: error.status,
+      body: JSON.stringify(problemFromDomainError(error, correlationId)),
+      headers: { 'content-type': 'application/problem+json' },
+    };
+  }
 }

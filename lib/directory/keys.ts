@@ -1,4 +1,4 @@
-import type { Key } from '#lib/store/keys.ts';
+import { type Key, keyPart } from '#lib/store/keys.ts';
 import type { ChatAccount } from './types.ts';
 
 /**
@@ -33,7 +33,7 @@ export function pointerValue(kind: PointerKind, value: string): string {
 }
 
 export const pointerKey = (kind: PointerKind, value: string): Key => ({
-  pk: `DPTR#${kind}#${encodeURIComponent(pointerValue(kind, value))}`,
+  pk: `DPTR#${kind}#${keyPart(pointerValue(kind, value))}`,
   sk: 'PTR',
 });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ChangeRecord, GroupName, Subject } from '#lib/domain/common.ts';
+import { ChangeRecord, Email, GroupName, Subject } from '#lib/domain/common.ts';
 import type { Identity } from '#lib/domain/identity.ts';
+import { Line } from '#lib/domain/text.ts';
 
 /**
  * The identity directory: the one place policies read group membership and managers, and where
@@ -8,14 +9,14 @@ import type { Identity } from '#lib/domain/identity.ts';
  */
 export const ChatAccount = z.discriminatedUnion('kind', [
   /** Slack: workspace (team) id + user id. */
-  z.strictObject({ kind: z.literal('slack'), teamId: z.string().min(1).max(32), userId: z.string().min(1).max(32) }),
+  z.strictObject({ kind: z.literal('slack'), teamId: Line.min(1).max(32), userId: Line.min(1).max(32) }),
   /** Microsoft Teams / Bot Framework: the Entra ID object id (aadObjectId) of the user. */
   z.strictObject({
     kind: z.literal('teams'),
     aadObjectId: z.uuid({ error: 'must be the Entra ID object id of the user (a GUID)' }),
   }),
   /** Jira Cloud: the Atlassian account id. */
-  z.strictObject({ kind: z.literal('jira'), accountId: z.string().min(1).max(128) }),
+  z.strictObject({ kind: z.literal('jira'), accountId: Line.min(1).max(128) }),
 ]);
 export type ChatAccount = z.infer<typeof ChatAccount>;
 
@@ -23,15 +24,15 @@ export const DirectoryUser = z.object({
   /** Stint subject: the same value as the JWT `sub` of this person. */
   id: Subject,
   /** SCIM userName (usually the login email). */
-  userName: z.string().min(1).max(256),
+  userName: Line.min(1).max(256),
   /** The first is the primary email. */
-  emails: z.array(z.email()).min(1).max(10),
-  displayName: z.string().max(256).optional(),
+  emails: z.array(Email).min(1).max(10),
+  displayName: Line.max(256).optional(),
   /** Subject of the manager (SCIM enterprise extension manager.value). */
   manager: Subject.optional(),
   active: z.boolean().default(true),
   /** SCIM externalId from the identity provider. */
-  externalId: z.string().max(256).optional(),
+  externalId: Line.max(256).optional(),
   accounts: z.array(ChatAccount).max(10).default([]),
   version: z.number().int().positive(),
   lastChange: ChangeRecord,
@@ -39,11 +40,11 @@ export const DirectoryUser = z.object({
 export type DirectoryUser = z.infer<typeof DirectoryUser>;
 
 export const DirectoryGroup = z.object({
-  id: z.string().min(1).max(128),
+  id: Line.min(1).max(128),
   /** The group name policies use (approver sets, requestors, admin group). */
   displayName: GroupName,
   members: z.array(Subject).max(10_000).default([]),
-  externalId: z.string().max(256).optional(),
+  externalId: Line.max(256).optional(),
   version: z.number().int().positive(),
   lastChange: ChangeRecord,
 });

@@ -1,17 +1,18 @@
 import { z } from 'zod';
 import { ChangeRecord, Slug } from './common.ts';
+import { Line, Text } from './text.ts';
 
 /** One grantable unit: a permission on a resource of an integration. */
 export const AccessUnit = z.strictObject({
   integrationId: Slug,
-  resource: z.string().min(1).max(128),
+  resource: Line.min(1).max(128),
   permission: Slug,
 });
 export type AccessUnit = z.infer<typeof AccessUnit>;
 
 export const BundleInput = z.strictObject({
-  name: z.string().min(1).max(200),
-  description: z.string().max(1000).optional(),
+  name: Line.min(1).max(200),
+  description: Text.max(1000).optional(),
   units: z.array(AccessUnit).min(1).max(50),
 });
 export type BundleInput = z.infer<typeof BundleInput>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Line, Text } from './text.ts';
 
 /** Identifiers chosen by admins (flow, integration, bundle, resource and permission ids). */
 export const Slug = z
@@ -7,9 +8,11 @@ export const Slug = z
   .max(64)
   .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit');
 
-/** A user's stable subject (the JWT `sub`, or a directory id). */
-export const Subject = z.string().min(1).max(256);
-export const GroupName = z.string().min(1).max(256);
+/** A user's stable subject (the JWT `sub`, or a directory id): well-formed, single-line. */
+export const Subject = Line.min(1).max(256);
+export const GroupName = Line.min(1).max(256);
+/** An email address, at most 254 characters (RFC 5321), so it fits in a key (a directory pointer) and a log line. */
+export const Email = z.email().max(254);
 export const IsoDateTime = z.iso.datetime({ offset: true });
 
 /** Through which channel a change was made; recorded on every write. */
@@ -31,8 +34,8 @@ export type Channel = z.infer<typeof Channel>;
 export const ChangeRecord = z.object({
   by: Subject,
   channel: Channel,
-  action: z.string().min(1).max(64),
-  reason: z.string().max(2000).optional(),
+  action: Line.min(1).max(64),
+  reason: Text.max(2000).optional(),
   at: IsoDateTime,
 });
 export type ChangeRecord = z.infer<typeof ChangeRecord>;

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { AccessUnit, Bundle } from './bundle.ts';
-import { type Channel, Slug, Subject } from './common.ts';
+import { type Channel, Email, Slug, Subject } from './common.ts';
 import { ForbiddenError, NotFoundError, PolicyError, ValidationError } from './errors.ts';
 import type { AccessFlow } from './flow.ts';
 import { type Identity, SYSTEM_SUBJECT } from './identity.ts';
 import type { Integration } from './integration.ts';
 import type { AccessRequest } from './request.ts';
+import { Line, Text } from './text.ts';
 import { withinWorkingHours } from './working-hours.ts';
 
 /** Body of `POST /requests`. */
@@ -13,11 +14,11 @@ export const CreateRequestInput = z
   .strictObject({
     flowId: Slug,
     durationMinutes: z.number().int().positive(),
-    justification: z.string().trim().min(1).max(2000).optional(),
+    justification: Text.trim().min(1).max(2000).optional(),
     targets: z
       .array(
         z.strictObject({
-          resource: z.string().min(1).max(128),
+          resource: Line.min(1).max(128),
           permission: Slug,
           integrationId: Slug.optional(),
         }),
@@ -26,7 +27,7 @@ export const CreateRequestInput = z
       .max(50)
       .optional(),
     bundle: Slug.optional(),
-    grantee: z.strictObject({ sub: Subject, email: z.email() }).optional(),
+    grantee: z.strictObject({ sub: Subject, email: Email }).optional(),
   })
   .refine((i) => i.targets === undefined || i.bundle === undefined, {
     path: ['bundle'],

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { AccessUnit } from './bundle.ts';
 import { ChangeRecord, GroupName, Slug, Subject } from './common.ts';
+import { Line, Text } from './text.ts';
 
 /** A set of people who may approve: named users and members of groups. */
 export const ApproverSet = z.strictObject({
-  name: z.string().min(1).max(100).optional(),
+  name: Line.min(1).max(100).optional(),
   users: z.array(Subject).max(100).default([]),
   groups: z.array(GroupName).max(50).default([]),
   /** The requester's manager (identity directory, SCIM enterprise `manager`) may approve; absent = false. */
@@ -84,7 +85,7 @@ export const WorkingHours = z.strictObject({
 });
 export type WorkingHours = z.infer<typeof WorkingHours>;
 
-const JiraStatus = z.string().trim().min(1).max(255);
+const JiraStatus = Line.trim().min(1).max(255);
 
 /**
  * Jira as the approval channel: the request's ticket, opened by the `jira` target named here, is the
@@ -112,8 +113,8 @@ export type JiraApproval = z.infer<typeof JiraApproval>;
 
 export const FlowInput = z
   .strictObject({
-    name: z.string().min(1).max(200),
-    description: z.string().max(2000).optional(),
+    name: Line.min(1).max(200),
+    description: Text.max(2000).optional(),
     requestors: z.strictObject({
       everyone: z.boolean().default(false),
       users: z.array(Subject).max(500).default([]),
@@ -135,7 +136,7 @@ export const FlowInput = z
     workingHours: WorkingHours.optional(),
     /** Break-glass: auto-approved, justification mandatory, high-severity events. */
     breakGlass: z.boolean().default(false),
-    labels: z.record(z.string().max(64), z.string().max(256)).default({}),
+    labels: z.record(Line.max(64), Line.max(256)).default({}),
     /** Slack channel id (C…/G…) where approval requests are posted, besides the approvers' DMs. */
     slackChannel: z
       .string()

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChangeRecord, Slug, Subject } from './common.ts';
+import { Line, Text } from './text.ts';
 
 export const IntegrationType = z.enum([
   'postgresql',
@@ -14,16 +15,16 @@ export type IntegrationType = z.infer<typeof IntegrationType>;
 /** A permission an integration offers on a resource, e.g. `readonly` → PostgreSQL roles to grant. */
 export const Permission = z.strictObject({
   id: Slug,
-  description: z.string().max(500).optional(),
+  description: Text.max(500).optional(),
   /** Target-side grants, meaning depends on the integration type (PostgreSQL: role names). */
-  grants: z.array(z.string().min(1).max(128)).min(1).max(50),
+  grants: z.array(Line.min(1).max(128)).min(1).max(50),
 });
 export type Permission = z.infer<typeof Permission>;
 
 export const Resource = z.strictObject({
   /** Target-side name (PostgreSQL: the database). */
-  id: z.string().min(1).max(128),
-  description: z.string().max(500).optional(),
+  id: Line.min(1).max(128),
+  description: Text.max(500).optional(),
   /** Resource owners (subjects): recorded and shown; approver policies do not read them. */
   owners: z.array(Subject).max(50).default([]),
   permissions: z.array(Permission).min(1).max(50),
@@ -44,10 +45,10 @@ export const SecretRef = z
 
 /** Configuration as admins write it (PUT /integrations/{id}). */
 export const IntegrationInput = z.strictObject({
-  name: z.string().min(1).max(200),
+  name: Line.min(1).max(200),
   type: IntegrationType,
   /** Non-secret, type-specific settings; each integration parses its own (see lib/integrations). */
-  config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  config: z.record(Line, z.union([Text, z.number(), z.boolean()])),
   secretRef: SecretRef,
   resources: z.array(Resource).min(1).max(500),
 });

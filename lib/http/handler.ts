@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructured
 import type { z } from 'zod';
 import { DomainError, PayloadTooLargeError, ValidationError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
+import { assertWellFormed } from '#lib/domain/text.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { identityFromEvent } from './identity.ts';
 import { internalProblem, problemFromDomainError, problemResponse, validationErrorFrom } from './problem.ts';
@@ -61,15 +62,17 @@ function parseJsonBody(event: APIGatewayProxyEventV2WithJWTAuthorizer): unknown 
 }
 
 function validate<T extends z.ZodType>(schema: T, value: unknown, prefix: string): z.output<T> {
+  assertWellFormed(value, prefix);
   const result = schema.safeParse(value);
   if (!result.success) throw validationErrorFrom(result.error, prefix);
   return result.data;
 }
 
 /**
- * The one middy chain every API function shares: logger context, body size limit, JSON parsing, zod
- * validation of body/query/path, the caller's identity from the verified JWT claims, and errors mapped to
- * RFC 9457 problem+json in one place. A handler only parses, calls lib/ and maps the result.
+ * The one middy chain every API function shares: logger context, body size limit, JSON parsing, a refusal of
+ * any string that is not well-formed Unicode (naming its path), zod validation of body/query/path, the caller's
+ * identity from the verified JWT claims, and errors mapped to RFC 9457 problem+json in one place. A handler only
+ * parses, calls lib/ and maps the result.
  */
 export function httpHandler<S extends Schemas>(schemas: S, fn: (input: HttpInput<S>) => Promise<HttpOutput>) {
   const base = async (
@@ -80,6 +83,9 @@ export function httpHandler<S extends Schemas>(schemas: S, fn: (input: HttpInput
     const instance = event.rawPath;
     try {
       if (schemas.body === undefined) rawBody(event);
+      // Every string of the request, read by the route or not, must be well-formed Unicode (lib/domain/text.ts).
+      assertWellFormed(event.pathParameters ?? {}, 'path');
+      assertWellFormed(event.queryStringParameters ?? {}, 'query');
       const input = {
         body: schemas.body === undefined ? undefined : validate(schemas.body, parseJsonBody(event), 'body'),
         query:

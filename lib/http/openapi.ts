@@ -20,7 +20,7 @@ import {
 import { RequestView } from './views.ts';
 
 /** Request bodies and responses by route entry: the same zod schemas the handlers validate with. */
-const bodies: Record<string, z.ZodType> = {
+export const bodies: Record<string, z.ZodType> = {
   'create-request': CreateRequestInput,
   'approve-request': DecisionBody,
   'reject-request': DecisionBody,

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
-import { Subject } from '#lib/domain/common.ts';
+import { Email, Subject } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { RequestStatus } from '#lib/domain/request.ts';
+import { Line, Text } from '#lib/domain/text.ts';
 
 /** Request schemas of the API's routes, shared by the handlers and GET /openapi.json. */
-export const IdParams = z.object({ id: z.string().min(1).max(64) });
+export const IdParams = z.object({ id: Line.min(1).max(64) });
 
 export const Paging = {
   limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: z.string().min(1).max(2048).optional(),
+  cursor: Line.min(1).max(2048).optional(),
 };
 
 export const ListRequestsQuery = z.strictObject({
@@ -20,7 +21,7 @@ export const ListRequestsQuery = z.strictObject({
 
 export const ListQuery = z.strictObject(Paging);
 
-export const DecisionBody = z.strictObject({ reason: z.string().trim().min(1).max(2000).optional() });
+export const DecisionBody = z.strictObject({ reason: Text.trim().min(1).max(2000).optional() });
 
 export const ExtendBody = z.strictObject({
   minutes: z
@@ -28,7 +29,7 @@ export const ExtendBody = z.strictObject({
     .int()
     .positive()
     .max(60 * 24 * 90),
-  reason: z.string().trim().min(1).max(2000).optional(),
+  reason: Text.trim().min(1).max(2000).optional(),
 });
 
 export const AccessView = z
@@ -45,12 +46,12 @@ export const AccessView = z
 // ─── Directory admin routes (lib/services/directory-admin.ts) ─────────────────────────────────────────────
 
 /** A directory user's id is its subject (up to 256 characters, like a JWT `sub`). */
-export const DirectoryIdParams = z.object({ id: z.string().min(1).max(256) });
+export const DirectoryIdParams = z.object({ id: Subject });
 
 /** `limit` and an opaque `cursor`; `email` or `userName` look one user up (exact, case-insensitive). */
 export const DirectoryUsersQuery = z.strictObject({
   ...Paging,
-  email: z.email().optional(),
+  email: Email.optional(),
   userName: DirectoryUser.shape.userName.optional(),
 });
 

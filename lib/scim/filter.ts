@@ -1,4 +1,6 @@
+import { isWellFormed } from '#lib/domain/text.ts';
 import { ScimError } from './errors.ts';
+import type { ScimType } from './schemas.ts';
 
 /**
  * The filters provisioning clients send (RFC 7644 §3.4.2.2): `<attribute> eq "<value>"`, one comparison. Okta
@@ -21,11 +23,21 @@ export function parseEqFilter(filter: string, supported: readonly string[]): EqF
       `filtering on ${rawAttribute} is not supported (use ${supported.join(', ')})`,
       'invalidFilter',
     );
-  let value: string;
+  return { attribute, value: scimStringValue(rawValue, 'invalidFilter') };
+}
+
+/**
+ * The value of a quoted SCIM string literal (`"…"`, JSON escapes): refused with `scimType` when it is not a valid
+ * string or decodes to one that is not well-formed Unicode (`\ud800` is a valid escape of a lone surrogate).
+ */
+export function scimStringValue(quotedContent: string, scimType: ScimType): string {
+  let value: unknown;
   try {
-    value = JSON.parse(`"${rawValue}"`);
+    value = JSON.parse(`"${quotedContent}"`);
   } catch {
-    throw new ScimError(400, 'the filter value is not a valid string', 'invalidFilter');
+    throw new ScimError(400, 'the filter value is not a valid string', scimType);
   }
-  return { attribute, value };
+  if (typeof value !== 'string' || !isWellFormed(value))
+    throw new ScimError(400, 'the filter value must be well-formed Unicode (a lone UTF-16 surrogate is not)', scimType);
+  return value;
 }

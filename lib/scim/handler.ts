@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { z } from 'zod';
 import { config } from '#lib/config.ts';
 import { DomainError } from '#lib/domain/errors.ts';
+import { assertWellFormed, Line } from '#lib/domain/text.ts';
 import { MAX_BODY_BYTES } from '#lib/http/handler.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
@@ -50,6 +51,22 @@ function bodyOf(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
+/** A resource id in the path: what the directory's ids can be (a subject, up to 256 characters, single-line). */
+const PathId = Line.min(1).max(256);
+
+function pathParams(event: APIGatewayProxyEventV2): Record<string, string> {
+  assertWellFormed(event.pathParameters ?? {}, 'path');
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
+    if (value === undefined) continue;
+    const parsed = PathId.safeParse(value);
+    if (!parsed.success)
+      throw new ScimError(400, `path.${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'invalidValue');
+    params[name] = parsed.data;
+  }
+  return params;
+}
+
 function baseUrl(event: APIGatewayProxyEventV2): string {
   const host = header(event, 'host') ?? event.requestContext.domainName;
   const proto = header(event, 'x-forwarded-proto') ?? (config().local ? 'http' : 'https');
@@ -58,7 +75,8 @@ function baseUrl(event: APIGatewayProxyEventV2): string {
 
 /**
  * The SCIM twin of lib/http/handler.ts: the route has no JWT authorizer, so the bearer token is verified here first;
- * then body/query parsing and errors as RFC 7644 §3.12 SCIM error messages, every response `application/scim+json`.
+ * then body/query parsing (any string that is not well-formed Unicode refused, naming its path) and errors as
+ * RFC 7644 §3.12 SCIM error messages, every response `application/scim+json`.
  */
 export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, options: ScimHandlerOptions = {}) {
   const token = options.token ?? (() => resolveSecret(config().scimTokenRef));
@@ -66,12 +84,13 @@ export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, o
     const correlationId = event.requestContext?.requestId ?? context.awsRequestId;
     try {
       verifyBearer(header(event, 'authorization'), await token());
+      // Every string of the request must be well-formed Unicode (lib/domain/text.ts): a 400 naming its path.
+      const params = pathParams(event);
+      assertWellFormed(event.queryStringParameters ?? {}, 'query');
       let parsed: unknown;
       const request: ScimRequest = {
         routeKey: event.routeKey,
-        params: Object.fromEntries(
-          Object.entries(event.pathParameters ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v]])),
-        ),
+        params,
         query: Object.fromEntries(
           Object.entries(event.queryStringParameters ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v]])),
         ),
@@ -81,6 +100,7 @@ export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, o
           parsed ??= bodyOf(event);
           if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
             throw new ScimError(400, 'the request body must be a JSON object', 'invalidSyntax');
+          assertWellFormed(parsed, '');
           const result = schema.safeParse(parsed);
           if (result.success) return result.data;
           const issue = result.error.issues[0];

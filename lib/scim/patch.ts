@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { Line } from '#lib/domain/text.ts';
 import { ScimError } from './errors.ts';
+import { scimStringValue } from './filter.ts';
 import { type PatchOperation, ScimBoolean, ScimManager, ScimMember, URN } from './schemas.ts';
 
 /**
@@ -40,8 +42,13 @@ function normalisePath(path: string, core: string): string {
 }
 
 function stringValue(value: unknown, attribute: string): string {
-  const parsed = z.string().trim().min(1).max(256).safeParse(value);
-  if (!parsed.success) throw new ScimError(400, `${attribute} must be a non-empty string`, 'invalidValue');
+  const parsed = Line.trim().min(1).max(256).safeParse(value);
+  if (!parsed.success)
+    throw new ScimError(
+      400,
+      `${attribute} must be a non-empty single-line string of well-formed Unicode`,
+      'invalidValue',
+    );
   return parsed.data;
 }
 
@@ -154,7 +161,7 @@ export function memberDelta(operations: PatchOperation[]): MemberDelta | undefin
     let ids: string[];
     let adding: boolean;
     if (single !== null && operation.op === 'remove') {
-      ids = [JSON.parse(`"${single[1] ?? ''}"`)];
+      ids = [scimStringValue(single[1] ?? '', 'invalidPath')];
       adding = false;
     } else if (path.toLowerCase() === 'members' && operation.op !== 'replace' && operation.value !== undefined) {
       ids = memberIds(operation.value);
@@ -182,7 +189,7 @@ function applyGroupStep(state: GroupState, op: PatchOperation['op'], rawPath: st
   const single = MEMBER_FILTER.exec(rawPath);
   if (single !== null) {
     if (op !== 'remove') throw new ScimError(400, `${op} on a member filter is not supported`, 'invalidPath');
-    const id: string = JSON.parse(`"${single[1] ?? ''}"`);
+    const id = scimStringValue(single[1] ?? '', 'invalidPath');
     state.members = state.members.filter((m) => m !== id);
     return;
   }

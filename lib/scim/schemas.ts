@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Line } from '#lib/domain/text.ts';
 
 /**
  * SCIM 2.0 wire schemas (RFC 7643 resources, RFC 7644 protocol messages): the subset Okta and Microsoft Entra ID
@@ -27,35 +28,35 @@ export const ScimBoolean = z.union([
 ]);
 
 const MultiValued = z.object({
-  value: z.string().min(1).max(256),
-  type: z.string().max(64).optional(),
+  value: Line.min(1).max(256),
+  type: Line.max(64).optional(),
   primary: ScimBoolean.optional(),
-  display: z.string().max(256).optional(),
+  display: Line.max(256).optional(),
 });
 
 /** The enterprise extension's manager: `{ value }` (RFC 7643 §4.3); Entra's PATCH sends the bare id string. */
 export const ScimManager = z.union([
-  z.object({ value: z.string().max(256).optional(), displayName: z.string().optional() }),
-  z.string().max(256),
+  z.object({ value: Line.max(256).optional(), displayName: Line.optional() }),
+  Line.max(256),
 ]);
 
 export const ScimUserInput = z.object({
   schemas: z.array(z.string()).min(1).optional(),
-  userName: z.string().trim().min(1).max(256),
-  externalId: z.string().max(256).optional(),
-  displayName: z.string().max(256).optional(),
+  userName: Line.trim().min(1).max(256),
+  externalId: Line.max(256).optional(),
+  displayName: Line.max(256).optional(),
   active: ScimBoolean.optional(),
   emails: z.array(MultiValued).max(10).optional(),
   [URN.enterpriseUser]: z.object({ manager: ScimManager.optional() }).optional(),
 });
 export type ScimUserInput = z.infer<typeof ScimUserInput>;
 
-export const ScimMember = z.object({ value: z.string().min(1).max(256), display: z.string().optional() });
+export const ScimMember = z.object({ value: Line.min(1).max(256), display: Line.optional() });
 
 export const ScimGroupInput = z.object({
   schemas: z.array(z.string()).min(1).optional(),
-  displayName: z.string().trim().min(1).max(256),
-  externalId: z.string().max(256).optional(),
+  displayName: Line.trim().min(1).max(256),
+  externalId: Line.max(256).optional(),
   members: z.array(ScimMember).max(10_000).optional(),
 });
 export type ScimGroupInput = z.infer<typeof ScimGroupInput>;
@@ -66,7 +67,7 @@ export const PatchOperation = z.object({
     .string()
     .transform((s) => s.toLowerCase())
     .pipe(z.enum(['add', 'remove', 'replace'])),
-  path: z.string().min(1).max(512).optional(),
+  path: Line.min(1).max(512).optional(),
   value: z.unknown().optional(),
 });
 export type PatchOperation = z.infer<typeof PatchOperation>;

@@ -85,8 +85,17 @@ export const configKey = (entity: ConfigEntity, id: string): Key => ({
 /** gsi1 partition listing every live item of one configuration kind, sorted by id. */
 export const configListPartition = (entity: ConfigEntity): string => `${entity.toUpperCase()}S`;
 
+/**
+ * A free-form component of a key, URI-encoded so `#` cannot collide. It never throws: `encodeURIComponent` throws
+ * `URIError` on a lone UTF-16 surrogate, so those become U+FFFD first. Validated input is well-formed (lib/domain/
+ * text.ts), so its encoding, and every key already in a table, is exactly `encodeURIComponent(value)`.
+ */
+export function keyPart(value: string): string {
+  return encodeURIComponent(value.toWellFormed());
+}
+
 /** One lease per (grantee, integration, resource, permission); components are URI-encoded so `#` cannot collide. */
 export function leaseKey(grantee: string, unit: AccessUnit): Key {
-  const parts = [grantee, unit.integrationId, unit.resource, unit.permission].map(encodeURIComponent);
+  const parts = [grantee, unit.integrationId, unit.resource, unit.permission].map(keyPart);
   return { pk: `LEASE#${parts.join('#')}`, sk: 'LEASE' };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { errorName, type LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { header } from '#lib/channels/slack/verify.ts';
+import { malformedPayloadResponse } from '#lib/channels/webhook-lambda.ts';
 import type { ChatAccount, DirectoryUser } from '#lib/directory/types.ts';
 import { DomainError } from '#lib/domain/errors.ts';
 import type { JiraApproval } from '#lib/domain/flow.ts';
@@ -102,7 +103,10 @@ export async function handleJiraWebhook(
     logger.warn('refused a Jira webhook', { reason: check.reason });
     return json(401, { error: check.reason });
   }
-  const parsed = Payload.safeParse(safeJson(input.rawBody));
+  const body = safeJson(input.rawBody);
+  const malformed = malformedPayloadResponse(body, 'payload');
+  if (malformed !== undefined) return malformed;
+  const parsed = Payload.safeParse(body);
   if (!parsed.success) return json(400, { error: 'malformed payload' });
   const payload = parsed.data;
   const age = (now.getTime() - payload.timestamp) / 1000;

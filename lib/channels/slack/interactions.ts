@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { malformedPayloadResponse } from '#lib/channels/webhook-lambda.ts';
 import { approverStanding } from '#lib/domain/approvals.ts';
 import { DomainError } from '#lib/domain/errors.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
+import { Line } from '#lib/domain/text.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { RequestService } from '#lib/services/requests.ts';
 import type { Store } from '#lib/store/store.ts';
@@ -71,7 +73,7 @@ const ViewSubmission = z.object({
 });
 
 const Payload = z.looseObject({ type: z.string() });
-const Metadata = z.object({ requestId: z.string().min(1).max(64), vote: z.enum(['approve', 'reject']) });
+const Metadata = z.object({ requestId: Line.min(1).max(64), vote: z.enum(['approve', 'reject']) });
 
 const ok = (body?: unknown): SlackHttpResponse =>
   body === undefined
@@ -86,7 +88,10 @@ export async function handleSlackInteraction(
   if (stop !== undefined) return stop;
 
   const raw = new URLSearchParams(input.rawBody).get('payload');
-  const parsed = raw === null ? undefined : Payload.safeParse(safeJson(raw));
+  const json = raw === null ? undefined : safeJson(raw);
+  const malformed = malformedPayloadResponse(json, 'payload');
+  if (malformed !== undefined) return malformed;
+  const parsed = raw === null ? undefined : Payload.safeParse(json);
   if (parsed === undefined || !parsed.success) return { status: 400, body: 'malformed payload' };
   const payload = parsed.data;
   if (payload.type === 'block_actions') {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { WebhookResponse } from '#lib/channels/webhook-lambda.ts';
+import { malformedPayloadResponse, type WebhookResponse } from '#lib/channels/webhook-lambda.ts';
 import type { ChatAccount, DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import { DomainError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
@@ -103,6 +103,8 @@ export async function handleTeamsActivity(
     return json(401, { error: check.reason });
   }
   if (!envelope.success) return json(400, { error: 'malformed activity' });
+  const malformed = malformedPayloadResponse(envelope.data, 'activity');
+  if (malformed !== undefined) return malformed;
   if (envelope.data.type !== 'invoke') return { status: 200 };
   const invoke = ActionInvoke.safeParse(envelope.data);
   if (!invoke.success) return badRequest('Stint only handles adaptiveCard/action invokes of its own cards.');
