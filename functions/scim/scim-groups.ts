@@ -8,11 +8,11 @@ export const handler = scimHandler(async (request) => {
   const id = request.params.id ?? '';
   switch (request.routeKey) {
     case 'GET /scim/v2/Groups':
-      return scim().listGroups(ListQuery.parse(request.query), request.base);
+      return scim().listGroups(request.queryAs(ListQuery), request.base);
     case 'POST /scim/v2/Groups':
       return scim().createGroup(request.body(ScimGroupInput), request.base);
     case 'GET /scim/v2/Groups/{id}':
-      return scim().getGroup(id, ListQuery.parse(request.query), request.base);
+      return scim().getGroup(id, request.queryAs(ListQuery), request.base);
     case 'PUT /scim/v2/Groups/{id}':
       return scim().replaceGroup(id, request.body(ScimGroupInput), request.base);
     case 'PATCH /scim/v2/Groups/{id}':

@@ -8,7 +8,7 @@ export const handler = scimHandler(async (request) => {
   const id = request.params.id ?? '';
   switch (request.routeKey) {
     case 'GET /scim/v2/Users':
-      return scim().listUsers(ListQuery.parse(request.query), request.base);
+      return scim().listUsers(request.queryAs(ListQuery), request.base);
     case 'POST /scim/v2/Users':
       return scim().createUser(request.body(ScimUserInput), request.base);
     case 'GET /scim/v2/Users/{id}':

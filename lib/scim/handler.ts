@@ -23,7 +23,18 @@ export type ScimRequest = {
   correlationId: string;
   /** Parses the JSON body with `schema`; a body that is not JSON is `invalidSyntax`, a schema failure `scimType`. */
   body<T extends z.ZodType>(schema: T, scimType?: ScimType): z.output<T>;
+  /** Parses the query string with `schema`; a failure is a SCIM 400 `invalidValue` naming the parameter. */
+  queryAs<T extends z.ZodType>(schema: T): z.output<T>;
 };
+
+/** `schema.parse` whose failure is a SCIM 400 naming the first offending path (under `prefix`). */
+function parseOrRefuse<T extends z.ZodType>(schema: T, value: unknown, scimType: ScimType, prefix = ''): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = [prefix, ...(issue?.path.map(String) ?? [])].filter((p) => p !== '').join('.') || '(body)';
+  throw new ScimError(400, `${path}: ${issue?.message ?? 'invalid'}`, scimType);
+}
 
 export type ScimHandlerOptions = {
   /** Where the expected bearer token comes from; default: the secret named by STINT_SCIM_TOKEN_REF. */
@@ -101,11 +112,10 @@ export function scimHandler(fn: (request: ScimRequest) => Promise<ScimResult>, o
           if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
             throw new ScimError(400, 'the request body must be a JSON object', 'invalidSyntax');
           assertWellFormed(parsed, '');
-          const result = schema.safeParse(parsed);
-          if (result.success) return result.data;
-          const issue = result.error.issues[0];
-          const path = issue?.path.map(String).join('.') || '(body)';
-          throw new ScimError(400, `${path}: ${issue?.message ?? 'invalid'}`, scimType);
+          return parseOrRefuse(schema, parsed, scimType);
+        },
+        queryAs(schema) {
+          return parseOrRefuse(schema, request.query, 'invalidValue', 'query');
         },
       };
       const out = await fn(request);

@@ -304,6 +304,15 @@ describe('SCIM Users', () => {
     expect(res.status).toBe(400);
     expect(res.body.scimType).toBe('invalidFilter');
   });
+
+  it('refuses an over-long filter with a SCIM 400 naming the parameter, not a 500', async () => {
+    const filter = `userName eq "${'a'.repeat(1100)}"`;
+    const res = await call(users, scimEvent({ route: 'GET /scim/v2/Users', query: { filter } }));
+
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ schemas: [ERROR], scimType: 'invalidValue' });
+    expect(String(res.body.detail)).toMatch(/^query\.filter: /);
+  });
 });
 
 describe('SCIM Groups', () => {
