@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ChangeRecord, GroupName, Subject } from '#lib/domain/common.ts';
-import type { Identity } from '#lib/domain/identity.ts';
 
 /**
  * The identity directory (issue 4): the one place policies read group membership and managers, and where
@@ -58,8 +57,6 @@ export interface Directory {
   groupsOf(userId: string): Promise<string[]>;
   /** Active members of a group, by group name. */
   membersOf(groupName: string): Promise<DirectoryUser[]>;
-  /** The Stint identity of an active user (groups and manager from the directory); undefined if inactive/unknown. */
-  identityOf(user: DirectoryUser): Promise<Identity | undefined>;
 }
 
 /** A directory that can also link a chat account to a user (the store-backed one can; the interface may not say so). */

@@ -1,5 +1,4 @@
 import { ulid } from 'ulid';
-import type { Directory } from '#lib/directory/types.ts';
 import { applyVote, approverStanding } from '#lib/domain/approvals.ts';
 import type { Channel } from '#lib/domain/common.ts';
 import { buildRequest, type CreateRequestInput } from '#lib/domain/create-request.ts';
@@ -22,8 +21,6 @@ export type RequestServiceDeps = {
   newId?: () => string;
   /** Key material that seals issued credentials (resolved lazily: only the access route needs it). */
   credentialsKey?: () => Promise<string>;
-  /** The identity directory: when it knows the requester, their manager and directory groups join the token's. */
-  directory?: Directory;
 };
 
 export type Scope = 'mine' | 'approvals' | 'all';
@@ -52,9 +49,9 @@ export class RequestService {
     return this.isAdmin(who) || who.groups.includes(this.deps.roles.auditorGroup);
   }
 
-  async create(input: CreateRequestInput, caller: Identity, channel: Channel): Promise<AccessRequest> {
+  /** `who` is the resolved identity (lib/identity/resolver.ts): directory groups and manager already merged in. */
+  async create(input: CreateRequestInput, who: Identity, channel: Channel): Promise<AccessRequest> {
     const { store } = this.deps;
-    const who = await this.enrich(caller);
     const flow = await store.getFlow(input.flowId);
     if (flow === undefined) throw new NotFoundError(`No flow named '${input.flowId}'`, 'flowId');
     const bundle = input.bundle === undefined ? undefined : await store.getBundle(input.bundle);
@@ -76,21 +73,6 @@ export class RequestService {
     await store.createRequest(request);
     await this.startSafely(request.id);
     return request;
-  }
-
-  /**
-   * The requester as the directory knows them: manager from the directory (else the token's), groups merged.
-   * A person the directory knows but has deactivated cannot ask for access; one it does not know keeps the token.
-   */
-  private async enrich(who: Identity): Promise<Identity> {
-    const directory = this.deps.directory;
-    if (directory === undefined) return who;
-    const entry = await directory.userById(who.sub);
-    if (entry === undefined) return who;
-    if (!entry.active) throw new ForbiddenError('your directory account is deactivated');
-    const groups = [...new Set([...who.groups, ...(await directory.groupsOf(who.sub))])];
-    const manager = entry.manager ?? who.manager;
-    return { ...who, groups, ...(manager === undefined ? {} : { manager }) };
   }
 
   /** Starting the execution can fail after the item is written; the reconciler starts it then. */
