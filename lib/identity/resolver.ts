@@ -22,7 +22,8 @@ export class DeactivatedUserError extends ForbiddenError {}
  * - email: the token's, else the directory user's primary email;
  * - a person the directory knows but has deactivated is refused (DeactivatedUserError, 403);
  * - a person the directory does not know keeps what the token says.
- * The directory is read strongly consistently on every call, so a deactivation or a group change applies at once.
+ * The directory is read on every call, never cached: the user item strongly consistently (a deactivation applies at
+ * once), memberships through the member index (a group change applies as soon as the index has it).
  */
 export async function resolveIdentity(directory: IdentityDirectory, claimed: ClaimedIdentity): Promise<Identity> {
   const [entry, directoryGroups] = await lookUp(directory, claimed.sub);
