@@ -49,6 +49,15 @@ const Env = z.object({
   STINT_API_URL: z.url().optional(),
   /** Integration admin secrets must be Secrets Manager secrets whose name starts with this (infra secretsPrefix). */
   STINT_SECRETS_PREFIX: z.string().min(1).default('stint/'),
+  /**
+   * The issuer whose tokens the API accepts (the JWT authorizer's). API functions verify the bearer token themselves
+   * against it, because the authorizer hands array claims (groups) to them flattened into one ambiguous string.
+   */
+  STINT_JWT_ISSUER: z.url().optional(),
+  /** The authorizer's audiences, comma-separated: a token's `aud` or `client_id` must name one. */
+  STINT_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** The issuer's JWKS; default: `jwks_uri` of `<issuer>/.well-known/openid-configuration`. */
+  STINT_JWKS_URL: z.url().optional(),
   /** Set by the local runtime only. Never set in AWS. */
   STINT_LOCAL: z.enum(['true', 'false']).default('false'),
 });
@@ -80,6 +89,8 @@ export type Config = {
   };
   readonly jiraApprovals: { readonly webhookSecretRef: string };
   readonly apiUrl: string | undefined;
+  /** The token issuer, audiences and key set of the API (read by every API function). */
+  readonly jwt: { readonly issuer: string; readonly audiences: readonly string[]; readonly jwksUrl?: string };
 };
 
 function required(value: string | undefined, name: string): string {
@@ -145,6 +156,18 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       },
     },
     apiUrl: e.STINT_API_URL,
+    get jwt() {
+      const audiences = required(e.STINT_JWT_AUDIENCE, 'STINT_JWT_AUDIENCE')
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== '');
+      if (audiences.length === 0) throw new Error('Configuration error: STINT_JWT_AUDIENCE names no audience');
+      return {
+        issuer: required(e.STINT_JWT_ISSUER, 'STINT_JWT_ISSUER'),
+        audiences,
+        ...(e.STINT_JWKS_URL === undefined ? {} : { jwksUrl: e.STINT_JWKS_URL }),
+      };
+    },
     get scimTokenRef() {
       return required(e.STINT_SCIM_TOKEN_REF, 'STINT_SCIM_TOKEN_REF');
     },

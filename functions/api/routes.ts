@@ -1,7 +1,7 @@
 /**
  * The HTTP API's routes: the single list the CDK API construct and the local runtime both build from.
  * One Lambda per route (functions/api/<entry>.ts), each granted only what it needs:
- * - `read` / `write`: the table;
+ * - `read` / `write`: the table (every route with `auth: true` reads the directory to resolve its caller);
  * - `startExecution`: StartExecution on the state machine;
  * - `taskTokens`: SendTaskSuccess / SendTaskFailure on the state machine;
  * - `credentialsKey`: read the secret that seals issued credentials.
@@ -20,8 +20,8 @@ export type Route = {
 
 export const routes: readonly Route[] = [
   { method: 'GET', path: '/health', entry: 'health', auth: false, access: [] },
-  { method: 'GET', path: '/openapi.json', entry: 'openapi', auth: true, access: [] },
-  { method: 'GET', path: '/me', entry: 'get-me', auth: true, access: [] },
+  { method: 'GET', path: '/openapi.json', entry: 'openapi', auth: true, access: ['read'] },
+  { method: 'GET', path: '/me', entry: 'get-me', auth: true, access: ['read'] },
   { method: 'GET', path: '/catalog', entry: 'get-catalog', auth: true, access: ['read'] },
   {
     method: 'POST',

@@ -170,6 +170,7 @@ export class Api extends Construct {
       timeout: Duration.seconds(15),
       config: props.config,
     });
+    if (route.auth) this.setTokenEnvironment(fn);
     const access = new Set(route.access);
     if (access.has('write')) fn.grantTable(props.table, 'readWrite');
     else if (access.has('read')) fn.grantTable(props.table, 'read');
@@ -177,6 +178,17 @@ export class Api extends Construct {
     if (access.has('taskTokens')) fn.grantTaskTokens(props.stateMachine);
     if (access.has('credentialsKey')) fn.grantCredentialsKey(props.credentialsKey);
     return fn;
+  }
+
+  /**
+   * The function verifies the bearer token itself (the authorizer hands it array claims such as groups flattened
+   * into one ambiguous string): same issuer and audiences as the authorizer, and the key set of the Cognito pool
+   * the stack creates; a configured issuer's key set is found through its OpenID configuration.
+   */
+  private setTokenEnvironment(fn: StintFunction): void {
+    fn.fn.addEnvironment('STINT_JWT_ISSUER', this.issuer);
+    fn.fn.addEnvironment('STINT_JWT_AUDIENCE', this.audience.join(','));
+    if (this.userPool !== undefined) fn.fn.addEnvironment('STINT_JWKS_URL', `${this.issuer}/.well-known/jwks.json`);
   }
 
   private createUserPool(

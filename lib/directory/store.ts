@@ -10,7 +10,7 @@ import { ulid } from 'ulid';
 import { z } from 'zod';
 import type { ChangeRecord, Channel } from '#lib/domain/common.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
-import { Identity, SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
+import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
 import { batchGet, type Item } from '#lib/store/query.ts';
 import { VersionConflictError } from '#lib/store/store.ts';
 import { KEY_ATTRIBUTES } from '#lib/store/table.ts';
@@ -149,19 +149,6 @@ export class DirectoryStore implements Directory {
       .map((i) => parseItem(DirectoryUser, i))
       .filter((u) => u.active)
       .sort((a, b) => a.id.localeCompare(b.id));
-  }
-
-  /** Re-reads the user (strongly consistent): an inactive, deleted or unknown user has no identity. */
-  async identityOf(user: DirectoryUser): Promise<Identity | undefined> {
-    const current = await this.userById(user.id);
-    if (current === undefined || !current.active) return undefined;
-    const groups = await this.groupsOf(current.id);
-    return Identity.parse({
-      sub: current.id,
-      email: current.emails[0],
-      groups,
-      ...(current.manager === undefined ? {} : { manager: current.manager }),
-    });
   }
 
   // ─── Users ──────────────────────────────────────────────────────────────────────────────────────────────

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ChangeRecord, Email, GroupName, Subject } from '#lib/domain/common.ts';
-import type { Identity } from '#lib/domain/identity.ts';
 import { Line } from '#lib/domain/text.ts';
 
 /**
@@ -59,8 +58,6 @@ export interface Directory {
   groupsOf(userId: string): Promise<string[]>;
   /** Active members of a group, by group name. */
   membersOf(groupName: string): Promise<DirectoryUser[]>;
-  /** The Stint identity of an active user (groups and manager from the directory); undefined if inactive/unknown. */
-  identityOf(user: DirectoryUser): Promise<Identity | undefined>;
 }
 
 /** A directory that can also link a chat account to a user (the store-backed one can; the interface may not say so). */

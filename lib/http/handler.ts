@@ -91,7 +91,7 @@ export function httpHandler<S extends Schemas>(schemas: S, fn: (input: HttpInput
         query:
           schemas.query === undefined ? undefined : validate(schemas.query, event.queryStringParameters ?? {}, 'query'),
         params: schemas.params === undefined ? undefined : validate(schemas.params, event.pathParameters ?? {}, 'path'),
-        identity: schemas.auth === false ? undefined : identityFromEvent(event),
+        identity: schemas.auth === false ? undefined : await identityFromEvent(event),
         correlationId,
         event,
       } as HttpInput<S>;

@@ -1,44 +1,52 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
-import { z } from 'zod';
+import { config } from '#lib/config.ts';
+import { defaultDirectory } from '#lib/directory/default.ts';
 import { UnauthenticatedError } from '#lib/domain/errors.ts';
-import { Identity } from '#lib/domain/identity.ts';
+import type { Identity } from '#lib/domain/identity.ts';
+import { assertWellFormed } from '#lib/domain/text.ts';
+import { type IdentityDirectory, resolveIdentity } from '#lib/identity/resolver.ts';
+import { claimedIdentityOf, createTokenVerifier, type TokenVerifier } from '#lib/identity/token.ts';
+
+export type CallerDeps = { verify: TokenVerifier; directory: IdentityDirectory };
 
 /**
- * API Gateway's JWT authorizer has already verified the token; its claims arrive flattened to strings.
- * Array claims come as `"[a b]"` (HTTP APIs) or a JSON array string, so groups are parsed from all forms.
+ * The caller of an API route. API Gateway's JWT authorizer has already checked the token, but it hands array claims
+ * to the function flattened (`groups: ["a b", "c"]` arrives as the string "[a b c]"), which cannot be split back.
+ * So the function verifies the bearer token itself (same issuer, audiences and keys) and reads the claims from it;
+ * the flattened claims serve only as a consistency check. The directory then adds its groups and manager
+ * (lib/identity/resolver.ts, the rule chat callers share).
  */
-const ClaimValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
-const Claims = z.record(z.string(), ClaimValue);
-
-export function parseGroups(value: z.infer<typeof ClaimValue> | undefined): string[] {
-  if (value === undefined) return [];
-  if (Array.isArray(value)) return value;
-  const text = String(value).trim();
-  if (text === '') return [];
-  if (text.startsWith('[') && text.endsWith(']')) {
-    const inner = text.slice(1, -1).trim();
-    if (inner === '') return [];
-    if (inner.startsWith('"')) {
-      const parsed = z.array(z.string()).safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data;
-    }
-    return inner.split(/[\s,]+/).filter((g) => g !== '');
+export async function callerIdentity(
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+  deps: CallerDeps,
+): Promise<Identity> {
+  const token = bearerToken(event.headers?.authorization ?? event.headers?.Authorization);
+  if (token === undefined) throw new UnauthenticatedError('A bearer token is required', 'authorization');
+  const claimed = claimedIdentityOf(await deps.verify(token));
+  // A claim that is not well-formed Unicode (a lone surrogate in `sub`…) is refused before it reaches a key: 400 token.*.
+  assertWellFormed(claimed, 'token');
+  const flattenedSub = event.requestContext?.authorizer?.jwt?.claims?.sub;
+  if (flattenedSub !== undefined && String(flattenedSub) !== claimed.sub) {
+    throw new UnauthenticatedError('The bearer token is not the one the authorizer verified', 'authorization');
   }
-  return text
-    .split(',')
-    .map((g) => g.trim())
-    .filter((g) => g !== '');
+  return resolveIdentity(deps.directory, claimed);
 }
 
-export function identityFromEvent(event: APIGatewayProxyEventV2WithJWTAuthorizer): Identity {
-  const claims = Claims.safeParse(event.requestContext?.authorizer?.jwt?.claims ?? {});
-  if (!claims.success) throw new UnauthenticatedError('The token claims could not be read');
-  const c = claims.data;
-  const parsed = Identity.safeParse({
-    sub: c.sub === undefined ? undefined : String(c.sub),
-    email: c.email === undefined ? undefined : String(c.email),
-    groups: [...new Set([...parseGroups(c.groups), ...parseGroups(c['cognito:groups'])])],
-  });
-  if (!parsed.success) throw new UnauthenticatedError('The token must carry `sub` and a valid `email` claim');
-  return parsed.data;
+/** `Bearer <jwt>` (the scheme is case-insensitive); API Gateway's authorizer also accepts the bare token. */
+function bearerToken(header: string | undefined): string | undefined {
+  const value = header?.trim().replace(/^Bearer\s+/i, '');
+  return value === undefined || value === '' ? undefined : value;
+}
+
+let verifier: TokenVerifier | undefined;
+
+/** The function's own verifier and directory, built on first use from the configuration and kept for its lifetime. */
+export function defaultCallerDeps(): CallerDeps {
+  verifier ??= createTokenVerifier(config().jwt);
+  return { verify: verifier, directory: defaultDirectory() };
+}
+
+/** The caller of an API route, with the function's verifier and directory. */
+export function identityFromEvent(event: APIGatewayProxyEventV2WithJWTAuthorizer): Promise<Identity> {
+  return callerIdentity(event, defaultCallerDeps());
 }

@@ -155,6 +155,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const template = loadTemplate(options.template, { endpoint: url });
     const lambda = new LocalLambda(template, options.repoRoot);
     const functionEnv = lambda.mergedEnvironment();
+    const issuerUrl = options.issuer ?? `${url}/_local`;
+    const audience = options.audience ?? 'stint-local';
     Object.assign(process.env, functionEnv, {
       AWS_ENDPOINT_URL: url, // any other AWS service fails here, clearly, instead of reaching real AWS
       AWS_ENDPOINT_URL_DYNAMODB: url,
@@ -166,6 +168,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       STINT_LOCAL: 'true',
+      // API functions verify bearer tokens themselves, so they trust the local issuer that replaces the template's.
+      STINT_JWT_ISSUER: issuerUrl,
+      STINT_JWT_AUDIENCE: audience,
+      STINT_JWKS_URL: `${url}/_local/.well-known/jwks.json`,
       ...options.env,
     });
     delete process.env.AWS_SESSION_TOKEN;
@@ -253,8 +259,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     const issuer = await createLocalIssuer({
       ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
-      issuer: options.issuer ?? `${url}/_local`,
-      audience: options.audience ?? 'stint-local',
+      issuer: issuerUrl,
+      audience,
     });
     const gateway = new LocalApiGateway({ routes: routesFromTemplate(template), invoke, issuer, onError: log });
     const services = { DynamoDB_20120810: dynamo, AWSStepFunctions: sfn, AWSEvents: eventbridge, AmazonSQS: sqs };

@@ -1,5 +1,4 @@
 import { ulid } from 'ulid';
-import type { Directory } from '#lib/directory/types.ts';
 import { applyVote, approverStanding } from '#lib/domain/approvals.ts';
 import type { Channel } from '#lib/domain/common.ts';
 import { buildRequest, type CreateRequestInput } from '#lib/domain/create-request.ts';
@@ -7,6 +6,7 @@ import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError 
 import type { Identity } from '#lib/domain/identity.ts';
 import { cancelRequest, extendGrant, requestRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
+import { type IdentityDirectory, resolveIdentity } from '#lib/identity/resolver.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { openSecret } from '#lib/secrets/seal.ts';
 import type { Page, Store } from '#lib/store/store.ts';
@@ -22,8 +22,8 @@ export type RequestServiceDeps = {
   newId?: () => string;
   /** Key material that seals issued credentials (resolved lazily: only the access route needs it). */
   credentialsKey?: () => Promise<string>;
-  /** The identity directory: when it knows the requester, their manager and directory groups join the token's. */
-  directory?: Directory;
+  /** The identity directory: who the grantee of an on-behalf request is (their groups decide whether they may hold it). */
+  directory?: IdentityDirectory;
 };
 
 export type Scope = 'mine' | 'approvals' | 'all';
@@ -52,9 +52,9 @@ export class RequestService {
     return this.isAdmin(who) || who.groups.includes(this.deps.roles.auditorGroup);
   }
 
-  async create(input: CreateRequestInput, caller: Identity, channel: Channel): Promise<AccessRequest> {
+  /** `who` is the resolved identity (lib/identity/resolver.ts): directory groups and manager already merged in. */
+  async create(input: CreateRequestInput, who: Identity, channel: Channel): Promise<AccessRequest> {
     const { store } = this.deps;
-    const who = await this.enrich(caller);
     const flow = await store.getFlow(input.flowId);
     if (flow === undefined) throw new NotFoundError(`No flow named '${input.flowId}'`, 'flowId');
     const bundle = input.bundle === undefined ? undefined : await store.getBundle(input.bundle);
@@ -81,39 +81,22 @@ export class RequestService {
   }
 
   /**
-   * The requester as the directory knows them: manager from the directory (else the token's), groups merged.
-   * A person the directory knows but has deactivated cannot ask for access; one it does not know keeps the token.
-   */
-  private async enrich(who: Identity): Promise<Identity> {
-    const directory = this.deps.directory;
-    if (directory === undefined) return who;
-    const entry = await directory.userById(who.sub);
-    if (entry === undefined) return who;
-    if (!entry.active) throw new ForbiddenError('your directory account is deactivated');
-    const groups = [...new Set([...who.groups, ...(await directory.groupsOf(who.sub))])];
-    const manager = entry.manager ?? who.manager;
-    return { ...who, groups, ...(manager === undefined ? {} : { manager }) };
-  }
-
-  /**
-   * The grantee of an on-behalf request as the directory knows them, so the flow's requestor groups are judged on
-   * their groups (not the admin's). Someone the directory does not know keeps the input's sub and email and no groups
-   * (a flow's `users` or `everyone` can still admit them); a deactivated user, or an email other than the
-   * directory's, is refused.
+   * The grantee of an on-behalf request as the directory knows them (lib/identity/resolver.ts, the rule every
+   * caller is resolved by), so the flow's requestor groups are judged on their groups, not the admin's. Someone
+   * the directory does not know keeps the input's sub and email and no groups (a flow's `users` or `everyone` can
+   * still admit them); a deactivated user, or an email the directory does not have for them, is refused.
    */
   private async granteeOf(input: CreateRequestInput, requester: Identity): Promise<Identity | undefined> {
     const named = input.grantee;
-    if (named === undefined || named.sub === requester.sub) return undefined;
     const directory = this.deps.directory;
-    if (directory === undefined) return undefined;
+    if (named === undefined || named.sub === requester.sub || directory === undefined) return undefined;
     const entry = await directory.userById(named.sub);
     if (entry === undefined) return undefined;
-    const identity = await directory.identityOf(entry);
-    if (identity === undefined) throw new ForbiddenError(`${named.sub} is deactivated in the directory`, 'grantee');
+    if (!entry.active) throw new ForbiddenError(`${named.sub} is deactivated in the directory`, 'grantee');
     if (!entry.emails.some((e) => e.toLowerCase() === named.email.toLowerCase())) {
       throw new ValidationError(`grantee.email is not an email the directory has for ${named.sub}`, 'grantee.email');
     }
-    return { ...identity, email: named.email };
+    return resolveIdentity(directory, { sub: named.sub, email: named.email, groups: [] });
   }
 
   /** Starting the execution can fail after the item is written; the reconciler starts it then. */

@@ -1,6 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { config } from '#lib/config.ts';
-import { DirectoryStore } from '#lib/directory/store.ts';
+import { defaultDirectory } from '#lib/directory/default.ts';
 import { driverFor } from '#lib/integrations/registry.ts';
 import { integrationSecretResolver, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import { ScimService } from '#lib/scim/service.ts';
@@ -29,7 +29,7 @@ function lazy<T>(make: () => T): () => T {
 
 export const store = lazy(() => new Store(createDocumentClient(), config().tableName));
 /** The identity directory on the same table (SCIM, channels, and the requester's manager and groups). */
-export const directory = lazy(() => new DirectoryStore(createDocumentClient(), config().tableName));
+export const directory = defaultDirectory;
 export const scim = lazy(() => new ScimService(directory()));
 const sfn = lazy(() => new StepFunctionsExecutions(new SFNClient({}), config().stateMachineArn));
 /** Resolved on first call: routes that never touch the workflow need no state machine ARN. */

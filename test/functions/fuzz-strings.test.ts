@@ -13,11 +13,12 @@ import { type ScimRoute, scimRoutes } from '#functions/scim/routes.ts';
 import { bodies } from '#lib/http/openapi.ts';
 import { PatchRequest, ScimGroupInput, ScimUserInput, URN } from '#lib/scim/schemas.ts';
 import { Store } from '#lib/store/store.ts';
-import { apiEvent, lambdaContext } from '../support/api-event.ts';
+import { lambdaContext } from '../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../support/dynalite.ts';
 import { aBundle, aChange, aFlow, anIntegration, aRequest } from '../support/fixtures.ts';
 import { ROLES, seedFlow, seedIntegration } from '../support/services.ts';
 import { type SfnEndpoint, startSfnEndpoint } from '../support/sfn-endpoint.ts';
+import { startTestIssuer, type TestIssuer } from '../support/token.ts';
 
 /**
  * Fuzzing every string field of every write route (POST/PUT/PATCH of functions/api/routes.ts, the directory admin
@@ -31,7 +32,7 @@ import { type SfnEndpoint, startSfnEndpoint } from '../support/sfn-endpoint.ts';
  */
 const NUM_RUNS = 40;
 const SCIM_TOKEN = 'scim-fuzz-token-0123456789abcdef';
-const adminClaims = { sub: 'root', email: 'root@example.com', groups: `[${ROLES.adminGroup}]` };
+const adminClaims = { sub: 'root', email: 'root@example.com', groups: [ROLES.adminGroup] };
 const AAD = '0b6d1f7e-5555-4a2b-9c3d-5e6f7a8b9c0d';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -306,10 +307,13 @@ function valueAt(value: Json, path: Segment[]): Json {
 
 let table: LocalTable;
 let sfn: SfnEndpoint;
+let issuer: TestIssuer;
 
 beforeAll(async () => {
   table = await startDynalite();
   sfn = await startSfnEndpoint();
+  issuer = await startTestIssuer();
+  for (const [name, value] of Object.entries(issuer.env)) vi.stubEnv(name, value);
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
   vi.stubEnv('STINT_TABLE_NAME', table.tableName);
   vi.stubEnv('STINT_STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:000000000000:stateMachine:stint');
@@ -332,6 +336,7 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.unstubAllEnvs();
   await sfn.stop();
+  await issuer.stop();
   await table.stop();
 });
 
@@ -427,21 +432,14 @@ describe('fuzzing the string fields of every API write route', () => {
           const body =
             m.target === 'body' ? withValue(seeds.bodies[m.seed] ?? null, m.path, m.bad.value) : seeds.bodies[0];
           const id = m.target === 'path' ? String(m.bad.value) : seeds.id;
-          await check(
-            () =>
-              handler(
-                apiEvent({
-                  method: route.method,
-                  path: route.path.replace('{id}', encodeURIComponent(String(id).toWellFormed())),
-                  claims: adminClaims,
-                  body: JSON.stringify(body),
-                  ...(hasId && id !== undefined ? { params: { id } } : {}),
-                }),
-                lambdaContext,
-              ),
-            m,
-            'problem',
-          );
+          const event = await issuer.event({
+            method: route.method,
+            path: route.path.replace('{id}', encodeURIComponent(String(id).toWellFormed())),
+            claims: adminClaims,
+            body: JSON.stringify(body),
+            ...(hasId && id !== undefined ? { params: { id } } : {}),
+          });
+          await check(() => handler(event, lambdaContext), m, 'problem');
         }),
         { numRuns: NUM_RUNS },
       );

@@ -24,3 +24,27 @@ describe('parseConfig: Teams', () => {
     expect(() => teams.appPasswordRef).toThrow('STINT_TEAMS_APP_PASSWORD_REF');
   });
 });
+
+describe('parseConfig: the API token issuer', () => {
+  it('reads the issuer, the audiences as a comma list and an optional JWKS URL', () => {
+    const jwt = parseConfig({
+      STINT_JWT_ISSUER: 'https://login.example.com/oauth2/default',
+      STINT_JWT_AUDIENCE: 'api://stint, stint-cli',
+      STINT_JWKS_URL: 'https://login.example.com/oauth2/default/v1/keys',
+    }).jwt;
+
+    expect(jwt).toEqual({
+      issuer: 'https://login.example.com/oauth2/default',
+      audiences: ['api://stint', 'stint-cli'],
+      jwksUrl: 'https://login.example.com/oauth2/default/v1/keys',
+    });
+  });
+
+  it('fails with the variable name when an API function is not told the issuer or audience', () => {
+    expect(() => parseConfig({ STINT_JWT_AUDIENCE: 'stint' }).jwt).toThrow('STINT_JWT_ISSUER');
+    expect(() => parseConfig({ STINT_JWT_ISSUER: 'https://login.example.com' }).jwt).toThrow('STINT_JWT_AUDIENCE');
+    expect(() => parseConfig({ STINT_JWT_ISSUER: 'https://login.example.com', STINT_JWT_AUDIENCE: ' , ' }).jwt).toThrow(
+      'names no audience',
+    );
+  });
+});

@@ -7,6 +7,7 @@ import { DomainError } from '#lib/domain/errors.ts';
 import type { JiraApproval } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
+import { identityOfDirectoryUser } from '#lib/identity/resolver.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { RequestService } from '#lib/services/requests.ts';
 import type { Store } from '#lib/store/store.ts';
@@ -266,5 +267,5 @@ export async function jiraIdentity(
       }
     }
   }
-  return deps.directory.identityOf(user);
+  return identityOfDirectoryUser(deps.directory, user.id);
 }

@@ -1,5 +1,6 @@
 import type { ChatAccount, DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import type { Identity } from '#lib/domain/identity.ts';
+import { identityOfDirectoryUser } from '#lib/identity/resolver.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { SlackClient } from './client.ts';
 
@@ -7,8 +8,9 @@ export type { LinkingDirectory };
 
 /**
  * The Stint identity behind a Slack user: the linked account first; else Slack's profile email (users.info) →
- * the directory user with that email, and the account is linked for next time. Undefined when no active Stint
- * user matches: the caller says so and records nothing.
+ * the directory user with that email, and the account is linked for next time. Groups and manager by the rule every
+ * caller shares (lib/identity/resolver.ts). Undefined when no active Stint user matches: the caller says so and
+ * records nothing.
  */
 export async function slackIdentity(
   deps: { directory: LinkingDirectory; slack: Pick<SlackClient, 'userInfo'> },
@@ -33,7 +35,7 @@ export async function slackIdentity(
       }
     }
   }
-  return deps.directory.identityOf(user);
+  return identityOfDirectoryUser(deps.directory, user.id);
 }
 
 export function errorName(error: unknown): string {

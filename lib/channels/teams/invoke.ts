@@ -3,6 +3,7 @@ import { malformedPayloadResponse, type WebhookResponse } from '#lib/channels/we
 import type { ChatAccount, DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import { DomainError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
+import { identityOfDirectoryUser } from '#lib/identity/resolver.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { RequestService } from '#lib/services/requests.ts';
 import type { Store } from '#lib/store/store.ts';
@@ -43,7 +44,10 @@ export type TeamsActivityDeps = {
   connector?: Pick<TeamsConnector, 'userById'>;
 };
 
-export type TeamsDirectory = Pick<LinkingDirectory, 'userByAccount' | 'userByEmail' | 'identityOf' | 'linkAccount'>;
+export type TeamsDirectory = Pick<
+  LinkingDirectory,
+  'userByAccount' | 'userByEmail' | 'userById' | 'groupsOf' | 'linkAccount'
+>;
 
 export type TeamsHttpResponse = WebhookResponse;
 
@@ -193,7 +197,7 @@ export async function teamsIdentity(
       }
     }
   }
-  return directory.identityOf(user);
+  return identityOfDirectoryUser(directory, user.id);
 }
 
 /** The email Graph knows a user by (`mail`, else `userPrincipalName`); undefined when Graph has none. */

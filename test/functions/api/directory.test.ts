@@ -10,24 +10,28 @@ import { handler as putGroup } from '#functions/api/put-directory-group.ts';
 import { handler as putUser } from '#functions/api/put-directory-user.ts';
 import { handler as putAccounts } from '#functions/api/put-directory-user-accounts.ts';
 import { DirectoryStore } from '#lib/directory/store.ts';
-import { apiEvent, lambdaContext } from '../../support/api-event.ts';
+import { lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { ROLES } from '../../support/services.ts';
+import { startTestIssuer, type TestIssuer, type TokenClaims } from '../../support/token.ts';
 
 /**
  * The directory admin routes at handler level: API Gateway events in, the real middy chain, the service wired from
  * the environment onto dynalite.
  */
-const adminClaims = { sub: 'root', email: 'root@example.com', groups: `[${ROLES.adminGroup}]` };
-const auditorClaims = { sub: 'audrey', email: 'audrey@example.com', groups: `[${ROLES.auditorGroup}]` };
-const strangerClaims = { sub: 'mallory', email: 'mallory@example.com', groups: '[sales]' };
+const adminClaims = { sub: 'root', email: 'root@example.com', groups: [ROLES.adminGroup] };
+const auditorClaims = { sub: 'audrey', email: 'audrey@example.com', groups: [ROLES.auditorGroup] };
+const strangerClaims = { sub: 'mallory', email: 'mallory@example.com', groups: ['sales'] };
 const BOB_AAD = '0b6d1f7e-2222-4a2b-9c3d-5e6f7a8b9c0d';
 
 let table: LocalTable;
+let issuer: TestIssuer;
 let directory: DirectoryStore;
 
 beforeAll(async () => {
   table = await startDynalite();
+  issuer = await startTestIssuer();
+  for (const [name, value] of Object.entries(issuer.env)) vi.stubEnv(name, value);
   vi.stubEnv('STINT_TABLE_NAME', table.tableName);
   vi.stubEnv('STINT_STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:000000000000:stateMachine:stint');
   vi.stubEnv('STINT_CREDENTIALS_KEY_REF', 'env:STINT_TEST_CREDENTIALS_KEY');
@@ -40,6 +44,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   vi.unstubAllEnvs();
+  await issuer.stop();
   await table.stop();
 });
 
@@ -55,13 +60,13 @@ async function call(
     path: string;
     id?: string;
     body?: unknown;
-    claims?: Record<string, string>;
+    claims?: TokenClaims;
     headers?: Record<string, string>;
     query?: Record<string, string>;
   },
 ) {
   const result = await handler(
-    apiEvent({
+    await issuer.event({
       method: input.method,
       path: input.path,
       claims: input.claims ?? adminClaims,
@@ -88,11 +93,8 @@ const user = (name: string, extra: Record<string, unknown> = {}) => ({
   displayName: name,
   ...extra,
 });
-const put = (
-  id: string,
-  body: unknown,
-  more: { claims?: Record<string, string>; headers?: Record<string, string> } = {},
-) => call(putUser, { method: 'PUT', path: `/directory/users/${id}`, id, body, ...more });
+const put = (id: string, body: unknown, more: { claims?: TokenClaims; headers?: Record<string, string> } = {}) =>
+  call(putUser, { method: 'PUT', path: `/directory/users/${id}`, id, body, ...more });
 const link = (id: string, accounts: unknown[], more: { headers?: Record<string, string> } = {}) =>
   call(putAccounts, { method: 'PUT', path: `/directory/users/${id}/accounts`, id, body: { accounts }, ...more });
 

@@ -9,11 +9,12 @@ import { handler as putIntegration } from '#functions/api/put-integration.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { sealSecret } from '#lib/secrets/seal.ts';
 import { Store } from '#lib/store/store.ts';
-import { apiEvent, lambdaContext } from '../../support/api-event.ts';
+import { lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { aFlow, anIdentity, anIntegration, aRequest } from '../../support/fixtures.ts';
 import { ROLES, seedFlow, seedIntegration } from '../../support/services.ts';
 import { type SfnEndpoint, startSfnEndpoint } from '../../support/sfn-endpoint.ts';
+import { startTestIssuer, type TestIssuer, type TokenClaims } from '../../support/token.ts';
 
 /**
  * Handlers end to end at handler level: API Gateway events in, the real middy chain, services wired from the
@@ -22,16 +23,19 @@ import { type SfnEndpoint, startSfnEndpoint } from '../../support/sfn-endpoint.t
 const KEY = 'a-fixed-sealing-key-for-tests-0123456789';
 
 const alice = { sub: 'alice', email: 'alice@example.com' };
-const dbaClaims = { sub: 'dba-1', email: 'dba-1@example.com', groups: '[dba]' };
-const strangerClaims = { sub: 'mallory', email: 'mallory@example.com', groups: '[sales]' };
-const adminClaims = { sub: 'root', email: 'root@example.com', groups: `[${ROLES.adminGroup}]` };
+const dbaClaims = { sub: 'dba-1', email: 'dba-1@example.com', groups: ['dba'] };
+const strangerClaims = { sub: 'mallory', email: 'mallory@example.com', groups: ['sales'] };
+const adminClaims = { sub: 'root', email: 'root@example.com', groups: [ROLES.adminGroup] };
 
 let table: LocalTable;
+let issuer: TestIssuer;
 let sfn: SfnEndpoint;
 let store: Store;
 
 beforeAll(async () => {
   table = await startDynalite();
+  issuer = await startTestIssuer();
+  for (const [name, value] of Object.entries(issuer.env)) vi.stubEnv(name, value);
   sfn = await startSfnEndpoint();
   vi.stubEnv('STINT_TABLE_NAME', table.tableName);
   vi.stubEnv('STINT_STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:000000000000:stateMachine:stint');
@@ -50,6 +54,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   vi.unstubAllEnvs();
+  await issuer.stop();
   await sfn.stop();
   await table.stop();
 });
@@ -64,15 +69,15 @@ type Handler = (
 
 async function call(
   handler: Handler,
-  input: Parameters<typeof apiEvent>[0],
+  input: Parameters<TestIssuer['event']>[0],
 ): Promise<{ status: number | undefined; type: string | undefined; body: Record<string, unknown> }> {
-  const result = await handler(apiEvent(input), lambdaContext);
+  const result = await handler(await issuer.event(input), lambdaContext);
   const parsed: unknown = result.body === undefined || result.body === '' ? {} : JSON.parse(result.body);
   const body = parsed !== null && typeof parsed === 'object' ? Object.fromEntries(Object.entries(parsed)) : {};
   return { status: result.statusCode, type: result.headers?.['content-type']?.toString(), body };
 }
 
-const create = (claims: Record<string, string>, body: Record<string, unknown>) =>
+const create = (claims: TokenClaims, body: Record<string, unknown>) =>
   call(createRequest, { method: 'POST', path: '/requests', body: JSON.stringify(body), claims });
 
 describe('POST /requests', () => {

@@ -1,10 +1,30 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { NotApproverError } from '#lib/domain/errors.ts';
 import { httpHandler, MAX_BODY_BYTES } from '#lib/http/handler.ts';
-import { parseGroups } from '#lib/http/identity.ts';
 import { apiEvent, lambdaContext } from '../../support/api-event.ts';
+import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
+import { startTestIssuer, type TestIssuer } from '../../support/token.ts';
+
+let table: LocalTable;
+let issuer: TestIssuer;
+
+beforeAll(async () => {
+  table = await startDynalite();
+  issuer = await startTestIssuer();
+  for (const [name, value] of Object.entries(issuer.env)) vi.stubEnv(name, value);
+  vi.stubEnv('STINT_TABLE_NAME', table.tableName);
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', table.endpoint);
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+});
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await issuer.stop();
+  await table.stop();
+});
 
 const seen: unknown[] = [];
 const handler = httpHandler(
@@ -15,21 +35,44 @@ const handler = httpHandler(
   },
 );
 
-async function call(body: string | undefined, extra: Parameters<typeof apiEvent>[0] = {}) {
-  const result = (await handler(
-    apiEvent({ method: 'POST', path: '/x/1', params: { id: '1' }, body, ...extra }),
-    lambdaContext,
-  )) as APIGatewayProxyStructuredResultV2;
+async function call(body: string | undefined, extra: Parameters<TestIssuer['event']>[0] = {}) {
+  const event = await issuer.event({ method: 'POST', path: '/x/1', params: { id: '1' }, body, ...extra });
+  const result = (await handler(event, lambdaContext)) as APIGatewayProxyStructuredResultV2;
   return { status: result.statusCode, headers: result.headers ?? {}, json: JSON.parse(String(result.body)) };
 }
 
 describe('httpHandler', () => {
   it('passes validated input and the caller identity to the handler', async () => {
     const res = await call('{"minutes":5}', {
-      claims: { sub: 'bob', email: 'bob@example.com', groups: '[dba stint-admins]' },
+      claims: { sub: 'bob', email: 'bob@example.com', groups: ['dba', 'stint-admins'] },
     });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ id: '1', minutes: 5, sub: 'bob', groups: ['dba', 'stint-admins'] });
+  });
+
+  it('reads groups from the verified token, not from the flattened claims', async () => {
+    const res = await call('{"minutes":5}', {
+      claims: { sub: 'bob', email: 'bob@example.com', groups: ['not dba', 'x,stint-admins'] },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json.groups).toEqual(['not dba', 'x,stint-admins']);
+  });
+
+  it('refuses a request without a bearer token as unauthenticated, before the handler runs', async () => {
+    const before = seen.length;
+    const event = apiEvent({ method: 'POST', path: '/x/1', params: { id: '1' }, body: '{"minutes":5}' });
+    const res = (await handler(event, lambdaContext)) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(401);
+    expect(res.headers?.['content-type']).toBe('application/problem+json');
+    expect(seen.length).toBe(before);
+  });
+
+  it('refuses a token other than the one the authorizer verified', async () => {
+    const event = await issuer.event({ method: 'POST', path: '/x/1', params: { id: '1' }, body: '{"minutes":5}' });
+    const other = await issuer.sign({ sub: 'root', email: 'root@example.com', groups: ['stint-admins'] });
+    const swapped = { ...event, headers: { ...event.headers, authorization: `Bearer ${other}` } };
+    const res = (await handler(swapped, lambdaContext)) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(401);
   });
 
   it('refuses malformed JSON with a problem naming the body', async () => {
@@ -76,24 +119,12 @@ describe('httpHandler', () => {
     const crashing = httpHandler({}, async () => {
       throw new Error('secret internals at /var/task/index.js:1');
     });
-    const refused = (await failing(apiEvent({}), lambdaContext)) as APIGatewayProxyStructuredResultV2;
-    const crashed = (await crashing(apiEvent({}), lambdaContext)) as APIGatewayProxyStructuredResultV2;
+    const refused = (await failing(await issuer.event({}), lambdaContext)) as APIGatewayProxyStructuredResultV2;
+    const crashed = (await crashing(await issuer.event({}), lambdaContext)) as APIGatewayProxyStructuredResultV2;
     expect(refused.statusCode).toBe(403);
     expect(JSON.parse(String(refused.body)).detail).toBe('requesters cannot approve their own request');
     expect(crashed.statusCode).toBe(500);
     expect(String(crashed.body)).not.toContain('secret internals');
     expect(JSON.parse(String(crashed.body)).correlationId).toBe('req-test-1');
-  });
-});
-
-describe('parseGroups', () => {
-  it.each([
-    ['[dba ops]', ['dba', 'ops']],
-    ['["dba","ops"]', ['dba', 'ops']],
-    ['dba,ops', ['dba', 'ops']],
-    ['[]', []],
-    ['', []],
-  ])('reads %j', (input, expected) => {
-    expect(parseGroups(input)).toEqual(expected);
   });
 });

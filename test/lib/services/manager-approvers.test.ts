@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirectoryStore } from '#lib/directory/store.ts';
 import { approverStanding } from '#lib/domain/approvals.ts';
 import { ForbiddenError, NotFoundError } from '#lib/domain/errors.ts';
+import { resolveIdentity } from '#lib/identity/resolver.ts';
 import { RequestService } from '#lib/services/requests.ts';
 import { Store } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
@@ -9,7 +10,10 @@ import { aFlow, anIdentity, anIntegration, aRequest } from '../../support/fixtur
 import { RecordingExecutions } from '../../support/recording-executions.ts';
 import { ROLES, seedFlow, seedIntegration, TestClock } from '../../support/services.ts';
 
-/** Flows whose approver set admits the requester's manager, with the manager read from the identity directory. */
+/**
+ * Flows whose approver set admits the requester's manager, with the manager read from the identity directory: the
+ * caller is resolved as every entry point resolves it (lib/identity/resolver.ts) before the service sees them.
+ */
 const managerFlow = aFlow({
   id: 'manager-approves',
   approval: {
@@ -37,7 +41,6 @@ beforeEach(async () => {
     executions: new RecordingExecutions(),
     roles: ROLES,
     now: clock.now,
-    directory,
   });
   await seedIntegration(store, anIntegration());
   await seedFlow(store, managerFlow);
@@ -55,11 +58,16 @@ const request = () => ({ flowId: managerFlow.id, durationMinutes: 30, justificat
 
 describe('manager approvers', () => {
   it("records the requester's manager and directory groups on the request, and lets the manager approve", async () => {
-    const created = await service.create(request(), anIdentity({ sub: 'alice', groups: ['from-token'] }), 'api');
+    const created = await service.create(
+      request(),
+      await resolveIdentity(directory, anIdentity({ sub: 'alice', groups: ['from-token'] })),
+      'api',
+    );
 
     expect(created.requester.manager).toBe('boss');
     expect(created.requester.groups.sort()).toEqual(['engineering', 'from-token']);
-    const decided = await service.decide(created.id, anIdentity({ sub: 'boss', email: 'boss@example.com' }), {
+    const boss = await resolveIdentity(directory, anIdentity({ sub: 'boss', email: 'boss@example.com' }));
+    const decided = await service.decide(created.id, boss, {
       vote: 'approve',
       channel: 'api',
     });
@@ -67,7 +75,11 @@ describe('manager approvers', () => {
   });
 
   it('refuses a non-manager (who, not being an approver, does not see the request at all)', async () => {
-    const created = await service.create(request(), anIdentity({ sub: 'alice' }), 'api');
+    const created = await service.create(
+      request(),
+      await resolveIdentity(directory, anIdentity({ sub: 'alice' })),
+      'api',
+    );
 
     await expect(
       service.decide(created.id, anIdentity({ sub: 'mallory' }), { vote: 'approve', channel: 'api' }),
@@ -100,6 +112,6 @@ describe('manager approvers', () => {
   it('refuses a request from a person the directory has deactivated', async () => {
     await directory.updateUser('alice', (u) => ({ ...u, active: false }), scim);
 
-    await expect(service.create(request(), anIdentity({ sub: 'alice' }), 'api')).rejects.toThrow(ForbiddenError);
+    await expect(resolveIdentity(directory, anIdentity({ sub: 'alice' }))).rejects.toThrow(ForbiddenError);
   });
 });

@@ -42,7 +42,7 @@ beforeEach(async () => {
     guard: new SlackState(table.doc, table.tableName),
     directory,
     slack: new SlackClient({ token: async () => 'xoxb-test', baseUrl: slack.apiUrl, responseOrigins: [slack.url] }),
-    requests: new RequestService({ store, executions, roles: ROLES, now: clock.now, directory }),
+    requests: new RequestService({ store, executions, roles: ROLES, now: clock.now }),
     catalog: new AdminService({ store, roles: ROLES, now: clock.now, secretRefMode: LOCAL_SECRETS }),
     now: clock.now,
   };

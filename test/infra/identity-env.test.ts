@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { routes } from '#functions/api/routes.ts';
+import { type CfnTemplate, functionByEntry, onlyResourceOfType, synth } from './synth.ts';
+
+/**
+ * API functions verify the bearer token themselves (API Gateway flattens array claims such as groups): each one is
+ * told the authorizer's own issuer and audiences, and can read the directory to resolve its caller.
+ */
+const Authorizer = z.object({ JwtConfiguration: z.object({ Issuer: z.unknown(), Audience: z.array(z.unknown()) }) });
+
+function authorizerOf(cfn: CfnTemplate) {
+  return Authorizer.parse(onlyResourceOfType(cfn, 'AWS::ApiGatewayV2::Authorizer')[1].Properties).JwtConfiguration;
+}
+
+const authenticated = routes.filter((r) => r.auth);
+const envOf = (cfn: CfnTemplate, entry: string) =>
+  functionByEntry(cfn, `functions/api/${entry}.ts`).Environment.Variables;
+
+describe('API functions know the token issuer', () => {
+  it("gives every authenticated route the Cognito pool's issuer, client and key set", () => {
+    const { cfn } = synth({ stackName: 'StintTest' });
+    const { Issuer, Audience } = authorizerOf(cfn);
+    const [poolId] = onlyResourceOfType(cfn, 'AWS::Cognito::UserPool');
+
+    for (const route of authenticated) {
+      const env = envOf(cfn, route.entry);
+      expect(env.STINT_JWT_ISSUER, route.entry).toEqual(Issuer);
+      expect([env.STINT_JWT_AUDIENCE], route.entry).toEqual(Audience);
+      expect(env.STINT_JWKS_URL, route.entry).toEqual({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [poolId, 'ProviderURL'] }, '/.well-known/jwks.json']],
+      });
+      expect(env.STINT_TABLE_NAME, route.entry).toBeDefined();
+    }
+    expect(envOf(cfn, 'health').STINT_JWT_ISSUER).toBeUndefined();
+  });
+
+  it("gives a configured issuer's audiences as a comma list, and leaves its key set to discovery", () => {
+    const auth = { issuer: 'https://login.example.com/oauth2/default', audience: ['api://stint', 'stint-cli'] };
+    const { cfn } = synth({ stackName: 'StintProd', auth });
+
+    for (const route of authenticated) {
+      const env = envOf(cfn, route.entry);
+      expect(env.STINT_JWT_ISSUER, route.entry).toBe(auth.issuer);
+      expect(env.STINT_JWT_AUDIENCE, route.entry).toBe('api://stint,stint-cli');
+      expect(env.STINT_JWKS_URL, route.entry).toBeUndefined();
+    }
+  });
+
+  it('lets /me and /openapi.json read the table (the directory) to resolve their caller', () => {
+    expect(routes.filter((r) => r.auth && !r.access.includes('read')).map((r) => r.path)).toEqual([]);
+  });
+});
