@@ -187,7 +187,6 @@ export class LocalIam {
         return (
           `User: arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${functionId}/${functionId} is not authorized to perform: ` +
           `${action} on resource: ${touch.resource}` +
-          (touch.leadingKeys === undefined ? '' : ` (partition keys ${touch.leadingKeys.join(', ')})`) +
           ' because no identity-based policy allows the action'
         );
       }
