@@ -1,8 +1,22 @@
+import {
+  DIRECTORY_LOOKUP,
+  GROUP_LIST,
+  GROUP_READ,
+  GROUP_WRITE,
+  ITEM_READ,
+  type TableAction,
+  tableActions,
+  USER_DELETE,
+  USER_LIST,
+  USER_WRITE,
+  USERS_BY_EXTERNAL_ID,
+} from '#lib/store/access.ts';
+
 /**
  * The SCIM 2.0 routes (RFC 7644 §3.2), on the same HTTP API as functions/api/routes.ts but WITHOUT the JWT
  * authorizer: SCIM clients (Okta, Entra ID) present a static bearer token, which the handler verifies
  * (lib/scim/handler.ts). One Lambda per resource (functions/scim/<entry>.ts) dispatching on the route key; each
- * is granted the table (read/write) and read access to the SCIM token secret.
+ * is granted read access to the SCIM token secret and exactly the DynamoDB actions it calls (SCIM_TABLE_ACTIONS).
  */
 export type ScimRoute = {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -33,3 +47,10 @@ export const scimRoutes: readonly ScimRoute[] = [
 
 /** The distinct Lambda entries of the SCIM routes. */
 export const scimEntries = [...new Set(scimRoutes.map((r) => r.entry))];
+
+/** The DynamoDB actions of each SCIM function (lib/store/access.ts); discovery reads nothing. */
+export const SCIM_TABLE_ACTIONS: Readonly<Record<ScimRoute['entry'], readonly TableAction[]>> = {
+  'scim-users': tableActions(DIRECTORY_LOOKUP, USERS_BY_EXTERNAL_ID, ITEM_READ, USER_LIST, USER_WRITE, USER_DELETE),
+  'scim-groups': tableActions(DIRECTORY_LOOKUP, GROUP_READ, GROUP_LIST, GROUP_WRITE),
+  'scim-meta': [],
+};

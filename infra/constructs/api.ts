@@ -11,7 +11,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type Route, routes } from '#functions/api/routes.ts';
-import { type ScimRoute, scimEntries, scimRoutes } from '#functions/scim/routes.ts';
+import { SCIM_TABLE_ACTIONS, type ScimRoute, scimEntries, scimRoutes } from '#functions/scim/routes.ts';
 import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
@@ -134,7 +134,8 @@ export class Api extends Construct {
         timeout: Duration.seconds(15),
         config: props.config,
       });
-      fn.grantTable(props.table, 'readWrite');
+      const dynamo = SCIM_TABLE_ACTIONS[entry];
+      if (dynamo.length > 0) fn.grantTable(props.table, dynamo);
       this.scimToken.grantRead(fn.fn);
       fn.fn.addEnvironment('STINT_SCIM_TOKEN_REF', this.scimToken.secretArn);
       scimFunctions.set(entry, fn);
@@ -172,10 +173,12 @@ export class Api extends Construct {
     });
     if (route.auth) this.setTokenEnvironment(fn);
     const access = new Set(route.access);
-    if (access.has('write')) fn.grantTable(props.table, 'readWrite');
-    else if (access.has('read')) fn.grantTable(props.table, 'read');
+    if (route.dynamo.length > 0) fn.grantTable(props.table, route.dynamo);
     if (access.has('startExecution')) fn.grantStartExecution(props.stateMachine);
-    if (access.has('taskTokens')) fn.grantTaskTokens(props.stateMachine);
+    const results = (['success', 'failure'] as const).filter((r) =>
+      access.has(r === 'success' ? 'taskSuccess' : 'taskFailure'),
+    );
+    if (results.length > 0) fn.grantTaskTokens(props.stateMachine, results);
     if (access.has('credentialsKey')) fn.grantCredentialsKey(props.credentialsKey);
     return fn;
   }

@@ -17,6 +17,7 @@ import {
 } from '#infra/config.ts';
 import type { Alerts } from '#infra/constructs/alerts.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { REQUEST_UPDATE } from '#lib/store/access.ts';
 import { eventPatternFor, isItsm, type TargetKind } from '#lib/targets/config.ts';
 
 /** The source of every Stint audit event (docs/events.md). */
@@ -132,8 +133,9 @@ export class Delivery extends Construct {
       timeout: Duration.seconds(DELIVERY.functionTimeoutSeconds),
       config,
     });
-    // ITSM kinds keep the ticket of each request on the request item (lib/targets/types.ts TicketStore).
-    if (isItsm(kind)) fn.grantTable(table, 'readWrite');
+    // ITSM kinds keep the ticket of each request on the request item (lib/targets/tickets.ts): they read and
+    // update request items, nothing else.
+    if (isItsm(kind)) fn.grantTable(table, REQUEST_UPDATE, { leadingKeys: ['REQUEST#*'] });
     this.functions.set(kind, fn);
     return fn;
   }

@@ -9,6 +9,7 @@ import { type StintConfig, targetsEnvironment } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
+import { CHAT_IDENTITY, ITEM_READ, JIRA_REPLAY_GUARD, REQUEST_UPDATE, tableActions } from '#lib/store/access.ts';
 
 export type JiraApprovalsProps = {
   readonly config: StintConfig;
@@ -41,7 +42,11 @@ export class JiraApprovals extends Construct {
         timeout: Duration.seconds(20),
         config: props.config,
       });
-      fn.grantTable(props.table, 'readWrite').grantTaskTokens(props.stateMachine);
+      // Votes: the replay guard, the approver, the request, the vote; the wait resumed or failed.
+      fn.grantTable(
+        props.table,
+        tableActions(JIRA_REPLAY_GUARD, CHAT_IDENTITY, ITEM_READ, REQUEST_UPDATE),
+      ).grantTaskTokens(props.stateMachine, ['success', 'failure']);
       fn.fn.addEnvironment('STINT_JIRA_WEBHOOK_SECRET_REF', props.jiraApprovals.webhookSecretRef);
       fn.fn.addEnvironment('STINT_TARGETS', targetsEnvironment(jiraTargets));
       if (secretArns.length > 0) {

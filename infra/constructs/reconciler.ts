@@ -6,6 +6,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { REQUEST_UPDATE, STATUS_LIST, tableActions } from '#lib/store/access.ts';
 
 export type ReconcilerProps = {
   readonly config: StintConfig;
@@ -33,10 +34,12 @@ export class Reconciler extends Construct {
       timeout: Duration.seconds(Math.min(rate * 60 - 10, 300)),
       config: props.config,
     })
-      .grantTable(props.table, 'readWrite')
+      // Lists due requests by status (gsi2) and moves each on with one conditional write.
+      .grantTable(props.table, tableActions(STATUS_LIST, REQUEST_UPDATE))
       .grantStartExecution(props.stateMachine)
       .grantDescribeExecutions(props.stateMachine, props.stateMachineName)
-      .grantTaskTokens(props.stateMachine);
+      // It resumes a stuck wait (SendTaskSuccess); it never ends one with a failure.
+      .grantTaskTokens(props.stateMachine, ['success']);
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: `Stint reconciler, every ${rate} minute(s)`,

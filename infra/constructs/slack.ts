@@ -13,6 +13,19 @@ import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 import { SLACK_EVENT_TYPES } from '#lib/channels/slack/notify.ts';
+import {
+  APPROVER_LOOKUP,
+  CHAT_IDENTITY,
+  CONFIG_BATCH_READ,
+  CONFIG_LIST,
+  ITEM_READ,
+  REQUEST_CREATE,
+  REQUEST_UPDATE,
+  SENT_CLAIMS,
+  SLACK_POSTS,
+  SLACK_REPLAY_GUARD,
+  tableActions,
+} from '#lib/store/access.ts';
 
 /** Lambda's asynchronous retries of a failed notify invocation (2 is the most Lambda allows). */
 
@@ -45,9 +58,18 @@ export class Slack extends Construct {
         `Stint Slack webhook: ${route.method} ${route.path}`,
         props,
       );
-      fn.grantTable(props.table, 'readWrite');
-      if (route.workflow === 'start') fn.grantStartExecution(props.stateMachine);
-      else fn.grantTaskTokens(props.stateMachine);
+      if (route.workflow === 'start') {
+        // `/stint request|list|flows`: the replay guard, the caller, the catalog, their requests, a new request.
+        fn.grantTable(
+          props.table,
+          tableActions(SLACK_REPLAY_GUARD, CHAT_IDENTITY, CONFIG_LIST, ITEM_READ, CONFIG_BATCH_READ, REQUEST_CREATE),
+        );
+        fn.grantStartExecution(props.stateMachine);
+      } else {
+        // Votes: the replay guard, the approver, the request and its posts, the vote; the wait resumed or failed.
+        fn.grantTable(props.table, tableActions(SLACK_REPLAY_GUARD, CHAT_IDENTITY, ITEM_READ, REQUEST_UPDATE));
+        fn.grantTaskTokens(props.stateMachine, ['success', 'failure']);
+      }
       this.functions.set(route.entry, fn);
       exposeWebhook(
         props.httpApi,
@@ -65,7 +87,8 @@ export class Slack extends Construct {
       props,
       Duration.seconds(60),
     );
-    notify.grantTable(props.table, 'readWrite');
+    // The request, its Slack posts, the send claims of its messages, and its approvers in the directory.
+    notify.grantTable(props.table, tableActions(ITEM_READ, SLACK_POSTS, SENT_CLAIMS, APPROVER_LOOKUP));
     notify.fn.addEnvironment('STINT_API_URL', props.apiUrl);
     this.functions.set('notify', notify);
     this.deadLetters = routeToNotify(this, {

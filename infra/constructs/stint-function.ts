@@ -13,6 +13,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
+import type { TableAction } from '#lib/store/access.ts';
 
 /** The repository root: entries are given relative to it. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -163,16 +164,44 @@ export class StintFunction extends Construct {
     };
   }
 
-  /** Read (`read`) or read and write (`readWrite`) the table's items and indexes; sets STINT_TABLE_NAME. */
-  grantTable(table: ITableV2, access: 'read' | 'readWrite'): this {
-    if (access === 'read') table.grantReadData(this.fn);
-    else table.grantReadWriteData(this.fn);
+  /**
+   * Exactly `actions` on the table (lib/store/access.ts): the item actions on the table, `Query` on the table and
+   * `Query:<index>` on that index only. `leadingKeys` (patterns of the partition key, `REQUEST#*`) further limits
+   * the item actions to items whose partition key matches one of them (`dynamodb:LeadingKeys`); it is for functions
+   * that never Query. Sets STINT_TABLE_NAME.
+   */
+  grantTable(
+    table: ITableV2,
+    actions: readonly TableAction[],
+    options: { leadingKeys?: readonly string[] } = {},
+  ): this {
+    if (actions.length === 0) throw new Error(`${this.entry}: grantTable needs at least one action`);
+    const queries = actions.filter((a) => a === 'Query' || a.startsWith('Query:'));
+    const items = actions.filter((a) => !queries.includes(a));
+    const { leadingKeys } = options;
+    if (leadingKeys !== undefined && (queries.length > 0 || leadingKeys.length === 0)) {
+      throw new Error(`${this.entry}: leadingKeys needs item actions only and at least one pattern`);
+    }
+    if (items.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: items.map((a) => `dynamodb:${a}`),
+          resources: [table.tableArn],
+          ...(leadingKeys === undefined
+            ? {}
+            : { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } } }),
+        }),
+      );
+    }
+    if (queries.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: queries.map((q) => (q === 'Query' ? table.tableArn : `${table.tableArn}/index/${q.slice(6)}`)),
+        }),
+      );
+    }
     this.fn.addEnvironment('STINT_TABLE_NAME', table.tableName);
-    const tableLogicalId = logicalIdOf(table);
-    Validations.of(this).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
-      reason: 'Queries use the table’s GSIs; the grant covers the indexes of this one table only.',
-    });
     return this;
   }
 
@@ -183,11 +212,15 @@ export class StintFunction extends Construct {
     return this;
   }
 
-  /** states:SendTaskSuccess / SendTaskFailure on the state machine; sets STINT_STATE_MACHINE_ARN. */
-  grantTaskTokens(stateMachine: IStateMachine): this {
+  /**
+   * states:SendTaskSuccess (`success`: resume a wait) and/or SendTaskFailure (`failure`: end it with an error) on the
+   * state machine, as the function's code calls them; sets STINT_STATE_MACHINE_ARN.
+   */
+  grantTaskTokens(stateMachine: IStateMachine, results: readonly ('success' | 'failure')[]): this {
+    if (results.length === 0) throw new Error(`${this.entry}: grantTaskTokens needs success and/or failure`);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        actions: results.map((r) => (r === 'success' ? 'states:SendTaskSuccess' : 'states:SendTaskFailure')),
         resources: [stateMachine.stateMachineArn],
       }),
     );

@@ -13,6 +13,16 @@ import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { exposeWebhook } from '#infra/constructs/webhook.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 import { TEAMS_EVENT_TYPES } from '#lib/channels/teams/notify.ts';
+import {
+  ACCOUNT_LINK,
+  APPROVER_LOOKUP,
+  CHAT_IDENTITY,
+  ITEM_READ,
+  REQUEST_UPDATE,
+  SENT_CLAIMS,
+  TEAMS_RECORD,
+  tableActions,
+} from '#lib/store/access.ts';
 
 export type TeamsProps = {
   readonly config: StintConfig;
@@ -47,7 +57,11 @@ export class Teams extends Construct {
         timeout: Duration.seconds(10),
         config: props.config,
       });
-      fn.grantTable(props.table, 'readWrite').grantTaskTokens(props.stateMachine);
+      // Votes: the approver, the request, the vote; the wait resumed or failed.
+      fn.grantTable(props.table, tableActions(CHAT_IDENTITY, ITEM_READ, REQUEST_UPDATE)).grantTaskTokens(
+        props.stateMachine,
+        ['success', 'failure'],
+      );
       fn.fn.addEnvironment('STINT_TEAMS_APP_ID', teams.appId);
       if (teams.openIdMetadataUrl !== undefined) {
         fn.fn.addEnvironment('STINT_TEAMS_OPENID_METADATA_URL', teams.openIdMetadataUrl);
@@ -88,7 +102,8 @@ export class Teams extends Construct {
       timeout: Duration.seconds(60),
       config: props.config,
     });
-    notify.grantTable(props.table, 'readWrite');
+    // The request, its Teams record and send claims, its approvers (and the accounts found for them).
+    notify.grantTable(props.table, tableActions(ITEM_READ, TEAMS_RECORD, SENT_CLAIMS, APPROVER_LOOKUP, ACCOUNT_LINK));
     const env: Record<string, string | undefined> = {
       STINT_API_URL: props.apiUrl,
       STINT_TEAMS_APP_ID: teams.appId,

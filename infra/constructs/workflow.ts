@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
 import type { Alerts } from '#infra/constructs/alerts.ts';
 import { logicalIdOf, METRICS_NAMESPACE, SERVICE_NAME, StintFunction } from '#infra/constructs/stint-function.ts';
+import { ITEM_READ, LEASE_UPDATE, REQUEST_UPDATE, type TableAction, tableActions } from '#lib/store/access.ts';
 import { GRANT_PERMANENT_ERROR, type Next, STEP_FUNCTIONS, type StepFunction } from '#lib/workflow/contract.ts';
 
 /**
@@ -66,11 +67,22 @@ export const REVOKE_RETRY = {
   maxAttempts: 12,
 } as const;
 
+/** Partition keys of the items the steps touch (lib/store/keys.ts). */
+const REQUEST_ITEMS = 'REQUEST#*';
+const INTEGRATION_ITEMS = 'INTEGRATION#*';
+const LEASE_ITEMS = 'LEASE#*';
+
 type StepSpec = {
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
-  readonly table: 'read' | 'readWrite';
+  /** Exactly the DynamoDB actions the step calls (lib/store/access.ts). */
+  readonly table: readonly TableAction[];
+  /**
+   * The kinds of item it touches (partition-key patterns, `dynamodb:LeadingKeys`): every call of a step is keyed
+   * (GetItem, PutItem, UpdateItem; never a Query), so its role can name the items as well as the actions.
+   */
+  readonly items: readonly string[];
   /** Reads the key sealing issued credentials. */
   readonly credentialsKey?: boolean;
   /** Reaches targets (databases): runs in the configured VPC and reads integration admin secrets. */
@@ -82,19 +94,22 @@ const STEPS: Record<StepFunction, StepSpec> = {
     description: 'Loads a request and decides the next step',
     memorySize: 256,
     timeout: Duration.seconds(10),
-    table: 'read',
+    table: ITEM_READ,
+    items: [REQUEST_ITEMS],
   },
   'register-token': {
     description: 'Stores the task token of an approval or expiry wait',
     memorySize: 256,
     timeout: Duration.seconds(10),
-    table: 'readWrite',
+    table: REQUEST_UPDATE,
+    items: [REQUEST_ITEMS],
   },
   grant: {
     description: 'Grants access on the target',
     memorySize: 512,
     timeout: Duration.seconds(60),
-    table: 'readWrite',
+    table: tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE),
+    items: [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS],
     credentialsKey: true,
     target: true,
   },
@@ -102,27 +117,31 @@ const STEPS: Record<StepFunction, StepSpec> = {
     description: 'Records a failed grant and cleans up the target',
     memorySize: 512,
     timeout: Duration.seconds(60),
-    table: 'readWrite',
+    table: tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE),
+    items: [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS],
     target: true,
   },
   'time-out': {
     description: 'Records an approval time-out',
     memorySize: 256,
     timeout: Duration.seconds(10),
-    table: 'readWrite',
+    table: REQUEST_UPDATE,
+    items: [REQUEST_ITEMS],
   },
   'apply-extension': {
     description: 'Applies an approved extension on the target',
     memorySize: 512,
     timeout: Duration.seconds(60),
-    table: 'readWrite',
+    table: tableActions(REQUEST_UPDATE, ITEM_READ),
+    items: [REQUEST_ITEMS, INTEGRATION_ITEMS],
     target: true,
   },
   revoke: {
     description: 'Revokes access on the target',
     memorySize: 512,
     timeout: Duration.seconds(60),
-    table: 'readWrite',
+    table: tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE),
+    items: [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS],
     credentialsKey: true,
     target: true,
   },
@@ -130,7 +149,8 @@ const STEPS: Record<StepFunction, StepSpec> = {
     description: 'Records a revoke that kept failing and emits the RevokeFailed metric',
     memorySize: 512,
     timeout: Duration.seconds(60),
-    table: 'readWrite',
+    table: REQUEST_UPDATE,
+    items: [REQUEST_ITEMS],
     target: true,
   },
 };
@@ -164,7 +184,7 @@ export class Workflow extends Construct {
         config,
         inVpc: spec.target === true,
       });
-      fn.grantTable(props.table, spec.table);
+      fn.grantTable(props.table, spec.table, { leadingKeys: spec.items });
       if (spec.credentialsKey === true) fn.grantCredentialsKey(props.credentialsKey);
       if (spec.target === true) fn.grantSecretsUnderPrefix(config.secretsPrefix);
       return fn;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { asFunction } from './iam.ts';
 import type { LocalTemplate } from './template.ts';
 
 /**
@@ -178,7 +179,7 @@ export class LocalLambda {
         this.#coldImportMs[fn.id] = Math.round(performance.now() - started);
         const handler = isRecord(mod) ? mod.handler : undefined;
         if (!isHandler(handler)) throw new LambdaError(`${fn.entry} does not export a handler function`);
-        return handler;
+        return asFunction(fn.id, handler); // its AWS calls are made, and checked, as this function (iam.ts)
       })();
       this.#handlers.set(fn.id, loading);
     }

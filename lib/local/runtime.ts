@@ -9,6 +9,7 @@ import { LocalDynamo } from './dynamodb.ts';
 import { matchesEventPattern, parseEventPattern } from './event-pattern.ts';
 import { type EventDeadLetter, LocalEventBridge, type StintBusEvent } from './eventbridge.ts';
 import { awsError, readBody, routeAws, send } from './http.ts';
+import { LocalIam } from './iam.ts';
 import { createLocalIssuer, TokenRequest } from './issuer.ts';
 import { LocalLambda } from './lambda.ts';
 import { LocalSqs, type QueueStats, type QueueSummary, queuesFromTemplate } from './sqs.ts';
@@ -263,13 +264,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       audience,
     });
     const gateway = new LocalApiGateway({ routes: routesFromTemplate(template), invoke, issuer, onError: log });
-    const services = { DynamoDB_20120810: dynamo, AWSStepFunctions: sfn, AWSEvents: eventbridge, AmazonSQS: sqs };
+    // DynamoDB calls a handler's role does not allow are refused as in AWS (lib/local/iam.ts).
+    const iam = new LocalIam(template, { endpoint: url });
+    const services = {
+      DynamoDB_20120810: iam.guard(dynamo),
+      AWSStepFunctions: sfn,
+      AWSEvents: eventbridge,
+      AmazonSQS: sqs,
+    };
 
     await lambda.loadAll(); // every handler's cold start, now that its environment is set
     processEndpoint = url;
 
     let waitingFor = options.startingUp;
     ready = async (req, res) => {
+      iam.identify(req);
       if (await routeAws(services, req, res)) return;
       const target = req.headers['x-amz-target'];
       if (typeof target === 'string') {

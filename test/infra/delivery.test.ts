@@ -15,6 +15,7 @@ import {
   lambdaFunctions,
   resourcesOfType,
   synth,
+  tableGrants,
 } from './synth.ts';
 
 const secret = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint/${name}-AbC123`;
@@ -339,8 +340,8 @@ describe('delivery functions', () => {
     expect(allowedResources(cfn, entry, 'sqs:GetQueueUrl')).toContainEqual(getAtt(queueId(cfn, dlqName)));
   });
 
-  it('lets only the ITSM function read and write the table (ticket keys live on requests)', () => {
-    expect(allowedActions(cfn, ENTRIES.tickets)).toContain('dynamodb:UpdateItem');
+  it('lets only the ITSM function read and write the table, request items only (ticket keys live on requests)', () => {
+    expect(tableGrants(cfn, ENTRIES.tickets)).toEqual({ actions: ['GetItem', 'PutItem'], leadingKeys: ['REQUEST#*'] });
     expect(functionByEntry(cfn, ENTRIES.tickets).Environment.Variables.STINT_TABLE_NAME).toBeDefined();
     for (const entry of [ENTRIES.splunk, ENTRIES.hooks]) {
       expect(

@@ -70,8 +70,9 @@ const Statement = z.object({
   Effect: z.enum(['Allow', 'Deny']),
   Action: z.union([z.string(), z.array(z.string())]),
   Resource: z.unknown(),
+  Condition: z.unknown().optional(),
 });
-export type Statement = { effect: 'Allow' | 'Deny'; actions: string[]; resources: unknown[] };
+export type Statement = { effect: 'Allow' | 'Deny'; actions: string[]; resources: unknown[]; condition?: unknown };
 const PolicyDocument = z.object({ Statement: z.array(Statement) });
 const IamPolicy = z.object({ PolicyDocument, Roles: z.array(z.object({ Ref: z.string() })) });
 
@@ -94,7 +95,45 @@ export function statementsOf(cfn: CfnTemplate, entry: string): Statement[] {
     effect: s.Effect,
     actions: typeof s.Action === 'string' ? [s.Action] : s.Action,
     resources: Array.isArray(s.Resource) ? s.Resource : [s.Resource],
+    ...(s.Condition === undefined ? {} : { condition: s.Condition }),
   }));
+}
+
+/**
+ * A function's DynamoDB grants, spelled as lib/store/access.ts spells them: `GetItem` on the table, `Query:gsi1` on
+ * that index. Anything else shows as itself (`Scan@<resource>`, `Deny:…`, `*@…`), so an exact comparison catches
+ * it. `leadingKeys`: the `dynamodb:LeadingKeys` patterns of the statements that carry a condition, when any does.
+ */
+export function tableGrants(cfn: CfnTemplate, entry: string): { actions: string[]; leadingKeys?: unknown[] } {
+  const [tableId] = onlyResourceOfType(cfn, 'AWS::DynamoDB::GlobalTable');
+  const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
+  const known = new Map<string, string>([[JSON.stringify(tableArn), '']]);
+  for (const index of ['gsi1', 'gsi2', 'gsi3']) {
+    known.set(JSON.stringify({ 'Fn::Join': ['', [tableArn, `/index/${index}`]] }), `:${index}`);
+  }
+  const actions = new Set<string>();
+  const leadingKeys: unknown[] = [];
+  for (const s of statementsOf(cfn, entry)) {
+    const dynamo = s.actions.filter((a) => a.startsWith('dynamodb:') || a === '*');
+    if (dynamo.length === 0) continue;
+    if (s.condition !== undefined) {
+      const parsed = z
+        .object({ 'ForAllValues:StringLike': z.object({ 'dynamodb:LeadingKeys': z.array(z.string()) }) })
+        .strict()
+        .safeParse(s.condition);
+      leadingKeys.push(
+        ...(parsed.success ? parsed.data['ForAllValues:StringLike']['dynamodb:LeadingKeys'] : [s.condition]),
+      );
+    }
+    for (const action of dynamo) {
+      for (const resource of s.resources) {
+        const text = JSON.stringify(resource);
+        const on = known.get(text) ?? `@${text}`;
+        actions.add(`${s.effect === 'Deny' ? 'Deny:' : ''}${action.replace(/^dynamodb:/, '')}${on}`);
+      }
+    }
+  }
+  return { actions: [...actions].sort(), ...(leadingKeys.length === 0 ? {} : { leadingKeys: leadingKeys.sort() }) };
 }
 
 /** The resources a function may perform `action` on (exact action names; `*` wildcards are not expanded). */

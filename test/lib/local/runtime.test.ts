@@ -100,6 +100,20 @@ describe('local runtime on the fixture stack', () => {
     expect(runtime.stats().stateTransitions).toBeGreaterThanOrEqual(2);
   });
 
+  it("refuses a handler's DynamoDB call that its role in the template does not allow, as AWS IAM does", async () => {
+    const outcome = await runtime.invoke('test/fixtures/local/handlers/forbidden', {});
+    expect(outcome).toEqual({ get: 'allowed', put: 'AccessDeniedException' });
+    const client = new DynamoDBClient({});
+    const item = await client.send(
+      new GetItemCommand({
+        TableName: z.string().parse(process.env.TABLE_NAME),
+        Key: { pk: { S: 'FORBIDDEN#1' }, sk: { S: 'FORBIDDEN' } },
+      }),
+    );
+    client.destroy();
+    expect(item.Item).toBeUndefined();
+  });
+
   it('times a wait out into the Catch on States.Timeout', async () => {
     const token = await runtime.mintToken(alice);
     const outcome = itemEvent('RUN#run2');
