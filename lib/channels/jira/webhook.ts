@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { voteRefusal } from '#lib/channels/refusal.ts';
 import { errorName, type LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { header } from '#lib/channels/slack/verify.ts';
 import { malformedPayloadResponse } from '#lib/channels/webhook-lambda.ts';
@@ -214,7 +215,7 @@ async function processTransition(
     return { outcome };
   } catch (error) {
     if (error instanceof DomainError) {
-      await say(`The transition to "${issue.status}" was not recorded as a vote: ${error.message}.`);
+      await say(`The transition to "${issue.status}" was not recorded as a vote: ${voteRefusal(error, request, who)}.`);
       return { outcome: 'refused', reason: error.name };
     }
     throw error;

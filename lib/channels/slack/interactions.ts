@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { voteRefusal } from '#lib/channels/refusal.ts';
 import { malformedPayloadResponse } from '#lib/channels/webhook-lambda.ts';
 import { approverStanding } from '#lib/domain/approvals.ts';
 import { DomainError } from '#lib/domain/errors.ts';
@@ -201,7 +202,8 @@ async function castVote(
   } catch (error) {
     if (error instanceof DomainError) {
       logger.info('refused a Slack vote', { requestId, error: error.name });
-      return { recorded: false, message: `Not recorded: ${error.message}.` };
+      const request = await deps.store.getRequest(requestId);
+      return { recorded: false, message: `Not recorded: ${voteRefusal(error, request, who)}.` };
     }
     throw error;
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { voteRefusal } from '#lib/channels/refusal.ts';
 import { malformedPayloadResponse, type WebhookResponse } from '#lib/channels/webhook-lambda.ts';
 import type { ChatAccount, DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import { DomainError } from '#lib/domain/errors.ts';
@@ -156,7 +157,7 @@ export async function handleTeamsActivity(
     if (error instanceof DomainError) {
       logger.info('refused a Teams vote', { requestId, error: error.name });
       const current = (await deps.store.getRequest(requestId)) ?? request;
-      return cardAnswer(approvalCard(current, { notice: `Not recorded: ${error.message}.` }));
+      return cardAnswer(approvalCard(current, { notice: `Not recorded: ${voteRefusal(error, current, who)}.` }));
     }
     throw error;
   }

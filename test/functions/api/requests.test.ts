@@ -237,7 +237,7 @@ describe('PUT /integrations/{id}', () => {
         name: 'Second',
         type: 'postgresql',
         config: { host: 'db.internal' },
-        secretRef: 'env:PG2_ADMIN',
+        secretRef: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:stint/pg2-admin-AbCdEf',
         resources: [{ id: 'app', permissions: [{ id: 'readonly', grants: ['app_readonly'] }] }],
       }),
     });
