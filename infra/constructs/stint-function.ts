@@ -229,6 +229,22 @@ export class StintFunction extends Construct {
   }
 
   /**
+   * SendTaskSuccess / SendTaskFailure on the state machine named `stateMachineName`, for a function the state
+   * machine's own definition invokes (register-token): granting by the construct's ARN would make the state machine
+   * depend on the role and the role on the state machine. Sets no variable: ending a wait needs only its token.
+   */
+  grantTaskTokensByName(stateMachineName: string, results: readonly ('success' | 'failure')[]): this {
+    if (results.length === 0) throw new Error(`${this.entry}: grantTaskTokensByName needs success and/or failure`);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: results.map((r) => (r === 'success' ? 'states:SendTaskSuccess' : 'states:SendTaskFailure')),
+        resources: [`arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:stateMachine:${stateMachineName}`],
+      }),
+    );
+    return this;
+  }
+
+  /**
    * states:DescribeExecution on the executions of the state machine named `stateMachineName` (a plain string,
    * so the grant and its acknowledgement name the same resource); sets STINT_STATE_MACHINE_ARN.
    */

@@ -320,6 +320,8 @@ export class Workflow extends Construct {
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logRetentionDays, removalPolicy });
     this.stateMachineName = `${config.stackName}-requests`;
+    // register-token resumes its own wait at once when the request moved on since Load.
+    steps['register-token'].grantTaskTokensByName(this.stateMachineName, ['success']);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,

@@ -31,14 +31,10 @@ export const store = lazy(() => new Store(createDocumentClient(), config().table
 /** The identity directory on the same table (SCIM, channels, and the requester's manager and groups). */
 export const directory = defaultDirectory;
 export const scim = lazy(() => new ScimService(directory()));
-const sfn = lazy(() => new StepFunctionsExecutions(new SFNClient({}), config().stateMachineArn));
-/** Resolved on first call: routes that never touch the workflow need no state machine ARN. */
-const executions = (): Executions => ({
-  start: (requestId, attempt) => sfn().start(requestId, attempt),
-  resume: (token) => sfn().resume(token),
-  fail: (token, error, cause) => sfn().fail(token, error, cause),
-  isRunning: (requestId, attempt) => sfn().isRunning(requestId, attempt),
-});
+/** The state machine ARN is read on the first start or isRunning: functions that only end waits need none. */
+const executions = lazy(
+  (): Executions => new StepFunctionsExecutions(new SFNClient({}), () => config().stateMachineArn),
+);
 const credentialsKey = () => resolveSecret(config().credentialsKeyRef);
 const roles = () => ({ adminGroup: config().adminGroup, auditorGroup: config().auditorGroup });
 const secretRefMode = (): SecretRefMode => ({ local: config().local, prefix: config().secretsPrefix });

@@ -31,15 +31,20 @@ function isGone(error: unknown): boolean {
   return error instanceof TaskDoesNotExist || error instanceof TaskTimedOut || error instanceof InvalidToken;
 }
 
+/**
+ * Step Functions through the SDK. The state machine ARN is read only by start and isRunning (a function, so a
+ * Lambda that only ends waits, such as register-token, needs neither STINT_STATE_MACHINE_ARN nor more than
+ * SendTaskSuccess/Failure: a task token names its execution).
+ */
 export class StepFunctionsExecutions implements Executions {
   constructor(
     private readonly client: SFNClient,
-    private readonly stateMachineArn: string,
+    private readonly stateMachineArn: () => string,
   ) {}
 
   private executionArn(requestId: string, attempt: number): string {
-    const [prefix] = this.stateMachineArn.split(':stateMachine:');
-    const machine = this.stateMachineArn.split(':stateMachine:')[1] ?? '';
+    const [prefix] = this.stateMachineArn().split(':stateMachine:');
+    const machine = this.stateMachineArn().split(':stateMachine:')[1] ?? '';
     return `${prefix}:execution:${machine}:${executionName(requestId, attempt)}`;
   }
 
@@ -47,7 +52,7 @@ export class StepFunctionsExecutions implements Executions {
     try {
       await this.client.send(
         new StartExecutionCommand({
-          stateMachineArn: this.stateMachineArn,
+          stateMachineArn: this.stateMachineArn(),
           name: executionName(requestId, attempt),
           input: JSON.stringify({ requestId, attempt }),
         }),

@@ -96,7 +96,12 @@ const EXPECTED: Record<string, Expected> = {
   },
   'functions/scim/scim-meta.ts': { dynamo: [] },
   'functions/workflow/load.ts': { dynamo: ['GetItem'], leadingKeys: [REQUEST_ITEMS] },
-  'functions/workflow/register-token.ts': { dynamo: ['GetItem', 'PutItem'], leadingKeys: [REQUEST_ITEMS] },
+  'functions/workflow/register-token.ts': {
+    dynamo: ['GetItem', 'PutItem'],
+    leadingKeys: [REQUEST_ITEMS],
+    // Resumes its own wait when the request moved on since Load (granted by the state machine's name).
+    states: ['SendTaskSuccess'],
+  },
   'functions/workflow/time-out.ts': { dynamo: ['GetItem', 'PutItem'], leadingKeys: [REQUEST_ITEMS] },
   'functions/workflow/revoke-failed.ts': { dynamo: ['GetItem', 'PutItem'], leadingKeys: [REQUEST_ITEMS] },
   'functions/workflow/grant.ts': {
