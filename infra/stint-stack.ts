@@ -11,6 +11,7 @@ import { Reconciler } from '#infra/constructs/reconciler.ts';
 import { Slack } from '#infra/constructs/slack.ts';
 import { Teams } from '#infra/constructs/teams.ts';
 import { Workflow } from '#infra/constructs/workflow.ts';
+import { METRIC } from '#lib/observability/metrics.ts';
 
 export type StintStackProps = StackProps & { readonly config: StintConfig };
 
@@ -58,7 +59,14 @@ export class StintStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       stateMachineName: this.workflow.stateMachineName,
     });
-    this.alerts.alarmOnStuckRequests(this.reconciler, 'StuckRequestsAlarm');
+    this.alerts.alarmOnMetric(
+      this.reconciler,
+      'StuckRequestsAlarm',
+      METRIC.stuckRequests,
+      'Stint: the reconciler gave up on a request stuck in one status after repeated restarts (its reason is on ' +
+        'the request and in its audit event). A grant is undone and ends FAILED, a revoke goes to REVOKE_FAILED and ' +
+        'is retried; look for the cause in the workflow logs of that request.',
+    );
 
     if (config.slack !== undefined) {
       this.slack = new Slack(this, 'Slack', {

@@ -9,7 +9,6 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '#infra/constructs/stint-function.ts';
-import { METRIC } from '#lib/observability/metrics.ts';
 
 /** The SNS topic every Stint alarm notifies (and emails, when `alarmEmail` is configured). */
 export class Alerts extends Construct {
@@ -47,18 +46,15 @@ export class Alerts extends Construct {
   }
 
   /**
-   * An alarm as soon as the reconciler gives up on a request stuck in one status (the StuckRequests metric it emits,
-   * lib/observability/metrics.ts), sent to the topic.
+   * An alarm as soon as a Stint function counts one `metricName` event (lib/observability/metrics.ts: namespace
+   * `Stint`, dimension `service`) in a 5-minute period, sent to the topic (OK too, when the count stops).
    */
-  alarmOnStuckRequests(scope: Construct, id: string): cloudwatch.Alarm {
+  alarmOnMetric(scope: Construct, id: string, metricName: string, description: string): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(scope, id, {
-      alarmDescription:
-        'Stint: the reconciler gave up on a request stuck in one status after repeated restarts (its reason is on ' +
-        'the request and in its audit event). A grant is undone and ends FAILED, a revoke goes to REVOKE_FAILED and ' +
-        'is retried; look for the cause in the workflow logs of that request.',
+      alarmDescription: description,
       metric: new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
-        metricName: METRIC.stuckRequests,
+        metricName,
         dimensionsMap: { service: SERVICE_NAME },
         period: Duration.minutes(5),
         statistic: cloudwatch.Stats.SUM,

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
 import type { Alerts } from '#infra/constructs/alerts.ts';
 import { logicalIdOf, METRICS_NAMESPACE, SERVICE_NAME, StintFunction } from '#infra/constructs/stint-function.ts';
+import { METRIC } from '#lib/observability/metrics.ts';
 import { ITEM_READ, LEASE_UPDATE, REQUEST_UPDATE, type TableAction, tableActions } from '#lib/store/access.ts';
 import { GRANT_PERMANENT_ERROR, type Next, STEP_FUNCTIONS, type StepFunction } from '#lib/workflow/contract.ts';
 
@@ -51,7 +52,7 @@ export const STATE_STEP = {
  */
 export const REVOKE_FAILED_METRIC = {
   namespace: METRICS_NAMESPACE,
-  name: 'RevokeFailed',
+  name: METRIC.revokeFailed,
   dimensions: { service: SERVICE_NAME },
 } as const;
 
@@ -352,7 +353,8 @@ export class Workflow extends Construct {
 
     const failed = new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
       alarmDescription:
-        'Stint: a request execution failed (Load or a failure step kept failing). The reconciler restarts it; check the logs.',
+        'Stint: a request execution failed (Load or a failure step kept failing). The reconciler restarts it, and ' +
+        'after 3 restarts in one status gives the request up (StuckRequests alarm); check the logs.',
       metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
       evaluationPeriods: 1,
@@ -361,22 +363,12 @@ export class Workflow extends Construct {
     });
     props.alerts.notify(failed);
 
-    const revokeFailedAlarm = new cloudwatch.Alarm(this, 'RevokeFailedAlarm', {
-      alarmDescription:
-        'Stint: revoking a grant kept failing for hours (REVOKE_FAILED). Access may still be live on the target.',
-      metric: new cloudwatch.Metric({
-        namespace: REVOKE_FAILED_METRIC.namespace,
-        metricName: REVOKE_FAILED_METRIC.name,
-        dimensionsMap: { ...REVOKE_FAILED_METRIC.dimensions },
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.SUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    props.alerts.notify(revokeFailedAlarm);
+    props.alerts.alarmOnMetric(
+      this,
+      'RevokeFailedAlarm',
+      REVOKE_FAILED_METRIC.name,
+      'Stint: revoking a grant kept failing for hours (REVOKE_FAILED). Access may still be live on the target.',
+    );
   }
 }
 
