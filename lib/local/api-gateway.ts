@@ -160,7 +160,7 @@ function grantedScopes(payload: JWTPayload): string[] {
 }
 
 /** API Gateway hands claims to the Lambda as strings; arrays become "[a b]". */
-function flattenClaims(payload: JWTPayload): Record<string, string> {
+export function flattenClaims(payload: JWTPayload): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(payload)) {
     out[k] = Array.isArray(v)

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
-import { decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { flattenClaims } from '#lib/local/api-gateway.ts';
 import { apiEvent } from './api-event.ts';
 
 /** Claims a test token carries (any JSON: tests also mint ill-typed ones). `sub` is the subject. */
@@ -39,19 +40,6 @@ export type TestIssuer = {
 const ALG = 'ES256';
 const KID = 'test-key';
 const DEFAULT_CLAIMS: TokenClaims = { sub: 'alice', email: 'alice@example.com' };
-
-/** What API Gateway's JWT authorizer hands the function: every claim a string, arrays as "[a b]". */
-export function flattenClaims(payload: JWTPayload): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(payload)) {
-    out[k] = Array.isArray(v)
-      ? `[${v.map(String).join(' ')}]`
-      : typeof v === 'object' && v !== null
-        ? JSON.stringify(v)
-        : String(v);
-  }
-  return out;
-}
 
 /**
  * A real OIDC issuer for handler-level tests: an ES256 key whose JWKS and OpenID configuration an HTTP server on

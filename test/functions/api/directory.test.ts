@@ -12,6 +12,7 @@ import { handler as putAccounts } from '#functions/api/put-directory-user-accoun
 import { DirectoryStore } from '#lib/directory/store.ts';
 import { lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
+import { stubHandlerEnv } from '../../support/handler-env.ts';
 import { ROLES } from '../../support/services.ts';
 import { startTestIssuer, type TestIssuer, type TokenClaims } from '../../support/token.ts';
 
@@ -31,15 +32,7 @@ let directory: DirectoryStore;
 beforeAll(async () => {
   table = await startDynalite();
   issuer = await startTestIssuer();
-  for (const [name, value] of Object.entries(issuer.env)) vi.stubEnv(name, value);
-  vi.stubEnv('STINT_TABLE_NAME', table.tableName);
-  vi.stubEnv('STINT_STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:000000000000:stateMachine:stint');
-  vi.stubEnv('STINT_CREDENTIALS_KEY_REF', 'env:STINT_TEST_CREDENTIALS_KEY');
-  vi.stubEnv('STINT_TEST_CREDENTIALS_KEY', 'a-fixed-sealing-key-for-tests-0123456789');
-  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', table.endpoint);
-  vi.stubEnv('AWS_REGION', 'us-east-1');
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+  stubHandlerEnv({ table, issuer });
   directory = new DirectoryStore(table.doc, table.tableName);
 });
 afterAll(async () => {
