@@ -263,8 +263,9 @@ describe('approvals', () => {
     const self = await act('root', id, 'approve');
     expect(self.status).toBe(403);
     expect(self.contentType).toContain('application/problem+json');
+    // Bob is not an approver: the request does not exist for him (as a missing id).
     const stranger = await act('bob', id, 'approve');
-    expect(stranger.status).toBe(403);
+    expect(stranger.status).toBe(404);
     expect((await get('root', id)).votes).toEqual([]);
     await act('root', id, 'cancel');
   });
@@ -294,7 +295,8 @@ describe('approvals', () => {
 
   it('cancels while pending, by the requester only', async () => {
     const { id } = (await create('alice', { flowId: 'any-dba', durationMinutes: 5 })).json as RequestJson;
-    expect((await act('bob', id, 'cancel')).status).toBe(403);
+    expect((await act('bob', id, 'cancel')).status).toBe(404);
+    expect((await act('root', id, 'cancel')).status).toBe(403);
     expect((await act('alice', id, 'cancel')).status).toBe(200);
     await reach('alice', id, 'CANCELLED');
     expect((await act('dba1', id, 'approve')).status).toBe(409);
