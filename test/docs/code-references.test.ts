@@ -34,7 +34,24 @@ function references(): Reference[] {
   );
 }
 
+/** Lines of code citing documents that are not in the repository (design notes, issue numbers): nowhere to go. */
+function citationsOfMissingDocuments(): string[] {
+  return SOURCE_DIRS.flatMap(sources).flatMap((file) =>
+    read(file)
+      .split('\n')
+      .flatMap((line, i) =>
+        /\bARCHITECTURE\b|FIELD-NOTES|\(issue \d+[),:]/.test(line)
+          ? [`${relative(root, join(root, file))}:${i + 1}`]
+          : [],
+      ),
+  );
+}
+
 describe('docs/ references in code comments', () => {
+  it('cites no document outside the repository (ARCHITECTURE, FIELD-NOTES, issue numbers)', () => {
+    expect(citationsOfMissingDocuments()).toEqual([]);
+  });
+
   const found = references();
 
   it('finds the references comments make (the scan itself works)', () => {
