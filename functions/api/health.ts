@@ -1,3 +1,3 @@
-import { httpHandler } from '#lib/http/handler.ts';
+import { publicHttpHandler } from '#lib/http/public.ts';
 
-export const handler = httpHandler({ auth: false }, async () => ({ status: 200, body: { status: 'ok' } }));
+export const handler = publicHttpHandler({}, async () => ({ status: 200, body: { status: 'ok' } }));

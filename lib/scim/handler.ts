@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { config } from '#lib/config.ts';
 import { DomainError } from '#lib/domain/errors.ts';
 import { assertWellFormed, Line } from '#lib/domain/text.ts';
-import { MAX_BODY_BYTES } from '#lib/http/handler.ts';
+import { MAX_BODY_BYTES } from '#lib/http/chain.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { verifyBearer } from './auth.ts';
