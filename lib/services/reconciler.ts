@@ -195,7 +195,7 @@ export class Reconciler {
       });
       if (claimed.status === 'REVOKE_FAILED') {
         report.failedRevokes++;
-        return; // retried by the next run, as any REVOKE_FAILED
+        return; // retried by the next run, like every REVOKE_FAILED request
       }
       if (isTerminal(claimed.status)) return;
       await executions.start(claimed.id, claimed.attempt);
