@@ -101,6 +101,11 @@ const stintConfigSchema = (mode: ConfigMode) =>
           audience: z
             .array(z.string().min(1, { error: 'must not be empty' }), { error: 'must be a list of audiences' })
             .min(1, { error: 'must list at least one audience' }),
+          /**
+           * The issuer's key set (JWKS), for an issuer without OpenID discovery; omitted → the API functions read
+           * `jwks_uri` from `<issuer>/.well-known/openid-configuration`.
+           */
+          jwksUrl: httpsUrl.optional(),
         })
         .optional(),
       /** Members administer flows, integrations and bundles (the JWT `groups` claim). */

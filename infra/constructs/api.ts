@@ -34,6 +34,8 @@ export class Api extends Construct {
   readonly url: string;
   readonly issuer: string;
   readonly audience: readonly string[];
+  /** The configured issuer's key set, when it has no OpenID discovery (`auth.jwksUrl`). */
+  private readonly jwksUrl: string | undefined;
   readonly functions: ReadonlyMap<string, StintFunction>;
   /** The SCIM bearer token (generated); its value is given to the IdP administrator (Okta, Entra ID). */
   readonly scimToken: secretsmanager.Secret;
@@ -55,6 +57,7 @@ export class Api extends Construct {
     } else {
       this.issuer = config.auth.issuer;
       this.audience = config.auth.audience;
+      this.jwksUrl = config.auth.jwksUrl;
     }
     const authorizer = new HttpJwtAuthorizer('JwtAuthorizer', this.issuer, {
       jwtAudience: [...this.audience],
@@ -186,12 +189,13 @@ export class Api extends Construct {
   /**
    * The function verifies the bearer token itself (the authorizer hands it array claims such as groups flattened
    * into one ambiguous string): same issuer and audiences as the authorizer, and the key set of the Cognito pool
-   * the stack creates; a configured issuer's key set is found through its OpenID configuration.
+   * the stack creates; a configured issuer's `jwksUrl`, else its key set is found through its OpenID configuration.
    */
   private setTokenEnvironment(fn: StintFunction): void {
     fn.fn.addEnvironment('STINT_JWT_ISSUER', this.issuer);
     fn.fn.addEnvironment('STINT_JWT_AUDIENCE', this.audience.join(','));
-    if (this.userPool !== undefined) fn.fn.addEnvironment('STINT_JWKS_URL', `${this.issuer}/.well-known/jwks.json`);
+    const jwksUrl = this.userPool !== undefined ? `${this.issuer}/.well-known/jwks.json` : this.jwksUrl;
+    if (jwksUrl !== undefined) fn.fn.addEnvironment('STINT_JWKS_URL', jwksUrl);
   }
 
   private createUserPool(

@@ -48,6 +48,13 @@ describe('API functions know the token issuer', () => {
     }
   });
 
+  it("names a configured issuer's key set when auth.jwksUrl is given (an issuer without discovery)", () => {
+    const auth = { issuer: 'https://idp.example.com', audience: ['stint'], jwksUrl: 'https://idp.example.com/keys' };
+    const { cfn } = synth({ stackName: 'StintKeys', auth });
+
+    for (const route of authenticated) expect(envOf(cfn, route.entry).STINT_JWKS_URL, route.entry).toBe(auth.jwksUrl);
+  });
+
   it('lets every authenticated route, /me and /openapi.json included, read the directory to resolve its caller', () => {
     const missing = routes.filter((r) => r.auth && !IDENTITY_READS.every((a) => r.dynamo.includes(a)));
     expect(missing.map((r) => r.path)).toEqual([]);
