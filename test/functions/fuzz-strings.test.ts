@@ -17,6 +17,7 @@ import { lambdaContext } from '../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../support/dynalite.ts';
 import { aBundle, aChange, aFlow, anIntegration, aRequest } from '../support/fixtures.ts';
 import { stubHandlerEnv } from '../support/handler-env.ts';
+import { scimEvent } from '../support/scim-event.ts';
 import { ROLES, seedFlow, seedIntegration } from '../support/services.ts';
 import { type SfnEndpoint, startSfnEndpoint } from '../support/sfn-endpoint.ts';
 import { startTestIssuer, type TestIssuer } from '../support/token.ts';
@@ -437,34 +438,14 @@ describe('fuzzing the string fields of every API write route', () => {
   );
 });
 
-function scimEvent(route: ScimRoute, id: string | undefined, body: Json): APIGatewayProxyEventV2 {
-  const path = route.path.replace('{id}', encodeURIComponent(String(id).toWellFormed()));
-  return {
-    version: '2.0',
-    routeKey: `${route.method} ${route.path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers: {
-      'content-type': 'application/scim+json',
-      host: 'stint.example.com',
-      authorization: `Bearer ${SCIM_TOKEN}`,
-    },
-    ...(id === undefined ? {} : { pathParameters: { id } }),
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      domainName: 'stint.example.com',
-      domainPrefix: 'stint',
-      http: { method: route.method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'fuzz' },
-      requestId: 'req-scim-fuzz',
-      routeKey: `${route.method} ${route.path}`,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-  };
+function scimRouteEvent(route: ScimRoute, id: string | undefined, body: Json): APIGatewayProxyEventV2 {
+  return scimEvent({
+    route: `${route.method} ${route.path}`,
+    token: SCIM_TOKEN,
+    path: route.path.replace('{id}', encodeURIComponent(String(id).toWellFormed())),
+    ...(id === undefined ? {} : { params: { id } }),
+    body,
+  });
 }
 
 describe('fuzzing the string fields of every SCIM write route', () => {
@@ -478,7 +459,7 @@ describe('fuzzing the string fields of every SCIM write route', () => {
     const user = post('Users');
     const group = post('Groups');
     if (user === undefined || group === undefined) throw new Error('no SCIM POST routes');
-    const createdUser = outcome(await users(scimEvent(user, undefined, scimUser('scim-user')), lambdaContext));
+    const createdUser = outcome(await users(scimRouteEvent(user, undefined, scimUser('scim-user')), lambdaContext));
     const member = String(createdUser.body.id);
     for (const seed of Object.values(scimSeeds)) {
       seed.bodies = seed.bodies.map((b) =>
@@ -486,7 +467,10 @@ describe('fuzzing the string fields of every SCIM write route', () => {
       );
     }
     const createdGroup = outcome(
-      await groups(scimEvent(group, undefined, withValue(scimGroup, ['members', 0, 'value'], member)), lambdaContext),
+      await groups(
+        scimRouteEvent(group, undefined, withValue(scimGroup, ['members', 0, 'value'], member)),
+        lambdaContext,
+      ),
     );
     expect([createdUser.status, createdGroup.status], JSON.stringify(createdGroup.body)).toEqual([201, 201]);
     snapshot = undefined;
@@ -522,7 +506,11 @@ describe('fuzzing the string fields of every SCIM write route', () => {
           const body =
             m.target === 'body' ? withValue(seeds.bodies[m.seed] ?? null, m.path, m.bad.value) : seeds.bodies[0];
           const id = m.target === 'path' ? String(m.bad.value) : seeds.id;
-          await check(() => handler(scimEvent(route, hasId ? id : undefined, body ?? null), lambdaContext), m, 'scim');
+          await check(
+            () => handler(scimRouteEvent(route, hasId ? id : undefined, body ?? null), lambdaContext),
+            m,
+            'scim',
+          );
         }),
         { numRuns: NUM_RUNS },
       );

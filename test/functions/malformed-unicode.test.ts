@@ -1,9 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyEventV2WithJWTAuthorizer,
-  APIGatewayProxyStructuredResultV2,
-} from 'aws-lambda';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as createRequest } from '#functions/api/create-request.ts';
 import { handler as getDirectoryUser } from '#functions/api/get-directory-user.ts';
@@ -24,6 +20,7 @@ import { lambdaContext } from '../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../support/dynalite.ts';
 import { aFlow, anIntegration } from '../support/fixtures.ts';
 import { stubHandlerEnv } from '../support/handler-env.ts';
+import { scimEvent } from '../support/scim-event.ts';
 import { ROLES, seedFlow, seedIntegration } from '../support/services.ts';
 import { type SfnEndpoint, startSfnEndpoint } from '../support/sfn-endpoint.ts';
 import { startTestIssuer, type TestIssuer } from '../support/token.ts';
@@ -79,36 +76,6 @@ function parsed(result: APIGatewayProxyStructuredResultV2) {
 
 const api = async (handler: ApiHandler, input: Parameters<TestIssuer['event']>[0]) =>
   parsed(await handler(await issuer.event({ claims: adminClaims, ...input }), lambdaContext));
-
-function scimEvent(route: string, input: { body?: string; query?: Record<string, string> }): APIGatewayProxyEventV2 {
-  const [method = 'GET', path = '/'] = route.split(' ');
-  return {
-    version: '2.0',
-    routeKey: route,
-    rawPath: path,
-    rawQueryString: new URLSearchParams(input.query ?? {}).toString(),
-    headers: {
-      'content-type': 'application/scim+json',
-      host: 'stint.example.com',
-      authorization: `Bearer ${SCIM_TOKEN}`,
-    },
-    queryStringParameters: input.query,
-    body: input.body,
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      domainName: 'stint.example.com',
-      domainPrefix: 'stint',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Okta SCIM Client' },
-      requestId: 'req-scim-1',
-      routeKey: route,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-  };
-}
 
 describe('API routes refuse strings that are not well-formed Unicode', () => {
   it('answers a lone surrogate in userName or displayName of PUT /directory/users/{id} with 400 naming it', async () => {
@@ -210,7 +177,11 @@ describe('SCIM refuses strings that are not well-formed Unicode with a SCIM erro
     const before = await items();
     const result = parsed(
       await scimUsers(
-        scimEvent('POST /scim/v2/Users', { body: '{"userName":"\\ud800","emails":[{"value":"s@example.com"}]}' }),
+        scimEvent({
+          route: 'POST /scim/v2/Users',
+          token: SCIM_TOKEN,
+          rawBody: '{"userName":"\\ud800","emails":[{"value":"s@example.com"}]}',
+        }),
         lambdaContext,
       ),
     );
@@ -228,7 +199,10 @@ describe('SCIM refuses strings that are not well-formed Unicode with a SCIM erro
 
   it('answers a filter whose escaped value is a lone surrogate with 400 invalidFilter', async () => {
     const result = parsed(
-      await scimUsers(scimEvent('GET /scim/v2/Users', { query: { filter: 'userName eq "\\ud800"' } }), lambdaContext),
+      await scimUsers(
+        scimEvent({ route: 'GET /scim/v2/Users', token: SCIM_TOKEN, query: { filter: 'userName eq "\\ud800"' } }),
+        lambdaContext,
+      ),
     );
 
     expect(result.status).toBe(400);

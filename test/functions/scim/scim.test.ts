@@ -7,6 +7,7 @@ import { DirectoryStore } from '#lib/directory/store.ts';
 import { identityOfDirectoryUser } from '#lib/identity/resolver.ts';
 import { lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
+import { scimEvent as sharedScimEvent } from '../../support/scim-event.ts';
 
 /** SCIM Lambdas at handler level: real middy chain, bearer check, DirectoryStore on dynalite. */
 const TOKEN = 'scim-test-token-0123456789abcdef';
@@ -40,39 +41,9 @@ type Handler = (
   context: typeof lambdaContext,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-function scimEvent(input: {
-  route: string;
-  params?: Record<string, string>;
-  query?: Record<string, string>;
-  body?: unknown;
-  rawBody?: string;
-  token?: string | null;
-}): APIGatewayProxyEventV2 {
-  const [method = 'GET', path = '/'] = input.route.split(' ');
-  const auth = input.token === null ? {} : { authorization: `Bearer ${input.token ?? TOKEN}` };
-  return {
-    version: '2.0',
-    routeKey: input.route,
-    rawPath: path,
-    rawQueryString: new URLSearchParams(input.query ?? {}).toString(),
-    headers: { 'content-type': 'application/scim+json', host: 'stint.example.com', ...auth },
-    queryStringParameters: input.query,
-    pathParameters: input.params,
-    body: input.rawBody ?? (input.body === undefined ? undefined : JSON.stringify(input.body)),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      domainName: 'stint.example.com',
-      domainPrefix: 'stint',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Okta SCIM Client' },
-      requestId: 'req-scim-1',
-      routeKey: input.route,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-  };
+/** A SCIM event with the test's bearer token unless `token` says otherwise (`null`: none). */
+function scimEvent(input: Omit<Parameters<typeof sharedScimEvent>[0], 'token'> & { token?: string | null }) {
+  return sharedScimEvent({ ...input, token: input.token === undefined ? TOKEN : input.token });
 }
 
 async function call(handler: Handler, event: APIGatewayProxyEventV2) {
