@@ -26,9 +26,22 @@ export class DeactivatedUserError extends ForbiddenError {}
  * once), memberships through the member index (a group change applies as soon as the index has it).
  */
 export async function resolveIdentity(directory: IdentityDirectory, claimed: ClaimedIdentity): Promise<Identity> {
+  const { identity } = await resolveWithEntry(directory, claimed);
+  if (identity === undefined) throw new DeactivatedUserError('your directory account is deactivated');
+  return identity;
+}
+
+/**
+ * The same rule, also giving the directory entry it read (undefined: the directory does not know the person), for a
+ * caller that must check more of it (an on-behalf grantee's emails). `identity` is undefined for a deactivated person.
+ */
+export async function resolveWithEntry(
+  directory: IdentityDirectory,
+  claimed: ClaimedIdentity,
+): Promise<{ entry: DirectoryUser | undefined; identity: Identity | undefined }> {
   const [entry, directoryGroups] = await lookUp(directory, claimed.sub);
-  if (entry !== undefined && !entry.active) throw new DeactivatedUserError('your directory account is deactivated');
-  return merge(claimed, entry, directoryGroups);
+  if (entry !== undefined && !entry.active) return { entry, identity: undefined };
+  return { entry, identity: merge(claimed, entry, directoryGroups) };
 }
 
 /**

@@ -6,7 +6,7 @@ import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError 
 import type { Identity } from '#lib/domain/identity.ts';
 import { cancelRequest, extendGrant, requestRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
-import { type IdentityDirectory, resolveIdentity } from '#lib/identity/resolver.ts';
+import { type IdentityDirectory, resolveWithEntry } from '#lib/identity/resolver.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { openSecret } from '#lib/secrets/seal.ts';
 import type { Page, Store } from '#lib/store/store.ts';
@@ -90,13 +90,13 @@ export class RequestService {
     const named = input.grantee;
     const directory = this.deps.directory;
     if (named === undefined || named.sub === requester.sub || directory === undefined) return undefined;
-    const entry = await directory.userById(named.sub);
+    const { entry, identity } = await resolveWithEntry(directory, { sub: named.sub, email: named.email, groups: [] });
     if (entry === undefined) return undefined;
-    if (!entry.active) throw new ForbiddenError(`${named.sub} is deactivated in the directory`, 'grantee');
+    if (identity === undefined) throw new ForbiddenError(`${named.sub} is deactivated in the directory`, 'grantee');
     if (!entry.emails.some((e) => e.toLowerCase() === named.email.toLowerCase())) {
       throw new ValidationError(`grantee.email is not an email the directory has for ${named.sub}`, 'grantee.email');
     }
-    return resolveIdentity(directory, { sub: named.sub, email: named.email, groups: [] });
+    return identity;
   }
 
   /** Starting the execution can fail after the item is written; the reconciler starts it then. */
