@@ -519,11 +519,13 @@ export class LocalStepFunctions implements AwsService {
     timeoutMs: number | undefined,
   ): Promise<Json> {
     const { token, promise } = this.tokens.mint(executionArn, timeoutMs);
+    // The token may time out (or be answered) while the Lambda still runs: mark the promise handled now so a
+    // rejection in that window is not an unhandled rejection; the caller still receives it from `return promise`.
+    promise.catch(() => undefined);
     try {
       await this.#invoke(state, replaceToken(input, token));
     } catch (err) {
       this.tokens.drop(token);
-      void promise.catch(() => undefined);
       throw err;
     }
     return promise;

@@ -59,7 +59,7 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-type Behaviour = { work?: (payload: unknown, attempt: number) => unknown };
+type Behaviour = { work?: (payload: unknown, attempt: number) => unknown; registerDelayMs?: number };
 async function setup(behaviour: Behaviour = {}) {
   const tokens: string[] = [];
   const registered: ((token: string) => void)[] = [];
@@ -68,6 +68,7 @@ async function setup(behaviour: Behaviour = {}) {
     invoke: async (fn, payload) => {
       if (fn === 'Register') {
         const { token } = z.object({ token: z.string() }).parse(payload);
+        if (behaviour.registerDelayMs !== undefined) await new Promise((r) => setTimeout(r, behaviour.registerDelayMs));
         tokens.push(token);
         for (const r of registered.splice(0)) r(token);
         return null;
@@ -126,6 +127,20 @@ describe('LocalStepFunctions', () => {
     await expect(
       client.send(new SendTaskSuccessCommand({ taskToken: await token, output: '{}' })),
     ).rejects.toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('times a wait out while its Lambda still runs without an unhandled rejection, into Catch States.Timeout', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    stops.push(() => void process.off('unhandledRejection', onUnhandled));
+    const { sfn } = await setup({ registerDelayMs: 1_500 });
+    const { executionArn } = sfn.startExecution(MACHINE, 't2', JSON.stringify({ id: 't2', waitSeconds: 1 }));
+    const done = await sfn.waitForExecution(executionArn);
+    // Node reports unhandled rejections after the microtask queue drains: give it a turn of the event loop.
+    await new Promise((r) => setImmediate(r));
+    expect(JSON.parse(done.output ?? '')).toMatchObject({ outcome: 'timed-out', error: { Error: 'States.Timeout' } });
+    expect(unhandled).toEqual([]);
   });
 
   it('retries a task on a named Lambda error and catches a permanent one with its cause', async () => {
