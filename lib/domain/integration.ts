@@ -47,9 +47,10 @@ export const SecretRef = z
 export const IntegrationInput = z.strictObject({
   name: Line.min(1).max(200),
   type: IntegrationType,
-  /** Non-secret, type-specific settings; each integration parses its own (see lib/integrations). */
-  config: z.record(Line, z.union([Text, z.number(), z.boolean()])),
-  secretRef: SecretRef,
+  /** Non-secret, type-specific settings (may be nested); each driver parses its own (see lib/integrations). */
+  config: z.record(Line.min(1).max(64), z.json()),
+  /** The admin credential, for drivers that need one (PostgreSQL); AWS drivers use the function's role. */
+  secretRef: SecretRef.optional(),
   resources: z.array(Resource).min(1).max(500),
 });
 export type IntegrationInput = z.infer<typeof IntegrationInput>;
