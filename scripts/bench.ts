@@ -21,7 +21,7 @@ import { signSlackRequest } from '#lib/channels/slack/verify.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
 import { TargetKind } from '#lib/targets/config.ts';
-import { STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
+import { DRIVER_TYPES, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
 import { SlackStandIn } from '../test/fixtures/slack/server.ts';
 
 const N = z.coerce.number().int().min(1).max(1000).default(20).parse(process.env.BENCH_N);
@@ -231,6 +231,7 @@ async function bundles(): Promise<void> {
   const entries = [
     ...routes.map((r) => `functions/api/${r.entry}.ts`),
     ...STEP_FUNCTIONS.map((s) => `functions/workflow/${s}.ts`),
+    ...DRIVER_TYPES.map((t) => `functions/workflow/driver-${t}.ts`),
     'functions/workflow/reconciler.ts',
     'functions/events/publisher.ts',
     ...TargetKind.options.map((kind) => `functions/delivery/${kind}.ts`),

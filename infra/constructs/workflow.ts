@@ -11,7 +11,16 @@ import type { Alerts } from '#infra/constructs/alerts.ts';
 import { logicalIdOf, METRICS_NAMESPACE, SERVICE_NAME, StintFunction } from '#infra/constructs/stint-function.ts';
 import { METRIC } from '#lib/observability/metrics.ts';
 import { ITEM_READ, LEASE_UPDATE, REQUEST_UPDATE, type TableAction, tableActions } from '#lib/store/access.ts';
-import { GRANT_PERMANENT_ERROR, type Next, STEP_FUNCTIONS, type StepFunction } from '#lib/workflow/contract.ts';
+import { DRIVER_SPECS } from '#infra/drivers/index.ts';
+import {
+  DRIVER_TYPES,
+  type DriverAction,
+  type DriverType,
+  GRANT_PERMANENT_ERROR,
+  type Next,
+  STEP_FUNCTIONS,
+  type StepFunction,
+} from '#lib/workflow/contract.ts';
 
 /**
  * State names of the state machine. Stable: the local runtime keys its task handlers by them, and execution
@@ -21,28 +30,34 @@ export const STATE = {
   load: 'Load',
   route: 'Route',
   awaitApproval: 'AwaitApproval',
-  grant: 'Grant',
-  applyExtension: 'ApplyExtension',
+  grantDriver: 'GrantDriver',
+  extendDriver: 'ExtendDriver',
+  revokeDriver: 'RevokeDriver',
+  cleanupDriver: 'CleanupDriver',
   awaitExpiry: 'AwaitExpiry',
-  revoke: 'Revoke',
+  poll: 'Poll',
   timeOut: 'TimeOut',
   grantFailed: 'GrantFailed',
   revokeFailed: 'RevokeFailed',
   done: 'Done',
   unroutable: 'Unroutable',
+  unknownDriver: 'UnknownDriver',
 } as const;
 export type StateName = (typeof STATE)[keyof typeof STATE];
 
-/** The step Lambda each Task state invokes (functions/workflow/<step>.ts). */
+/** The Task state of one driver type's action, e.g. `GrantPostgresql`, `RevokeAwsIdentityCenter`. */
+export function driverState(action: DriverAction, type: DriverType): string {
+  const verb = { grant: 'Grant', 'apply-extension': 'ApplyExtension', revoke: 'Revoke', cleanup: 'Cleanup' }[action];
+  return `${verb}${pascal(type)}`;
+}
+
+/** The step Lambda each generic Task state invokes (functions/workflow/<step>.ts). */
 export const STATE_STEP = {
   [STATE.load]: 'load',
   [STATE.awaitApproval]: 'register-token',
   [STATE.awaitExpiry]: 'register-token',
-  [STATE.grant]: 'grant',
   [STATE.grantFailed]: 'grant-failed',
   [STATE.timeOut]: 'time-out',
-  [STATE.applyExtension]: 'apply-extension',
-  [STATE.revoke]: 'revoke',
   [STATE.revokeFailed]: 'revoke-failed',
 } as const satisfies Partial<Record<StateName, StepFunction>>;
 
@@ -84,11 +99,14 @@ type StepSpec = {
    * (GetItem, PutItem, UpdateItem; never a Query), so its role can name the items as well as the actions.
    */
   readonly items: readonly string[];
-  /** Reads the key sealing issued credentials. */
-  readonly credentialsKey?: boolean;
-  /** Reaches targets (databases): runs in the configured VPC and reads integration admin secrets. */
-  readonly target?: boolean;
 };
+
+/**
+ * Every driver function: the request (update), its integration (read), leases, and the key sealing issued
+ * credentials; network, secrets and AWS permissions come from the driver's spec (infra/drivers/).
+ */
+const DRIVER_TABLE = tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE);
+const DRIVER_ITEMS = [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS];
 
 const STEPS: Record<StepFunction, StepSpec> = {
   load: {
@@ -105,22 +123,12 @@ const STEPS: Record<StepFunction, StepSpec> = {
     table: REQUEST_UPDATE,
     items: [REQUEST_ITEMS],
   },
-  grant: {
-    description: 'Grants access on the target',
-    memorySize: 512,
-    timeout: Duration.seconds(60),
-    table: tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE),
-    items: [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS],
-    credentialsKey: true,
-    target: true,
-  },
   'grant-failed': {
-    description: 'Records a failed grant and cleans up the target',
-    memorySize: 512,
-    timeout: Duration.seconds(60),
-    table: tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE),
-    items: [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS],
-    target: true,
+    description: 'Records a failed grant and hands it to the revoke path, which undoes it',
+    memorySize: 256,
+    timeout: Duration.seconds(10),
+    table: REQUEST_UPDATE,
+    items: [REQUEST_ITEMS],
   },
   'time-out': {
     description: 'Records an approval time-out',
@@ -129,30 +137,12 @@ const STEPS: Record<StepFunction, StepSpec> = {
     table: REQUEST_UPDATE,
     items: [REQUEST_ITEMS],
   },
-  'apply-extension': {
-    description: 'Applies an approved extension on the target',
-    memorySize: 512,
-    timeout: Duration.seconds(60),
-    table: tableActions(REQUEST_UPDATE, ITEM_READ),
-    items: [REQUEST_ITEMS, INTEGRATION_ITEMS],
-    target: true,
-  },
-  revoke: {
-    description: 'Revokes access on the target',
-    memorySize: 512,
-    timeout: Duration.seconds(60),
-    table: tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE),
-    items: [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS],
-    credentialsKey: true,
-    target: true,
-  },
   'revoke-failed': {
     description: 'Records a revoke that kept failing and emits the RevokeFailed metric',
-    memorySize: 512,
-    timeout: Duration.seconds(60),
+    memorySize: 256,
+    timeout: Duration.seconds(10),
     table: REQUEST_UPDATE,
     items: [REQUEST_ITEMS],
-    target: true,
   },
 };
 
@@ -169,6 +159,7 @@ export class Workflow extends Construct {
   /** `<stackName>-requests`: fixed so IAM grants on its executions name it. */
   readonly stateMachineName: string;
   readonly steps: Readonly<Record<StepFunction, StintFunction>>;
+  readonly drivers: Readonly<Record<DriverType, StintFunction>>;
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
@@ -183,24 +174,41 @@ export class Workflow extends Construct {
         memorySize: spec.memorySize,
         timeout: spec.timeout,
         config,
-        inVpc: spec.target === true,
       });
       fn.grantTable(props.table, spec.table, { leadingKeys: spec.items });
-      if (spec.credentialsKey === true) fn.grantCredentialsKey(props.credentialsKey);
-      if (spec.target === true) fn.grantSecretsUnderPrefix(config.secretsPrefix);
       return fn;
     };
     const steps: Record<StepFunction, StintFunction> = {
       load: makeStep('load'),
       'register-token': makeStep('register-token'),
-      grant: makeStep('grant'),
       'grant-failed': makeStep('grant-failed'),
       'time-out': makeStep('time-out'),
-      'apply-extension': makeStep('apply-extension'),
-      revoke: makeStep('revoke'),
       'revoke-failed': makeStep('revoke-failed'),
     };
     this.steps = steps;
+
+    // One function per driver type: its own role, network placement, timeout and bundle.
+    const driverScope = new Construct(this, 'Drivers');
+    const makeDriver = (type: DriverType): StintFunction => {
+      const spec = DRIVER_SPECS[type];
+      const fn = new StintFunction(driverScope, pascal(type), {
+        entry: `functions/workflow/driver-${type}.ts`,
+        description: `Stint driver: ${spec.description}`,
+        memorySize: spec.memorySize,
+        timeout: spec.timeout,
+        config,
+        inVpc: spec.inVpc,
+      });
+      fn.grantTable(props.table, DRIVER_TABLE, { leadingKeys: DRIVER_ITEMS });
+      fn.grantCredentialsKey(props.credentialsKey);
+      if (spec.readsSecrets) fn.grantSecretsUnderPrefix(config.secretsPrefix);
+      for (const statement of spec.statements(config)) fn.role.addToPrincipalPolicy(statement);
+      const acknowledgements = spec.acknowledgements?.(config) ?? [];
+      if (acknowledgements.length > 0) Validations.of(fn.role).acknowledge(...acknowledgements);
+      return fn;
+    };
+    const drivers: Record<DriverType, StintFunction> = { postgresql: makeDriver('postgresql') };
+    this.drivers = drivers;
 
     const ids = { requestId: sfn.JsonPath.stringAt('$.requestId'), attempt: sfn.JsonPath.numberAt('$.attempt') };
     /** A synchronous step: input {requestId, attempt[, error]}, result discarded (the state passes its input on). */
@@ -236,6 +244,7 @@ export class Workflow extends Construct {
         next: sfn.JsonPath.stringAt('$.Payload.next'),
         waitSeconds: sfn.JsonPath.numberAt('$.Payload.waitSeconds'),
         version: sfn.JsonPath.numberAt('$.Payload.version'),
+        driver: sfn.JsonPath.stringAt('$.Payload.driver'),
       },
       resultPath: '$.load',
       taskTimeout: sfn.Timeout.duration(STEPS.load.timeout.plus(Duration.seconds(10))),
@@ -265,15 +274,54 @@ export class Workflow extends Construct {
       // SendTaskFailure (reject, cancel) or a failed registration: Load routes on what the table says.
       .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
 
-    const grant = invoke(STATE.grant, 'grant')
-      // Retriers apply in order, the first match wins: a permanent error is never retried.
-      .addRetry({ errors: [GRANT_PERMANENT_ERROR], maxAttempts: 0 })
-      .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
-      .addCatch(grantFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+    /** A target-side step: the driver function of one type, told the action; its result is discarded. */
+    const driverTask = (action: DriverAction, type: DriverType): tasks.LambdaInvoke =>
+      new tasks.LambdaInvoke(this, driverState(action, type), {
+        lambdaFunction: drivers[type].fn,
+        payload: sfn.TaskInput.fromObject({ ...ids, action }),
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.duration(DRIVER_SPECS[type].timeout.plus(Duration.seconds(10))),
+      });
+    const unknownDriver = new sfn.Fail(this, STATE.unknownDriver, {
+      error: 'UnknownDriver',
+      cause: 'Load chose an integration type this state machine has no driver function for',
+    });
+    /** A Choice on $.load.driver between the driver types' tasks of one action. */
+    const byDriver = (state: StateName, action: DriverAction, configure: (task: tasks.LambdaInvoke) => void) => {
+      const choice = new sfn.Choice(this, state);
+      const tasksOfAction: tasks.LambdaInvoke[] = [];
+      for (const type of DRIVER_TYPES) {
+        const task = driverTask(action, type);
+        configure(task);
+        tasksOfAction.push(task);
+        choice.when(sfn.Condition.stringEquals('$.load.driver', type), task);
+      }
+      choice.otherwise(unknownDriver);
+      return { choice, tasks: tasksOfAction };
+    };
 
-    const applyExtension = invoke(STATE.applyExtension, 'apply-extension')
-      .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
-      .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+    const grant = byDriver(STATE.grantDriver, 'grant', (task) =>
+      task
+        // Retriers apply in order, the first match wins: a permanent error is never retried.
+        .addRetry({ errors: [GRANT_PERMANENT_ERROR], maxAttempts: 0 })
+        .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
+        .addCatch(grantFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
+    );
+
+    const applyExtension = byDriver(STATE.extendDriver, 'apply-extension', (task) =>
+      task
+        .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
+        .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
+    );
+
+    const cleanup = byDriver(STATE.cleanupDriver, 'cleanup', (task) =>
+      task
+        .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
+        .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
+    );
+
+    // A driver answered "pending": wait here (not in a Lambda), then Load routes to the same step again.
+    const poll = new sfn.Wait(this, STATE.poll, { time: sfn.WaitTime.secondsPath('$.load.waitSeconds') });
 
     const awaitExpiry = wait(STATE.awaitExpiry, 'active')
       // Time up (or a chunk of a long wait over): Load decides between revoke and waiting on.
@@ -281,9 +329,11 @@ export class Workflow extends Construct {
       // SendTaskFailure (early revoke, extend) or a failed registration.
       .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
 
-    const revoke = invoke(STATE.revoke, 'revoke')
-      .addRetry({ errors: [sfn.Errors.ALL], ...REVOKE_RETRY })
-      .addCatch(revokeFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+    const revoke = byDriver(STATE.revokeDriver, 'revoke', (task) =>
+      task
+        .addRetry({ errors: [sfn.Errors.ALL], ...REVOKE_RETRY })
+        .addCatch(revokeFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
+    );
 
     const done = new sfn.Succeed(this, STATE.done);
     const unroutable = new sfn.Fail(this, STATE.unroutable, {
@@ -293,10 +343,12 @@ export class Workflow extends Construct {
 
     const targets: Record<Next, sfn.IChainable> = {
       'await-approval': awaitApproval,
-      grant,
-      'apply-extension': applyExtension,
+      grant: grant.choice,
+      'apply-extension': applyExtension.choice,
       'await-expiry': awaitExpiry,
-      revoke,
+      revoke: revoke.choice,
+      poll,
+      cleanup: cleanup.choice,
       done,
     };
     const route = new sfn.Choice(this, STATE.route);
@@ -307,10 +359,12 @@ export class Workflow extends Construct {
 
     for (const state of [
       awaitApproval,
-      grant,
-      applyExtension,
+      ...grant.tasks,
+      ...applyExtension.tasks,
       awaitExpiry,
-      revoke,
+      ...revoke.tasks,
+      ...cleanup.tasks,
+      poll,
       timeOut,
       grantFailed,
       revokeFailed,
@@ -348,6 +402,10 @@ export class Workflow extends Construct {
       ...STEP_FUNCTIONS.map((step) => ({
         id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(steps[step].fn)}.Arn>:*]`,
         reason: `Invoking the ${step} function's versions and aliases (CDK's LambdaInvoke grant); one function only.`,
+      })),
+      ...DRIVER_TYPES.map((type) => ({
+        id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(drivers[type].fn)}.Arn>:*]`,
+        reason: `Invoking the ${type} driver function's versions and aliases (CDK's LambdaInvoke grant); one function only.`,
       })),
     );
 

@@ -115,6 +115,8 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     flowVersion: flow.version,
     flow,
     units,
+    // checkOffered (in resolveUnits) found every unit's integration.
+    unitTypes: units.map((u) => ctx.integrations.get(u.integrationId)?.type ?? 'postgresql'),
     durationMinutes: input.durationMinutes,
     status: auto ? 'APPROVED' : 'PENDING',
     votes: [],

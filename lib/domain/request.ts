@@ -3,6 +3,7 @@ import { AccessUnit } from './bundle.ts';
 import { ChangeRecord, Channel, IsoDateTime, Slug, Subject } from './common.ts';
 import { AccessFlow } from './flow.ts';
 import { Identity } from './identity.ts';
+import { IntegrationType } from './integration.ts';
 
 export const RequestStatus = z.enum([
   'PENDING',
@@ -50,15 +51,42 @@ export const Extension = z.object({
 });
 export type Extension = z.infer<typeof Extension>;
 
-/** What an integration returned for one unit: enough to revoke it later. Secrets are sealed. */
+/** Target work a driver reported as still running ("pending, poll after N s"): the workflow waits, then asks again. */
+export const PendingWork = z.object({
+  action: z.enum(['grant', 'revoke']),
+  /** What the target is doing (e.g. "assignment IN_PROGRESS"), shown to people watching. */
+  reason: z.string().max(500),
+  /** Calls answered `pending` so far: bounded (lib/services/workflow.ts MAX_POLLS). */
+  polls: z.number().int().min(1),
+  since: IsoDateTime,
+  /** When to call the driver again. */
+  nextAt: IsoDateTime,
+});
+export type PendingWork = z.infer<typeof PendingWork>;
+
+/**
+ * One unit on its target, as the drivers reported it (lib/integrations/types.ts): enough to revoke it later.
+ * Secrets are sealed.
+ */
 export const UnitGrant = z.object({
   unit: AccessUnit,
-  /** Integration-specific, non-secret state (e.g. the PostgreSQL role name). */
+  /** Driver state, non-secret (e.g. the PostgreSQL role name; while pending, the driver's progress). */
   state: z.record(z.string(), z.unknown()),
-  /** Connection details shown to the grantee (no secret here). */
-  access: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-  /** The generated password, encrypted (compact JWE); erased at revoke. */
+  /**
+   * What the grantee is shown, tagged by kind (AccessView in lib/integrations/types.ts); requests granted before
+   * kinds existed hold the flat PostgreSQL shape (host, port, database, username).
+   */
+  access: z.record(z.string(), z.unknown()).optional(),
+  /** The generated password or custom secret, encrypted (compact JWE); erased at revoke. */
   sealedSecret: z.string().optional(),
+  /** Target work in progress (absent: the unit is granted, or revoked when `revoked` is set). */
+  pending: PendingWork.optional(),
+  /** The target no longer holds this unit for the request (or never did: another request's lease holds it on). */
+  revoked: z.boolean().optional(),
+  /** The expiry the target enforces for this unit (drivers that enforce it: PostgreSQL VALID UNTIL). */
+  enforcedExpiresAt: IsoDateTime.optional(),
+  /** Work a revoke asked for later (RevokeDone.cleanup): done by the execution after the request ended. */
+  cleanup: z.object({ dueAt: IsoDateTime, state: z.record(z.string(), z.unknown()) }).optional(),
 });
 export type UnitGrant = z.infer<typeof UnitGrant>;
 
@@ -72,6 +100,11 @@ export const AccessRequest = z.object({
   flow: AccessFlow,
   bundle: Slug.optional(),
   units: z.array(AccessUnit).min(1),
+  /**
+   * The integration type of each unit (same order), recorded at creation so the workflow picks each unit's driver
+   * function without reading the integration; absent on requests made before it was recorded.
+   */
+  unitTypes: z.array(IntegrationType).optional(),
   justification: z.string().max(2000).optional(),
   durationMinutes: z.number().int().positive(),
   status: RequestStatus,
@@ -122,12 +155,20 @@ export const AccessRequest = z.object({
 });
 export type AccessRequest = z.infer<typeof AccessRequest>;
 
-/** A lease reference-counts overlapping grants of one unit to one grantee (docs/architecture.md, "Overlapping grants"). */
+/**
+ * A lease reference-counts overlapping requests that share one target-side thing, named by the driver's lease key
+ * (e.g. an Identity Center assignment: instance, account, permission set, user; docs/architecture.md, "Overlapping
+ * grants"). When the last holder leaves, the same update marks it `revoking`: new holders are refused (retryable)
+ * until that revoke ends, so a revoke never deletes access a newer grant relies on.
+ */
 export const Lease = z.object({
-  grantee: Subject,
-  unit: AccessUnit,
+  key: z.string().min(1).max(1024),
   requestIds: z.array(z.string()).default([]),
-  version: z.number().int().positive(),
+  /** The request whose revoke is taking the thing away (set when the holder set emptied). */
+  revoking: z.string().optional(),
+  /** Whether Stint created the thing (false: it was there before, e.g. someone's standing access; never removed). */
+  owned: z.boolean().optional(),
+  version: z.number().int().min(0),
   lastChange: ChangeRecord,
 });
 export type Lease = z.infer<typeof Lease>;

@@ -4,7 +4,15 @@ import pg, { escapeIdentifier, escapeLiteral } from 'pg';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
-import { type GrantContext, GrantPermanentError, type GrantResult, type IntegrationDriver } from './types.ts';
+import {
+  type Capabilities,
+  type DriverContext,
+  type DriverState,
+  type GrantOutcome,
+  GrantPermanentError,
+  type IntegrationDriver,
+  type RevokeOutcome,
+} from './types.ts';
 
 /**
  * PostgreSQL: each request gets its own LOGIN role with a generated password, `VALID UNTIL` its expiry (so
@@ -88,7 +96,7 @@ export async function scramVerifier(password: string, iterations = 4096): Promis
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
-function parseConfig(ctx: GrantContext): PostgresConfig {
+function parseConfig(ctx: DriverContext): PostgresConfig {
   const parsed = PostgresConfig.safeParse(ctx.integration.config);
   if (!parsed.success)
     throw new GrantPermanentError(
@@ -97,11 +105,12 @@ function parseConfig(ctx: GrantContext): PostgresConfig {
   return parsed.data;
 }
 
-function parseAdminSecret(ctx: GrantContext): AdminSecret {
+function parseAdminSecret(ctx: DriverContext): AdminSecret {
   const problem = `integration ${ctx.integration.id}: the admin secret is not JSON {"username","password"}`;
+  if (ctx.admin.secret === undefined) throw new GrantPermanentError(`${problem} (the integration names no secretRef)`);
   let json: unknown;
   try {
-    json = JSON.parse(ctx.adminSecret);
+    json = JSON.parse(ctx.admin.secret);
   } catch {
     // JSON.parse's message quotes the input: never pass it on.
     throw new GrantPermanentError(problem);
@@ -120,7 +129,7 @@ function sslOptions(cfg: PostgresConfig): pg.ClientConfig['ssl'] {
 }
 
 /** One client per operation, with timeouts; always closed. SQL errors that retrying cannot fix become permanent. */
-async function withClient<T>(ctx: GrantContext, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(ctx: DriverContext, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const cfg = parseConfig(ctx);
   const admin = parseAdminSecret(ctx);
   const client = new pg.Client({
@@ -176,7 +185,7 @@ async function findRole(client: pg.Client, role: string): Promise<RoleRow | unde
   return rows[0];
 }
 
-function assertManaged(ctx: GrantContext, role: string, row: RoleRow): void {
+function assertManaged(ctx: DriverContext, role: string, row: RoleRow): void {
   if (!row.comment?.startsWith(MARKER))
     throw new GrantPermanentError(
       `integration ${ctx.integration.id}: role ${role} exists but was not created by Stint; refusing to touch it`,
@@ -184,12 +193,12 @@ function assertManaged(ctx: GrantContext, role: string, row: RoleRow): void {
 }
 
 /** The role to act on: the one grant recorded, else (grant crashed before recording) the one it would create. */
-function roleOf(ctx: GrantContext, state: Record<string, unknown>): string {
+function roleOf(ctx: DriverContext, state: DriverState): string {
   const parsed = PostgresState.safeParse(state);
   return parsed.success ? parsed.data.role : roleNameFor(ctx.requestId, ctx.unit);
 }
 
-async function grant(ctx: GrantContext): Promise<GrantResult> {
+async function grant(ctx: DriverContext): Promise<GrantOutcome> {
   const cfg = parseConfig(ctx);
   const role = roleNameFor(ctx.requestId, ctx.unit);
   const database = ctx.unit.resource;
@@ -243,8 +252,11 @@ async function grant(ctx: GrantContext): Promise<GrantResult> {
   });
 
   return {
+    status: 'done',
     state: { role },
     access: {
+      kind: 'database',
+      engine: 'postgresql',
       host: cfg.publicHost ?? cfg.host,
       port: cfg.publicPort ?? cfg.port,
       database,
@@ -254,7 +266,7 @@ async function grant(ctx: GrantContext): Promise<GrantResult> {
   };
 }
 
-async function revoke(ctx: GrantContext, state: Record<string, unknown>): Promise<void> {
+async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOutcome> {
   const cfg = parseConfig(ctx);
   const role = roleOf(ctx, state);
   const r = escapeIdentifier(role);
@@ -285,7 +297,7 @@ async function revoke(ctx: GrantContext, state: Record<string, unknown>): Promis
     );
     return { oid: existing.oid, names: deps.map((row) => row.name) };
   });
-  if (databases === undefined) return;
+  if (databases === undefined) return { status: 'done' };
 
   for (const database of databases.names) {
     await withClient(ctx, database, async (client) => {
@@ -299,9 +311,10 @@ async function revoke(ctx: GrantContext, state: Record<string, unknown>): Promis
     // A session that was authenticating while LOGIN was being removed.
     await terminateSessions(ctx, client, databases.oid);
   });
+  return { status: 'done' };
 }
 
-async function terminateSessions(ctx: GrantContext, client: pg.Client, oid: string): Promise<void> {
+async function terminateSessions(ctx: DriverContext, client: pg.Client, oid: string): Promise<void> {
   const result = await select(
     client,
     z.object({ ended: z.boolean() }),
@@ -313,7 +326,7 @@ async function terminateSessions(ctx: GrantContext, client: pg.Client, oid: stri
     throw new Error(`integration ${ctx.integration.id}: a session of the granted role did not end in time`);
 }
 
-async function extend(ctx: GrantContext, state: Record<string, unknown>): Promise<void> {
+async function extend(ctx: DriverContext, state: DriverState): Promise<void> {
   const cfg = parseConfig(ctx);
   const role = roleOf(ctx, state);
   await withClient(ctx, cfg.database, async (client) => {
@@ -327,7 +340,7 @@ async function extend(ctx: GrantContext, state: Record<string, unknown>): Promis
   });
 }
 
-async function verify(ctx: GrantContext, state: Record<string, unknown>): Promise<{ present: boolean }> {
+async function verify(ctx: DriverContext, state: DriverState): Promise<{ present: boolean }> {
   const cfg = parseConfig(ctx);
   const role = roleOf(ctx, state);
   return await withClient(ctx, cfg.database, async (client) => {
@@ -336,10 +349,21 @@ async function verify(ctx: GrantContext, state: Record<string, unknown>): Promis
   });
 }
 
+/** What PostgreSQL can promise: revoke terminates the role's backends; VALID UNTIL ends logins on time. */
+export const POSTGRESQL_CAPABILITIES: Capabilities = {
+  endsLiveSessions: true,
+  residualSessionSeconds: 0,
+  targetEnforcesExpiry: true,
+  issuesCredentials: false,
+};
+
 export const postgresqlDriver: IntegrationDriver = {
   type: 'postgresql',
-  perRequestPrincipal: true,
   configSchema: PostgresConfig,
+  needsSecret: true,
+  capabilities: POSTGRESQL_CAPABILITIES,
+  // Each request gets its own role: nothing is shared with other requests.
+  leaseKeys: () => [],
   grant,
   revoke,
   extend,

@@ -14,9 +14,17 @@ export function driverFor(type: IntegrationType): IntegrationDriver {
   return driver;
 }
 
-/** Checks an integration's type-specific config; the error names `config.<field>`. */
+/**
+ * Checks an integration's type-specific config and that it names an admin secret when its driver needs one; the
+ * error names `config.<field>` or `secretRef`. Only the admin API imports this registry (every driver with it):
+ * the workflow's driver functions import their own driver only.
+ */
 export function validateIntegrationConfig(input: IntegrationInput): void {
-  const parsed = driverFor(input.type).configSchema.safeParse(input.config);
+  const driver = driverFor(input.type);
+  if (driver.needsSecret && input.secretRef === undefined) {
+    throw new ValidationError(`a ${input.type} integration needs secretRef (its admin credential)`, 'secretRef');
+  }
+  const parsed = driver.configSchema.safeParse(input.config);
   if (parsed.success) return;
   const issues = parsed.error.issues.map((issue) => {
     // An unknown key is reported on the object itself: name the key instead.

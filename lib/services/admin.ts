@@ -73,8 +73,10 @@ export class AdminService {
 
   async putIntegration(id: string, input: IntegrationInput, who: Identity, channel: Channel): Promise<Integration> {
     this.requireAdmin(who);
-    const secretRefProblem = integrationSecretRefProblem(input.secretRef, this.deps.secretRefMode);
-    if (secretRefProblem !== undefined) throw new ValidationError(`secretRef ${secretRefProblem}`, 'body.secretRef');
+    if (input.secretRef !== undefined) {
+      const secretRefProblem = integrationSecretRefProblem(input.secretRef, this.deps.secretRefMode);
+      if (secretRefProblem !== undefined) throw new ValidationError(`secretRef ${secretRefProblem}`, 'body.secretRef');
+    }
     try {
       validateIntegrationConfig(input);
     } catch (error) {

@@ -1,7 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { config } from '#lib/config.ts';
 import { defaultDirectory } from '#lib/directory/default.ts';
-import { driverFor } from '#lib/integrations/registry.ts';
 import { integrationSecretResolver, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import { ScimService } from '#lib/scim/service.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
@@ -56,7 +55,12 @@ export const workflow = lazy(
     new WorkflowService({
       store: store(),
       executions: executions(),
-      driverFor,
+      directory: {
+        accounts: async (userId) => (await directory().userById(userId))?.accounts ?? [],
+        link: async (userId, account) => {
+          await directory().linkAccount(userId, account);
+        },
+      },
       resolveSecret: integrationSecretResolver(secretRefMode),
       seal: async (plain) => sealSecret(plain, await credentialsKey()),
     }),

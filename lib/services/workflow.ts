@@ -1,24 +1,51 @@
+import { createHash } from 'node:crypto';
+import type { ChatAccount } from '#lib/directory/types.ts';
+import type { AccessUnit } from '#lib/domain/bundle.ts';
 import type { Channel } from '#lib/domain/common.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
 import type { IntegrationType } from '#lib/domain/integration.ts';
 import { abandonGrant, changeStatus, failRevoke } from '#lib/domain/lifecycle.ts';
-import type { AccessRequest, UnitGrant } from '#lib/domain/request.ts';
-import type { GrantContext, IntegrationDriver } from '#lib/integrations/types.ts';
+import type { AccessRequest, PendingWork, UnitGrant } from '#lib/domain/request.ts';
+import { isTerminal as isTerminalStatus } from '#lib/domain/transitions.ts';
+import {
+  type DriverContext,
+  type DriverState,
+  GrantPermanentError,
+  type IntegrationDriver,
+  type Pending,
+} from '#lib/integrations/types.ts';
 import { logger } from '#lib/observability/logger.ts';
-import type { Store } from '#lib/store/store.ts';
+import { LeaseBusyError, type Store } from '#lib/store/store.ts';
 import { type LoadOutput, MAX_WAIT_SECONDS, type Next, type RegisterTokenInput } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 
 export type WorkflowDeps = {
   store: Store;
   executions: Executions;
-  driverFor: (type: IntegrationType) => IntegrationDriver;
   resolveSecret: (ref: string) => Promise<string>;
   seal: (plain: string) => Promise<string>;
+  /** The grantee's linked accounts, for drivers that look the grantee up on the target (Identity Center). */
+  directory?: {
+    accounts(userId: string): Promise<ChatAccount[]>;
+    link(userId: string, account: ChatAccount): Promise<void>;
+  };
   now?: () => Date;
 };
 
 const CHANNEL: Channel = 'workflow';
+
+/**
+ * A driver answering "pending" is asked again at most this many times per unit and action. With the drivers'
+ * backoff (capped at 30 s for Identity Center) that is well over 20 minutes of target-side work, and an
+ * execution's history stays far below Step Functions' 25,000 events (each poll adds about 16).
+ */
+export const MAX_POLLS = 60;
+/** A lease another request is revoking: ask again after this long. */
+export const LEASE_BUSY_POLL_SECONDS = 5;
+/** A driver's pending answer is asked again no sooner than 1 s and no later than this. */
+const MAX_POLL_SECONDS = 300;
+/** A cleanup that keeps failing is retried this many times (backing off), then given up with an error log. */
+export const MAX_CLEANUP_ATTEMPTS = 5;
 
 function secondsUntil(iso: string, now: Date): number {
   return Math.ceil((Date.parse(iso) - now.getTime()) / 1000);
@@ -30,7 +57,9 @@ function waitFor(seconds: number): number {
 
 /**
  * The state machine's steps. Each takes the request id, reads the request and acts on what the data says
- * (the state machine is a function of the data: docs/architecture.md), so repeating any step, or restarting the whole execution, is harmless.
+ * (the state machine is a function of the data: docs/architecture.md), so repeating any step, or restarting the
+ * whole execution, is harmless. The target-side steps (grant, applyExtension, revoke, cleanup) run in the driver
+ * function of one integration type and work on that type's units; Load routes to the next type with work left.
  */
 export class WorkflowService {
   private readonly now: () => Date;
@@ -49,13 +78,30 @@ export class WorkflowService {
     };
   }
 
+  private change(action: string) {
+    return { ...this.actor(action), at: this.now().toISOString() };
+  }
+
   async load(requestId: string): Promise<LoadOutput> {
     const request = await this.deps.store.getRequest(requestId);
     if (request === undefined) {
       logger.warn('execution for a missing request', { requestId });
-      return { next: 'done', waitSeconds: 1, version: 0 };
+      return { next: 'done', waitSeconds: 1, version: 0, driver: 'postgresql' };
     }
-    return { ...route(request, this.now()), version: request.version };
+    const types = await this.unitTypes(request);
+    return { ...route(request, types, this.now()), version: request.version };
+  }
+
+  /** Each unit's integration type: recorded on the request, else (requests made before it was) read once. */
+  private async unitTypes(request: AccessRequest): Promise<IntegrationType[]> {
+    if (request.unitTypes !== undefined && request.unitTypes.length === request.units.length) return request.unitTypes;
+    const ids = [...new Set(request.units.map((u) => u.integrationId))];
+    const found = new Map<string, IntegrationType>();
+    for (const id of ids) {
+      const integration = await this.deps.store.getIntegration(id, { includeDeleted: true });
+      if (integration !== undefined) found.set(id, integration.type);
+    }
+    return request.units.map((u) => found.get(u.integrationId) ?? 'postgresql');
   }
 
   /**
@@ -84,15 +130,20 @@ export class WorkflowService {
   private async context(
     request: AccessRequest,
     index: number,
-    expiresAt: Date,
-    purpose: 'grant' | 'cleanup' = 'grant',
-  ): Promise<{ ctx: GrantContext; driver: IntegrationDriver }> {
+    driver: IntegrationDriver,
+    purpose: 'grant' | 'cleanup',
+  ): Promise<DriverContext> {
     const unit = request.units[index];
     if (unit === undefined) throw new Error(`request ${request.id} has no unit ${index}`);
     // Taking access away must keep working after an admin deleted the integration or edited its resources.
     const cleanup = purpose === 'cleanup';
     const integration = await this.deps.store.getIntegration(unit.integrationId, { includeDeleted: cleanup });
     if (integration === undefined) throw new Error(`integration ${unit.integrationId} no longer exists`);
+    if (integration.type !== driver.type) {
+      throw new GrantPermanentError(
+        `integration ${integration.id} is of type ${integration.type}, not ${driver.type}: it cannot change type under a request`,
+      );
+    }
     let resource = integration.resources.find((r) => r.id === unit.resource);
     let permission = resource?.permissions.find((p) => p.id === unit.permission);
     if (cleanup) {
@@ -102,60 +153,125 @@ export class WorkflowService {
     if (resource === undefined || permission === undefined) {
       throw new Error(`integration ${unit.integrationId} no longer offers ${unit.permission} on ${unit.resource}`);
     }
-    const driver = this.deps.driverFor(integration.type);
-    const adminSecret = await this.deps.resolveSecret(integration.secretRef);
+    const secret =
+      integration.secretRef === undefined ? undefined : await this.deps.resolveSecret(integration.secretRef);
+    const grantee = request.grantee;
+    const directory = this.deps.directory;
     return {
-      driver,
-      ctx: {
-        requestId: request.id,
-        grantee: request.grantee,
-        integration,
-        unit,
-        resource,
-        permission,
-        expiresAt,
-        adminSecret,
+      requestId: request.id,
+      idempotencyKey: idempotencyKey(request.id, unit),
+      grantee,
+      integration,
+      unit,
+      resource,
+      permission,
+      expiresAt: new Date(request.expiresAt ?? this.now().toISOString()),
+      admin: secret === undefined ? {} : { secret },
+      directory: {
+        accounts: async () => (directory === undefined ? [] : directory.accounts(grantee.sub)),
+        link: async (account) => {
+          if (directory !== undefined) await directory.link(grantee.sub, account);
+        },
       },
+      now: this.now(),
     };
   }
 
-  /** APPROVED → GRANTING → grant every unit (recording each as it lands) → ACTIVE. */
-  async grant(requestId: string): Promise<void> {
+  /** Replaces (or adds) the unit's entry in `grants`, while the request is still in `status`. */
+  private async record(requestId: string, status: AccessRequest['status'], grant: UnitGrant): Promise<AccessRequest> {
+    const { request } = await this.deps.store.updateRequest(requestId, (current) => {
+      if (current.status !== status) return null;
+      const others = current.grants.filter((g) => !sameUnit(g.unit, grant.unit));
+      return { ...current, grants: [...others, grant] };
+    });
+    return request;
+  }
+
+  private pendingWork(previous: PendingWork | undefined, action: PendingWork['action'], outcome: Pending): PendingWork {
+    const polls = (previous?.action === action ? previous.polls : 0) + 1;
+    const now = this.now();
+    const seconds = Math.min(Math.max(Math.ceil(outcome.pollAfterSeconds), 1), MAX_POLL_SECONDS);
+    return {
+      action,
+      reason: outcome.reason.slice(0, 500),
+      polls,
+      since: previous?.action === action ? previous.since : now.toISOString(),
+      nextAt: new Date(now.getTime() + seconds * 1000).toISOString(),
+    };
+  }
+
+  /**
+   * APPROVED → GRANTING → grant this driver's units (recording each outcome as it lands; a pending one is asked
+   * again after the state machine's Poll wait) → ACTIVE once every unit of every type is granted.
+   */
+  async grant(requestId: string, driver: IntegrationDriver): Promise<void> {
     const { store } = this.deps;
-    const { request: granting } = await store.updateRequest(requestId, (current) => {
+    let { request } = await store.updateRequest(requestId, (current) => {
       if (current.status !== 'APPROVED') return null;
       const expiresAt = new Date(this.now().getTime() + current.durationMinutes * 60_000).toISOString();
       return changeStatus(current, 'GRANTING', this.actor('grant'), { expiresAt });
     });
-    if (granting.status !== 'GRANTING') return; // someone else moved it on; Load routes
-    const expiresAt = new Date(granting.expiresAt ?? this.now().toISOString());
-    const grants: UnitGrant[] = [...granting.grants];
-    for (const [index, unit] of granting.units.entries()) {
-      if (grants.some((g) => sameUnit(g.unit, unit))) continue;
-      const { ctx, driver } = await this.context(granting, index, expiresAt);
-      await store.addLeaseHolder(granting.grantee.sub, unit, granting.id, {
-        ...this.actor('lease-add'),
-        at: this.now().toISOString(),
-      });
-      const result = await driver.grant(ctx);
-      const grant: UnitGrant = {
+    if (request.status !== 'GRANTING') return; // someone else moved it on; Load routes
+    const types = await this.unitTypes(request);
+    for (const [index, unit] of request.units.entries()) {
+      if (types[index] !== driver.type) continue;
+      const existing = request.grants.find((g) => sameUnit(g.unit, unit));
+      if (existing !== undefined && existing.pending === undefined) continue; // granted
+      if (existing?.pending !== undefined && Date.parse(existing.pending.nextAt) > this.now().getTime()) continue;
+      const ctx = await this.context(request, index, driver, 'grant');
+      const key = singleLeaseKey(driver, ctx);
+      if (key !== undefined) {
+        try {
+          const lease = await store.addLeaseHolder(key, request.id, this.change('lease-add'));
+          ctx.lease = {
+            soleHolder: lease.requestIds.length === 1,
+            ...(lease.owned === undefined ? {} : { owned: lease.owned }),
+          };
+        } catch (error) {
+          if (!(error instanceof LeaseBusyError)) throw error;
+          const busy: Pending = {
+            status: 'pending',
+            state: existing?.state ?? {},
+            pollAfterSeconds: LEASE_BUSY_POLL_SECONDS,
+            reason: 'another request is revoking the same access on the target',
+          };
+          request = await this.record(requestId, 'GRANTING', {
+            unit,
+            state: busy.state,
+            pending: this.pendingWork(existing?.pending, 'grant', busy),
+          });
+          continue;
+        }
+      }
+      const outcome = await driver.grant(ctx, existing?.pending === undefined ? undefined : existing.state);
+      if (key !== undefined && outcome.owned !== undefined && ctx.lease?.owned === undefined) {
+        await store.setLeaseOwned(key, outcome.owned, this.change('lease-owned'));
+      }
+      if (outcome.status === 'pending') {
+        const pending = this.pendingWork(existing?.pending, 'grant', outcome);
+        if (pending.polls > MAX_POLLS) {
+          throw new GrantPermanentError(
+            `integration ${ctx.integration.id}: the target did not finish granting after ${MAX_POLLS} checks since ${pending.since} (last: ${outcome.reason})`,
+          );
+        }
+        request = await this.record(requestId, 'GRANTING', { unit, state: outcome.state, pending });
+        continue;
+      }
+      request = await this.record(requestId, 'GRANTING', {
         unit,
-        state: result.state,
-        ...(result.access === undefined ? {} : { access: result.access }),
-        ...(result.secret === undefined ? {} : { sealedSecret: await this.deps.seal(result.secret) }),
-      };
-      grants.push(grant);
-      await store.updateRequest(requestId, (current) =>
-        current.status === 'GRANTING' ? { ...current, grants: [...grants] } : null,
-      );
+        state: outcome.state,
+        ...(outcome.access === undefined ? {} : { access: outcome.access }),
+        ...(outcome.secret === undefined ? {} : { sealedSecret: await this.deps.seal(outcome.secret) }),
+        enforcedExpiresAt: ctx.expiresAt.toISOString(),
+      });
     }
     await store.updateRequest(requestId, (current) => {
       if (current.status !== 'GRANTING') return null;
-      const grantedAt = this.now();
-      const finalExpiry = current.expiresAt ?? expiresAt.toISOString();
+      const done = current.units.every((u) => current.grants.some((g) => sameUnit(g.unit, u) && g.pending === undefined));
+      if (!done) return null; // pending units, or units of another type: Load routes
+      const finalExpiry = current.expiresAt ?? this.now().toISOString();
       return changeStatus(current, 'ACTIVE', this.actor('activate'), {
-        grants,
-        grantedAt: grantedAt.toISOString(),
+        grantedAt: this.now().toISOString(),
         expiresAt: finalExpiry,
         enforcedExpiresAt: finalExpiry,
       });
@@ -163,89 +279,108 @@ export class WorkflowService {
   }
 
   /**
-   * Grant gave up: undo whatever landed (nothing left behind on the target), then FAILED with the reason. When the
-   * undo fails, the request goes to REVOKING (`endReason: 'failed'`, the reason recorded): the revoke path retries
-   * the undo for hours, raises the alarm if it keeps failing, and ends the request FAILED once the target is clean.
+   * Grant gave up (a permanent error, or retries exhausted): the request goes to the revoke path with the reason
+   * (REVOKING, `endReason: 'failed'`), which undoes every unit through its driver (nothing left behind on the
+   * target), retries for hours, raises the alarm if it keeps failing, and ends the request FAILED.
    */
   async grantFailed(requestId: string, error: { Error: string; Cause?: string }): Promise<void> {
-    const request = await this.deps.store.getRequest(requestId);
-    if (request === undefined || (request.status !== 'GRANTING' && request.status !== 'APPROVED')) return;
     const reason = failureReason(error);
-    try {
-      await this.undoUnits(
-        request,
-        request.units.map((_, i) => i),
-        true,
-      );
-    } catch (undoError) {
-      logger.warn('undoing a failed grant failed; handing it to the revoke path', {
-        requestId,
-        error: undoError instanceof Error ? undoError.name : 'unknown',
-      });
-      await this.deps.store.updateRequest(requestId, (current) =>
-        current.status === 'GRANTING' || current.status === 'APPROVED'
-          ? abandonGrant(current, { ...this.actor('abandon-grant', reason), reason })
-          : null,
-      );
-      return;
-    }
-    await this.deps.store.updateRequest(requestId, (current) => {
-      if (current.status === 'APPROVED') current = changeStatus(current, 'GRANTING', this.actor('grant'));
-      if (current.status !== 'GRANTING') return null;
-      return changeStatus(current, 'FAILED', this.actor('fail', reason), {
-        failureReason: reason,
-        grants: current.grants.map(eraseSecret),
-      });
-    });
+    await this.deps.store.updateRequest(requestId, (current) =>
+      current.status === 'GRANTING' || current.status === 'APPROVED'
+        ? abandonGrant(current, { ...this.actor('abandon-grant', reason), reason })
+        : null,
+    );
   }
 
-  /** Move the target-side expiry (VALID UNTIL) to the extended expiresAt. */
-  async applyExtension(requestId: string): Promise<void> {
-    const request = await this.deps.store.getRequest(requestId);
+  /** Move the target-side expiry of this driver's units to the extended expiresAt. */
+  async applyExtension(requestId: string, driver: IntegrationDriver): Promise<void> {
+    let request = await this.deps.store.getRequest(requestId);
     if (request === undefined || request.status !== 'ACTIVE' || request.expiresAt === undefined) return;
     const expiresAt = request.expiresAt;
-    for (const [index, grant] of request.grants.entries()) {
-      const unitIndex = request.units.findIndex((u) => sameUnit(u, grant.unit));
-      const { ctx, driver } = await this.context(
-        request,
-        unitIndex < 0 ? index : unitIndex,
-        new Date(expiresAt),
-        'cleanup',
-      );
+    const types = await this.unitTypes(request);
+    for (const [index, unit] of request.units.entries()) {
+      if (types[index] !== driver.type) continue;
+      const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+      if (grant === undefined || grant.enforcedExpiresAt === expiresAt) continue;
+      const ctx = await this.context(request, index, driver, 'cleanup');
       await driver.extend(ctx, grant.state);
+      request = await this.record(requestId, 'ACTIVE', { ...grant, enforcedExpiresAt: expiresAt });
     }
     await this.deps.store.updateRequest(requestId, (current) =>
-      current.status === 'ACTIVE' && current.expiresAt === expiresAt
+      current.status === 'ACTIVE' &&
+      current.expiresAt === expiresAt &&
+      current.grants.every((g) => g.enforcedExpiresAt === expiresAt)
         ? { ...current, enforcedExpiresAt: expiresAt }
         : null,
     );
   }
 
   /**
-   * ACTIVE → REVOKING (once expiresAt has passed; REVOKING already when someone revoked early) → revoke every unit
-   * → EXPIRED | REVOKED, or FAILED when it undoes a grant that failed (`endReason: 'failed'`). An ACTIVE grant whose
-   * expiry lies ahead (extended since Load) is left alone.
+   * ACTIVE → REVOKING (once expiresAt has passed; REVOKING already when someone revoked early) → revoke this
+   * driver's units → once every unit of every type is revoked: EXPIRED | REVOKED, or FAILED when it undoes a grant
+   * that failed (`endReason: 'failed'`). An ACTIVE grant whose expiry lies ahead (extended since Load) is left alone.
+   * A shared target-side thing (a lease) is taken away only by the request that leaves it empty; a per-request
+   * principal always is.
    */
-  async revoke(requestId: string): Promise<void> {
+  async revoke(requestId: string, driver: IntegrationDriver): Promise<void> {
     const { store } = this.deps;
-    const { request } = await store.updateRequest(requestId, (current) => {
+    let { request } = await store.updateRequest(requestId, (current) => {
       if (current.status !== 'ACTIVE') return null;
       // Extended after Load routed here: the time is not up; Load routes to apply-extension and waits again.
       if (current.expiresAt !== undefined && Date.parse(current.expiresAt) > this.now().getTime()) return null;
       return changeStatus(current, 'REVOKING', this.actor('revoke', 'the grant expired'), { endReason: 'expired' });
     });
     if (request.status !== 'REVOKING') return;
-    // Undoing a grant that failed: every unit, recorded or not (a driver may have created something, then failed).
-    const abandoned = request.endReason === 'failed';
-    await this.undoUnits(
-      request,
-      abandoned
-        ? request.units.map((_, i) => i)
-        : request.grants.map((g) => request.units.findIndex((u) => sameUnit(u, g.unit))),
-      abandoned,
-    );
+    const types = await this.unitTypes(request);
+    for (const [index, unit] of request.units.entries()) {
+      if (types[index] !== driver.type) continue;
+      if (!needsRevoke(request, unit)) continue;
+      const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+      if (grant?.pending?.action === 'revoke' && Date.parse(grant.pending.nextAt) > this.now().getTime()) continue;
+      const ctx = await this.context(request, index, driver, 'cleanup');
+      const key = singleLeaseKey(driver, ctx);
+      const base: UnitGrant = grant ?? { unit, state: {} };
+      if (key !== undefined) {
+        const lease = await store.removeLeaseHolder(key, request.id, this.change('lease-remove'));
+        if (lease.revoking !== request.id) {
+          logger.info('unit still held by another request (or never held); target left as is', {
+            requestId: request.id,
+            holders: lease.requestIds.length,
+          });
+          request = await this.record(requestId, 'REVOKING', { ...withoutPending(base), revoked: true });
+          continue;
+        }
+        ctx.lease = { soleHolder: true, ...(lease.owned === undefined ? {} : { owned: lease.owned }) };
+      }
+      const outcome = await driver.revoke(ctx, base.state);
+      if (outcome.status === 'pending') {
+        const pending = this.pendingWork(base.pending, 'revoke', outcome);
+        if (pending.polls > MAX_POLLS) {
+          // Retried by the state machine for hours, then REVOKE_FAILED and the alarm: revocation is never dropped.
+          throw new Error(
+            `integration ${ctx.integration.id}: the target did not finish revoking after ${MAX_POLLS} checks since ${pending.since} (last: ${outcome.reason})`,
+          );
+        }
+        request = await this.record(requestId, 'REVOKING', { ...base, state: outcome.state, pending });
+        continue;
+      }
+      if (key !== undefined) await store.finishLeaseRevoke(key, request.id, this.change('lease-free'));
+      const cleanup =
+        outcome.cleanup === undefined
+          ? undefined
+          : {
+              dueAt: new Date(this.now().getTime() + Math.max(outcome.cleanup.afterSeconds, 0) * 1000).toISOString(),
+              state: outcome.cleanup.state,
+            };
+      request = await this.record(requestId, 'REVOKING', {
+        ...withoutPending(eraseSecret(base)),
+        revoked: true,
+        ...(cleanup === undefined ? {} : { cleanup }),
+      });
+    }
     await store.updateRequest(requestId, (current) => {
       if (current.status !== 'REVOKING') return null;
+      if (current.units.some((u) => needsRevoke(current, u))) return null; // pending, or another type's units left
       if (current.endReason === 'failed') {
         return changeStatus(current, 'FAILED', this.actor('fail', current.failureReason), {
           grants: current.grants.map(eraseSecret),
@@ -267,44 +402,76 @@ export class WorkflowService {
   }
 
   /**
-   * Revoke units on their targets. A shared principal is revoked only when no other request holds the
-   * same unit (the lease); a per-request principal is always revoked.
+   * The cleanups revokes asked for (e.g. removing a deny statement once no session it denies can still be
+   * valid), once due. A cleanup that fails is retried with backoff and given up after MAX_CLEANUP_ATTEMPTS (logged
+   * as an error): what it removes only denies sessions of an ended request.
    */
-  private async undoUnits(request: AccessRequest, indexes: number[], evenUnrecorded: boolean): Promise<void> {
-    const { store } = this.deps;
-    for (const index of indexes) {
-      const unit = request.units[index];
-      if (unit === undefined) continue;
+  async cleanup(requestId: string, driver: IntegrationDriver): Promise<void> {
+    let request = await this.deps.store.getRequest(requestId);
+    if (request === undefined || !isTerminalStatus(request.status)) return;
+    const types = await this.unitTypes(request);
+    for (const [index, unit] of request.units.entries()) {
+      if (types[index] !== driver.type) continue;
       const grant = request.grants.find((g) => sameUnit(g.unit, unit));
-      if (grant === undefined && !evenUnrecorded) continue;
-      const { ctx, driver } = await this.context(
-        request,
-        index,
-        new Date(request.expiresAt ?? this.now().toISOString()),
-        'cleanup',
-      );
-      const lease = await store.removeLeaseHolder(request.grantee.sub, unit, request.id, {
-        ...this.actor('lease-remove'),
-        at: this.now().toISOString(),
-      });
-      if (driver.perRequestPrincipal || lease.requestIds.length === 0) {
-        await driver.revoke(ctx, grant?.state ?? {});
-      } else {
-        logger.info('unit still held by another request; target left as is', {
-          requestId: request.id,
-          holders: lease.requestIds.length,
-        });
+      const due = grant?.cleanup;
+      if (grant === undefined || due === undefined || Date.parse(due.dueAt) > this.now().getTime()) continue;
+      const { cleanup: _done, ...rest } = grant;
+      let next: UnitGrant = rest;
+      try {
+        if (driver.cleanup !== undefined) {
+          await driver.cleanup(await this.context(request, index, driver, 'cleanup'), due.state);
+        }
+      } catch (error) {
+        const attempts = (typeof due.state.attempts === 'number' ? due.state.attempts : 0) + 1;
+        if (attempts >= MAX_CLEANUP_ATTEMPTS) {
+          logger.error('cleanup after revoke kept failing; given up', {
+            requestId,
+            integrationId: unit.integrationId,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        } else {
+          const retryAt = new Date(this.now().getTime() + 60_000 * 2 ** attempts).toISOString();
+          next = { ...rest, cleanup: { dueAt: retryAt, state: { ...due.state, attempts } } };
+        }
       }
+      request = await this.record(requestId, request.status, next);
     }
   }
 }
 
-function sameUnit(a: { integrationId: string; resource: string; permission: string }, b: typeof a): boolean {
+/** A per-request principal has none; a shared thing one key (several keys per unit are not supported). */
+function singleLeaseKey(driver: IntegrationDriver, ctx: DriverContext): string | undefined {
+  const keys = driver.leaseKeys(ctx);
+  if (keys.length > 1) throw new GrantPermanentError(`driver ${driver.type} named ${keys.length} lease keys for one unit`);
+  return keys[0];
+}
+
+/** Stable for (request, unit), ≤ 64 characters: target APIs that take a client token get it. */
+export function idempotencyKey(requestId: string, unit: AccessUnit): string {
+  return createHash('sha256')
+    .update([requestId, unit.integrationId, unit.resource, unit.permission].join('\0'))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** Whether the revoke path still has to take this unit away (every unit when undoing a failed grant). */
+function needsRevoke(request: AccessRequest, unit: AccessUnit): boolean {
+  const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+  if (grant === undefined) return request.endReason === 'failed';
+  return grant.revoked !== true;
+}
+
+function sameUnit(a: AccessUnit, b: AccessUnit): boolean {
   return a.integrationId === b.integrationId && a.resource === b.resource && a.permission === b.permission;
 }
 
 function eraseSecret(grant: UnitGrant): UnitGrant {
   const { sealedSecret: _erased, ...rest } = grant;
+  return rest;
+}
+
+function withoutPending(grant: UnitGrant): UnitGrant {
+  const { pending: _done, ...rest } = grant;
   return rest;
 }
 
@@ -327,26 +494,95 @@ export function failureReason(error: { Error: string; Cause?: string }): string 
   return `${error.Error}: ${message}`.slice(0, 2000);
 }
 
+type Route = { next: Next; waitSeconds: number; driver: IntegrationType };
+
+/**
+ * The next target-side step for `action`: the first unit with work due now (its type's driver function does it),
+ * else a Poll wait until the earliest pending unit is due. `undefined` when no unit has work left.
+ */
+function nextUnitWork(
+  request: AccessRequest,
+  types: IntegrationType[],
+  now: Date,
+  hasWork: (unit: AccessUnit, grant: UnitGrant | undefined) => boolean,
+  dueAt: (grant: UnitGrant | undefined) => string | undefined,
+  next: Next,
+): Route | undefined {
+  let earliest: { at: number; driver: IntegrationType } | undefined;
+  for (const [index, unit] of request.units.entries()) {
+    const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+    if (!hasWork(unit, grant)) continue;
+    const driver = types[index] ?? 'postgresql';
+    const at = dueAt(grant);
+    if (at === undefined || Date.parse(at) <= now.getTime()) return { next, waitSeconds: 1, driver };
+    if (earliest === undefined || Date.parse(at) < earliest.at) earliest = { at: Date.parse(at), driver };
+  }
+  if (earliest === undefined) return undefined;
+  return { next: 'poll', waitSeconds: waitFor(Math.ceil((earliest.at - now.getTime()) / 1000)), driver: earliest.driver };
+}
+
 /** Where the data says the execution should go next. */
-export function route(request: AccessRequest, now: Date): { next: Next; waitSeconds: number } {
+export function route(request: AccessRequest, types: IntegrationType[], now: Date): Route {
+  const first = types[0] ?? 'postgresql';
+  const pendingAt = (action: PendingWork['action']) => (g: UnitGrant | undefined) =>
+    g?.pending?.action === action ? g.pending.nextAt : undefined;
   switch (request.status) {
     case 'PENDING':
       return {
         next: 'await-approval',
         waitSeconds: waitFor(secondsUntil(request.approvalDeadline ?? now.toISOString(), now)),
+        driver: first,
       };
     case 'APPROVED':
+      return { next: 'grant', waitSeconds: 1, driver: first };
     case 'GRANTING':
-      return { next: 'grant', waitSeconds: 1 };
+      return (
+        nextUnitWork(
+          request,
+          types,
+          now,
+          (_, g) => g === undefined || g.pending !== undefined,
+          pendingAt('grant'),
+          'grant',
+        ) ?? { next: 'grant', waitSeconds: 1, driver: first } // all granted: the step activates
+      );
     case 'ACTIVE': {
       const left = secondsUntil(request.expiresAt ?? now.toISOString(), now);
-      if (left <= 0) return { next: 'revoke', waitSeconds: 1 };
-      if (request.enforcedExpiresAt !== request.expiresAt) return { next: 'apply-extension', waitSeconds: 1 };
-      return { next: 'await-expiry', waitSeconds: waitFor(left) };
+      if (left <= 0) return { next: 'revoke', waitSeconds: 1, driver: first };
+      if (request.enforcedExpiresAt !== request.expiresAt) {
+        return (
+          nextUnitWork(
+            request,
+            types,
+            now,
+            (_, g) => g !== undefined && g.enforcedExpiresAt !== request.expiresAt,
+            () => undefined,
+            'apply-extension',
+          ) ?? { next: 'apply-extension', waitSeconds: 1, driver: first }
+        );
+      }
+      return { next: 'await-expiry', waitSeconds: waitFor(left), driver: first };
     }
     case 'REVOKING':
-      return { next: 'revoke', waitSeconds: 1 };
-    default:
-      return { next: 'done', waitSeconds: 1 };
+      return (
+        nextUnitWork(request, types, now, (unit) => needsRevoke(request, unit), pendingAt('revoke'), 'revoke') ?? {
+          next: 'revoke',
+          waitSeconds: 1,
+          driver: first,
+        }
+      );
+    default: {
+      if (!isTerminalStatus(request.status)) return { next: 'done', waitSeconds: 1, driver: first };
+      return (
+        nextUnitWork(
+          request,
+          types,
+          now,
+          (_, g) => g?.cleanup !== undefined,
+          (g) => g?.cleanup?.dueAt,
+          'cleanup',
+        ) ?? { next: 'done', waitSeconds: 1, driver: first }
+      );
+    }
   }
 }

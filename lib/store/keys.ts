@@ -94,8 +94,7 @@ export function keyPart(value: string): string {
   return encodeURIComponent(value.toWellFormed());
 }
 
-/** One lease per (grantee, integration, resource, permission); components are URI-encoded so `#` cannot collide. */
-export function leaseKey(grantee: string, unit: AccessUnit): Key {
-  const parts = [grantee, unit.integrationId, unit.resource, unit.permission].map(keyPart);
-  return { pk: `LEASE#${parts.join('#')}`, sk: 'LEASE' };
+/** One lease per driver lease key (lib/integrations/types.ts leaseKeys); URI-encoded so `#` cannot collide. */
+export function leaseKey(key: string): Key {
+  return { pk: `LEASE#${keyPart(key)}`, sk: 'LEASE' };
 }

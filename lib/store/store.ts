@@ -42,6 +42,16 @@ export type Page<T> = { items: T[]; cursor?: string };
 /** A conditional write lost to a concurrent one: re-read and try again (updateRequest does). */
 export class VersionConflictError extends ConflictError {}
 
+/** Another request's revoke is taking the leased thing away: try again once it is done (retryable). */
+export class LeaseBusyError extends ConflictError {
+  constructor(
+    readonly key: string,
+    readonly revokingRequest: string,
+  ) {
+    super(`another request (${revokingRequest}) is revoking the same access on the target; try again shortly`, 'lease');
+  }
+}
+
 /** Soft-deleted configuration items stay this long (so the stream yields the audit event), then TTL removes them. */
 export const SOFT_DELETE_TTL_DAYS = 30;
 /** Approver pointers expire this long after the request's approval deadline. */
@@ -435,24 +445,85 @@ export class Store {
 
   // ─── Leases ──────────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Adds `requestId` to the lease's holder set (one conditional UpdateItem); already a holder → no write. */
-  async addLeaseHolder(grantee: string, unit: AccessUnit, requestId: string, change: ChangeRecord): Promise<Lease> {
+  /**
+   * Adds `requestId` to the holders of the lease `key` (one conditional UpdateItem); already a holder → no write.
+   * While another request's revoke takes the thing away (`revoking`), a new holder is refused: LeaseBusyError, which
+   * the workflow treats as "pending, try again shortly".
+   */
+  async addLeaseHolder(key: string, requestId: string, change: ChangeRecord): Promise<Lease> {
     try {
-      return await this.updateLease(grantee, unit, requestId, change, 'ADD', 'NOT contains(#ids, :id)');
+      return await this.updateLease(key, change, {
+        update: 'ADD #ids :ids, #version :one',
+        condition: 'attribute_not_exists(#revoking) AND NOT contains(#ids, :id)',
+        values: { ':ids': new Set([requestId]), ':id': requestId },
+      });
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
-      return this.getLease(grantee, unit, requestId, change, 'ADD');
+    }
+    const lease = await this.getLease(key);
+    if (lease?.requestIds.includes(requestId)) return lease;
+    if (lease?.revoking !== undefined) throw new LeaseBusyError(key, lease.revoking);
+    // A lease written between the two reads: the next attempt sees it.
+    throw new VersionConflictError(`lease ${key} changed while adding a holder`, 'lease');
+  }
+
+  /**
+   * Removes `requestId` from the holders. When it was the last one, the same update marks the lease `revoking` by
+   * this request, so no new holder joins before the revoke ends (finishLeaseRevoke). Not a holder → no write (and
+   * no lease: an empty one, version 0). The answer tells whether this request is the one that revokes
+   * (`revoking === requestId`): only then may the target be touched.
+   */
+  async removeLeaseHolder(key: string, requestId: string, change: ChangeRecord): Promise<Lease> {
+    for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
+      const lease = await this.getLease(key);
+      // Not a holder (never was, or removed already): as stored; `revoking` tells whether this request revokes.
+      if (lease === undefined) return { key, requestIds: [], version: 0, lastChange: change };
+      if (!lease.requestIds.includes(requestId)) return lease;
+      const last = lease.requestIds.length === 1;
+      try {
+        return await this.updateLease(key, change, {
+          update: last
+            ? 'SET #revoking = :id REMOVE #ids ADD #version :one'
+            : 'DELETE #ids :ids ADD #version :one',
+          condition: '#version = :seen',
+          values: { ':id': requestId, ':seen': lease.version, ...(last ? {} : { ':ids': new Set([requestId]) }) },
+        });
+      } catch (error) {
+        if (!isConditionalFailure(error)) throw error;
+      }
+    }
+    throw new VersionConflictError(`lease ${key} kept changing while removing a holder`, 'lease');
+  }
+
+  /** Records whether Stint created the leased thing (the first grant tells); set once. */
+  async setLeaseOwned(key: string, owned: boolean, change: ChangeRecord): Promise<void> {
+    try {
+      await this.updateLease(key, change, {
+        update: 'SET #owned = :owned ADD #version :one',
+        condition: 'attribute_exists(#pk) AND attribute_not_exists(#owned)',
+        values: { ':owned': owned },
+      });
+    } catch (error) {
+      if (!isConditionalFailure(error)) throw error;
     }
   }
 
-  /** Removes `requestId` from the holder set (one conditional UpdateItem); not a holder → no write. */
-  async removeLeaseHolder(grantee: string, unit: AccessUnit, requestId: string, change: ChangeRecord): Promise<Lease> {
+  /** The revoke of `requestId` took the leased thing away: the lease is free again (and forgets `owned`). */
+  async finishLeaseRevoke(key: string, requestId: string, change: ChangeRecord): Promise<void> {
     try {
-      return await this.updateLease(grantee, unit, requestId, change, 'DELETE', 'contains(#ids, :id)');
+      await this.updateLease(key, change, {
+        update: 'REMOVE #revoking, #owned ADD #version :one',
+        condition: '#revoking = :id',
+        values: { ':id': requestId },
+      });
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
-      return this.getLease(grantee, unit, requestId, change, 'DELETE');
     }
+  }
+
+  async getLease(key: string): Promise<Lease | undefined> {
+    const item = await this.getItem(leaseKey(key));
+    return item === undefined ? undefined : fromItem(Lease, item);
   }
 
   // ─── Internals ───────────────────────────────────────────────────────────────────────────────────────────
@@ -651,59 +722,34 @@ export class Store {
   }
 
   private async updateLease(
-    grantee: string,
-    unit: AccessUnit,
-    requestId: string,
+    key: string,
     change: ChangeRecord,
-    operation: 'ADD' | 'DELETE',
-    condition: string | undefined,
+    op: { update: string; condition: string; values: Record<string, unknown> },
   ): Promise<Lease> {
-    const validUnit = validated(AccessUnit, unit, 'unit');
     const result = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: leaseKey(grantee, validUnit),
-        UpdateExpression: `SET #entity = :entity, #grantee = :grantee, #unit = :unit, #lastChange = :change ${
-          operation === 'ADD' ? 'ADD #ids :ids, #version :one' : 'DELETE #ids :ids ADD #version :one'
-        }`,
-        ...(condition === undefined ? {} : { ConditionExpression: condition }),
-        ExpressionAttributeNames: {
-          '#entity': 'entity',
-          '#grantee': 'grantee',
-          '#unit': 'unit',
-          '#lastChange': 'lastChange',
-          '#ids': 'requestIds',
-          '#version': 'version',
-        },
-        ExpressionAttributeValues: {
-          ':entity': 'lease',
-          ':grantee': grantee,
-          ':unit': validUnit,
-          ':change': change,
-          ':ids': new Set([requestId]),
-          ':one': 1,
-          ...(condition === undefined ? {} : { ':id': requestId }),
-        },
+        Key: leaseKey(key),
+        UpdateExpression: `SET #entity = :entity, #key = :key, #lastChange = :change${op.update.startsWith('SET ') ? `, ${op.update.slice(4)}` : ` ${op.update}`}`,
+        ConditionExpression: op.condition,
+        ExpressionAttributeNames: Object.fromEntries(
+          Object.entries({
+            '#entity': 'entity',
+            '#key': 'key',
+            '#lastChange': 'lastChange',
+            '#ids': 'requestIds',
+            '#version': 'version',
+            '#revoking': 'revoking',
+            '#owned': 'owned',
+            '#pk': 'pk',
+          }).filter(([name]) => `${op.update} ${op.condition} #entity #key #lastChange`.includes(name)),
+        ),
+        ExpressionAttributeValues: { ':entity': 'lease', ':key': key, ':change': change, ':one': 1, ...op.values },
         ReturnValues: 'ALL_NEW',
       }),
     );
     if (result.Attributes === undefined) throw new Error('UpdateItem on a lease returned no attributes');
     return fromItem(Lease, result.Attributes);
-  }
-
-  /** After a no-op add/remove: the lease as stored; a lease never written is written now (empty, for removal). */
-  private async getLease(
-    grantee: string,
-    unit: AccessUnit,
-    requestId: string,
-    change: ChangeRecord,
-    operation: 'ADD' | 'DELETE',
-  ): Promise<Lease> {
-    const item = await this.getItem(leaseKey(grantee, validated(AccessUnit, unit, 'unit')));
-    if (item !== undefined) return fromItem(Lease, item);
-    // The condition failed and yet no item: only a removal from a lease that never existed gets here.
-    // Set operations are atomic, so the unconditional write is race-free; it records who asked.
-    return this.updateLease(grantee, unit, requestId, change, operation, undefined);
   }
 }
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { IntegrationType } from '#lib/domain/integration.ts';
+
 /**
  * The contract between the state machine (infra/constructs/workflow.ts), the workflow Lambdas
  * (functions/workflow/*.ts) and the local runtime. Every Lambda takes the request id and reads the rest
@@ -11,25 +13,25 @@ import { z } from 'zod';
  *     await-approval  → AwaitApproval  (lambda:invoke.waitForTaskToken register-token kind=approval,
  *                                        TimeoutSecondsPath $.load.waitSeconds; Catch States.Timeout → TimeOut;
  *                                        Catch States.ALL → Load) → Load
- *     grant           → Grant          (Retry except GrantPermanentError; Catch → GrantFailed) → Load
- *     apply-extension → ApplyExtension (Retry; Catch → Load) → Load
+ *     grant           → GrantDriver (Choice on $.load.driver) → Grant<Type> (the type's driver function,
+ *                                        action grant; Retry except GrantPermanentError; Catch → GrantFailed) → Load
+ *     apply-extension → ExtendDriver → ApplyExtension<Type> (Retry; Catch → Load) → Load
  *     await-expiry    → AwaitExpiry    (waitForTaskToken register-token kind=active, TimeoutSecondsPath
  *                                        $.load.waitSeconds, chunked ≤ MAX_WAIT_SECONDS; Catch → Load) → Load
- *     revoke          → Revoke         (Retry for hours; Catch → RevokeFailed) → Load
+ *     revoke          → RevokeDriver → Revoke<Type> (Retry for hours; Catch → RevokeFailed) → Load
+ *     poll            → Poll (Wait SecondsPath $.load.waitSeconds: a driver answered "pending") → Load
+ *     cleanup         → CleanupDriver → Cleanup<Type> (Retry; Catch → Load) → Load
  *     done            → Done (Succeed)
  *   TimeOut, GrantFailed, RevokeFailed → Load
+ * GrantFailed records why and hands the request to the revoke path (REVOKING, endReason failed), which undoes
+ * every unit through its driver function and ends FAILED.
  */
-export const STEP_FUNCTIONS = [
-  'load',
-  'register-token',
-  'grant',
-  'grant-failed',
-  'time-out',
-  'apply-extension',
-  'revoke',
-  'revoke-failed',
-] as const;
+export const STEP_FUNCTIONS = ['load', 'register-token', 'grant-failed', 'time-out', 'revoke-failed'] as const;
 export type StepFunction = (typeof STEP_FUNCTIONS)[number];
+
+/** Integration types with a driver function (functions/workflow/driver-<type>.ts). */
+export const DRIVER_TYPES = ['postgresql'] as const satisfies readonly IntegrationType[];
+export type DriverType = (typeof DRIVER_TYPES)[number];
 
 /** Execution input, and the input of every step Lambda. Execution name = executionName(id, attempt). */
 export const ExecutionInput = z.object({
@@ -42,7 +44,16 @@ export function executionName(requestId: string, attempt: number): string {
   return attempt === 0 ? requestId : `${requestId}-${attempt}`;
 }
 
-export const Next = z.enum(['await-approval', 'grant', 'apply-extension', 'await-expiry', 'revoke', 'done']);
+export const Next = z.enum([
+  'await-approval',
+  'grant',
+  'apply-extension',
+  'await-expiry',
+  'revoke',
+  'poll',
+  'cleanup',
+  'done',
+]);
 export type Next = z.infer<typeof Next>;
 
 /** Waits longer than this are chunked: the local Step Functions stand-in runs waits on Node timers, which fire at
@@ -55,8 +66,16 @@ export const LoadOutput = z.object({
   waitSeconds: z.number().int().min(1).max(MAX_WAIT_SECONDS),
   /** The request version Load saw (0: no such request): a wait registered against a newer version re-loads at once. */
   version: z.number().int().min(0),
+  /** The integration type whose driver function does the next step (grant, apply-extension, revoke, cleanup). */
+  driver: IntegrationType,
 });
 export type LoadOutput = z.infer<typeof LoadOutput>;
+
+/** What the state machine asks of a driver function. */
+export const DriverAction = z.enum(['grant', 'apply-extension', 'revoke', 'cleanup']);
+export type DriverAction = z.infer<typeof DriverAction>;
+export const DriverStepInput = ExecutionInput.extend({ action: DriverAction });
+export type DriverStepInput = z.infer<typeof DriverStepInput>;
 
 export const RegisterTokenInput = ExecutionInput.extend({
   kind: z.enum(['approval', 'active']),
@@ -72,5 +91,5 @@ export const StepError = z.object({ Error: z.string(), Cause: z.string().optiona
 export const FailedStepInput = ExecutionInput.extend({ error: StepError });
 export type FailedStepInput = z.infer<typeof FailedStepInput>;
 
-/** Thrown by Grant for errors retrying cannot fix (bad config, missing role): no Retry, straight to Catch. */
+/** Thrown by a driver's Grant for errors retrying cannot fix (bad config, missing role): no Retry, straight to Catch. */
 export const GRANT_PERMANENT_ERROR = 'GrantPermanentError';

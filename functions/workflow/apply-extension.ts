@@ -1,5 +1,0 @@
-import { workflow } from '#lib/services/wiring.ts';
-import { ExecutionInput } from '#lib/workflow/contract.ts';
-
-export const handler = async (event: unknown): Promise<void> =>
-  workflow().applyExtension(ExecutionInput.parse(event).requestId);

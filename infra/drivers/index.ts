@@ -1,0 +1,8 @@
+import type { DriverType } from '#lib/workflow/contract.ts';
+import { postgresqlSpec } from './postgresql.ts';
+import type { DriverSpec } from './spec.ts';
+
+/** The infrastructure of every driver type the state machine routes to (lib/workflow/contract.ts DRIVER_TYPES). */
+export const DRIVER_SPECS: Record<DriverType, DriverSpec> = {
+  postgresql: postgresqlSpec,
+};
