@@ -114,7 +114,8 @@ const STEPS: Record<StepFunction, StepSpec> = {
     memorySize: 256,
     timeout: Duration.seconds(10),
     table: ITEM_READ,
-    items: [REQUEST_ITEMS],
+    // The integration only for requests made before their units' types were recorded on them.
+    items: [REQUEST_ITEMS, INTEGRATION_ITEMS],
   },
   'register-token': {
     description: 'Stores the task token of an approval or expiry wait',

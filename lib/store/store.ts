@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { approverKeys, approverStanding } from '#lib/domain/approvals.ts';
-import { AccessUnit, Bundle, type BundleInput } from '#lib/domain/bundle.ts';
+import { Bundle, type BundleInput } from '#lib/domain/bundle.ts';
 import type { ChangeRecord } from '#lib/domain/common.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { AccessFlow, type FlowInput } from '#lib/domain/flow.ts';
@@ -482,11 +482,13 @@ export class Store {
       const last = lease.requestIds.length === 1;
       try {
         return await this.updateLease(key, change, {
-          update: last
-            ? 'SET #revoking = :id REMOVE #ids ADD #version :one'
-            : 'DELETE #ids :ids ADD #version :one',
-          condition: '#version = :seen',
-          values: { ':id': requestId, ':seen': lease.version, ...(last ? {} : { ':ids': new Set([requestId]) }) },
+          update: last ? 'SET #revoking = :id REMOVE #ids ADD #version :one' : 'DELETE #ids :ids ADD #version :one',
+          // Another holder stays: one atomic set removal (no version race between holders leaving at once). The
+          // last one: only if nobody joined since the read, and it marks the lease revoking in the same update.
+          condition: last ? '#version = :seen' : 'contains(#ids, :id) AND size(#ids) > :one',
+          values: last
+            ? { ':seen': lease.version, ':id': requestId }
+            : { ':ids': new Set([requestId]), ':id': requestId },
         });
       } catch (error) {
         if (!isConditionalFailure(error)) throw error;

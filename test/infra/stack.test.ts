@@ -6,9 +6,9 @@ import { z } from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { scimEntries, scimRoutes } from '#functions/scim/routes.ts';
 import { ENTRY_METADATA_KEY, REPO_ROOT } from '#infra/constructs/stint-function.ts';
-import { REVOKE_FAILED_METRIC, REVOKE_RETRY, STATE, STATE_STEP } from '#infra/constructs/workflow.ts';
+import { driverState, REVOKE_FAILED_METRIC, REVOKE_RETRY, STATE, STATE_STEP } from '#infra/constructs/workflow.ts';
 import { TABLE } from '#lib/store/table.ts';
-import { GRANT_PERMANENT_ERROR, Next, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
+import { DRIVER_TYPES, DriverAction, GRANT_PERMANENT_ERROR, Next, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
 import {
   allowedActions,
   allowedResources,
@@ -35,6 +35,8 @@ beforeAll(() => {
 
 const api = (entry: string) => `functions/api/${entry}.ts`;
 const step = (name: string) => `functions/workflow/${name}.ts`;
+const driverEntry = (type: string) => `functions/workflow/driver-${type}.ts`;
+const DRIVER_STATES = DriverAction.options.flatMap((action) => DRIVER_TYPES.map((type) => driverState(action, type)));
 
 function state(name: string): State {
   const found = definition.States[name];
@@ -167,7 +169,7 @@ describe('state machine', () => {
   });
 
   it('names its states with the exported constants', () => {
-    expect(Object.keys(definition.States).sort()).toEqual(Object.values(STATE).sort());
+    expect(Object.keys(definition.States).sort()).toEqual([...Object.values(STATE), ...DRIVER_STATES].sort());
   });
 
   it('has exactly two .waitForTaskToken tasks, on register-token, timed out by $.load.waitSeconds', () => {
@@ -194,13 +196,14 @@ describe('state machine', () => {
     }
   });
 
-  it('loads into $.load = { next, waitSeconds } and routes every Next value', () => {
+  it('loads into $.load = { next, waitSeconds, version, driver } and routes every Next value', () => {
     const load = state(STATE.load);
     expect(load.ResultPath).toBe('$.load');
     expect(load.ResultSelector).toEqual({
       'next.$': '$.Payload.next',
       'waitSeconds.$': '$.Payload.waitSeconds',
       'version.$': '$.Payload.version',
+      'driver.$': '$.Payload.driver',
     });
     expect(load.Next).toBe(STATE.route);
     const route = state(STATE.route);
@@ -209,14 +212,52 @@ describe('state machine', () => {
     const targets = Object.fromEntries(route.Choices?.map((c) => [c.StringEquals, c.Next]) ?? []);
     expect(targets).toEqual({
       'await-approval': STATE.awaitApproval,
-      grant: STATE.grant,
-      'apply-extension': STATE.applyExtension,
+      grant: STATE.grantDriver,
+      'apply-extension': STATE.extendDriver,
       'await-expiry': STATE.awaitExpiry,
-      revoke: STATE.revoke,
+      revoke: STATE.revokeDriver,
+      poll: STATE.poll,
+      cleanup: STATE.cleanupDriver,
       done: STATE.done,
     });
     expect(state(STATE.done).Type).toBe('Succeed');
     expect(state(route.Default ?? '').Type).toBe('Fail');
+  });
+
+  it('picks the driver function of $.load.driver for every target-side action', () => {
+    const choices: Record<DriverAction, string> = {
+      grant: STATE.grantDriver,
+      'apply-extension': STATE.extendDriver,
+      revoke: STATE.revokeDriver,
+      cleanup: STATE.cleanupDriver,
+    };
+    for (const [action, choiceName] of Object.entries(choices)) {
+      const choice = state(choiceName);
+      expect(choice.Type).toBe('Choice');
+      expect(choice.Choices?.every((c) => c.Variable === '$.load.driver')).toBe(true);
+      const byType = Object.fromEntries(choice.Choices?.map((c) => [c.StringEquals, c.Next]) ?? []);
+      expect(byType).toEqual(
+        Object.fromEntries(DRIVER_TYPES.map((type) => [type, driverState(DriverAction.parse(action), type)])),
+      );
+      expect(choice.Default).toBe(STATE.unknownDriver);
+      for (const type of DRIVER_TYPES) {
+        const task = state(driverState(DriverAction.parse(action), type));
+        const fn = functionByEntry(cfn, driverEntry(type)).logicalId;
+        expect(task.Parameters).toEqual({
+          FunctionName: `<Fn::GetAtt:${fn}.Arn>`,
+          Payload: { 'requestId.$': '$.requestId', 'attempt.$': '$.attempt', action },
+        });
+        expect(task.Next).toBe(STATE.load);
+      }
+    }
+    expect(state(STATE.unknownDriver).Type).toBe('Fail');
+  });
+
+  it('waits in Poll for $.load.waitSeconds when a driver answered pending, then loads again', () => {
+    const poll = state(STATE.poll);
+    expect(poll.Type).toBe('Wait');
+    expect(poll.SecondsPath).toBe('$.load.waitSeconds');
+    expect(poll.Next).toBe(STATE.load);
   });
 
   it('invokes from each Task state the step function of the contract', () => {
@@ -227,8 +268,8 @@ describe('state machine', () => {
     }
   });
 
-  it('retries Grant, but never a GrantPermanentError', () => {
-    const retry = state(STATE.grant).Retry ?? [];
+  it.each(DRIVER_TYPES)('retries the %s grant, but never a GrantPermanentError', (type) => {
+    const retry = state(driverState('grant', type)).Retry ?? [];
     const permanent = retry.findIndex((r) => r.ErrorEquals.includes(GRANT_PERMANENT_ERROR));
     const all = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
     expect(permanent).toBeGreaterThanOrEqual(0);
@@ -238,8 +279,8 @@ describe('state machine', () => {
     expect(retry[all]?.MaxAttempts).toBeGreaterThan(0);
   });
 
-  it('retries Revoke for hours before giving up', () => {
-    const retrier = (state(STATE.revoke).Retry ?? []).find((r) => r.ErrorEquals.includes('States.ALL'));
+  it.each(DRIVER_TYPES)('retries the %s revoke for hours before giving up', (type) => {
+    const retrier = (state(driverState('revoke', type)).Retry ?? []).find((r) => r.ErrorEquals.includes('States.ALL'));
     expect(retrier).toEqual({
       ErrorEquals: ['States.ALL'],
       IntervalSeconds: REVOKE_RETRY.interval.toSeconds(),
@@ -261,8 +302,12 @@ describe('state machine', () => {
   it('catches into GrantFailed, RevokeFailed and TimeOut with the error at $.error', () => {
     const catchOf = (name: string) =>
       Object.fromEntries((state(name).Catch ?? []).map((c) => [c.ErrorEquals.join(','), [c.Next, c.ResultPath]]));
-    expect(catchOf(STATE.grant)).toEqual({ 'States.ALL': [STATE.grantFailed, '$.error'] });
-    expect(catchOf(STATE.revoke)).toEqual({ 'States.ALL': [STATE.revokeFailed, '$.error'] });
+    for (const type of DRIVER_TYPES) {
+      expect(catchOf(driverState('grant', type))).toEqual({ 'States.ALL': [STATE.grantFailed, '$.error'] });
+      expect(catchOf(driverState('revoke', type))).toEqual({ 'States.ALL': [STATE.revokeFailed, '$.error'] });
+      expect(catchOf(driverState('apply-extension', type))).toEqual({ 'States.ALL': [STATE.load, '$.error'] });
+      expect(catchOf(driverState('cleanup', type))).toEqual({ 'States.ALL': [STATE.load, '$.error'] });
+    }
     expect(catchOf(STATE.awaitApproval)).toEqual({
       'States.Timeout': [STATE.timeOut, '$.error'],
       'States.ALL': [STATE.load, '$.error'],
@@ -271,7 +316,6 @@ describe('state machine', () => {
       'States.Timeout': [STATE.load, '$.error'],
       'States.ALL': [STATE.load, '$.error'],
     });
-    expect(catchOf(STATE.applyExtension)).toEqual({ 'States.ALL': [STATE.load, '$.error'] });
     for (const failed of [STATE.grantFailed, STATE.revokeFailed]) {
       expect(state(failed).Parameters?.Payload).toEqual({
         'requestId.$': '$.requestId',
@@ -444,7 +488,7 @@ describe('least privilege', () => {
     ).toBeUndefined();
   });
 
-  it('lets only get-access, grant and revoke read the credentials key', () => {
+  it('lets only get-access and the driver functions read the credentials key', () => {
     const readers = lambdaFunctions(cfn)
       .filter(
         (f) =>
@@ -454,12 +498,12 @@ describe('least privilege', () => {
           ),
       )
       .map((f) => f.entry);
-    expect(readers.sort()).toEqual([api('get-access'), step('grant'), step('revoke')].sort());
+    expect(readers.sort()).toEqual([api('get-access'), ...DRIVER_TYPES.map(driverEntry)].sort());
     expect(functionByEntry(cfn, api('get-access')).Environment.Variables.STINT_CREDENTIALS_KEY_REF).toEqual(keyRef());
   });
 
-  it('lets the grant function read secrets only under the configured prefix', () => {
-    const resources = allowedResources(cfn, step('grant'), 'secretsmanager:GetSecretValue');
+  it('lets the PostgreSQL driver function read secrets only under the configured prefix', () => {
+    const resources = allowedResources(cfn, driverEntry('postgresql'), 'secretsmanager:GetSecretValue');
     const prefixArn = {
       'Fn::Join': [
         '',
@@ -480,8 +524,8 @@ describe('least privilege', () => {
     expect(allowedResources(cfn, step('load'), 'secretsmanager:GetSecretValue')).toEqual([]);
   });
 
-  it('tells put-integration and the grant and revoke steps the prefix integration secrets must live under', () => {
-    for (const entry of [api('put-integration'), step('grant'), step('revoke')]) {
+  it('tells put-integration and the driver functions the prefix integration secrets must live under', () => {
+    for (const entry of [api('put-integration'), ...DRIVER_TYPES.map(driverEntry)]) {
       expect(functionByEntry(cfn, entry).Environment.Variables.STINT_SECRETS_PREFIX, entry).toBe('stint/');
     }
   });
@@ -555,6 +599,7 @@ describe('functions', () => {
         ...routes.map((r) => api(r.entry)),
         ...scimEntries.map((e) => `functions/scim/${e}.ts`),
         ...STEP_FUNCTIONS.map(step),
+        ...DRIVER_TYPES.map(driverEntry),
         step('reconciler'),
         'functions/events/publisher.ts',
       ].sort(),

@@ -154,6 +154,7 @@ const State = z.looseObject({
   Resource: z.string().optional(),
   TimeoutSeconds: z.number().optional(),
   TimeoutSecondsPath: z.string().optional(),
+  SecondsPath: z.string().optional(),
   ResultPath: z.string().nullable().optional(),
   Parameters: z.record(z.string(), z.unknown()).optional(),
   Retry: z

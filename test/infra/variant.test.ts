@@ -39,9 +39,8 @@ beforeAll(() => {
   ({ stack, template, cfn } = synth(config));
 });
 
-const inVpc = ['grant', 'revoke', 'apply-extension', 'grant-failed', 'revoke-failed'].map(
-  (s) => `functions/workflow/${s}.ts`,
-);
+/** Only database drivers run in the VPC. */
+const inVpc = ['functions/workflow/driver-postgresql.ts'];
 
 describe('a configured deployment (own issuer, VPC, alarm email)', () => {
   it('validates JWTs from the configured issuer and audiences, with no Cognito pool', () => {

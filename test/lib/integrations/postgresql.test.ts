@@ -1,8 +1,19 @@
 import { escapeIdentifier } from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Integration, Permission } from '#lib/domain/integration.ts';
-import { CONNECTION_LIMIT, postgresqlDriver, roleNameFor } from '#lib/integrations/postgresql.ts';
-import { type GrantContext, GrantPermanentError } from '#lib/integrations/types.ts';
+import {
+  CONNECTION_LIMIT,
+  POSTGRESQL_CAPABILITIES,
+  postgresqlDriver,
+  roleNameFor,
+} from '#lib/integrations/postgresql.ts';
+import {
+  AccessView,
+  type DriverContext,
+  type DriverState,
+  type GrantDone,
+  GrantPermanentError,
+} from '#lib/integrations/types.ts';
 import { useTestPostgres } from '../../support/postgres.ts';
 
 const postgres = useTestPostgres();
@@ -66,28 +77,59 @@ function context(
     resource?: string;
     permission?: Permission;
     expiresAt?: Date;
-    adminSecret?: string;
+    /** The admin secret as resolved from secretRef; `null`: the integration names none. */
+    adminSecret?: string | null;
     config?: Integration['config'];
   } = {},
-): GrantContext {
+): DriverContext {
   const resource = options.resource ?? APP_DB;
   const permission = options.permission ?? readonly;
+  const requestId = options.requestId ?? nextRequestId();
+  const secret =
+    options.adminSecret === undefined
+      ? JSON.stringify({
+          username: postgres.current.adminUser,
+          password: postgres.current.adminPassword,
+          engine: 'postgres',
+        })
+      : options.adminSecret;
   return {
-    requestId: options.requestId ?? nextRequestId(),
+    requestId,
+    idempotencyKey: `idem-${requestId.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 64),
     grantee: { sub: 'alice', email: 'alice@example.com', groups: [] },
     integration: integration(options.config),
     unit: { integrationId: 'pg-main', resource, permission: permission.id },
     resource: { id: resource, owners: [], permissions: [permission] },
     permission,
     expiresAt: options.expiresAt ?? new Date(Date.now() + 60 * 60 * 1000),
-    adminSecret:
-      options.adminSecret ??
-      JSON.stringify({
-        username: postgres.current.adminUser,
-        password: postgres.current.adminPassword,
-        engine: 'postgres',
-      }),
+    admin: secret === null ? {} : { secret },
+    directory: {
+      // PostgreSQL never looks the grantee up: reading or linking accounts is a bug.
+      accounts: async () => {
+        throw new Error('the PostgreSQL driver read the directory');
+      },
+      link: async () => {
+        throw new Error('the PostgreSQL driver linked an account');
+      },
+    },
+    now: new Date(),
   };
+}
+
+/** A grant that must finish at once (PostgreSQL never answers pending), with the kind-tagged access it reports. */
+async function granted(ctx: DriverContext): Promise<GrantDone & { access: Extract<AccessView, { kind: 'database' }> }> {
+  const outcome = await postgresqlDriver.grant(ctx);
+  if (outcome.status !== 'done') throw new Error(`grant answered ${outcome.status}, not done`);
+  // What the grantee is shown must be a valid AccessView, exactly (strict: nothing extra, no secret).
+  const access = AccessView.parse(outcome.access);
+  if (access.kind !== 'database') throw new Error(`grant reported access of kind ${access.kind}`);
+  expect(outcome.owned).toBeUndefined();
+  return { ...outcome, access };
+}
+
+/** A revoke that must finish at once, asking for no cleanup later. */
+async function revoked(ctx: DriverContext, state: DriverState): Promise<void> {
+  expect(await postgresqlDriver.revoke(ctx, state)).toEqual({ status: 'done' });
 }
 
 async function loginAs(user: string, password: string, database = APP_DB) {
@@ -123,14 +165,36 @@ async function validUntil(role: string): Promise<Date | null> {
   return rows[0]?.until ?? null;
 }
 
+describe('postgresql driver contract', () => {
+  it('promises what the tests below prove: live sessions end at revoke, the target enforces expiry', () => {
+    expect(postgresqlDriver.capabilities).toEqual({
+      endsLiveSessions: true,
+      residualSessionSeconds: 0,
+      targetEnforcesExpiry: true,
+      issuesCredentials: false,
+    });
+    expect(POSTGRESQL_CAPABILITIES).toBe(postgresqlDriver.capabilities);
+    expect(postgresqlDriver.issueCredentials).toBeUndefined();
+    expect(postgresqlDriver.needsSecret).toBe(true);
+  });
+
+  it('shares nothing between requests: no lease keys, for any request or unit', () => {
+    const { admin: _admin, ...ctx } = context();
+    expect(postgresqlDriver.leaseKeys(ctx)).toEqual([]);
+    expect(postgresqlDriver.leaseKeys({ ...ctx, unit: { ...ctx.unit, permission: 'readwrite' } })).toEqual([]);
+  });
+});
+
 describe('postgresql grant', () => {
   it('issues a login role whose password works, and only with that password', async () => {
     const ctx = context();
-    const result = await postgresqlDriver.grant(ctx);
-    const username = String(result.access?.username);
+    const result = await granted(ctx);
+    const username = result.access.username;
 
     expect(result.state).toEqual({ role: username });
     expect(result.access).toEqual({
+      kind: 'database',
+      engine: 'postgresql',
       host: postgres.current.host,
       port: postgres.current.port,
       database: APP_DB,
@@ -148,8 +212,8 @@ describe('postgresql grant', () => {
   });
 
   it('lets a readonly grantee SELECT but not INSERT', async () => {
-    const result = await postgresqlDriver.grant(context({ permission: readonly }));
-    const session = await loginAs(String(result.access?.username), result.secret ?? '');
+    const result = await granted(context({ permission: readonly }));
+    const session = await loginAs(result.access.username, result.secret ?? '');
     try {
       const rows = await session.query('SELECT id, name FROM items ORDER BY id');
       expect(rows.rows).toEqual([{ id: 1, name: 'one' }]);
@@ -160,8 +224,8 @@ describe('postgresql grant', () => {
   });
 
   it('lets a readwrite grantee INSERT', async () => {
-    const result = await postgresqlDriver.grant(context({ permission: readwrite }));
-    const session = await loginAs(String(result.access?.username), result.secret ?? '');
+    const result = await granted(context({ permission: readwrite }));
+    const session = await loginAs(result.access.username, result.secret ?? '');
     try {
       await session.query("INSERT INTO items VALUES (100, 'from readwrite')");
       const rows = await session.query('SELECT name FROM items WHERE id = 100');
@@ -172,7 +236,7 @@ describe('postgresql grant', () => {
   });
 
   it('stores no plain password in the catalog and sets a modest connection limit', async () => {
-    const result = await postgresqlDriver.grant(context());
+    const result = await granted(context());
     const rows = await adminQuery<{ pw: string; limit: number; login: boolean; superuser: boolean }>(
       'SELECT rolpassword AS pw, rolconnlimit AS limit, rolcanlogin AS login, rolsuper AS superuser FROM pg_authid WHERE rolname = $1',
       [result.state.role],
@@ -184,8 +248,8 @@ describe('postgresql grant', () => {
 
   it('converges on one role with a new working password when retried', async () => {
     const ctx = context();
-    const first = await postgresqlDriver.grant(ctx);
-    const second = await postgresqlDriver.grant(ctx);
+    const first = await granted(ctx);
+    const second = await granted(ctx);
 
     expect(second.state).toEqual(first.state);
     expect(second.secret).not.toBe(first.secret);
@@ -203,10 +267,10 @@ describe('postgresql grant', () => {
 
   it('drops memberships the permission no longer lists when retried', async () => {
     const requestId = nextRequestId();
-    const first = await postgresqlDriver.grant(
+    const first = await granted(
       context({ requestId, permission: { id: 'readonly', grants: ['app_readonly', 'app_readwrite'] } }),
     );
-    await postgresqlDriver.grant(context({ requestId, permission: readonly }));
+    await granted(context({ requestId, permission: readonly }));
 
     const rows = await adminQuery<{ name: string }>(
       `SELECT g.rolname AS name FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
@@ -219,7 +283,7 @@ describe('postgresql grant', () => {
   it('fails permanently and leaves nothing behind when a role to grant is missing', async () => {
     const ctx = context({ permission: { id: 'readonly', grants: ['app_readonly', 'app_missing'] } });
 
-    const error = await postgresqlDriver.grant(ctx).catch((e: unknown) => e);
+    const error = await granted(ctx).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(GrantPermanentError);
     expect(String(error)).toContain('app_missing');
@@ -233,7 +297,7 @@ describe('postgresql grant', () => {
   });
 
   it('fails permanently on an admin secret that is not JSON, without quoting it', async () => {
-    const error = await postgresqlDriver.grant(context({ adminSecret: 'hunter2-not-json' })).catch((e: unknown) => e);
+    const error = await granted(context({ adminSecret: 'hunter2-not-json' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GrantPermanentError);
     expect(String(error)).toMatch(/admin secret is not JSON/);
     expect(String(error)).not.toContain('hunter2');
@@ -245,10 +309,22 @@ describe('postgresql grant', () => {
     expect(String(missingPassword)).not.toContain('hunter2');
   });
 
+  it('fails permanently, creating nothing, when the integration names no admin secret', async () => {
+    const ctx = context({ adminSecret: null });
+
+    const error = await postgresqlDriver.grant(ctx).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(GrantPermanentError);
+    expect(String(error)).toMatch(/names no secretRef/);
+    expect(await rolesNamed(roleNameFor(ctx.requestId, ctx.unit))).toBe(0);
+    await expect(postgresqlDriver.revoke(ctx, {})).rejects.toBeInstanceOf(GrantPermanentError);
+    await expect(postgresqlDriver.extend(ctx, {})).rejects.toBeInstanceOf(GrantPermanentError);
+  });
+
   it('sets VALID UNTIL to the expiry, and extend moves it', async () => {
     const expiresAt = new Date('2099-01-02T03:04:05.000Z');
     const ctx = context({ expiresAt });
-    const result = await postgresqlDriver.grant(ctx);
+    const result = await granted(ctx);
     expect((await validUntil(String(result.state.role)))?.toISOString()).toBe(expiresAt.toISOString());
 
     const later = new Date('2099-01-02T05:00:00.000Z');
@@ -257,16 +333,14 @@ describe('postgresql grant', () => {
   });
 
   it('refuses login once VALID UNTIL has passed, with no Stint process involved', async () => {
-    const result = await postgresqlDriver.grant(context({ expiresAt: new Date(Date.now() - 1000) }));
-    await expect(loginAs(String(result.access?.username), result.secret ?? '')).rejects.toThrow(
+    const result = await granted(context({ expiresAt: new Date(Date.now() - 1000) }));
+    await expect(loginAs(result.access.username, result.secret ?? '')).rejects.toThrow(
       /password authentication failed/,
     );
   });
 
   it('shows grantees the public host and port when configured', async () => {
-    const result = await postgresqlDriver.grant(
-      context({ config: { publicHost: 'db.example.com', publicPort: 6432 } }),
-    );
+    const result = await granted(context({ config: { publicHost: 'db.example.com', publicPort: 6432 } }));
     expect(result.access).toMatchObject({ host: 'db.example.com', port: 6432 });
   });
 
@@ -274,11 +348,11 @@ describe('postgresql grant', () => {
     const permission: Permission = { id: 'hostile', grants: [HOSTILE_ROLE] };
     const ctx = context({ requestId: `req'; DROP ROLE app_readonly; --`, resource: HOSTILE_DB, permission });
 
-    const result = await postgresqlDriver.grant(ctx);
-    const role = String(result.access?.username);
+    const result = await granted(ctx);
+    const role = result.access.username;
 
     expect(role).toMatch(/^stint_req___drop_role_app_readonly_____[0-9a-f]{8}$/);
-    expect(result.access?.database).toBe(HOSTILE_DB);
+    expect(result.access.database).toBe(HOSTILE_DB);
     const session = await loginAs(role, result.secret ?? '', HOSTILE_DB);
     const db = await session.query('SELECT current_database() AS db');
     await session.end();
@@ -293,7 +367,7 @@ describe('postgresql grant', () => {
     const dbs = await adminQuery<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname = 'appdb'");
     expect(dbs[0]?.n).toBe(1);
 
-    await postgresqlDriver.revoke(ctx, result.state);
+    await revoked(ctx, result.state);
     expect(await rolesNamed(role)).toBe(0);
     expect(await rolesNamed(HOSTILE_ROLE)).toBe(1);
   });
@@ -302,14 +376,14 @@ describe('postgresql grant', () => {
 describe('postgresql revoke', () => {
   it('ends live sessions, refuses login afterwards and drops the role', async () => {
     const ctx = context();
-    const result = await postgresqlDriver.grant(ctx);
-    const role = String(result.access?.username);
+    const result = await granted(ctx);
+    const role = result.access.username;
     const live = await loginAs(role, result.secret ?? '');
     await live.query('SELECT 1');
     expect(await sessionsOf(role)).toBe(1);
     const terminated = new Promise<unknown>((resolve) => live.once('error', resolve));
 
-    await postgresqlDriver.revoke(ctx, result.state);
+    await revoked(ctx, result.state);
 
     expect(await terminated).toMatchObject({ code: '57P01' }); // admin_shutdown: terminated by pg_terminate_backend
     await expect(live.query('SELECT 1')).rejects.toThrow(/not queryable/);
@@ -321,32 +395,32 @@ describe('postgresql revoke', () => {
 
   it('succeeds when run twice, and when the role was never created', async () => {
     const ctx = context();
-    const result = await postgresqlDriver.grant(ctx);
+    const result = await granted(ctx);
 
-    await postgresqlDriver.revoke(ctx, result.state);
-    await postgresqlDriver.revoke(ctx, result.state);
-    await postgresqlDriver.revoke(context(), {});
+    await revoked(ctx, result.state);
+    await revoked(ctx, result.state);
+    await revoked(context(), {});
 
     expect(await rolesNamed(String(result.state.role))).toBe(0);
   });
 
   it('finds the role from the request when the grant crashed before recording its state', async () => {
     const ctx = context();
-    const result = await postgresqlDriver.grant(ctx);
+    const result = await granted(ctx);
 
-    await postgresqlDriver.revoke(ctx, {});
+    await revoked(ctx, {});
 
     expect(await rolesNamed(String(result.state.role))).toBe(0);
   });
 
   it('hands objects the grantee created to the admin, then drops the role', async () => {
     const ctx = context({ permission: readwrite });
-    const result = await postgresqlDriver.grant(ctx);
-    const session = await loginAs(String(result.access?.username), result.secret ?? '');
+    const result = await granted(ctx);
+    const session = await loginAs(result.access.username, result.secret ?? '');
     await session.query('CREATE TABLE scratch (v int)');
     await session.end();
 
-    await postgresqlDriver.revoke(ctx, result.state);
+    await revoked(ctx, result.state);
 
     expect(await rolesNamed(String(result.state.role))).toBe(0);
     const app = await postgres.current.connect({ database: APP_DB });
@@ -368,10 +442,10 @@ describe('postgresql revoke', () => {
 describe('postgresql verify and extend', () => {
   it('reports a granted role as present and a revoked one as absent', async () => {
     const ctx = context();
-    const result = await postgresqlDriver.grant(ctx);
+    const result = await granted(ctx);
     expect(await postgresqlDriver.verify?.(ctx, result.state)).toEqual({ present: true });
 
-    await postgresqlDriver.revoke(ctx, result.state);
+    await revoked(ctx, result.state);
     expect(await postgresqlDriver.verify?.(ctx, result.state)).toEqual({ present: false });
   });
 
@@ -394,14 +468,14 @@ describe('postgresql with a non-superuser admin (as on RDS)', () => {
 
   it('grants and revokes with only CREATEROLE, ADMIN OPTION on the granted role and pg_signal_backend', async () => {
     const ctx = context({ adminSecret });
-    const result = await postgresqlDriver.grant(ctx);
-    const role = String(result.access?.username);
+    const result = await granted(ctx);
+    const role = result.access.username;
     const live = await loginAs(role, result.secret ?? '');
     const rows = await live.query('SELECT count(*)::int AS n FROM items');
     expect(rows.rows).toEqual([{ n: expect.any(Number) }]);
     const terminated = new Promise<unknown>((resolve) => live.once('error', resolve));
 
-    await postgresqlDriver.revoke(ctx, result.state);
+    await revoked(ctx, result.state);
 
     expect(await terminated).toMatchObject({ code: '57P01' });
     expect(await rolesNamed(role)).toBe(0);
@@ -410,7 +484,7 @@ describe('postgresql with a non-superuser admin (as on RDS)', () => {
   it('rolls the whole grant back when a GRANT fails after the role was created', async () => {
     const ctx = context({ adminSecret, permission: readwrite });
 
-    const error = await postgresqlDriver.grant(ctx).catch((e: unknown) => e);
+    const error = await granted(ctx).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(GrantPermanentError);
     expect(String(error)).toMatch(/42501/);

@@ -3,6 +3,7 @@ import { ValidationError } from '#lib/domain/errors.ts';
 import type { IntegrationInput } from '#lib/domain/integration.ts';
 import { postgresqlDriver, roleNameFor } from '#lib/integrations/postgresql.ts';
 import { driverFor, validateIntegrationConfig } from '#lib/integrations/registry.ts';
+import { driverContext, testIntegration } from '../../support/driver-context.ts';
 
 function input(config: IntegrationInput['config'], type: IntegrationInput['type'] = 'postgresql'): IntegrationInput {
   return {
@@ -25,11 +26,17 @@ function validationErrorOf(run: () => void): ValidationError {
 }
 
 describe('driverFor', () => {
-  it('returns the PostgreSQL driver, which gives each request its own principal', () => {
+  it('returns the PostgreSQL driver, which gives each request its own principal (no shared lease)', () => {
     const driver = driverFor('postgresql');
     expect(driver).toBe(postgresqlDriver);
     expect(driver.type).toBe('postgresql');
-    expect(driver.perRequestPrincipal).toBe(true);
+    const integration = testIntegration('postgresql', { host: 'db', database: 'postgres' }, [
+      { id: 'appdb', owners: [], permissions: [{ id: 'readonly', grants: ['app_readonly'] }] },
+    ]);
+    const { admin: _admin, ...ctx } = driverContext(integration, { secret: '{}' });
+    expect(driver.leaseKeys(ctx)).toEqual([]);
+    expect(driver.leaseKeys({ ...ctx, requestId: 'another-request' })).toEqual([]);
+    expect(driver.needsSecret).toBe(true);
   });
 
   it('refuses a type without a driver, naming the field', () => {
@@ -52,6 +59,13 @@ describe('validateIntegrationConfig', () => {
         }),
       ),
     ).not.toThrow();
+  });
+
+  it('refuses a PostgreSQL integration that names no admin secret, naming secretRef', () => {
+    const { secretRef: _secretRef, ...noSecret } = input({ host: 'db.internal', database: 'postgres' });
+    const error = validationErrorOf(() => validateIntegrationConfig(noSecret));
+    expect(error.field).toBe('secretRef');
+    expect(error.message).toMatch(/postgresql integration needs secretRef/);
   });
 
   it('defaults the port to 5432', () => {

@@ -228,11 +228,13 @@ describe('decide', () => {
     const workflow = new WorkflowService({
       store,
       executions,
-      driverFor: () => {
-        throw new Error('no driver needed');
+      // Loading and token registration touch no target: neither secrets nor sealing are needed.
+      resolveSecret: async () => {
+        throw new Error('no secret needed');
       },
-      resolveSecret: async () => '',
-      seal: async (plain) => plain,
+      seal: async () => {
+        throw new Error('no sealing needed');
+      },
       now: clock.now,
     });
     const loaded = await workflow.load(request.id);
@@ -261,11 +263,13 @@ describe('decide racing the token registration', () => {
     const workflow = new WorkflowService({
       store,
       executions,
-      driverFor: () => {
-        throw new Error('no driver needed');
+      // Loading and token registration touch no target: neither secrets nor sealing are needed.
+      resolveSecret: async () => {
+        throw new Error('no secret needed');
       },
-      resolveSecret: async () => '',
-      seal: async (plain) => plain,
+      seal: async () => {
+        throw new Error('no sealing needed');
+      },
       now: clock.now,
     });
     const ids: string[] = [];

@@ -1,13 +1,15 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
-import type { GrantContext, IntegrationDriver } from '#lib/integrations/types.ts';
+import type { DriverContext, IntegrationDriver } from '#lib/integrations/types.ts';
 import { MAX_RESTARTS, type ReconcileReport, Reconciler } from '#lib/services/reconciler.ts';
 import { WorkflowService } from '#lib/services/workflow.ts';
-import { leaseKey } from '#lib/store/keys.ts';
 import { Store } from '#lib/store/store.ts';
 import type { StepFunction } from '#lib/workflow/contract.ts';
+
+/** The generic steps, and the driver function's grant and revoke. */
+type StepName = StepFunction | 'grant' | 'revoke';
+
 import type { Executions } from '#lib/workflow/executions.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { aFlow, anIntegration, aRequest } from '../../support/fixtures.ts';
@@ -22,7 +24,7 @@ import { seedIntegration, TestClock } from '../../support/services.ts';
  */
 
 const T0 = '2030-01-15T10:00:00.000Z';
-const unit = { integrationId: 'pg', resource: 'app', permission: 'readonly' };
+const LEASE_OF = (grantee: string) => `stand-in/${grantee}/pg/app/readonly`;
 
 /** A target that records the principals Stint created on it; each operation can be made to throw. */
 class TargetStandIn {
@@ -32,18 +34,27 @@ class TargetStandIn {
 
   readonly driver: IntegrationDriver = {
     type: 'postgresql',
-    perRequestPrincipal: true,
     configSchema: z.object({}),
-    grant: async (ctx: GrantContext) => {
+    needsSecret: true,
+    capabilities: {
+      endsLiveSessions: true,
+      residualSessionSeconds: 0,
+      targetEnforcesExpiry: true,
+      issuesCredentials: false,
+    },
+    // A lease per unit, so the tests also see that nothing is left holding it.
+    leaseKeys: (ctx) => [LEASE_OF(ctx.grantee.sub)],
+    grant: async (ctx: DriverContext) => {
       const principal = `stint_${ctx.requestId}`;
       this.principals.add(principal);
       // As a driver that created the role and then failed on the next statement.
       if (this.grantThrows) throw new Error('permission denied to grant role app_readonly');
-      return { state: { principal } };
+      return { status: 'done', state: { principal } };
     },
-    revoke: async (ctx: GrantContext) => {
+    revoke: async (ctx: DriverContext) => {
       if (this.revokeThrows) throw new Error('connection refused');
       this.principals.delete(`stint_${ctx.requestId}`);
+      return { status: 'done' };
     },
     extend: async () => {},
   };
@@ -54,7 +65,7 @@ class InProcessExecutions implements Executions {
   readonly starts: { requestId: string; attempt: number }[] = [];
   readonly outcomes: ('succeeded' | 'failed' | 'waiting')[] = [];
   /** Step Lambdas that throw every time (a bug, a poisoned input). */
-  readonly failingSteps = new Set<StepFunction>();
+  readonly failingSteps = new Set<StepName>();
   workflow: WorkflowService | undefined;
 
   async start(requestId: string, attempt: number): Promise<void> {
@@ -74,7 +85,7 @@ class InProcessExecutions implements Executions {
     return false;
   }
 
-  private async step(name: StepFunction, call: () => Promise<unknown>): Promise<void> {
+  private async step(name: StepName, call: () => Promise<unknown>): Promise<void> {
     if (this.failingSteps.has(name)) throw new Error(`the ${name} step Lambda fails every time`);
     await call();
   }
@@ -100,7 +111,10 @@ class InProcessExecutions implements Executions {
             : [undefined, undefined];
       if (main === undefined || onError === undefined) return 'waiting'; // a wait on a token: not in these tests
       try {
-        await this.step(main, () => (main === 'grant' ? workflow.grant(requestId) : workflow.revoke(requestId)));
+        const driver = target.driver;
+        await this.step(main, () =>
+          main === 'grant' ? workflow.grant(requestId, driver) : workflow.revoke(requestId, driver),
+        );
       } catch (error) {
         const caught = {
           Error: error instanceof Error ? error.name : 'Error',
@@ -137,7 +151,6 @@ beforeEach(async () => {
   executions.workflow = new WorkflowService({
     store,
     executions,
-    driverFor: () => target.driver,
     resolveSecret: async () => 'admin-secret',
     seal: async (plain) => `sealed:${plain.length}`,
     now: clock.now,
@@ -156,9 +169,7 @@ async function stored(id: string): Promise<AccessRequest> {
 }
 
 async function leaseHolders(): Promise<string[]> {
-  const result = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: leaseKey('alice', unit) }));
-  const ids: unknown = result.Item?.requestIds;
-  return ids instanceof Set ? [...ids].map(String) : [];
+  return (await store.getLease(LEASE_OF('alice')))?.requestIds ?? [];
 }
 
 /** An auto-approved request of alice, its first execution started as the API starts it. */

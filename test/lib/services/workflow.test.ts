@@ -1,19 +1,17 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { requestRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
-import { roleNameFor } from '#lib/integrations/postgresql.ts';
-import { driverFor } from '#lib/integrations/registry.ts';
+import { postgresqlDriver, roleNameFor } from '#lib/integrations/postgresql.ts';
 import { GrantPermanentError } from '#lib/integrations/types.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { openSecret, sealSecret } from '#lib/secrets/seal.ts';
 import { route, WorkflowService } from '#lib/services/workflow.ts';
-import { leaseKey } from '#lib/store/keys.ts';
 import { Store } from '#lib/store/store.ts';
 import { MAX_WAIT_SECONDS } from '#lib/workflow/contract.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { aFlow, anIdentity, anIntegration, aRequest } from '../../support/fixtures.ts';
 import { useTestPostgres } from '../../support/postgres.ts';
+import { driverContext } from '../../support/driver-context.ts';
 import { RecordingExecutions } from '../../support/recording-executions.ts';
 import { seedIntegration, TestClock } from '../../support/services.ts';
 
@@ -22,6 +20,7 @@ const SECRET_ENV = 'STINT_SVC_TEST_PG_ADMIN';
 const APP_DB = 'app';
 
 const postgres = useTestPostgres();
+const pg = postgresqlDriver;
 
 const alice = anIdentity({ sub: 'alice' });
 const readonly = { integrationId: 'pg', resource: APP_DB, permission: 'readonly' };
@@ -65,7 +64,6 @@ beforeEach(async () => {
   workflow = new WorkflowService({
     store,
     executions,
-    driverFor,
     resolveSecret,
     seal: (plain) => sealSecret(plain, KEY),
     now: clock.now,
@@ -134,12 +132,6 @@ async function role(name: string): Promise<{ validUntil: string | null; canLogin
   }
 }
 
-async function leaseHolders(unit: typeof readonly): Promise<string[]> {
-  const result = await table.doc.send(new GetCommand({ TableName: table.tableName, Key: leaseKey('alice', unit) }));
-  const ids: unknown = result.Item?.requestIds;
-  return ids instanceof Set ? [...ids].map(String).sort() : [];
-}
-
 /** Logs in as the granted role with the password sealed on the request; resolves the current user's name. */
 async function loginWithSealedPassword(request: AccessRequest): Promise<string> {
   const grant = request.grants[0];
@@ -194,12 +186,16 @@ describe('route', () => {
     ['REVOKING', { status: 'REVOKING' }, { next: 'revoke', waitSeconds: 1 }],
   ];
   it.each(cases)('routes %s', (_name, overrides, expected) => {
-    expect(route(aRequest(overrides), now)).toEqual(expected);
+    expect(route(aRequest(overrides), ['postgresql'], now)).toEqual({ ...expected, driver: 'postgresql' });
   });
 
   const done: RequestStatus[] = ['REJECTED', 'CANCELLED', 'TIMED_OUT', 'FAILED', 'REVOKED', 'EXPIRED', 'REVOKE_FAILED'];
   it.each(done)('ends the execution at %s', (status) => {
-    expect(route(aRequest({ status }), now)).toEqual({ next: 'done', waitSeconds: 1 });
+    expect(route(aRequest({ status }), ['postgresql'], now)).toEqual({
+      next: 'done',
+      waitSeconds: 1,
+      driver: 'postgresql',
+    });
   });
 });
 
@@ -207,11 +203,16 @@ describe('load', () => {
   it('routes on the stored status and reports the version it saw', async () => {
     const request = await approved();
 
-    expect(await workflow.load(request.id)).toEqual({ next: 'grant', waitSeconds: 1, version: 1 });
+    expect(await workflow.load(request.id)).toEqual({ next: 'grant', waitSeconds: 1, version: 1, driver: 'postgresql' });
   });
 
   it('ends an execution whose request does not exist', async () => {
-    expect(await workflow.load('01NOSUCHREQUEST0000000000')).toEqual({ next: 'done', waitSeconds: 1, version: 0 });
+    expect(await workflow.load('01NOSUCHREQUEST0000000000')).toEqual({
+      next: 'done',
+      waitSeconds: 1,
+      version: 0,
+      driver: 'postgresql',
+    });
   });
 });
 
@@ -219,7 +220,7 @@ describe('grant', () => {
   it('activates the request with a sealed password that logs in, and VALID UNTIL set to expiresAt', async () => {
     const request = await approved();
 
-    await workflow.grant(request.id);
+    await workflow.grant(request.id, pg);
 
     const active = await stored(request.id);
     const expected = new Date(clock.now().getTime() + 30 * 60_000).toISOString();
@@ -233,16 +234,15 @@ describe('grant', () => {
     expect(active.grants[0]?.access).toMatchObject({ database: APP_DB, username: roleName });
     expect(await role(roleName)).toEqual({ validUntil: expected, canLogin: true });
     expect(await loginWithSealedPassword(active)).toBe(roleName);
-    expect(await leaseHolders(readonly)).toEqual([request.id]);
     expect((await workflow.load(request.id)).next).toBe('await-expiry');
   });
 
   it('changes nothing when repeated after it succeeded (a retried invocation)', async () => {
     const request = await approved();
-    await workflow.grant(request.id);
+    await workflow.grant(request.id, pg);
     const first = await stored(request.id);
 
-    await workflow.grant(request.id);
+    await workflow.grant(request.id, pg);
 
     expect(await stored(request.id)).toEqual(first);
     expect(await loginWithSealedPassword(first)).toBe(roleNameFor(request.id, readonly));
@@ -255,18 +255,18 @@ describe('grant', () => {
     await store.updateRequest(request.id, (r) => ({ ...r, status: 'GRANTING', expiresAt }));
     const integration = await store.getIntegration('pg');
     if (integration === undefined) throw new Error('integration missing');
-    await driverFor('postgresql').grant({
-      requestId: request.id,
-      grantee: alice,
-      integration,
-      unit: readonly,
-      resource: { id: APP_DB, owners: [], permissions: [{ id: 'readonly', grants: ['app_readonly'] }] },
-      permission: { id: 'readonly', grants: ['app_readonly'] },
-      expiresAt: new Date(expiresAt),
-      adminSecret: await resolveSecret(`env:${SECRET_ENV}`),
-    });
+    await pg.grant(
+      driverContext(integration, {
+        requestId: request.id,
+        grantee: alice,
+        resource: APP_DB,
+        permission: 'readonly',
+        expiresAt: new Date(expiresAt),
+        secret: await resolveSecret(`env:${SECRET_ENV}`),
+      }),
+    );
 
-    await workflow.grant(request.id);
+    await workflow.grant(request.id, pg);
 
     const active = await stored(request.id);
     expect(active.status).toBe('ACTIVE');
@@ -275,10 +275,10 @@ describe('grant', () => {
     expect((await role(roleNameFor(request.id, readonly)))?.validUntil).toBe(expiresAt);
   });
 
-  it('fails permanently on a missing role; grantFailed then records FAILED and leaves no role behind', async () => {
+  it('fails permanently on a missing role; grantFailed hands it to the revoke path, which ends FAILED with no role left', async () => {
     const request = await approved([readonly, broken]);
 
-    const error = await workflow.grant(request.id).catch((e: unknown) => e);
+    const error = await workflow.grant(request.id, pg).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GrantPermanentError);
     // The first unit landed before the second failed.
     expect(await role(roleNameFor(request.id, readonly))).toBeDefined();
@@ -291,6 +291,12 @@ describe('grant', () => {
       }),
     });
 
+    const undoing = await stored(request.id);
+    expect([undoing.status, undoing.endReason]).toEqual(['REVOKING', 'failed']);
+    expect((await workflow.load(request.id)).next).toBe('revoke');
+
+    await workflow.revoke(request.id, pg);
+
     const failed = await stored(request.id);
     expect(failed.status).toBe('FAILED');
     expect(failed.failureReason).toBe(
@@ -299,8 +305,6 @@ describe('grant', () => {
     expect(failed.grants.every((g) => g.sealedSecret === undefined)).toBe(true);
     expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
     expect(await role(roleNameFor(request.id, broken))).toBeUndefined();
-    expect(await leaseHolders(readonly)).toEqual([]);
-    expect(await leaseHolders(broken)).toEqual([]);
     expect((await workflow.load(request.id)).next).toBe('done');
   });
 });
@@ -308,15 +312,15 @@ describe('grant', () => {
 describe('revoke', () => {
   async function active(): Promise<AccessRequest> {
     const request = await approved();
-    await workflow.grant(request.id);
+    await workflow.grant(request.id, pg);
     return stored(request.id);
   }
 
-  it('expires a grant whose time is up: role dropped, sealed secrets erased, lease emptied', async () => {
+  it('expires a grant whose time is up: role dropped, sealed secrets erased', async () => {
     const request = await active();
     clock.advanceMinutes(31);
 
-    await workflow.revoke(request.id);
+    await workflow.revoke(request.id, pg);
 
     const expired = await stored(request.id);
     expect(expired.status).toBe('EXPIRED');
@@ -325,7 +329,6 @@ describe('revoke', () => {
     expect(expired.grants).toHaveLength(1);
     expect(expired.grants[0]?.sealedSecret).toBeUndefined();
     expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
-    expect(await leaseHolders(readonly)).toEqual([]);
   });
 
   it('ends as REVOKED when someone revoked early', async () => {
@@ -334,7 +337,7 @@ describe('revoke', () => {
       requestRevoke(r, { who: alice, channel: 'api', now: clock.now(), isAdmin: false }),
     );
 
-    await workflow.revoke(request.id);
+    await workflow.revoke(request.id, pg);
 
     expect((await stored(request.id)).status).toBe('REVOKED');
     expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
@@ -350,7 +353,7 @@ describe('revoke', () => {
     });
     clock.advanceMinutes(31);
 
-    await workflow.revoke(request.id);
+    await workflow.revoke(request.id, pg);
 
     expect((await stored(request.id)).status).toBe('EXPIRED');
     expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
@@ -359,10 +362,10 @@ describe('revoke', () => {
   it('is harmless when repeated', async () => {
     const request = await active();
     clock.advanceMinutes(31);
-    await workflow.revoke(request.id);
+    await workflow.revoke(request.id, pg);
     const first = await stored(request.id);
 
-    await workflow.revoke(request.id);
+    await workflow.revoke(request.id, pg);
 
     expect(await stored(request.id)).toEqual(first);
   });
@@ -375,7 +378,7 @@ describe('revoke', () => {
     const extendedTo = new Date(clock.now().getTime() + 15 * 60_000).toISOString();
     await store.updateRequest(request.id, (r) => ({ ...r, expiresAt: extendedTo }));
 
-    await workflow.revoke(request.id);
+    await workflow.revoke(request.id, pg);
 
     const after = await stored(request.id);
     expect(after.status).toBe('ACTIVE');
@@ -403,13 +406,13 @@ describe('revoke', () => {
 describe('applyExtension', () => {
   it('moves VALID UNTIL to the extended expiry and marks it enforced', async () => {
     const request = await approved();
-    await workflow.grant(request.id);
+    await workflow.grant(request.id, pg);
     const before = await stored(request.id);
     const extendedTo = new Date(Date.parse(before.expiresAt ?? '') + 15 * 60_000).toISOString();
     await store.updateRequest(request.id, (r) => ({ ...r, expiresAt: extendedTo }));
     expect((await workflow.load(request.id)).next).toBe('apply-extension');
 
-    await workflow.applyExtension(request.id);
+    await workflow.applyExtension(request.id, pg);
 
     expect((await role(roleNameFor(request.id, readonly)))?.validUntil).toBe(extendedTo);
     expect((await stored(request.id)).enforcedExpiresAt).toBe(extendedTo);

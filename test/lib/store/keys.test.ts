@@ -9,9 +9,12 @@ const codeUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) 
 describe('key builders', () => {
   it('keep the keys of well-formed input byte-identical to the URI encoding already in tables', () => {
     // Pinned values: items written before keyPart existed carry exactly these keys.
-    expect(
-      leaseKey('alice@example.com', { integrationId: 'pg', resource: 'app db#1', permission: 'readonly' }),
-    ).toEqual({ pk: 'LEASE#alice%40example.com#pg#app%20db%231#readonly', sk: 'LEASE' });
+    // A lease is named by its driver's lease key, one URI-encoded component (`/` and `#` inside are escaped).
+    expect(leaseKey('ssoins-1/123456789012/ps-abc/alice@example.com')).toEqual({
+      pk: 'LEASE#ssoins-1%2F123456789012%2Fps-abc%2Falice%40example.com',
+      sk: 'LEASE',
+    });
+    expect(leaseKey('app db#1')).toEqual({ pk: 'LEASE#app%20db%231', sk: 'LEASE' });
     expect(pointerKey('username', 'Zoë#Ünïcode@Example.com')).toEqual({
       pk: 'DPTR#username#zo%C3%AB%23%C3%BCn%C3%AFcode%40example.com',
       sk: 'PTR',
@@ -24,6 +27,19 @@ describe('key builders', () => {
       fc.property(codeUnits, (s) => {
         fc.pre(s.isWellFormed());
         expect(keyPart(s)).toBe(encodeURIComponent(s));
+        expect(leaseKey(s)).toEqual({ pk: `LEASE#${encodeURIComponent(s)}`, sk: 'LEASE' });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('give distinct well-formed lease keys distinct items (no `#` collision)', () => {
+    expect(leaseKey('a#b').pk).not.toBe(leaseKey('a%23b').pk);
+    expect(leaseKey('a#b').pk).not.toBe(leaseKey('a').pk);
+    fc.assert(
+      fc.property(codeUnits, codeUnits, (a, b) => {
+        fc.pre(a.isWellFormed() && b.isWellFormed() && a !== b);
+        expect(leaseKey(a).pk).not.toBe(leaseKey(b).pk);
       }),
       { numRuns: 500 },
     );
@@ -32,13 +48,14 @@ describe('key builders', () => {
   it('never throw, whatever the string (encodeURIComponent throws URIError on a lone surrogate)', () => {
     expect(() => encodeURIComponent('\ud800')).toThrow(URIError);
     expect(pointerKey('username', 'a\ud800b').pk).toBe('DPTR#username#a%EF%BF%BDb');
-    expect(leaseKey('\udc00', { integrationId: 'pg', resource: 'app', permission: 'readonly' }).pk).toBe(
-      'LEASE#%EF%BF%BD#pg#app#readonly',
-    );
+    expect(leaseKey('\udc00').pk).toBe('LEASE#%EF%BF%BD');
+    expect(leaseKey('ps-1/\ud800/user').pk).toBe('LEASE#ps-1%2F%EF%BF%BD%2Fuser');
     fc.assert(
       fc.property(codeUnits, codeUnits, (grantee, resource) => {
-        const key = leaseKey(grantee, { integrationId: 'pg', resource, permission: 'readonly' });
+        const key = leaseKey(`${grantee}/${resource}`);
         expect(key.pk.isWellFormed()).toBe(true);
+        expect(key.pk.startsWith('LEASE#')).toBe(true);
+        expect(key.sk).toBe('LEASE');
         expect(pointerKey('email', grantee).pk.startsWith('DPTR#email#')).toBe(true);
       }),
       { numRuns: 500 },

@@ -54,8 +54,12 @@ describe('store', () => {
     await store.listBundles();
     await store.getBundles([bundleId]);
     await store.deleteBundle(bundleId, change);
-    await store.addLeaseHolder('bob', unit, request.id, change);
-    await store.removeLeaseHolder('bob', unit, request.id, change);
+    const leaseKey = `${unit.integrationId}/${unit.resource}/${request.grantee.sub}`;
+    await store.addLeaseHolder(leaseKey, request.id, change);
+    await store.setLeaseOwned(leaseKey, true, change);
+    await store.getLease(leaseKey);
+    await store.removeLeaseHolder(leaseKey, request.id, change);
+    await store.finishLeaseRevoke(leaseKey, request.id, change);
 
     expect(saved.version).toBe(2);
     expect(new Set(sent)).toEqual(
