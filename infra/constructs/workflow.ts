@@ -9,9 +9,9 @@ import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
 import type { Alerts } from '#infra/constructs/alerts.ts';
 import { logicalIdOf, METRICS_NAMESPACE, SERVICE_NAME, StintFunction } from '#infra/constructs/stint-function.ts';
+import { DRIVER_SPECS } from '#infra/drivers/index.ts';
 import { METRIC } from '#lib/observability/metrics.ts';
 import { ITEM_READ, LEASE_UPDATE, REQUEST_UPDATE, type TableAction, tableActions } from '#lib/store/access.ts';
-import { DRIVER_SPECS } from '#infra/drivers/index.ts';
 import {
   DRIVER_TYPES,
   type DriverAction,

@@ -129,7 +129,11 @@ function sslOptions(cfg: PostgresConfig): pg.ClientConfig['ssl'] {
 }
 
 /** One client per operation, with timeouts; always closed. SQL errors that retrying cannot fix become permanent. */
-async function withClient<T>(ctx: DriverContext, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  ctx: DriverContext,
+  database: string,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const cfg = parseConfig(ctx);
   const admin = parseAdminSecret(ctx);
   const client = new pg.Client({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { AccessUnit } from '#lib/domain/bundle.ts';
 import type { ChatAccount } from '#lib/directory/types.ts';
+import type { AccessUnit } from '#lib/domain/bundle.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration, IntegrationType, Permission, Resource } from '#lib/domain/integration.ts';
 
@@ -147,7 +147,11 @@ export type Capabilities = {
 
 /** What the target offers, for admins writing an integration's resources (`GET /integrations/{id}/discover`). */
 export type Discovered = {
-  resources: { id: string; description?: string; permissions: { id: string; description?: string; grants: string[] }[] }[];
+  resources: {
+    id: string;
+    description?: string;
+    permissions: { id: string; description?: string; grants: string[] }[];
+  }[];
 };
 
 export interface IntegrationDriver {

@@ -9,7 +9,6 @@ import type { AccessRequest, PendingWork, UnitGrant } from '#lib/domain/request.
 import { isTerminal as isTerminalStatus } from '#lib/domain/transitions.ts';
 import {
   type DriverContext,
-  type DriverState,
   GrantPermanentError,
   type IntegrationDriver,
   type Pending,
@@ -267,7 +266,9 @@ export class WorkflowService {
     }
     await store.updateRequest(requestId, (current) => {
       if (current.status !== 'GRANTING') return null;
-      const done = current.units.every((u) => current.grants.some((g) => sameUnit(g.unit, u) && g.pending === undefined));
+      const done = current.units.every((u) =>
+        current.grants.some((g) => sameUnit(g.unit, u) && g.pending === undefined),
+      );
       if (!done) return null; // pending units, or units of another type: Load routes
       const finalExpiry = current.expiresAt ?? this.now().toISOString();
       return changeStatus(current, 'ACTIVE', this.actor('activate'), {
@@ -442,7 +443,8 @@ export class WorkflowService {
 /** A per-request principal has none; a shared thing one key (several keys per unit are not supported). */
 function singleLeaseKey(driver: IntegrationDriver, ctx: DriverContext): string | undefined {
   const keys = driver.leaseKeys(ctx);
-  if (keys.length > 1) throw new GrantPermanentError(`driver ${driver.type} named ${keys.length} lease keys for one unit`);
+  if (keys.length > 1)
+    throw new GrantPermanentError(`driver ${driver.type} named ${keys.length} lease keys for one unit`);
   return keys[0];
 }
 
@@ -518,7 +520,11 @@ function nextUnitWork(
     if (earliest === undefined || Date.parse(at) < earliest.at) earliest = { at: Date.parse(at), driver };
   }
   if (earliest === undefined) return undefined;
-  return { next: 'poll', waitSeconds: waitFor(Math.ceil((earliest.at - now.getTime()) / 1000)), driver: earliest.driver };
+  return {
+    next: 'poll',
+    waitSeconds: waitFor(Math.ceil((earliest.at - now.getTime()) / 1000)),
+    driver: earliest.driver,
+  };
 }
 
 /** Where the data says the execution should go next. */

@@ -1,4 +1,3 @@
-import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { nextEscalationAt } from '#lib/domain/escalation.ts';
 import { type AccessRequest, type RequestStatus, TERMINAL_STATUSES } from '#lib/domain/request.ts';
 

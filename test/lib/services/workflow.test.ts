@@ -8,10 +8,10 @@ import { openSecret, sealSecret } from '#lib/secrets/seal.ts';
 import { route, WorkflowService } from '#lib/services/workflow.ts';
 import { Store } from '#lib/store/store.ts';
 import { MAX_WAIT_SECONDS } from '#lib/workflow/contract.ts';
+import { driverContext } from '../../support/driver-context.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { aFlow, anIdentity, anIntegration, aRequest } from '../../support/fixtures.ts';
 import { useTestPostgres } from '../../support/postgres.ts';
-import { driverContext } from '../../support/driver-context.ts';
 import { RecordingExecutions } from '../../support/recording-executions.ts';
 import { seedIntegration, TestClock } from '../../support/services.ts';
 
@@ -203,7 +203,12 @@ describe('load', () => {
   it('routes on the stored status and reports the version it saw', async () => {
     const request = await approved();
 
-    expect(await workflow.load(request.id)).toEqual({ next: 'grant', waitSeconds: 1, version: 1, driver: 'postgresql' });
+    expect(await workflow.load(request.id)).toEqual({
+      next: 'grant',
+      waitSeconds: 1,
+      version: 1,
+      driver: 'postgresql',
+    });
   });
 
   it('ends an execution whose request does not exist', async () => {
