@@ -157,9 +157,10 @@ export type AccessRequest = z.infer<typeof AccessRequest>;
 
 /**
  * A lease reference-counts overlapping requests that share one target-side thing, named by the driver's lease key
- * (e.g. an Identity Center assignment: instance, account, permission set, user; docs/architecture.md, "Overlapping
- * grants"). When the last holder leaves, the same update marks it `revoking`: new holders are refused (retryable)
- * until that revoke ends, so a revoke never deletes access a newer grant relies on.
+ * (e.g. an Identity Center assignment: instance, account, permission set, user).
+ * See docs/architecture.md, "Overlapping grants". When the last holder leaves, the same update marks it `revoking`:
+ * new holders are refused (retryable) until that revoke ends, so a revoke never deletes access a newer grant relies
+ * on.
  */
 export const Lease = z.object({
   key: z.string().min(1).max(1024),

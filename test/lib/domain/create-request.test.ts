@@ -100,6 +100,7 @@ describe('buildRequest', () => {
       flowVersion: 3,
       flow: f,
       units: [{ integrationId: 'pg', resource: 'app', permission: 'readwrite' }],
+      unitTypes: ['postgresql'],
       justification: 'incident 42',
       durationMinutes: 30,
       status: 'PENDING',
