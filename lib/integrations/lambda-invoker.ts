@@ -53,6 +53,8 @@ export type InvokeOptions = {
   timeoutMs: number;
   /** Names the integration in error messages. */
   integrationId: string;
+  /** The Lambda client of a region; default: one shared client per region (`lambdaClient`). */
+  client?: (region: string) => LambdaClient;
 };
 
 /** One client per region: Lambda reaches a function only from its own region ("Functions from … are not reachable"). */
@@ -134,7 +136,7 @@ async function invokeLambda(
 ): Promise<string> {
   let output: { FunctionError?: string | undefined; Payload?: Uint8Array | undefined };
   try {
-    output = await lambdaClient(arn.region).send(
+    output = await (options.client ?? lambdaClient)(arn.region).send(
       new InvokeCommand({
         FunctionName: fn,
         InvocationType: 'RequestResponse',

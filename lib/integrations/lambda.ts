@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import { Permission, Resource } from '#lib/domain/integration.ts';
@@ -171,6 +172,8 @@ export type LambdaDriverOptions = {
   local?: () => boolean;
   /** Longest call to the function; default 60 s. */
   timeoutMs?: number;
+  /** The Lambda client of a region; default: one shared client per region. */
+  client?: (region: string) => LambdaClient;
 };
 
 type Action = AccessEvent['action'] | 'list-resources';
@@ -241,6 +244,7 @@ export function createLambdaDriver(options: LambdaDriverOptions = {}): Integrati
       local: local(),
       timeoutMs,
       integrationId: integration.id,
+      ...(options.client === undefined ? {} : { client: options.client }),
     });
     if (typeof answer === 'object' && answer !== null && 'error' in answer) {
       const failed = ErrorAnswer.safeParse(answer);
