@@ -210,6 +210,9 @@ function justificationOf(ctx: DriverContext): string | undefined {
 /** The event of grant, revoke or extend for one unit. */
 export function accessEvent(action: AccessEvent['action'], ctx: DriverContext, state?: DriverState): AccessEvent {
   const justification = justificationOf(ctx);
+  const recorded = state === undefined ? undefined : JsonObject.safeParse(state);
+  if (recorded?.success === false)
+    throw new GrantPermanentError(`integration ${ctx.integration.id}: the recorded state is not JSON`);
   return {
     version: CONTRACT_VERSION,
     action,
@@ -223,7 +226,7 @@ export function accessEvent(action: AccessEvent['action'], ctx: DriverContext, s
     resource: ctx.resource.id,
     permission: ctx.permission.id,
     grants: [...ctx.permission.grants],
-    ...(state === undefined ? {} : { state: JsonObject.parse(state) }),
+    ...(recorded === undefined ? {} : { state: recorded.data }),
   };
 }
 

@@ -227,6 +227,24 @@ describe('lambda driver through a Lambda function (ARN)', () => {
     expect(error.message).toBe(`integration lambda-test: function ${f.arn} failed: RangeError: ledger locked`);
   });
 
+  it('makes a function stopped at its Lambda timeout a retryable failure', async () => {
+    const arn = lambda.addFunction('slow', () => new Promise(() => undefined), { timeoutMs: 10 });
+
+    const error = await rejection(remote().grant(ctxFor(arn)));
+
+    expect(error).not.toBeInstanceOf(GrantPermanentError);
+    expect(error.message).toContain('failed: Sandbox.Timedout: RequestId:');
+  });
+
+  it('makes an answer over Lambda’s 6 MB a GrantPermanentError', async () => {
+    const f = fn('too-big', () => ({ state: { blob: 'x'.repeat(6 * 1024 * 1024 + 1) } }));
+
+    const error = await rejection(remote().grant(ctxFor(f.arn)));
+
+    expect(error).toBeInstanceOf(GrantPermanentError);
+    expect(error.message).toContain('failed: Function.ResponseSizeTooLarge');
+  });
+
   it('makes { error, retryable: false } a GrantPermanentError with the message', async () => {
     const f = fn('refuser', () => ({ error: 'no such report: reports', retryable: false }));
 
