@@ -236,6 +236,16 @@ describe('lambda driver through a Lambda function (ARN)', () => {
     expect(error.message).toContain('failed: Sandbox.Timedout: RequestId:');
   });
 
+  it('makes a call past the driver’s timeout a retryable failure', async () => {
+    const arn = lambda.addFunction('slower', () => new Promise(() => undefined), { timeoutMs: 300 });
+    const impatient = createLambdaDriver({ local: () => false, client, timeoutMs: 30 });
+
+    const error = await rejection(impatient.grant(ctxFor(arn)));
+
+    expect(error).not.toBeInstanceOf(GrantPermanentError);
+    expect(error.message).toBe(`integration lambda-test: function ${arn} did not answer within 0.03 s`);
+  });
+
   it('makes an answer over Lambda’s 6 MB a GrantPermanentError', async () => {
     const f = fn('too-big', () => ({ state: { blob: 'x'.repeat(6 * 1024 * 1024 + 1) } }));
 
