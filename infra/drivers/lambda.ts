@@ -42,7 +42,7 @@ function listedResources(functions: readonly string[]): string[] {
 
 const tagCondition = { StringEquals: { [`aws:ResourceTag/${INTEGRATION_TAG.key}`]: INTEGRATION_TAG.value } };
 
-export const lambdaDriverSpec: DriverSpec = {
+export const lambdaSpec: DriverSpec = {
   type: 'lambda',
   description: 'Stint custom integrations: invokes the customer functions the deployment allows',
   memorySize: 256,

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { parseStintConfig, type StintConfig } from '#infra/config.ts';
-import { adminApiStatements, lambdaDeployment, lambdaDriverSpec } from '#infra/drivers/lambda.ts';
+import { adminApiStatements, lambdaDeployment, lambdaSpec } from '#infra/drivers/lambda.ts';
 
 const LISTED = 'arn:aws:lambda:eu-west-1:123456789012:function:grant-ledger';
 const ALIAS = 'arn:aws:lambda:eu-west-1:123456789012:function:grant-vpn:live';
@@ -18,8 +18,8 @@ function synth(config: StintConfig) {
   const app = new App();
   const stack = new Stack(app, 'DriverLambda', { env: { account: '123456789012', region: 'eu-west-1' } });
   const role = new iam.Role(stack, 'DriverRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-  for (const statement of lambdaDriverSpec.statements(config)) role.addToPolicy(statement);
-  for (const ack of lambdaDriverSpec.acknowledgements?.(config) ?? []) Validations.of(role).acknowledge(ack);
+  for (const statement of lambdaSpec.statements(config)) role.addToPolicy(statement);
+  for (const ack of lambdaSpec.acknowledgements?.(config) ?? []) Validations.of(role).acknowledge(ack);
   const report = new AwsSolutionsChecks().validateScope(stack);
   const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
   const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
@@ -62,7 +62,7 @@ describe('lambda DriverSpec', () => {
     const app = new App();
     const stack = new Stack(app, 'Unacknowledged', { env: { account: '123456789012', region: 'eu-west-1' } });
     const role = new iam.Role(stack, 'DriverRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    for (const statement of lambdaDriverSpec.statements(configWith({ allowTagged: true }))) role.addToPolicy(statement);
+    for (const statement of lambdaSpec.statements(configWith({ allowTagged: true }))) role.addToPolicy(statement);
 
     const report = new AwsSolutionsChecks().validateScope(stack);
 
@@ -72,7 +72,7 @@ describe('lambda DriverSpec', () => {
   });
 
   it('gives every acknowledgement a written reason', () => {
-    const acks = lambdaDriverSpec.acknowledgements?.(configWith({ functions: [LISTED], allowTagged: true })) ?? [];
+    const acks = lambdaSpec.acknowledgements?.(configWith({ functions: [LISTED], allowTagged: true })) ?? [];
 
     expect(acks.map((a) => a.id)).toEqual([
       `AwsSolutions-IAM5[Resource::${LISTED}:*]`,
@@ -84,7 +84,7 @@ describe('lambda DriverSpec', () => {
   it('allows nothing without drivers.lambda', () => {
     const config = parseStintConfig({ stackName: 'StintTest' });
 
-    expect(lambdaDriverSpec.statements(config)).toEqual([]);
+    expect(lambdaSpec.statements(config)).toEqual([]);
     expect(lambdaDeployment(config)).toEqual({ functions: [], allowTagged: false });
   });
 
@@ -95,9 +95,9 @@ describe('lambda DriverSpec', () => {
   });
 
   it('runs outside the VPC, reads no secrets and outlasts the 60 s invoke timeout', () => {
-    expect(lambdaDriverSpec.inVpc).toBe(false);
-    expect(lambdaDriverSpec.readsSecrets).toBe(false);
-    expect(lambdaDriverSpec.timeout.toSeconds()).toBe(75);
+    expect(lambdaSpec.inVpc).toBe(false);
+    expect(lambdaSpec.readsSecrets).toBe(false);
+    expect(lambdaSpec.timeout.toSeconds()).toBe(75);
   });
 
   it('lets the admin API read tags only in tag mode', () => {
