@@ -1,0 +1,374 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { z } from 'zod';
+import { config } from '#lib/config.ts';
+import { Permission, Resource } from '#lib/domain/integration.ts';
+import {
+  DEFAULT_INVOKE_TIMEOUT_MS,
+  FUNCTION_ARN,
+  invokeFunction,
+  listFunctionTags,
+  type ParsedArn,
+  parseFunctionArn,
+  unqualifiedArn,
+} from './lambda-invoker.ts';
+import {
+  type Capabilities,
+  type DriverContext,
+  type DriverState,
+  type GrantOutcome,
+  GrantPermanentError,
+  type IntegrationDriver,
+  type RevokeOutcome,
+} from './types.ts';
+
+/**
+ * Custom integrations: Stint calls the customer's own function with a fixed, versioned JSON contract
+ * (docs/integrations/lambda.md), so anything a customer can script becomes grantable. The function is a Lambda
+ * function (by ARN) or, in the local runtime only, a module on disk (`file:/absolute/path.mjs`).
+ *
+ * The function decides everything about the target: what a grant creates, whether requests share it, how long a
+ * session outlives a revoke. Stint records what grant answers (`state`) and hands it back on revoke and extend.
+ */
+
+export const CONTRACT_VERSION = 1;
+
+/** The tag that lets a deployment in tag mode invoke a function (infra/drivers/lambda.ts). */
+export const INTEGRATION_TAG = { key: 'stint-integration', value: 'true' } as const;
+
+/**
+ * Integration.config: `function` plus any non-secret settings of the customer's own (they reach the function in
+ * `integration.config`, e.g. the example's `ledger`).
+ */
+export const LambdaConfig = z.looseObject({
+  function: z
+    .string()
+    .max(2048)
+    .refine((fn) => FUNCTION_ARN.test(fn) || /^file:\/./.test(fn), {
+      error:
+        'must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>) or, locally, file:/path',
+    }),
+});
+export type LambdaConfig = z.infer<typeof LambdaConfig>;
+
+/**
+ * The deployment's allowed functions (proposed `drivers.lambda` of stint.config.ts): the ARNs listed (a listed
+ * unqualified ARN also allows its versions and aliases), and with `allowTagged` any function of the deployment's
+ * account tagged `stint-integration: "true"`.
+ */
+export const LambdaDeploymentConfig = z.strictObject({
+  functions: z
+    .array(z.string().regex(FUNCTION_ARN, { error: 'must be a Lambda function ARN' }), {
+      error: 'must be a list of Lambda function ARNs',
+    })
+    .max(100, { error: 'must list at most 100 functions (use allowTagged for more)' })
+    .default([]),
+  allowTagged: z.boolean({ error: 'must be true or false' }).default(false),
+});
+export type LambdaDeploymentConfig = z.output<typeof LambdaDeploymentConfig>;
+
+// ---- The contract: events ----
+
+const JsonObject = z.record(z.string(), z.json());
+
+const EventIntegration = z.strictObject({ id: z.string(), config: JsonObject });
+
+/** grant, revoke and extend: one access unit of one request. */
+export const AccessEvent = z.strictObject({
+  version: z.literal(CONTRACT_VERSION),
+  action: z.enum(['grant', 'revoke', 'extend']),
+  integration: EventIntegration,
+  request: z.strictObject({
+    id: z.string(),
+    /** When the access must end (ISO 8601, UTC); after an extension, the new end. */
+    expiresAt: z.iso.datetime(),
+    /** The requester's justification, when the request has one. */
+    justification: z.string().optional(),
+  }),
+  grantee: z.strictObject({ id: z.string(), email: z.email() }),
+  /** The resource id and permission id, as the integration's resources name them. */
+  resource: z.string(),
+  permission: z.string(),
+  /** The permission's grants (what the function should give). */
+  grants: z.array(z.string()),
+  /** What grant answered (revoke and extend only). */
+  state: JsonObject.optional(),
+});
+export type AccessEvent = z.infer<typeof AccessEvent>;
+
+/** What the function offers, for admins writing the integration's resources. */
+export const ListResourcesEvent = z.strictObject({
+  version: z.literal(CONTRACT_VERSION),
+  action: z.literal('list-resources'),
+  integration: EventIntegration,
+});
+export type ListResourcesEvent = z.infer<typeof ListResourcesEvent>;
+
+export const LambdaEvent = z.discriminatedUnion('action', [AccessEvent, ListResourcesEvent]);
+export type LambdaEvent = z.infer<typeof LambdaEvent>;
+
+// ---- The contract: answers ----
+
+const MAX_STATE_BYTES = 8192;
+
+/** grant: what to record (state), what the grantee is shown (access) and a secret for the grantee only. */
+export const GrantAnswer = z.strictObject({
+  state: JsonObject.refine((state) => Buffer.byteLength(JSON.stringify(state)) <= MAX_STATE_BYTES, {
+    error: `must be at most ${MAX_STATE_BYTES} bytes as JSON`,
+  }).optional(),
+  access: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, { error: 'names must be 1–64 letters, digits, "_", "." or "-"' }),
+      z.union([z.string().max(2048), z.number()]),
+    )
+    .refine((access) => Object.keys(access).length <= 32, { error: 'must have at most 32 fields' })
+    .optional(),
+  secret: z.string().min(1).max(4096).optional(),
+});
+export type GrantAnswer = z.infer<typeof GrantAnswer>;
+
+/** revoke and extend: nothing to say. */
+export const EmptyAnswer = z.strictObject({});
+
+export const ListResourcesAnswer = z.strictObject({
+  resources: z
+    .array(
+      z.strictObject({
+        id: Resource.shape.id,
+        description: Resource.shape.description,
+        permissions: z
+          .array(
+            z.strictObject({
+              id: Permission.shape.id,
+              description: Permission.shape.description,
+              grants: Permission.shape.grants,
+            }),
+          )
+          .min(1)
+          .max(50),
+      }),
+    )
+    .max(500)
+    .refine((resources) => new Set(resources.map((r) => r.id)).size === resources.length, {
+      error: 'resource ids must be unique',
+    }),
+});
+export type ListResourcesAnswer = z.infer<typeof ListResourcesAnswer>;
+
+/** Any action: it failed. `retryable: false` → the workflow stops retrying (a permanent failure). */
+export const ErrorAnswer = z.strictObject({
+  error: z.string().min(1).max(1000),
+  retryable: z.boolean().optional(),
+});
+export type ErrorAnswer = z.infer<typeof ErrorAnswer>;
+
+// ---- The driver ----
+
+export type LambdaDriverOptions = {
+  /** Whether this is the local runtime (file: functions allowed); default `config().local`. */
+  local?: () => boolean;
+  /** Longest call to the function; default 60 s. */
+  timeoutMs?: number;
+  /** The Lambda client of a region; default: one shared client per region. */
+  client?: (region: string) => LambdaClient;
+};
+
+type Action = AccessEvent['action'] | 'list-resources';
+
+/** The first issues of a failed parse as `path: message` (never the value: it may be a secret). */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;
+      const name = path.length === 0 ? '(answer)' : path.map(String).join('.');
+      const message = issue.code === 'unrecognized_keys' ? 'is not part of the contract' : issue.message;
+      return `${name}: ${message}`;
+    })
+    .join('; ');
+}
+
+function parseConfig(integration: DriverContext['integration']): LambdaConfig {
+  const parsed = LambdaConfig.safeParse(integration.config);
+  if (!parsed.success)
+    throw new GrantPermanentError(
+      `integration ${integration.id}: invalid lambda config (${describeIssues(parsed.error)})`,
+    );
+  return parsed.data;
+}
+
+/** The requester's justification, for a context that carries one (proposed `DriverContext.justification`). */
+function justificationOf(ctx: DriverContext): string | undefined {
+  if (!('justification' in ctx)) return undefined;
+  const parsed = z.string().safeParse(ctx.justification);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The event of grant, revoke or extend for one unit. */
+export function accessEvent(action: AccessEvent['action'], ctx: DriverContext, state?: DriverState): AccessEvent {
+  const justification = justificationOf(ctx);
+  const recorded = state === undefined ? undefined : JsonObject.safeParse(state);
+  if (recorded?.success === false)
+    throw new GrantPermanentError(`integration ${ctx.integration.id}: the recorded state is not JSON`);
+  return {
+    version: CONTRACT_VERSION,
+    action,
+    integration: { id: ctx.integration.id, config: ctx.integration.config },
+    request: {
+      id: ctx.requestId,
+      expiresAt: ctx.expiresAt.toISOString(),
+      ...(justification === undefined ? {} : { justification }),
+    },
+    grantee: { id: ctx.grantee.sub, email: ctx.grantee.email },
+    resource: ctx.resource.id,
+    permission: ctx.permission.id,
+    grants: [...ctx.permission.grants],
+    ...(recorded === undefined ? {} : { state: recorded.data }),
+  };
+}
+
+export function createLambdaDriver(options: LambdaDriverOptions = {}): IntegrationDriver {
+  const local = options.local ?? (() => config().local);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS;
+
+  /** Calls the function and parses its answer: an error answer throws, a malformed one is permanent. */
+  async function call<T extends z.ZodType>(
+    integration: DriverContext['integration'],
+    action: Action,
+    event: LambdaEvent,
+    schema: T,
+  ): Promise<z.output<T>> {
+    const cfg = parseConfig(integration);
+    const where = `integration ${integration.id}: function ${cfg.function}`;
+    const answer = await invokeFunction(cfg.function, event, {
+      local: local(),
+      timeoutMs,
+      integrationId: integration.id,
+      ...(options.client === undefined ? {} : { client: options.client }),
+    });
+    if (typeof answer === 'object' && answer !== null && 'error' in answer) {
+      const failed = ErrorAnswer.safeParse(answer);
+      if (!failed.success)
+        throw new GrantPermanentError(`${where}: malformed ${action} error answer: ${describeIssues(failed.error)}`);
+      const problem = `${where}: ${action} failed: ${failed.data.error}`;
+      if (failed.data.retryable === false) throw new GrantPermanentError(problem);
+      throw new Error(problem);
+    }
+    const parsed = schema.safeParse(answer);
+    if (!parsed.success)
+      throw new GrantPermanentError(`${where}: malformed ${action} answer: ${describeIssues(parsed.error)}`);
+    return parsed.data;
+  }
+
+  const capabilities: Capabilities = {
+    // The function decides what revoke ends and how long a session outlives it: Stint promises nothing.
+    endsLiveSessions: false,
+    residualSessionSeconds: 0,
+    targetEnforcesExpiry: false,
+    issuesCredentials: false,
+  };
+
+  return {
+    type: 'lambda',
+    configSchema: LambdaConfig,
+    needsSecret: false,
+    capabilities,
+    // The customer's function decides what requests share; Stint keeps no lease for it.
+    leaseKeys: () => [],
+
+    async grant(ctx): Promise<GrantOutcome> {
+      const answer = await call(ctx.integration, 'grant', accessEvent('grant', ctx), GrantAnswer);
+      return {
+        status: 'done',
+        state: answer.state ?? {},
+        ...(answer.access === undefined ? {} : { access: { kind: 'custom', fields: answer.access } }),
+        ...(answer.secret === undefined ? {} : { secret: answer.secret }),
+      };
+    },
+
+    async revoke(ctx, state): Promise<RevokeOutcome> {
+      await call(ctx.integration, 'revoke', accessEvent('revoke', ctx, state), EmptyAnswer);
+      return { status: 'done' };
+    },
+
+    async extend(ctx, state): Promise<void> {
+      await call(ctx.integration, 'extend', accessEvent('extend', ctx, state), EmptyAnswer);
+    },
+
+    async discover(ctx) {
+      const event: ListResourcesEvent = {
+        version: CONTRACT_VERSION,
+        action: 'list-resources',
+        integration: { id: ctx.integration.id, config: ctx.integration.config },
+      };
+      const answer = await call(ctx.integration, 'list-resources', event, ListResourcesAnswer);
+      return {
+        resources: answer.resources.map((r) => ({
+          id: r.id,
+          ...(r.description === undefined ? {} : { description: r.description }),
+          permissions: r.permissions.map((p) => ({
+            id: p.id,
+            ...(p.description === undefined ? {} : { description: p.description }),
+            grants: p.grants,
+          })),
+        })),
+      };
+    },
+  };
+}
+
+export const lambdaDriver: IntegrationDriver = createLambdaDriver();
+
+// ---- Allowed functions (PUT /integrations) ----
+
+export type FunctionPolicy = {
+  /** The local runtime: `file:` functions are allowed. */
+  local: boolean;
+  /** The deployment's `drivers.lambda`. */
+  allowed: LambdaDeploymentConfig;
+  /** A function's tags; default: ListTags through the Lambda API. */
+  listTags?: (arn: ParsedArn) => Promise<Record<string, string>>;
+};
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+/**
+ * Why an integration may not call `fn`, in one line, or undefined when it may: a `file:` module only locally
+ * (absolute, .mjs or .js, existing); an ARN only when the deployment lists it (or its unqualified form), or in tag
+ * mode when ListTags shows `stint-integration: "true"`.
+ */
+export async function lambdaFunctionProblem(fn: string, options: FunctionPolicy): Promise<string | undefined> {
+  if (fn.startsWith('file:')) {
+    if (!options.local) return 'file: functions run only in the local runtime; use a Lambda function ARN';
+    const path = fn.slice('file:'.length);
+    if (!isAbsolute(path)) return `${fn}: the path must be absolute (file:/…)`;
+    if (!/\.(mjs|js)$/.test(path)) return `${fn}: the module must be a .mjs or .js file`;
+    const found = await stat(path).catch(() => undefined);
+    if (found === undefined || !found.isFile()) return `${fn}: no such file`;
+    return undefined;
+  }
+  const arn = parseFunctionArn(fn);
+  if (arn === undefined)
+    return `${fn.slice(0, 200)} is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)`;
+  const listed = options.allowed.functions;
+  if (listed.includes(fn) || listed.includes(unqualifiedArn(arn))) return undefined;
+  if (!options.allowed.allowTagged)
+    return `function ${fn} is not in the deployment's allowed functions (drivers.lambda.functions)`;
+  let tags: Record<string, string>;
+  try {
+    tags = await (options.listTags ?? listFunctionTags)(arn);
+  } catch (error) {
+    const name = errorName(error);
+    if (name === 'ResourceNotFoundException') return `function ${fn} does not exist (or not in its region)`;
+    if (name === 'AccessDeniedException')
+      return `function ${fn} is not in drivers.lambda.functions and Stint may not read its tags`;
+    throw error;
+  }
+  if (tags[INTEGRATION_TAG.key] === INTEGRATION_TAG.value) return undefined;
+  return `function ${fn} is neither in drivers.lambda.functions nor tagged ${INTEGRATION_TAG.key}=${INTEGRATION_TAG.value}`;
+}
