@@ -25,55 +25,84 @@ export type AwsTarget = {
   roleArn?: string;
   /** The external id the role's trust policy requires (sts:ExternalId). */
   externalId?: string;
+  /** A short label of the caller for the role session name (`stint-<session>`, e.g. `stint-idc`); default `driver`. */
+  session?: string;
 };
 
-/** Role session name (CloudTrail shows it): `stint-<service>`, within AssumeRole's 2–64 characters [\w+=,.@-]. */
-export function roleSessionName(service: string): string {
-  return `stint-${service.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
+/** Role session name (CloudTrail shows it): `stint-<label>`, within AssumeRole's 2–64 characters [\w+=,.@-]. */
+export function roleSessionName(label: string): string {
+  return `stint-${label.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
 }
 
 /** 15 minutes: the shortest AssumeRole session; the SDK refreshes before expiry. */
 const ASSUMED_ROLE_SECONDS = 900;
 
-type ClientConfig = {
-  region: string;
-  credentials?: ReturnType<typeof fromTemporaryCredentials>;
-};
-type ClientClass<C> = { new (config: ClientConfig): C; name: string };
+type ClientConfig = { region: string; credentials?: () => Promise<Identity> };
+type ClientClass<C> = new (config: ClientConfig) => C;
 
-const clients = new Map<string, unknown>();
+/** Per client class (not its name: bundlers may rename classes), per target. */
+const clients = new Map<ClientClass<unknown>, Map<string, unknown>>();
 
 /**
  * The client of `Client` for `target`, built on first use. The SDK retries throttling and 5xx answers itself
  * (standard retry mode, 3 attempts unless AWS_MAX_ATTEMPTS says otherwise) before an error reaches the driver.
  */
 export function awsClient<C>(Client: ClientClass<C>, target: AwsTarget): C {
-  const key = [Client.name, target.region, target.roleArn ?? '', target.externalId ?? ''].join('\0');
-  const cached = clients.get(key);
+  const key = [target.region, target.roleArn ?? '', target.externalId ?? '', target.session ?? ''].join('\0');
+  const ofClass = clients.get(Client) ?? new Map<string, unknown>();
+  clients.set(Client, ofClass);
+  const cached = ofClass.get(key);
   if (cached instanceof Client) return cached;
-  const client = new Client({
-    region: target.region,
-    ...(target.roleArn === undefined
-      ? {}
-      : {
-          credentials: fromTemporaryCredentials({
-            params: {
-              RoleArn: target.roleArn,
-              RoleSessionName: roleSessionName(Client.name.replace(/Client$/, '').toLowerCase()),
-              DurationSeconds: ASSUMED_ROLE_SECONDS,
-              ...(target.externalId === undefined ? {} : { ExternalId: target.externalId }),
-            },
-            clientConfig: { region: target.region },
-          }),
-        }),
-  });
-  clients.set(key, client);
+  const credentials = target.roleArn === undefined ? undefined : assumedRole(target.roleArn, target);
+  const client = new Client({ region: target.region, ...(credentials === undefined ? {} : { credentials }) });
+  ofClass.set(key, client);
   return client;
+}
+
+type Identity = Awaited<ReturnType<ReturnType<typeof fromTemporaryCredentials>>>;
+type Credentials = () => Promise<Identity>;
+/** Credentials this close to expiry are renewed before use. */
+const RENEW_BEFORE_MS = 5 * 60_000;
+/** One credential provider per assumed role, shared by every client: one AssumeRole per role, not one per service. */
+const providers = new Map<string, Credentials>();
+
+function assumedRole(roleArn: string, target: AwsTarget): Credentials {
+  const key = [target.region, roleArn, target.externalId ?? '', target.session ?? ''].join('\0');
+  const cached = providers.get(key);
+  if (cached !== undefined) return cached;
+  const assume = fromTemporaryCredentials({
+    params: {
+      RoleArn: roleArn,
+      RoleSessionName: roleSessionName(target.session ?? 'driver'),
+      DurationSeconds: ASSUMED_ROLE_SECONDS,
+      ...(target.externalId === undefined ? {} : { ExternalId: target.externalId }),
+    },
+    clientConfig: { region: target.region },
+  });
+  let current: Promise<Identity> | undefined;
+  const provider: Credentials = async () => {
+    const held = current === undefined ? undefined : await current.catch(() => undefined);
+    if (
+      held !== undefined &&
+      (held.expiration === undefined || held.expiration.getTime() - Date.now() > RENEW_BEFORE_MS)
+    )
+      return held;
+    const fresh = assume();
+    current = fresh;
+    // A refused AssumeRole is tried again next time (the failed promise is not kept).
+    fresh.catch(() => {
+      if (current === fresh) current = undefined;
+    });
+    return await fresh;
+  };
+  providers.set(key, provider);
+  return provider;
 }
 
 /** Forgets every cached client (tests that move a stand-in to a new port). */
 export function clearAwsClients(): void {
   clients.clear();
+  providers.clear();
 }
 
 const SdkError = z.object({

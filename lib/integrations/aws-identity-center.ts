@@ -175,6 +175,7 @@ function parseConfig(integration: DriverContext['integration']): AwsIdentityCent
 function awsTarget(cfg: AwsIdentityCenterConfig): AwsTarget {
   return {
     region: cfg.region,
+    session: 'idc',
     ...(cfg.roleArn === undefined ? {} : { roleArn: cfg.roleArn }),
     ...(cfg.externalId === undefined ? {} : { externalId: cfg.externalId }),
   };
@@ -690,7 +691,16 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
     const { accountId, permissionSetArn } = targetOf(ctx, cfg);
     p = { instanceArn: cfg.instanceArn, accountId, permissionSetArn, polls: 0, attempts: 0 };
   }
-  const userId = p.userId ?? (await resolveUserId(ctx, cfg));
+  let userId = p.userId;
+  if (userId === undefined) {
+    try {
+      userId = await resolveUserId(ctx, cfg);
+    } catch (error) {
+      // No Identity Store user: nothing can have been assigned to them.
+      if (error instanceof GrantPermanentError && error.message.includes('no user with')) return { status: 'done' };
+      throw error;
+    }
+  }
   const t = { instanceArn: p.instanceArn, accountId: p.accountId, permissionSetArn: p.permissionSetArn, userId };
   let step = p.step ?? 'delete';
 

@@ -25,6 +25,7 @@ import {
   TEST_IDENTITY_STORE_ID,
   TEST_INSTANCE_ARN,
 } from '../../fixtures/aws/sso-admin.ts';
+import { type StsStandIn, startStsStandIn } from '../../fixtures/aws/sts.ts';
 import { driverContext, type TestContextOptions, testIntegration } from '../../support/driver-context.ts';
 
 const ACCOUNT = '222233334444';
@@ -522,5 +523,45 @@ describe('helpers', () => {
       new GrantPermanentError('CreateAccountAssignment: AccessDeniedException: m'),
     );
     expect(toDriverError(new Error('socket hang up'), 'x')).not.toBeInstanceOf(GrantPermanentError);
+  });
+});
+
+describe('aws-identity-center with a role to assume', () => {
+  const ROLE = 'arn:aws:iam::111111111111:role/stint-identity-center';
+  let sts: StsStandIn;
+
+  beforeEach(async () => {
+    sts = await startStsStandIn();
+    process.env.AWS_ENDPOINT_URL_STS = sts.url;
+  });
+
+  afterEach(async () => {
+    await sts.close();
+  });
+
+  const withRole = (externalId: string) =>
+    driverContext(testIntegration('aws-identity-center', { ...config, roleArn: ROLE, externalId }, [resource()]), {
+      lease: { soleHolder: true },
+      now: NOW,
+      accounts: [linkedAlice],
+    });
+
+  it('calls Identity Center with the credentials of the assumed role (external id, stint-idc session)', async () => {
+    sts.allowRole(ROLE, { externalId: 'stint-external-id-1', accessKeyId: 'ASIAASSUMEDEXAMPLE' });
+    const answer = await driver.grant(withRole('stint-external-id-1'));
+    expect(answer.status).toBe('pending');
+    expect(sts.calls).toEqual([
+      { roleArn: ROLE, roleSessionName: 'stint-idc', externalId: 'stint-external-id-1', durationSeconds: 900 },
+    ]);
+    const signedWith = new Set(aws.server.calls.map((c) => c.accessKeyId));
+    expect([...signedWith]).toEqual(['ASIAASSUMEDEXAMPLE']);
+  });
+
+  it('turns a refused AssumeRole (wrong external id) into a GrantPermanentError', async () => {
+    sts.allowRole(ROLE, { externalId: 'the-right-one', accessKeyId: 'ASIAASSUMEDEXAMPLE' });
+    const error = await driver.grant(withRole('a-wrong-one')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GrantPermanentError);
+    expect(String(error)).toContain('AccessDenied');
+    expect(aws.server.calls).toHaveLength(0);
   });
 });
