@@ -195,6 +195,22 @@ describe('aws-identity-center grant', () => {
     expect(aws.server.callsOf('CreateAccountAssignment')).toHaveLength(2);
   });
 
+  it('gives up on a transient FAILED after 3 attempts with a retryable error', async () => {
+    for (let i = 0; i < 3; i++) aws.sso.failNextCreation('Received a 500 status error: InternalFailure, try again');
+    const error = await grantAll(context()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(GrantPermanentError);
+    expect(String(error)).toContain('FAILED 3 times');
+    expect(aws.server.callsOf('CreateAccountAssignment')).toHaveLength(3);
+  });
+
+  it('refuses a suspended account', async () => {
+    aws.organizations.seedAccounts({ id: ACCOUNT, name: 'Production', email: 'prod@example.com', status: 'SUSPENDED' });
+    const error = await driver.grant(context()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GrantPermanentError);
+    expect(String(error)).toContain(`${ACCOUNT} is SUSPENDED`);
+  });
+
   it('refuses an account outside the organization before CreateAccountAssignment', async () => {
     const error = await driver.grant(context({ resource: '999999999999' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GrantPermanentError);
@@ -409,6 +425,19 @@ describe('aws-identity-center revoke and cleanup', () => {
     expect(last(again).status).toBe('done');
     expect(aws.server.callsOf('DeleteAccountAssignment')).toHaveLength(1);
     expect(policyOf(PS).Statement.filter((s: { Sid?: string }) => s.Sid === denySid(ALICE))).toHaveLength(1);
+  });
+
+  it('revokes nothing for a grantee without an Identity Store user (grant never recorded state)', async () => {
+    const ctx = context({ grantee: { sub: 'carol', email: 'carol@example.com', groups: [] } });
+    expect(await driver.revoke(ctx, {})).toEqual({ status: 'done' });
+    expect(aws.server.callsOf('DeleteAccountAssignment')).toHaveLength(0);
+  });
+
+  it('revokes from an empty state by looking the user up (grant crashed before recording)', async () => {
+    await granted(context({ accounts: [linkedAlice] }));
+    const answers = await revokeAll(context({ lease: { soleHolder: true, owned: true } }), {});
+    expect(last(answers).status).toBe('done');
+    expect(aws.sso.hasAssignment(ACCOUNT, PS, ALICE)).toBe(false);
   });
 
   it('rewrites its deny statement when a concurrent writer dropped it before provisioning finished', async () => {
