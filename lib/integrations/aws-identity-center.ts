@@ -381,17 +381,14 @@ async function lookUpUserId(
  * by `userName` = email, then by `emails.value` = email (API_GetUserId.html: "the only valid paths are userName and
  * emails.value"), which is then linked so the next grant needs no lookup.
  */
-async function resolveUserId(ctx: DriverContext, cfg: AwsIdentityCenterConfig): Promise<string> {
+async function findUserId(ctx: DriverContext, cfg: AwsIdentityCenterConfig): Promise<string | undefined> {
   for (const account of await ctx.directory.accounts()) {
     const linked = IdentityStoreAccount.safeParse(account);
     if (linked.success && linked.data.identityStoreId === cfg.identityStoreId) return linked.data.userId;
   }
   const email = ctx.grantee.email;
   const userId = (await lookUpUserId(cfg, 'userName', email)) ?? (await lookUpUserId(cfg, 'emails.value', email));
-  if (userId === undefined)
-    throw new GrantPermanentError(
-      `integration ${ctx.integration.id}: no user with user name or email ${email} in identity store ${cfg.identityStoreId}`,
-    );
+  if (userId === undefined) return undefined;
   // `link` is declared as a method, so this view (which also takes the proposed kind) type-checks without a cast;
   // the directory store must accept the kind (proposed ChatAccount member, see IdentityStoreAccount).
   const directory: { link(account: ChatAccount | IdentityStoreAccount): Promise<void> } = ctx.directory;
@@ -399,22 +396,28 @@ async function resolveUserId(ctx: DriverContext, cfg: AwsIdentityCenterConfig): 
   return userId;
 }
 
-function pending(state: DriverState, polls: number, reason: string, owned?: boolean): Pending {
-  return {
-    status: 'pending',
-    state,
-    pollAfterSeconds: backoffSeconds(polls),
-    reason,
-    ...(owned === undefined ? {} : { owned }),
-  };
+/** findUserId, or a GrantPermanentError naming the grantee. */
+async function requireUserId(ctx: DriverContext, cfg: AwsIdentityCenterConfig): Promise<string> {
+  const userId = await findUserId(ctx, cfg);
+  if (userId === undefined)
+    throw new GrantPermanentError(
+      `integration ${ctx.integration.id}: no user with user name or email ${ctx.grantee.email} in identity store ${cfg.identityStoreId}`,
+    );
+  return userId;
 }
 
-/** FAILED: retry (pending at `retryStep`) when transient and attempts remain; else permanent / retryable error. */
-function failed(what: string, status: OperationStatus, attempts: number): 'retry' {
+function pending(state: DriverState, polls: number, reason: string): Pending {
+  return { status: 'pending', state, pollAfterSeconds: backoffSeconds(polls), reason };
+}
+
+/**
+ * A FAILED operation: returns (the caller tries again) when the reason is transient and attempts remain; else
+ * throws a GrantPermanentError with AWS's reason, or a retryable Error once the attempts are used up.
+ */
+function throwUnlessRetriable(what: string, status: OperationStatus, attempts: number): void {
   const reason = status.FailureReason ?? 'no FailureReason';
   if (!TRANSIENT_FAILURE.test(reason)) throw new GrantPermanentError(`${what} FAILED: ${reason}`);
   if (attempts + 1 >= MAX_ATTEMPTS) throw new Error(`${what} FAILED ${attempts + 1} times: ${reason}`);
-  return 'retry';
 }
 
 // ---- grant ----
@@ -449,11 +452,11 @@ async function grant(ctx: DriverContext, progress?: DriverState): Promise<GrantO
   const parsed = progress === undefined ? undefined : GrantProgress.safeParse(progress);
   if (parsed !== undefined && !parsed.success)
     throw new GrantPermanentError(`${where}: unreadable grant progress (${parsed.error.message})`);
-  let p: GrantProgress | undefined = parsed?.data;
+  const p: GrantProgress | undefined = parsed?.data;
 
   if (p === undefined) {
     const { accountId, permissionSetArn } = targetOf(ctx, cfg);
-    const userId = await resolveUserId(ctx, cfg);
+    const userId = await requireUserId(ctx, cfg);
     await checkAccount(ctx, cfg, accountId);
     const set = await describePermissionSet(cfg, cfg.instanceArn, permissionSetArn);
     const state: Granted = {
@@ -475,14 +478,9 @@ async function grant(ctx: DriverContext, progress?: DriverState): Promise<GrantO
   }
 
   if (p.step === 'creating' && p.requestId !== undefined) {
-    const requestId = p.requestId;
+    const input = { InstanceArn: p.instanceArn, AccountAssignmentCreationRequestId: p.requestId };
     const out = await call(`${where}: DescribeAccountAssignmentCreationStatus`, () =>
-      sso(cfg).send(
-        new DescribeAccountAssignmentCreationStatusCommand({
-          InstanceArn: p?.instanceArn,
-          AccountAssignmentCreationRequestId: requestId,
-        }),
-      ),
+      sso(cfg).send(new DescribeAccountAssignmentCreationStatusCommand(input)),
     );
     const status = z
       .object({ AccountAssignmentCreationStatus: OperationStatus })
@@ -490,11 +488,11 @@ async function grant(ctx: DriverContext, progress?: DriverState): Promise<GrantO
     if (status.Status === 'SUCCEEDED') return done(cfg, p, createdOwned(ctx));
     if (status.Status === 'IN_PROGRESS')
       return pending({ ...p, polls: p.polls + 1 }, p.polls + 1, 'account assignment IN_PROGRESS');
-    failed(`${where}: assignment of ${p.permissionSetName} on ${p.accountId}`, status, p.attempts);
-    p = { ...p, step: 'create', attempts: p.attempts + 1 };
+    throwUnlessRetriable(`${where}: assignment of ${p.permissionSetName} on ${p.accountId}`, status, p.attempts);
+    const { requestId: _failed, ...rest } = p;
     return pending(
-      { ...p, requestId: undefined },
-      p.attempts,
+      { ...rest, step: 'create', attempts: p.attempts + 1 },
+      p.attempts + 1,
       `account assignment FAILED (${status.FailureReason}); retrying`,
     );
   }
@@ -528,7 +526,11 @@ async function grant(ctx: DriverContext, progress?: DriverState): Promise<GrantO
     .parse(out).AccountAssignmentCreationStatus;
   if (status.Status === 'SUCCEEDED') return done(cfg, current, createdOwned(ctx));
   if (status.Status === 'FAILED') {
-    failed(`${where}: assignment of ${current.permissionSetName} on ${current.accountId}`, status, current.attempts);
+    throwUnlessRetriable(
+      `${where}: assignment of ${current.permissionSetName} on ${current.accountId}`,
+      status,
+      current.attempts,
+    );
     return pending(
       { ...current, attempts: current.attempts + 1 },
       current.attempts + 1,
@@ -691,16 +693,9 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
     const { accountId, permissionSetArn } = targetOf(ctx, cfg);
     p = { instanceArn: cfg.instanceArn, accountId, permissionSetArn, polls: 0, attempts: 0 };
   }
-  let userId = p.userId;
-  if (userId === undefined) {
-    try {
-      userId = await resolveUserId(ctx, cfg);
-    } catch (error) {
-      // No Identity Store user: nothing can have been assigned to them.
-      if (error instanceof GrantPermanentError && error.message.includes('no user with')) return { status: 'done' };
-      throw error;
-    }
-  }
+  const userId = p.userId ?? (await findUserId(ctx, cfg));
+  // No Identity Store user: nothing can have been assigned to them.
+  if (userId === undefined) return { status: 'done' };
   const t = { instanceArn: p.instanceArn, accountId: p.accountId, permissionSetArn: p.permissionSetArn, userId };
   let step = p.step ?? 'delete';
 
@@ -740,7 +735,7 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
             'assignment deletion IN_PROGRESS',
           );
         if (status.Status === 'FAILED') {
-          failed(`${where}: deletion of the assignment on ${t.accountId}`, status, p.attempts);
+          throwUnlessRetriable(`${where}: deletion of the assignment on ${t.accountId}`, status, p.attempts);
           return pending(
             { ...p, userId, step: 'delete', attempts: p.attempts + 1 },
             p.attempts + 1,
@@ -768,7 +763,7 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
     if (status.Status === 'IN_PROGRESS')
       return pending({ ...p, userId, polls: p.polls + 1 }, p.polls + 1, 'assignment deletion IN_PROGRESS');
     if (status.Status === 'FAILED') {
-      failed(`${where}: deletion of the assignment on ${t.accountId}`, status, p.attempts);
+      throwUnlessRetriable(`${where}: deletion of the assignment on ${t.accountId}`, status, p.attempts);
       return pending(
         { ...p, userId, step: 'delete', attempts: p.attempts + 1, polls: 0 },
         p.attempts + 1,
@@ -801,7 +796,7 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
         'another provisioning of this permission set is in progress (ConflictException)',
       );
     if (status.Status === 'FAILED') {
-      failed(`${where}: provisioning of ${t.permissionSetArn} to ${t.accountId}`, status, p.attempts);
+      throwUnlessRetriable(`${where}: provisioning of ${t.permissionSetArn} to ${t.accountId}`, status, p.attempts);
       return pending(
         { ...base, step: 'deny', attempts: p.attempts + 1 },
         p.attempts + 1,
@@ -833,7 +828,7 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
   if (status.Status === 'IN_PROGRESS')
     return pending({ ...base, polls: p.polls + 1 }, p.polls + 1, 'provisioning the deny statement IN_PROGRESS');
   if (status.Status === 'FAILED') {
-    failed(`${where}: provisioning of ${t.permissionSetArn} to ${t.accountId}`, status, p.attempts);
+    throwUnlessRetriable(`${where}: provisioning of ${t.permissionSetArn} to ${t.accountId}`, status, p.attempts);
     return pending(
       { ...base, step: 'deny', attempts: p.attempts + 1, polls: 0 },
       p.attempts + 1,
