@@ -392,7 +392,10 @@ async function findUserId(ctx: DriverContext, cfg: AwsIdentityCenterConfig): Pro
   // `link` is declared as a method, so this view (which also takes the proposed kind) type-checks without a cast;
   // the directory store must accept the kind (proposed ChatAccount member, see IdentityStoreAccount).
   const directory: { link(account: ChatAccount | IdentityStoreAccount): Promise<void> } = ctx.directory;
-  await directory.link({ kind: 'aws-identity-store', identityStoreId: cfg.identityStoreId, userId });
+  // Linking only saves the next lookup: a directory that refuses it (before the kind exists) must not fail a grant.
+  await directory
+    .link({ kind: 'aws-identity-store', identityStoreId: cfg.identityStoreId, userId })
+    .catch(() => undefined);
   return userId;
 }
 

@@ -278,6 +278,15 @@ describe('aws-identity-center grant', () => {
     expect(answer.state).toMatchObject({ userId: '1111aaaa-2222-4333-8444-555566667777' });
   });
 
+  it('still grants when the directory refuses the link', async () => {
+    const ctx = context();
+    ctx.directory.link = async () => {
+      throw new Error('unknown account kind');
+    };
+    const answer = await driver.grant(ctx);
+    expect(answer).toMatchObject({ status: 'pending', state: { userId: ALICE } });
+  });
+
   it('uses a linked Identity Store account without a lookup', async () => {
     const ctx = context({ accounts: [linkedAlice] });
     const answer = await driver.grant(ctx);
