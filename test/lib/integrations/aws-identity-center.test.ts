@@ -485,6 +485,18 @@ describe('aws-identity-center verify, discover, lease keys, resources', () => {
     });
   });
 
+  it('pages through every account of the organization and skips suspended ones', async () => {
+    for (let i = 0; i < 25; i++)
+      aws.organizations.seedAccounts({ id: String(400000000000 + i), name: `Team ${i}`, email: `t${i}@example.com` });
+    aws.organizations.seedAccounts({ id: '500000000000', name: 'Old', email: 'old@example.com', status: 'SUSPENDED' });
+    const found = await driver.discover?.({ integration: integration(), admin: {}, now: NOW });
+    const ids = found?.resources.map((r) => r.id) ?? [];
+    expect(ids).toHaveLength(27);
+    expect(ids).toContain('400000000024');
+    expect(ids).not.toContain('500000000000');
+    expect(aws.server.callsOf('ListAccounts').length).toBe(2);
+  });
+
   it('names one lease key per instance, account, permission set and grantee', () => {
     expect(driver.leaseKeys(context())).toEqual([`sso/ssoins-1111222233334444/${ACCOUNT}/ps-aaaabbbbccccdddd/alice`]);
     expect(driver.leaseKeys(context({ permission: 'admin' }))).toEqual([
