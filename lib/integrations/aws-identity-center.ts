@@ -230,15 +230,14 @@ export function validateResources(resources: Resource[], config?: unknown): void
 
 /** The account and permission set of this unit (checked again: the integration may predate the check). */
 function targetOf(ctx: Pick<DriverContext, 'integration' | 'resource' | 'permission'>, cfg: AwsIdentityCenterConfig) {
-  const issues = resourceIssues([ctx.resource], cfg.instanceArn).filter(
-    (i) =>
-      i.path === 'resources.0.id' ||
-      i.path.startsWith(`resources.0.permissions.${ctx.resource.permissions.indexOf(ctx.permission)}.`),
-  );
+  const unit = { ...ctx.resource, permissions: [ctx.permission] };
+  const issues = resourceIssues([unit], cfg.instanceArn);
   const [permissionSetArn] = ctx.permission.grants;
   if (issues.length > 0 || permissionSetArn === undefined)
     throw new GrantPermanentError(
-      `integration ${ctx.integration.id}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ') || 'no permission set'}`,
+      `integration ${ctx.integration.id}, resource ${ctx.resource.id}, permission ${ctx.permission.id}: ${issues
+        .map((i) => i.message)
+        .join('; ')}`,
     );
   return { accountId: ctx.resource.id, permissionSetArn };
 }

@@ -522,6 +522,15 @@ describe('aws-identity-center verify, discover, lease keys, resources', () => {
     );
   });
 
+  it('refuses a unit whose permission grants two permission sets, before any AWS call', async () => {
+    const bad: Resource = { id: ACCOUNT, owners: [], permissions: [{ id: 'both', grants: [PS, PS_ADMIN] }] };
+    const ctx = driverContext(integration([bad]), { lease: { soleHolder: true }, now: NOW });
+    const error = await driver.grant(ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GrantPermanentError);
+    expect(String(error)).toContain('permission both: must name exactly one permission set ARN');
+    expect(aws.server.calls).toHaveLength(0);
+  });
+
   it('rejects an invalid config naming the field', () => {
     const parsed = driver.configSchema.safeParse({ ...config, instanceArn: 'nope', extra: 1 });
     expect(parsed.success).toBe(false);
