@@ -613,8 +613,9 @@ async function deleteRolePolicy(ctx: Ctx, clients: Clients, role: ParsedRoleArn,
  * can still be valid: `notAfter` + the longest session Stint can issue for the role.
  *
  * The role policy size quota (10,240 characters for all inline policies of a role, whitespace not counted,
- * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html) holds about 35 of these: when it is
- * full, revoke removes the ones whose cleanup time has passed and tries again; still full is a retryable error.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html) holds about 30 of these (≈ 330
+ * characters each): when it is full, revoke removes the ones whose cleanup time has passed and tries again; still
+ * full is a retryable error.
  */
 async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOutcome> {
   const cfg = parseConfig(ctx);

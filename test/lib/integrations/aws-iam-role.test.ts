@@ -1,9 +1,16 @@
-import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
+import {
+  IAMClient,
+  ListRolesCommand,
+  MalformedPolicyDocumentException,
+  NoSuchEntityException,
+  ServiceFailureException,
+} from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Integration, Resource } from '#lib/domain/integration.ts';
 import {
   AwsIamRoleConfig,
+  awsCall,
   awsIamRoleDriver as driver,
   REVOKE_POLICY_PREFIX,
   revokePolicyName,
@@ -364,5 +371,46 @@ describe('aws-iam-role driver', () => {
     expect(AwsIamRoleConfig.safeParse({ region: 'eu-west-1', externalId: 'ext-123' }).success).toBe(true);
     expect(AwsIamRoleConfig.safeParse({ roleArn: 'not-an-arn' }).success).toBe(false);
     expect(AwsIamRoleConfig.safeParse({ unknown: 1 }).success).toBe(false);
+  });
+
+  it('issues credentials without a console link when the federation endpoint fails', async () => {
+    process.env.STINT_AWS_FEDERATION_URL = `${aws.url}/not-federation`;
+    try {
+      const { issued } = await grantAndIssue({ requestId: '01JNOCONSOLE' });
+      expect(issued.fields.consoleUrl).toBeUndefined();
+      expect(typeof issued.fields.sessionToken).toBe('string');
+    } finally {
+      process.env.STINT_AWS_FEDERATION_URL = aws.federationUrl;
+    }
+  });
+
+  it('refuses to issue credentials once the access has ended, permanently', async () => {
+    const now = new Date();
+    const ctx = ctxFor({ requestId: '01JENDED', now, expiresAt: new Date(now.getTime() - 1000) });
+    const error = await driver.issueCredentials?.(ctx, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GrantPermanentError);
+    expect(String(error)).toContain('ended');
+  });
+});
+
+describe('AWS error mapping', () => {
+  const meta = { $metadata: {} };
+
+  it('makes errors retrying cannot fix permanent', async () => {
+    for (const error of [
+      new NoSuchEntityException({ message: 'The role with name x cannot be found.', ...meta }),
+      new MalformedPolicyDocumentException({ message: 'Syntax errors in policy.', ...meta }),
+    ]) {
+      const mapped = await awsCall('iam:PutRolePolicy', () => Promise.reject(error)).catch((e: unknown) => e);
+      expect(mapped).toBeInstanceOf(GrantPermanentError);
+      expect(String(mapped)).toContain(error.name);
+    }
+  });
+
+  it('passes service failures and non-AWS errors on unchanged, for the workflow to retry', async () => {
+    const failure = new ServiceFailureException({ message: 'internal', ...meta });
+    await expect(awsCall('iam:GetRole', () => Promise.reject(failure))).rejects.toBe(failure);
+    const network = new Error('socket hang up');
+    await expect(awsCall('iam:GetRole', () => Promise.reject(network))).rejects.toBe(network);
   });
 });
