@@ -414,7 +414,8 @@ async function grant(ctx: DriverContext): Promise<GrantOutcome> {
  * Credentials for the rest of the access: DurationSeconds = the seconds left until ctx.expiresAt, capped by the
  * role's MaxSessionDuration and by one hour when Stint runs in a role session (role chaining), and at least 900
  * (AssumeRole's minimum). With less than 15 minutes left the session outlives the access by the difference; the
- * revoke deny at expiresAt ends it, so `expiresAt` reports the access's end.
+ * revoke deny at expiresAt ends it, so `expiresAt` reports the access's end. A unit whose revoke policy is on the
+ * role gets nothing (whatever the caller thinks of the request's state).
  */
 async function issueCredentials(ctx: DriverContext, state: DriverState): Promise<IssuedCredentials> {
   const cfg = parseConfig(ctx);
@@ -423,6 +424,9 @@ async function issueCredentials(ctx: DriverContext, state: DriverState): Promise
   if (left <= 0) throw new GrantPermanentError(`request ${ctx.requestId}: the access has ended`);
   const clients = clientsFor(cfg);
   const found = await requireRole(ctx, clients, role);
+  // Revoked already (until cleanup): a session issued after the deny's notAfter would not be denied.
+  if ((await readRevokePolicy(ctx, clients, role, revokePolicyName(ctx))) !== undefined)
+    throw new GrantPermanentError(`request ${ctx.requestId}: the access to ${role.arn} has been revoked`);
   const duration = Math.max(
     MIN_SESSION_SECONDS,
     Math.min(left, await longestSession(clients, found.MaxSessionDuration)),

@@ -234,6 +234,7 @@ describe('aws-iam-role driver', () => {
     expect(refused).toMatchObject({ name: 'AccessDenied' });
     expect((await iamAs(other.issued).send(new ListRolesCommand({}))).Roles?.length).toBeGreaterThan(0);
     expect(await driver.verify?.(revoked.ctx, revoked.state)).toEqual({ present: false });
+    await expect(driver.issueCredentials?.(revoked.ctx, revoked.state)).rejects.toThrow(/has been revoked/);
     expect(await driver.verify?.(other.ctx, other.state)).toEqual({ present: true });
   });
 
