@@ -727,12 +727,24 @@ async function discover(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'
 
 const TagList = z.array(z.object({ Key: z.string(), Value: z.string() }));
 
+function listRoleTags(clients: Clients, roleName: string, marker: string | undefined) {
+  return clients.iam.send(new ListRoleTagsCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }));
+}
+
+/**
+ * Whether the role carries the discover tag. A role whose tags Stint may not read (the deployment's roleArns do not
+ * cover it: AccessDenied) is not one it could manage, so it is not offered.
+ */
 async function hasDiscoverTag(ctx: Ctx, clients: Clients, roleName: string): Promise<boolean> {
   let marker: string | undefined;
   do {
-    const out = await awsCall(`integration ${ctx.integration.id}: iam:ListRoleTags ${roleName}`, () =>
-      clients.iam.send(new ListRoleTagsCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) })),
-    );
+    let out: Awaited<ReturnType<typeof listRoleTags>>;
+    try {
+      out = await listRoleTags(clients, roleName, marker);
+    } catch (error) {
+      if (awsErrorCode(error) === 'AccessDeniedException' || awsErrorCode(error) === 'AccessDenied') return false;
+      return awsCall(`integration ${ctx.integration.id}: iam:ListRoleTags ${roleName}`, () => Promise.reject(error));
+    }
     const tag = TagList.parse(out.Tags ?? []).find((t) => t.Key === DISCOVER_TAG);
     if (tag !== undefined) return tag.Value.toLowerCase() !== 'false';
     marker = out.IsTruncated === true ? out.Marker : undefined;

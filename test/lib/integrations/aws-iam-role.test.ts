@@ -342,6 +342,18 @@ describe('aws-iam-role driver', () => {
     aws.account.createRole({ name: 'jit-a', tags: [{ Key: 'stint:jit', Value: 'true' }] });
     aws.account.createRole({ name: 'jit-off', tags: [{ Key: 'stint:jit', Value: 'false' }] });
     aws.account.createRole({ name: 'jit-b', path: '/team/', tags: [{ Key: 'stint:jit', Value: '' }] });
+    aws.account.createRole({ name: 'jit-hidden', tags: [{ Key: 'stint:jit', Value: 'true' }] });
+    // The function's role may not read that role's tags (outside its roleArns): it is not offered.
+    const fnRole = aws.account.createRole({ name: 'stint-driver-aws-iam-role' });
+    fnRole.inline.set(
+      'outside-roleArns',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Deny', Action: 'iam:ListRoleTags', Resource: `arn:aws:iam::${ACCOUNT}:role/jit-hidden` },
+        ],
+      }),
+    );
     const found = await driver.discover?.(ctxFor());
     expect(found?.resources.map((r) => r.id)).toEqual([
       `arn:aws:iam::${ACCOUNT}:role/jit-a`,
