@@ -339,7 +339,7 @@ describe('aws-iam-role driver', () => {
 
   it('discovers only roles tagged stint:jit, across pages', async () => {
     for (let n = 0; n < 105; n++) aws.account.createRole({ name: `filler-${n}` });
-    aws.account.createRole({ name: 'jit-a', tags: [{ Key: 'stint:jit', Value: 'true' }] });
+    aws.account.createRole({ name: 'jit-a', description: 'Deploy', tags: [{ Key: 'stint:jit', Value: 'true' }] });
     aws.account.createRole({ name: 'jit-off', tags: [{ Key: 'stint:jit', Value: 'false' }] });
     aws.account.createRole({ name: 'jit-b', path: '/team/', tags: [{ Key: 'stint:jit', Value: '' }] });
     aws.account.createRole({ name: 'jit-hidden', tags: [{ Key: 'stint:jit', Value: 'true' }] });
@@ -359,6 +359,7 @@ describe('aws-iam-role driver', () => {
       `arn:aws:iam::${ACCOUNT}:role/jit-a`,
       `arn:aws:iam::${ACCOUNT}:role/team/jit-b`,
     ]);
+    expect(found?.resources[0]?.description).toBe('Deploy');
     expect(found?.resources[0]?.permissions).toEqual([
       { id: 'default', description: "The role's own permissions", grants: ['*'] },
     ]);
