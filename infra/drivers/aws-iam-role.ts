@@ -124,16 +124,23 @@ export function awsIamRoleAcknowledgements(deployment: AwsIamRoleDeployment): { 
   return acks;
 }
 
-const WithDrivers = z.object({ drivers: z.object({ awsIamRole: AwsIamRoleDeployment }) });
+const WithDrivers = z.object({
+  drivers: z.object({ awsIamRole: AwsIamRoleDeployment.optional() }).optional(),
+});
 
-/** `drivers.awsIamRole` of the deployment's configuration, or a synth error naming the field. */
-export function awsIamRoleDeployment(config: StintConfig): AwsIamRoleDeployment {
+/**
+ * `drivers.awsIamRole` of the deployment's configuration; undefined when the section is absent (the function then
+ * gets no permission at all, and every grant fails permanently with AccessDenied); a synth error naming the field
+ * when it is invalid.
+ */
+export function awsIamRoleDeployment(config: StintConfig): AwsIamRoleDeployment | undefined {
   const parsed = WithDrivers.safeParse(config);
-  if (!parsed.success)
-    throw new Error(
-      `stint.config.ts: drivers.awsIamRole: ${parsed.error.issues[0]?.message ?? 'is required'} (the aws-iam-role driver needs its target roles)`,
-    );
-  return parsed.data.drivers.awsIamRole;
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.map(String).join('.') ?? 'drivers.awsIamRole';
+    throw new Error(`stint.config.ts: ${path}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data.drivers?.awsIamRole;
 }
 
 /** The spec for an explicit deployment section (tests, or a StintConfig that does not carry `drivers` yet). */
@@ -147,9 +154,16 @@ export function awsIamRoleSpecFor(deployment?: AwsIamRoleDeployment): DriverSpec
     timeout: Duration.seconds(60),
     inVpc: false,
     readsSecrets: false,
-    statements: (config) => awsIamRoleStatements(section(config)),
-    acknowledgements: (config) => awsIamRoleAcknowledgements(section(config)),
+    statements: (config) => {
+      const d = section(config);
+      return d === undefined ? [] : awsIamRoleStatements(d);
+    },
+    acknowledgements: (config) => {
+      const d = section(config);
+      return d === undefined ? [] : awsIamRoleAcknowledgements(d);
+    },
   };
 }
 
+/** Reads `drivers.awsIamRole` from the configuration (proposed StintConfig field). */
 export const awsIamRoleSpec: DriverSpec = awsIamRoleSpecFor();

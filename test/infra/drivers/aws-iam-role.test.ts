@@ -5,7 +5,12 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { StintConfigSchema } from '#infra/config.ts';
-import { AwsIamRoleDeployment, awsIamRoleDeployment, awsIamRoleSpecFor } from '#infra/drivers/aws-iam-role.ts';
+import {
+  AwsIamRoleDeployment,
+  awsIamRoleDeployment,
+  awsIamRoleSpec,
+  awsIamRoleSpecFor,
+} from '#infra/drivers/aws-iam-role.ts';
 
 /** A function role with the spec's statements, in a stack of its own; acknowledged or not. */
 function synth(deployment: AwsIamRoleDeployment, acknowledge: boolean) {
@@ -78,11 +83,14 @@ describe('aws-iam-role driver spec', () => {
     ]);
   });
 
-  it('reads drivers.awsIamRole from the configuration, refusing a section without target roles', () => {
-    expect(() => awsIamRoleDeployment(StintConfigSchema.parse({ stackName: 'StintTest' }))).toThrow(
-      /drivers\.awsIamRole/,
-    );
+  it('reads drivers.awsIamRole from the configuration: absent grants nothing, invalid fails synth', () => {
+    const config = StintConfigSchema.parse({ stackName: 'StintTest' });
+    expect(awsIamRoleDeployment(config)).toBeUndefined();
+    expect(awsIamRoleSpec.statements(config)).toEqual([]);
+    const withSection = { ...config, drivers: { awsIamRole: { roleArns: ['arn:aws:iam::123456789012:role/ops'] } } };
+    expect(awsIamRoleDeployment(withSection)?.roleArns).toEqual(['arn:aws:iam::123456789012:role/ops']);
+    const invalid = { ...config, drivers: { awsIamRole: { roleArns: ['arn:aws:iam::1234:role/x'] } } };
+    expect(() => awsIamRoleDeployment(invalid)).toThrow(/drivers\.awsIamRole\.roleArns\.0/);
     expect(AwsIamRoleDeployment.safeParse({ roleArns: [] }).success).toBe(false);
-    expect(AwsIamRoleDeployment.safeParse({ roleArns: ['arn:aws:iam::1234:role/x'] }).success).toBe(false);
   });
 });
