@@ -25,7 +25,7 @@ import {
   TEST_IDENTITY_STORE_ID,
   TEST_INSTANCE_ARN,
 } from '../../fixtures/aws/sso-admin.ts';
-import { type StsStandIn, startStsStandIn } from '../../fixtures/aws/sts.ts';
+import { type AwsStandIn, startAwsStandIn } from '../../fixtures/aws/sts.ts';
 import { driverContext, type TestContextOptions, testIntegration } from '../../support/driver-context.ts';
 
 const ACCOUNT = '222233334444';
@@ -587,14 +587,36 @@ describe('helpers', () => {
 
 describe('aws-identity-center with a role to assume', () => {
   const ROLE = 'arn:aws:iam::111111111111:role/stint-identity-center';
-  let sts: StsStandIn;
+  const FUNCTION_ROLE = 'arn:aws:iam::111111111111:role/stint-driver-aws-identity-center';
+  const CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
+  let sts: AwsStandIn;
+  let saved: Partial<Record<(typeof CREDENTIAL_VARS)[number], string>>;
 
   beforeEach(async () => {
-    sts = await startStsStandIn();
+    sts = await startAwsStandIn();
+    // The driver function runs with its own role's session; it assumes the Identity Center role from there.
+    const base = sts.account.addBaseCredential({
+      arn: 'arn:aws:sts::111111111111:assumed-role/stint-driver-aws-identity-center/fn',
+      roleArn: FUNCTION_ROLE,
+    });
+    sts.account.createRole({
+      name: 'stint-identity-center',
+      trust: [FUNCTION_ROLE],
+      externalId: 'stint-external-id-1',
+    });
+    saved = Object.fromEntries(CREDENTIAL_VARS.map((k) => [k, process.env[k]]));
+    process.env.AWS_ACCESS_KEY_ID = base.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = base.secretAccessKey;
+    process.env.AWS_SESSION_TOKEN = base.sessionToken;
     process.env.AWS_ENDPOINT_URL_STS = sts.url;
   });
 
   afterEach(async () => {
+    for (const k of CREDENTIAL_VARS) {
+      const value = saved[k];
+      if (value === undefined) delete process.env[k];
+      else process.env[k] = value;
+    }
     await sts.close();
   });
 
@@ -606,18 +628,14 @@ describe('aws-identity-center with a role to assume', () => {
     });
 
   it('calls Identity Center with the credentials of the assumed role (external id, stint-idc session)', async () => {
-    sts.allowRole(ROLE, { externalId: 'stint-external-id-1', accessKeyId: 'ASIAASSUMEDEXAMPLE' });
     const answer = await driver.grant(withRole('stint-external-id-1'));
     expect(answer.status).toBe('pending');
-    expect(sts.calls).toEqual([
-      { roleArn: ROLE, roleSessionName: 'stint-idc', externalId: 'stint-external-id-1', durationSeconds: 900 },
-    ]);
-    const signedWith = new Set(aws.server.calls.map((c) => c.accessKeyId));
-    expect([...signedWith]).toEqual(['ASIAASSUMEDEXAMPLE']);
+    const signedWith = [...new Set(aws.server.calls.map((c) => c.accessKeyId ?? ''))];
+    expect(signedWith).toHaveLength(1);
+    expect(sts.session(signedWith[0] ?? '')).toMatchObject({ roleArn: ROLE, sessionName: 'stint-idc' });
   });
 
   it('turns a refused AssumeRole (wrong external id) into a GrantPermanentError', async () => {
-    sts.allowRole(ROLE, { externalId: 'the-right-one', accessKeyId: 'ASIAASSUMEDEXAMPLE' });
     const error = await driver.grant(withRole('a-wrong-one')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GrantPermanentError);
     expect(String(error)).toContain('AccessDenied');
