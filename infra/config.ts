@@ -1,7 +1,10 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { AwsIamRoleDeployment } from '#infra/drivers/aws-iam-role.ts';
+import { AwsIdentityCenterDeployment } from '#infra/drivers/aws-identity-center.ts';
 import { DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
+import { LambdaDeploymentConfig } from '#lib/integrations/lambda.ts';
 import { isItsm, TargetConfig } from '#lib/targets/config.ts';
 import { validateTargetOptions } from '#lib/targets/registry.ts';
 
@@ -245,6 +248,17 @@ const stintConfigSchema = (mode: ConfigMode) =>
         .superRefine((targets, ctx) => {
           for (const issue of targetListIssues(targets)) ctx.addIssue({ code: 'custom', ...issue });
         }),
+      /**
+       * What the AWS drivers and custom integrations may touch: each driver function's IAM policy is scoped to
+       * these (docs/integrations/<type>.md). A driver without its section gets no AWS permission at all.
+       */
+      drivers: z
+        .strictObject({
+          awsIdentityCenter: AwsIdentityCenterDeployment.optional(),
+          awsIamRole: AwsIamRoleDeployment.optional(),
+          lambda: LambdaDeploymentConfig.optional(),
+        })
+        .default({}),
     })
     .superRefine((config, ctx) => {
       for (const issue of queueNameIssues(config.stackName, config.targets)) ctx.addIssue({ code: 'custom', ...issue });

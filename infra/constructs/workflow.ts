@@ -107,6 +107,8 @@ type StepSpec = {
  */
 const DRIVER_TABLE = tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE);
 const DRIVER_ITEMS = [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS];
+/** The directory user and its unique-value pointers (lib/directory/keys.ts): userById, linkAccount. */
+const DIRECTORY_USER_ITEMS = ['DUSER#*', 'DPTR#*'];
 
 const STEPS: Record<StepFunction, StepSpec> = {
   load: {
@@ -200,7 +202,9 @@ export class Workflow extends Construct {
         config,
         inVpc: spec.inVpc,
       });
-      fn.grantTable(props.table, DRIVER_TABLE, { leadingKeys: DRIVER_ITEMS });
+      fn.grantTable(props.table, DRIVER_TABLE, {
+        leadingKeys: spec.linksAccounts === true ? [...DRIVER_ITEMS, ...DIRECTORY_USER_ITEMS] : DRIVER_ITEMS,
+      });
       fn.grantCredentialsKey(props.credentialsKey);
       if (spec.readsSecrets) fn.grantSecretsUnderPrefix(config.secretsPrefix);
       for (const statement of spec.statements(config)) fn.role.addToPrincipalPolicy(statement);
@@ -208,7 +212,12 @@ export class Workflow extends Construct {
       if (acknowledgements.length > 0) Validations.of(fn.role).acknowledge(...acknowledgements);
       return fn;
     };
-    const drivers: Record<DriverType, StintFunction> = { postgresql: makeDriver('postgresql') };
+    const drivers: Record<DriverType, StintFunction> = {
+      postgresql: makeDriver('postgresql'),
+      'aws-identity-center': makeDriver('aws-identity-center'),
+      'aws-iam-role': makeDriver('aws-iam-role'),
+      lambda: makeDriver('lambda'),
+    };
     this.drivers = drivers;
 
     const ids = { requestId: sfn.JsonPath.stringAt('$.requestId'), attempt: sfn.JsonPath.numberAt('$.attempt') };

@@ -124,23 +124,13 @@ export function awsIamRoleAcknowledgements(deployment: AwsIamRoleDeployment): { 
   return acks;
 }
 
-const WithDrivers = z.object({
-  drivers: z.object({ awsIamRole: AwsIamRoleDeployment.optional() }).optional(),
-});
-
 /**
- * `drivers.awsIamRole` of the deployment's configuration; undefined when the section is absent (the function then
- * gets no permission at all, and every grant fails permanently with AccessDenied); a synth error naming the field
- * when it is invalid.
+ * `drivers.awsIamRole` of the deployment's configuration (validated at synth with the rest of it); undefined when
+ * the section is absent: the function then gets no permission at all, and every grant fails permanently with
+ * AccessDenied.
  */
 export function awsIamRoleDeployment(config: StintConfig): AwsIamRoleDeployment | undefined {
-  const parsed = WithDrivers.safeParse(config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.map(String).join('.') ?? 'drivers.awsIamRole';
-    throw new Error(`stint.config.ts: ${path}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data.drivers?.awsIamRole;
+  return config.drivers.awsIamRole;
 }
 
 /** The spec for an explicit deployment section (tests, or a StintConfig that does not carry `drivers` yet). */

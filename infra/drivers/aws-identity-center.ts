@@ -197,12 +197,9 @@ export function awsIdentityCenterAcknowledgements(d: AwsIdentityCenterDeployment
   return [...acks].map(([id, reason]) => ({ id, reason }));
 }
 
-/** Reads the proposed `drivers.awsIdentityCenter` section from the deployment config (absent: no statements). */
+/** The deployment's `drivers.awsIdentityCenter` (absent: no statements). */
 export function awsIdentityCenterDeploymentOf(config: StintConfig): AwsIdentityCenterDeployment | undefined {
-  const parsed = z
-    .looseObject({ drivers: z.looseObject({ awsIdentityCenter: AwsIdentityCenterDeployment.optional() }).optional() })
-    .safeParse(config);
-  return parsed.success ? parsed.data.drivers?.awsIdentityCenter : undefined;
+  return config.drivers.awsIdentityCenter;
 }
 
 export const awsIdentityCenterSpec: DriverSpec = {
@@ -213,6 +210,8 @@ export const awsIdentityCenterSpec: DriverSpec = {
   timeout: Duration.seconds(30),
   inVpc: false,
   readsSecrets: false,
+  // The grantee's Identity Store user id, found once by user name and kept as a linked account.
+  linksAccounts: true,
   statements: (config) => {
     const d = awsIdentityCenterDeploymentOf(config);
     return d === undefined ? [] : awsIdentityCenterStatements(d);

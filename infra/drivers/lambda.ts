@@ -25,11 +25,9 @@ import type { DriverSpec } from './spec.ts';
  * (lambdaFunctionProblem); in tag mode that check reads tags, so the admin API function needs `adminApiStatements`.
  */
 
-/** The deployment's `drivers.lambda`, parsed (absent → nothing allowed). */
+/** The deployment's `drivers.lambda`, parsed (absent → nothing allowed; invalid → an error naming the field). */
 export function lambdaDeployment(config: StintConfig): LambdaDeploymentConfig {
-  const drivers = 'drivers' in config ? config.drivers : undefined;
-  const parsed = z.object({ lambda: LambdaDeploymentConfig.optional() }).optional().parse(drivers);
-  return parsed?.lambda ?? LambdaDeploymentConfig.parse({});
+  return LambdaDeploymentConfig.parse(config.drivers.lambda ?? {});
 }
 
 /** Every function of the deployment's account, in any region (tag mode narrows it by the tag condition). */

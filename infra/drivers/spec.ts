@@ -17,6 +17,8 @@ export type DriverSpec = {
   readonly inVpc: boolean;
   /** Reads integration admin secrets under the deployment's secrets prefix. */
   readonly readsSecrets: boolean;
+  /** Reads the grantee's linked accounts in the directory and links new ones (DriverContext.directory). */
+  readonly linksAccounts?: boolean;
   /** Exactly the IAM statements the driver's calls need, scoped as far as each API allows. */
   statements(config: StintConfig): iam.PolicyStatement[];
   /** cdk-nag findings on those statements, each with the reason it is acceptable. */

@@ -45,5 +45,7 @@ export function accountValue(account: ChatAccount): string {
       return `teams:${account.aadObjectId.toLowerCase()}`;
     case 'jira':
       return `jira:${account.accountId}`;
+    case 'aws-identity-store':
+      return `aws-identity-store:${account.identityStoreId}:${account.userId}`;
   }
 }

@@ -6,6 +6,19 @@ import { Line } from '#lib/domain/text.ts';
  * The identity directory: the one place policies read group membership and managers, and where
  * chat/ticket accounts are linked to Stint identities. Fed by SCIM 2.0 (Okta, Entra ID) and admin routes.
  */
+/** The id patterns of the Identity Store API reference (IdentityStoreId, UserId). */
+export const IDENTITY_STORE_ID = /^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const IDENTITY_STORE_USER_ID =
+  /^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$/;
+
+/** A person's user in an IAM Identity Center identity store, linked by the aws-identity-center driver. */
+export const IdentityStoreAccount = z.strictObject({
+  kind: z.literal('aws-identity-store'),
+  identityStoreId: z.string().regex(IDENTITY_STORE_ID),
+  userId: z.string().min(1).max(47).regex(IDENTITY_STORE_USER_ID),
+});
+export type IdentityStoreAccount = z.infer<typeof IdentityStoreAccount>;
+
 export const ChatAccount = z.discriminatedUnion('kind', [
   /** Slack: workspace (team) id + user id. */
   z.strictObject({ kind: z.literal('slack'), teamId: Line.min(1).max(32), userId: Line.min(1).max(32) }),
@@ -16,6 +29,8 @@ export const ChatAccount = z.discriminatedUnion('kind', [
   }),
   /** Jira Cloud: the Atlassian account id. */
   z.strictObject({ kind: z.literal('jira'), accountId: Line.min(1).max(128) }),
+  /** AWS IAM Identity Center: the user id in an identity store. */
+  IdentityStoreAccount,
 ]);
 export type ChatAccount = z.infer<typeof ChatAccount>;
 

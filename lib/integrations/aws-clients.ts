@@ -14,6 +14,7 @@ import { GrantPermanentError } from './types.ts';
  *   it, the function's own role (the default credential chain).
  * - `awsErrorName(error)`: the AWS error code of an SDK error (`ConflictException`…), else undefined.
  * - `toDriverError(error, what)`: the error to throw from a driver step.
+ * - `awsCall(what, call)`: an SDK call whose failure is thrown as `toDriverError` makes it.
  *
  * Endpoints come from the SDK's own configuration: `AWS_ENDPOINT_URL_<SERVICE>` (e.g. AWS_ENDPOINT_URL_SSO_ADMIN)
  * reaches a stand-in in tests ("Service-specific endpoints", AWS SDKs and Tools Reference Guide).
@@ -121,9 +122,11 @@ export function awsErrorName(error: unknown): string | undefined {
 /**
  * Codes retrying cannot fix: missing permissions, bad input or configuration, things that do not exist, quotas
  * (a quota needs a person to raise it; retrying for hours would only delay the answer). Throttling
- * (ThrottlingException, TooManyRequestsException), ConflictException / ConcurrentModificationException (another
- * write in flight), InternalServerException, ServiceUnavailable, 5xx, expired credentials and network errors
- * stay retryable.
+ * (ThrottlingException, Throttling, TooManyRequestsException), ConflictException / ConcurrentModificationException
+ * (another write in flight), InternalServerException, ServiceFailure, ServiceUnavailable, 5xx, expired credentials
+ * and network errors stay retryable. IAM and STS codes: "Common errors"
+ * (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html) and each action's Errors section in the
+ * STS and IAM API references; the SDK names modelled errors `<Code>Exception` (IAM) or `<Code>`.
  */
 const PERMANENT = new Set([
   'AccessDenied', // STS AssumeRole: the role's trust policy (or the external id) does not let Stint in
@@ -132,13 +135,20 @@ const PERMANENT = new Set([
   'AuthorizationErrorException',
   'UnrecognizedClientException',
   'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
   'ValidationException',
   'ValidationError',
+  'InvalidInput',
   'InvalidInputException',
   'InvalidParameterException',
+  'InvalidParameterValue',
   'InvalidParameterValueException',
   'MalformedPolicyDocument',
   'MalformedPolicyDocumentException',
+  'PackedPolicyTooLarge', // STS AssumeRole: session policies and tags over the packed size
+  'PackedPolicyTooLargeException',
+  'UnmodifiableEntity', // IAM: a service-linked role
+  'UnmodifiableEntityException',
   'ResourceNotFoundException',
   'NoSuchEntity',
   'NoSuchEntityException',
@@ -166,4 +176,13 @@ export function toDriverError(error: unknown, what: string): Error {
     return new GrantPermanentError(`${what}: ${parsed.name}: ${parsed.message ?? ''}`.trim());
   }
   return error instanceof Error ? error : new Error(`${what}: ${String(error)}`);
+}
+
+/** An SDK call, its failure thrown as `toDriverError(error, what)` makes it (permanent, or retryable as it is). */
+export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toDriverError(error, what);
+  }
 }

@@ -14,9 +14,9 @@ import {
   GetCallerIdentityCommand,
   STSClient,
 } from '@aws-sdk/client-sts';
-import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { z } from 'zod';
 import type { Identity } from '#lib/domain/identity.ts';
+import { awsCall, awsClient, awsErrorName, toDriverError } from '#lib/integrations/aws-clients.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -46,104 +46,6 @@ import {
  *   admin role in the target account), else through the function's role. docs/integrations/aws-iam-role.md has the
  *   policies.
  */
-
-// ---------------------------------------------------------------------------------------------------------------
-// Shared with aws-clients.ts (branch `idc`): SDK clients per admin role, AWS error → permanent / retryable.
-// The lead merges this section into lib/integrations/aws-clients.ts.
-// ---------------------------------------------------------------------------------------------------------------
-
-/**
- * Error codes retrying cannot fix: configuration (a missing or untrusting role, a bad ARN or policy, keys the
- * account does not know) or a quota only people can change. Everything else — Throttling, ServiceFailure, 5xx,
- * network errors, ExpiredToken of the function's own credentials — is retried by the workflow. Codes: "Common
- * errors" (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html) and each action's Errors
- * section in the STS and IAM API references. The SDK names modelled errors `<Code>Exception` (IAM) or `<Code>`.
- */
-const PERMANENT_AWS_ERRORS = new Set([
-  'AccessDenied',
-  'AccessDeniedException',
-  'NoSuchEntity',
-  'NoSuchEntityException',
-  'ValidationError',
-  'ValidationException',
-  'InvalidParameterValue',
-  'InvalidInput',
-  'InvalidInputException',
-  'MalformedPolicyDocument',
-  'MalformedPolicyDocumentException',
-  'PackedPolicyTooLarge',
-  'PackedPolicyTooLargeException',
-  'RegionDisabledException',
-  'InvalidClientTokenId',
-  'UnrecognizedClientException',
-  'SignatureDoesNotMatch',
-  'UnmodifiableEntity',
-  'UnmodifiableEntityException',
-]);
-
-/** The AWS error code of an SDK error (its `name`), or undefined for anything else. */
-export function awsErrorCode(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const fault = Reflect.get(error, '$fault');
-  return fault === 'client' || fault === 'server' ? error.name : undefined;
-}
-
-/** An SDK call, with errors retrying cannot fix turned into GrantPermanentError (others are rethrown as they are). */
-export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const code = awsErrorCode(error);
-    if (code !== undefined && PERMANENT_AWS_ERRORS.has(code) && error instanceof Error)
-      throw new GrantPermanentError(`${what}: ${code}: ${error.message}`);
-    throw error;
-  }
-}
-
-export type AwsClientOptions = { region: string; roleArn?: string; externalId?: string };
-
-/**
- * Credentials of an admin role Stint assumes (with the function's own credentials) for IAM calls in another
- * account; undefined: the function's own credentials (the default provider chain).
- */
-function adminCredentials(options: AwsClientOptions) {
-  if (options.roleArn === undefined) return undefined;
-  return fromTemporaryCredentials({
-    params: {
-      RoleArn: options.roleArn,
-      RoleSessionName: 'stint-aws-iam-role',
-      DurationSeconds: 900,
-      ...(options.externalId === undefined ? {} : { ExternalId: options.externalId }),
-    },
-    clientConfig: { region: options.region },
-  });
-}
-
-type Clients = { sts: STSClient; iam: IAMClient; chained?: Promise<boolean> };
-const clientCache = new Map<string, Clients>();
-
-/**
- * SDK clients for one (region, admin role): created once per process and reused (CONVENTIONS: clients at module
- * scope). Endpoints follow `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL_IAM` (tests point them at stand-ins).
- */
-export function awsClients(options: AwsClientOptions): Clients {
-  const key = JSON.stringify([options.region, options.roleArn ?? '', options.externalId ?? '']);
-  let clients = clientCache.get(key);
-  if (clients === undefined) {
-    const credentials = adminCredentials(options);
-    clients = {
-      // The target role is assumed with the function's own credentials: its trust policy names the function's role.
-      sts: new STSClient({ region: options.region }),
-      iam: new IAMClient({ region: options.region, ...(credentials === undefined ? {} : { credentials }) }),
-    };
-    clientCache.set(key, clients);
-  }
-  return clients;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// End of the section shared with aws-clients.ts.
-// ---------------------------------------------------------------------------------------------------------------
 
 const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1');
 const RoleArnPattern = /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role\/(?:[\x21-\x7e]*\/)?([\w+=,.@-]{1,64})$/;
@@ -237,12 +139,30 @@ function parseConfig(ctx: Ctx): AwsIamRoleConfig & { region: string } {
   return { ...parsed.data, region };
 }
 
+/**
+ * STS with the function's own credentials (the target roles' trust policies name the function's role); IAM through
+ * the admin role when `roleArn` is set. Both are aws-clients.ts's module-scope clients.
+ */
+type Clients = { sts: STSClient; iam: IAMClient };
+
 function clientsFor(cfg: AwsIamRoleConfig & { region: string }): Clients {
-  return awsClients({
-    region: cfg.region,
-    ...(cfg.roleArn === undefined ? {} : { roleArn: cfg.roleArn }),
-    ...(cfg.externalId === undefined ? {} : { externalId: cfg.externalId }),
-  });
+  return {
+    sts: awsClient(STSClient, { region: cfg.region }),
+    iam: awsClient(IAMClient, {
+      region: cfg.region,
+      session: 'aws-iam-role',
+      ...(cfg.roleArn === undefined ? {} : { roleArn: cfg.roleArn }),
+      ...(cfg.externalId === undefined ? {} : { externalId: cfg.externalId }),
+    }),
+  };
+}
+
+/**
+ * IAM's LimitExceeded on a role's inline policies stays retryable here (cleanups of earlier revokes free room under
+ * the size quota), unlike the quotas aws-clients.ts makes permanent; other errors map as there.
+ */
+function rolePolicyError(error: unknown, what: string): unknown {
+  return awsErrorName(error) === 'LimitExceededException' ? error : toDriverError(error, what);
 }
 
 type ParsedRoleArn = { arn: string; partition: string; accountId: string; name: string };
@@ -334,8 +254,8 @@ async function getRole(ctx: Ctx, clients: Clients, role: ParsedRoleArn): Promise
       );
     return parsed;
   } catch (error) {
-    if (awsErrorCode(error) === 'NoSuchEntityException') return undefined;
-    return awsCall(`integration ${ctx.integration.id}: iam:GetRole ${role.name}`, () => Promise.reject(error));
+    if (awsErrorName(error) === 'NoSuchEntityException') return undefined;
+    throw toDriverError(error, `integration ${ctx.integration.id}: iam:GetRole ${role.name}`);
   }
 }
 
@@ -346,18 +266,22 @@ async function requireRole(ctx: Ctx, clients: Clients, role: ParsedRoleArn) {
   return found;
 }
 
+/** Per STS client (so per region), whether its credentials are a role session: asked once. */
+const chainedBy = new WeakMap<STSClient, Promise<boolean>>();
+
 /** Whether Stint's own credentials are a role session (Lambda's are), so what it assumes is role chaining. */
 function isChained(clients: Clients): Promise<boolean> {
-  let pending = clients.chained;
+  const { sts } = clients;
+  let pending = chainedBy.get(sts);
   if (pending === undefined) {
-    pending = clients.sts.send(new GetCallerIdentityCommand({})).then((out) => {
+    pending = sts.send(new GetCallerIdentityCommand({})).then((out) => {
       const arn = z.string().parse(out.Arn);
       return /^arn:[^:]+:sts::\d{12}:assumed-role\//.test(arn);
     });
-    clients.chained = pending;
+    chainedBy.set(sts, pending);
     // A failed look-up is not remembered.
     pending.catch(() => {
-      clients.chained = undefined;
+      if (chainedBy.get(sts) === pending) chainedBy.delete(sts);
     });
   }
   const answer = pending;
@@ -548,8 +472,8 @@ async function readRevokePolicy(
     const out = await clients.iam.send(new GetRolePolicyCommand({ RoleName: role.name, PolicyName: policyName }));
     document = out.PolicyDocument;
   } catch (error) {
-    if (awsErrorCode(error) === 'NoSuchEntityException') return undefined;
-    return awsCall(`integration ${ctx.integration.id}: iam:GetRolePolicy ${policyName}`, () => Promise.reject(error));
+    if (awsErrorName(error) === 'NoSuchEntityException') return undefined;
+    throw toDriverError(error, `integration ${ctx.integration.id}: iam:GetRolePolicy ${policyName}`);
   }
   if (document === undefined) return undefined;
   // "The policy document returned in this structure is URL-encoded compliant with RFC 3986" (GetRolePolicy).
@@ -605,8 +529,8 @@ async function deleteRolePolicy(ctx: Ctx, clients: Clients, role: ParsedRoleArn,
   try {
     await clients.iam.send(new DeleteRolePolicyCommand({ RoleName: role.name, PolicyName: name }));
   } catch (error) {
-    if (awsErrorCode(error) === 'NoSuchEntityException') return;
-    await awsCall(`integration ${ctx.integration.id}: iam:DeleteRolePolicy ${name}`, () => Promise.reject(error));
+    if (awsErrorName(error) === 'NoSuchEntityException') return;
+    throw rolePolicyError(error, `integration ${ctx.integration.id}: iam:DeleteRolePolicy ${name}`);
   }
 }
 
@@ -653,14 +577,18 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
   try {
     await put();
   } catch (error) {
-    if (awsErrorCode(error) !== 'LimitExceededException') return awsCall(what, () => Promise.reject(error));
+    if (awsErrorName(error) !== 'LimitExceededException') throw toDriverError(error, what);
     const pruned = await pruneRevokePolicies(ctx, clients, role, longest);
     if (pruned === 0)
       // Retryable: cleanups of earlier revokes free room; the alarm on failing revokes tells people meanwhile.
       throw new Error(
         `${what}: the role's inline policies are at the 10,240-character quota and no Stint revoke policy is due for cleanup`,
       );
-    await awsCall(what, put);
+    try {
+      await put();
+    } catch (again) {
+      throw rolePolicyError(again, what);
+    }
   }
   return cleanup(notAfter);
 }
@@ -742,8 +670,9 @@ async function hasDiscoverTag(ctx: Ctx, clients: Clients, roleName: string): Pro
     try {
       out = await listRoleTags(clients, roleName, marker);
     } catch (error) {
-      if (awsErrorCode(error) === 'AccessDeniedException' || awsErrorCode(error) === 'AccessDenied') return false;
-      return awsCall(`integration ${ctx.integration.id}: iam:ListRoleTags ${roleName}`, () => Promise.reject(error));
+      const name = awsErrorName(error);
+      if (name === 'AccessDeniedException' || name === 'AccessDenied') return false;
+      throw toDriverError(error, `integration ${ctx.integration.id}: iam:ListRoleTags ${roleName}`);
     }
     const tag = TagList.parse(out.Tags ?? []).find((t) => t.Key === DISCOVER_TAG);
     if (tag !== undefined) return tag.Value.toLowerCase() !== 'false';

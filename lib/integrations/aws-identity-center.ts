@@ -17,7 +17,7 @@ import {
   SSOAdminClient,
 } from '@aws-sdk/client-sso-admin';
 import { z } from 'zod';
-import type { ChatAccount } from '#lib/directory/types.ts';
+import { IDENTITY_STORE_ID, IDENTITY_STORE_USER_ID, IdentityStoreAccount } from '#lib/directory/types.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { Resource } from '#lib/domain/integration.ts';
 import { type AwsTarget, awsClient, awsErrorName, toDriverError } from './aws-clients.ts';
@@ -50,9 +50,8 @@ import {
 const INSTANCE_ARN = /^arn:aws[a-z-]*:sso:::instance\/(sso)?ins-[a-zA-Z0-9-.]{16}$/;
 const PERMISSION_SET_ARN = /^arn:aws[a-z-]*:sso:::permissionSet\/(sso)?ins-[a-zA-Z0-9-.]{16}\/ps-[a-zA-Z0-9-./]{16}$/;
 /** API_GetUserId.html: IdentityStoreId pattern. */
-const IDENTITY_STORE_ID = /^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** API_User.html: UserId pattern. */
-const USER_ID = /^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$/;
+const USER_ID = IDENTITY_STORE_USER_ID;
 const ACCOUNT_ID = /^\d{12}$/;
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
@@ -81,16 +80,8 @@ export const AwsIdentityCenterConfig = z.strictObject({
 });
 export type AwsIdentityCenterConfig = z.infer<typeof AwsIdentityCenterConfig>;
 
-/**
- * The grantee's Identity Store user, as a linked directory account. Not yet a member of ChatAccount
- * (lib/directory/types.ts): proposed addition, see the report of branch `idc`.
- */
-export const IdentityStoreAccount = z.strictObject({
-  kind: z.literal('aws-identity-store'),
-  identityStoreId: z.string().regex(IDENTITY_STORE_ID),
-  userId: z.string().min(1).max(47).regex(USER_ID),
-});
-export type IdentityStoreAccount = z.infer<typeof IdentityStoreAccount>;
+/** The grantee's Identity Store user, as a linked directory account (lib/directory/types.ts). */
+export { IdentityStoreAccount };
 
 /** What grant returns as state and revoke / verify / cleanup read back. */
 const Granted = z.object({
@@ -388,11 +379,9 @@ async function findUserId(ctx: DriverContext, cfg: AwsIdentityCenterConfig): Pro
   const email = ctx.grantee.email;
   const userId = (await lookUpUserId(cfg, 'userName', email)) ?? (await lookUpUserId(cfg, 'emails.value', email));
   if (userId === undefined) return undefined;
-  // `link` is declared as a method, so this view (which also takes the proposed kind) type-checks without a cast;
-  // the directory store must accept the kind (proposed ChatAccount member, see IdentityStoreAccount).
-  const directory: { link(account: ChatAccount | IdentityStoreAccount): Promise<void> } = ctx.directory;
-  // Linking only saves the next lookup: a directory that refuses it (before the kind exists) must not fail a grant.
-  await directory
+  // Linking only saves the next lookup: a grantee with no directory entry (token-only identities) cannot be linked,
+  // and that must not fail a grant.
+  await ctx.directory
     .link({ kind: 'aws-identity-store', identityStoreId: cfg.identityStoreId, userId })
     .catch(() => undefined);
   return userId;

@@ -1,10 +1,16 @@
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { IntegrationInput, IntegrationType } from '#lib/domain/integration.ts';
+import { awsIamRoleDriver } from './aws-iam-role.ts';
+import { awsIdentityCenterDriver } from './aws-identity-center.ts';
+import { lambdaDriver } from './lambda.ts';
 import { postgresqlDriver } from './postgresql.ts';
 import type { IntegrationDriver } from './types.ts';
 
 const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
   postgresql: postgresqlDriver,
+  'aws-identity-center': awsIdentityCenterDriver,
+  'aws-iam-role': awsIamRoleDriver,
+  lambda: lambdaDriver,
 };
 
 /** The driver of an integration type; a type without one is a ValidationError on `type`. */

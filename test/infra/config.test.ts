@@ -37,6 +37,7 @@ describe('stint.config.ts validation', () => {
       events: { busName: 'stint', archiveRetentionDays: 365 },
       api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
       targets: [],
+      drivers: {},
     });
   });
 

@@ -110,6 +110,19 @@ const EXPECTED: Record<string, Expected> = {
     dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
+  // Also the grantee's directory user and pointers: it links the Identity Store user id it found.
+  'functions/workflow/driver-aws-identity-center.ts': {
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    leadingKeys: ['DPTR#*', 'DUSER#*', 'INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
+  },
+  'functions/workflow/driver-aws-iam-role.ts': {
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
+  },
+  'functions/workflow/driver-lambda.ts': {
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
+  },
   'functions/workflow/reconciler.ts': {
     dynamo: ['Query:gsi2', 'GetItem', 'PutItem'],
     states: ['StartExecution', 'DescribeExecution', 'SendTaskSuccess'],

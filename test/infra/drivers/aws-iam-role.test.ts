@@ -87,10 +87,16 @@ describe('aws-iam-role driver spec', () => {
     const config = StintConfigSchema.parse({ stackName: 'StintTest' });
     expect(awsIamRoleDeployment(config)).toBeUndefined();
     expect(awsIamRoleSpec.statements(config)).toEqual([]);
-    const withSection = { ...config, drivers: { awsIamRole: { roleArns: ['arn:aws:iam::123456789012:role/ops'] } } };
+    const withSection = StintConfigSchema.parse({
+      stackName: 'StintTest',
+      drivers: { awsIamRole: { roleArns: ['arn:aws:iam::123456789012:role/ops'] } },
+    });
     expect(awsIamRoleDeployment(withSection)?.roleArns).toEqual(['arn:aws:iam::123456789012:role/ops']);
-    const invalid = { ...config, drivers: { awsIamRole: { roleArns: ['arn:aws:iam::1234:role/x'] } } };
-    expect(() => awsIamRoleDeployment(invalid)).toThrow(/drivers\.awsIamRole\.roleArns\.0/);
+    const invalid = StintConfigSchema.safeParse({
+      stackName: 'StintTest',
+      drivers: { awsIamRole: { roleArns: ['arn:aws:iam::1234:role/x'] } },
+    });
+    expect(invalid.error?.issues[0]?.path.join('.')).toBe('drivers.awsIamRole.roleArns.0');
     expect(AwsIamRoleDeployment.safeParse({ roleArns: [] }).success).toBe(false);
   });
 });

@@ -8,9 +8,9 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Integration, Resource } from '#lib/domain/integration.ts';
+import { awsCall } from '#lib/integrations/aws-clients.ts';
 import {
   AwsIamRoleConfig,
-  awsCall,
   awsIamRoleDriver as driver,
   REVOKE_POLICY_PREFIX,
   revokePolicyName,

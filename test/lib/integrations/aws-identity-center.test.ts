@@ -65,15 +65,12 @@ function context(options: TestContextOptions = {}) {
   });
 }
 
-/**
- * Alice's linked Identity Store user, as the directory store returns it. ChatAccount has no `aws-identity-store`
- * member yet (the proposed contract change), hence the one cast, in this test only.
- */
-const linkedAlice = {
+/** Alice's Identity Store user, linked in the directory. */
+const linkedAlice: ChatAccount = {
   kind: 'aws-identity-store',
   identityStoreId: TEST_IDENTITY_STORE_ID,
   userId: ALICE,
-} as unknown as ChatAccount;
+};
 
 let aws: IdentityCenterStandIns;
 const saved = { ...process.env };
