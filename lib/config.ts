@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';
+import { LambdaDeploymentConfig } from '#lib/integrations/lambda-deployment.ts';
 import { TargetConfig } from '#lib/targets/config.ts';
 
 /**
@@ -58,6 +59,8 @@ const Env = z.object({
   STINT_JWT_AUDIENCE: z.string().min(1).optional(),
   /** The issuer's JWKS; default: `jwks_uri` of `<issuer>/.well-known/openid-configuration`. */
   STINT_JWKS_URL: z.url().optional(),
+  /** The functions custom integrations may call (stint.config.ts drivers.lambda, as JSON): put-integration only. */
+  STINT_LAMBDA_INTEGRATIONS: z.string().min(2).optional(),
   /** Set by the local runtime only. Never set in AWS. */
   STINT_LOCAL: z.enum(['true', 'false']).default('false'),
 });
@@ -91,6 +94,8 @@ export type Config = {
   readonly apiUrl: string | undefined;
   /** The token issuer, audiences and key set of the API (read by every API function). */
   readonly jwt: { readonly issuer: string; readonly audiences: readonly string[]; readonly jwksUrl?: string };
+  /** What custom integrations may call (absent: nothing but, locally, `file:` modules). */
+  readonly lambdaIntegrations: LambdaDeploymentConfig;
 };
 
 function required(value: string | undefined, name: string): string {
@@ -174,6 +179,12 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     get targets() {
       const parsed = z.array(TargetConfig).safeParse(JSON.parse(required(e.STINT_TARGETS, 'STINT_TARGETS')));
       if (!parsed.success) throw new Error(`Configuration error: STINT_TARGETS: ${parsed.error.issues[0]?.message}`);
+      return parsed.data;
+    },
+    get lambdaIntegrations() {
+      const parsed = LambdaDeploymentConfig.safeParse(JSON.parse(e.STINT_LAMBDA_INTEGRATIONS ?? '{}'));
+      if (!parsed.success)
+        throw new Error(`Configuration error: STINT_LAMBDA_INTEGRATIONS: ${parsed.error.issues[0]?.message}`);
       return parsed.data;
     },
   };

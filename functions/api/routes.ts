@@ -26,9 +26,10 @@ import {
  *   (every route with `auth: true` also reads the directory to resolve its caller: `authenticated()`);
  * - `startExecution`: StartExecution on the state machine;
  * - `taskSuccess` / `taskFailure`: SendTaskSuccess / SendTaskFailure on the state machine;
- * - `credentialsKey`: read the secret that seals issued credentials.
+ * - `credentialsKey`: read the secret that seals issued credentials;
+ * - `lambdaIntegrations`: know (and in tag mode check) the functions custom integrations may call.
  */
-export type RouteAccess = 'startExecution' | 'taskSuccess' | 'taskFailure' | 'credentialsKey';
+export type RouteAccess = 'startExecution' | 'taskSuccess' | 'taskFailure' | 'credentialsKey' | 'lambdaIntegrations';
 
 export type Route = {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -163,7 +164,7 @@ export const routes: readonly Route[] = [
     entry: 'put-integration',
     auth: true,
     dynamo: authenticated(CONFIG_PUT),
-    access: [],
+    access: ['lambdaIntegrations'],
   },
   {
     method: 'DELETE',

@@ -15,6 +15,7 @@ import { SCIM_TABLE_ACTIONS, type ScimRoute, scimEntries, scimRoutes } from '#fu
 import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
+import { adminApiAcknowledgements, adminApiStatements, lambdaDeployment } from '#infra/drivers/lambda.ts';
 
 export type ApiProps = {
   readonly config: StintConfig;
@@ -183,6 +184,12 @@ export class Api extends Construct {
     );
     if (results.length > 0) fn.grantTaskTokens(props.stateMachine, results);
     if (access.has('credentialsKey')) fn.grantCredentialsKey(props.credentialsKey);
+    if (access.has('lambdaIntegrations')) {
+      fn.fn.addEnvironment('STINT_LAMBDA_INTEGRATIONS', JSON.stringify(lambdaDeployment(props.config)));
+      for (const statement of adminApiStatements(props.config)) fn.role.addToPrincipalPolicy(statement);
+      const acknowledgements = adminApiAcknowledgements(props.config);
+      if (acknowledgements.length > 0) Validations.of(fn.role).acknowledge(...acknowledgements);
+    }
     return fn;
   }
 

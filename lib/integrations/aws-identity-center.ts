@@ -979,6 +979,8 @@ export const awsIdentityCenterDriver: IntegrationDriver = {
   configSchema: AwsIdentityCenterConfig,
   needsSecret: false,
   capabilities,
+  // Accounts are 12-digit ids; each permission grants exactly one permission set of the configured instance.
+  checkIntegration: async (input) => validateResources(input.resources, input.config),
   leaseKeys,
   grant,
   revoke,

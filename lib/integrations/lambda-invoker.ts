@@ -24,9 +24,9 @@ export const MAX_ANSWER_BYTES = 256 * 1024;
 /** Longest call; the driver's own Lambda timeout (infra/drivers/lambda.ts) leaves room above it. */
 export const DEFAULT_INVOKE_TIMEOUT_MS = 60_000;
 
-/** A function ARN, optionally qualified (pattern of Invoke's FunctionName, https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html). */
-export const FUNCTION_ARN =
-  /^arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
+import { FUNCTION_ARN } from './lambda-deployment.ts';
+
+export { FUNCTION_ARN };
 
 export type ParsedArn = { partition: string; region: string; account: string; name: string; qualifier?: string };
 

@@ -3,6 +3,11 @@ import { isAbsolute } from 'node:path';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
+import { LambdaDeploymentConfig } from './lambda-deployment.ts';
+
+export { LambdaDeploymentConfig };
+
+import { ValidationError } from '#lib/domain/errors.ts';
 import { Permission, Resource } from '#lib/domain/integration.ts';
 import {
   DEFAULT_INVOKE_TIMEOUT_MS,
@@ -51,22 +56,6 @@ export const LambdaConfig = z.looseObject({
     }),
 });
 export type LambdaConfig = z.infer<typeof LambdaConfig>;
-
-/**
- * The deployment's allowed functions (proposed `drivers.lambda` of stint.config.ts): the ARNs listed (a listed
- * unqualified ARN also allows its versions and aliases), and with `allowTagged` any function of the deployment's
- * account tagged `stint-integration: "true"`.
- */
-export const LambdaDeploymentConfig = z.strictObject({
-  functions: z
-    .array(z.string().regex(FUNCTION_ARN, { error: 'must be a Lambda function ARN' }), {
-      error: 'must be a list of Lambda function ARNs',
-    })
-    .max(100, { error: 'must list at most 100 functions (use allowTagged for more)' })
-    .default([]),
-  allowTagged: z.boolean({ error: 'must be true or false' }).default(false),
-});
-export type LambdaDeploymentConfig = z.output<typeof LambdaDeploymentConfig>;
 
 // ---- The contract: events ----
 
@@ -278,6 +267,16 @@ export function createLambdaDriver(options: LambdaDriverOptions = {}): Integrati
     capabilities,
     // The customer's function decides what requests share; Stint keeps no lease for it.
     leaseKeys: () => [],
+
+    // Only functions the deployment allows (drivers.lambda), or locally a file: module.
+    async checkIntegration(input) {
+      const fn = LambdaConfig.parse(input.config).function;
+      const problem = await lambdaFunctionProblem(fn, {
+        local: config().local,
+        allowed: config().lambdaIntegrations,
+      });
+      if (problem !== undefined) throw new ValidationError(problem, 'config.function');
+    },
 
     async grant(ctx): Promise<GrantOutcome> {
       const answer = await call(ctx.integration, 'grant', accessEvent('grant', ctx), GrantAnswer);

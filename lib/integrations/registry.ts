@@ -40,3 +40,8 @@ export function validateIntegrationConfig(input: IntegrationInput): void {
   const first = issues[0] ?? { path: 'config', message: 'invalid' };
   throw new ValidationError(`invalid ${input.type} config: ${first.path}: ${first.message}`, first.path, issues);
 }
+
+/** The driver's own checks of an integration (checkIntegration), after validateIntegrationConfig passed. */
+export async function checkIntegration(input: IntegrationInput): Promise<void> {
+  await driverFor(input.type).checkIntegration?.(input);
+}

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ChatAccount } from '#lib/directory/types.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import type { Identity } from '#lib/domain/identity.ts';
-import type { Integration, IntegrationType, Permission, Resource } from '#lib/domain/integration.ts';
+import type { Integration, IntegrationInput, IntegrationType, Permission, Resource } from '#lib/domain/integration.ts';
 
 /**
  * The driver contract: what every integration type implements (one file per type in lib/integrations/, one
@@ -166,6 +166,11 @@ export interface IntegrationDriver {
    * `instance/account/permission-set/user`); [] when each request gets its own principal.
    */
   leaseKeys(ctx: Omit<DriverContext, 'lease' | 'admin'>): string[];
+  /**
+   * Checks beyond the config schema, at `PUT /integrations` (resources the target can grant, functions the
+   * deployment allows): throws a ValidationError naming the field (`config.function`, `resources[0]…`).
+   */
+  checkIntegration?(input: IntegrationInput): Promise<void>;
   /** Idempotent; `progress` is the state of the last `pending` answer. */
   grant(ctx: DriverContext, progress?: DriverState): Promise<GrantOutcome>;
   /**

@@ -5,7 +5,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/erro
 import type { AccessFlow, FlowInput } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration, IntegrationInput } from '#lib/domain/integration.ts';
-import { validateIntegrationConfig } from '#lib/integrations/registry.ts';
+import { checkIntegration, validateIntegrationConfig } from '#lib/integrations/registry.ts';
 import { integrationSecretRefProblem, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import type { Page, Store } from '#lib/store/store.ts';
 import type { Roles } from './requests.ts';
@@ -79,6 +79,7 @@ export class AdminService {
     }
     try {
       validateIntegrationConfig(input);
+      await checkIntegration(input);
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       // The driver names fields of the integration (`config.port`); the caller sent them in the body.

@@ -30,7 +30,12 @@ export const STEP_FUNCTIONS = ['load', 'register-token', 'grant-failed', 'time-o
 export type StepFunction = (typeof STEP_FUNCTIONS)[number];
 
 /** Integration types with a driver function (functions/workflow/driver-<type>.ts). */
-export const DRIVER_TYPES = ['postgresql', 'aws-identity-center', 'aws-iam-role', 'lambda'] as const satisfies readonly IntegrationType[];
+export const DRIVER_TYPES = [
+  'postgresql',
+  'aws-identity-center',
+  'aws-iam-role',
+  'lambda',
+] as const satisfies readonly IntegrationType[];
 export type DriverType = (typeof DRIVER_TYPES)[number];
 
 /** Execution input, and the input of every step Lambda. Execution name = executionName(id, attempt). */

@@ -142,6 +142,11 @@ const apiSeeds: Record<string, { id?: string; bodies: Json[] }> = {
           { kind: 'slack', teamId: 'T0FUZZ', userId: 'U0FUZZ' },
           { kind: 'teams', aadObjectId: AAD },
           { kind: 'jira', accountId: 'acc-fuzz' },
+          {
+            kind: 'aws-identity-store',
+            identityStoreId: 'd-1234567890',
+            userId: '12345678-1234-1234-1234-123456789012',
+          },
         ],
       },
     ],
