@@ -45,6 +45,7 @@ export class StintStack extends Stack {
       table: this.data.table,
       credentialsKey: this.data.credentialsKey,
       stateMachine: this.workflow.stateMachine,
+      drivers: this.workflow.drivers,
     });
     this.events = new Events(this, 'Events', { config, table: this.data.table, alerts: this.alerts });
     this.delivery = new Delivery(this, 'Delivery', {

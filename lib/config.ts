@@ -59,6 +59,8 @@ const Env = z.object({
   STINT_JWT_AUDIENCE: z.string().min(1).optional(),
   /** The issuer's JWKS; default: `jwks_uri` of `<issuer>/.well-known/openid-configuration`. */
   STINT_JWKS_URL: z.url().optional(),
+  /** The driver function of each integration type, as JSON `{ type: name }`: routes that call drivers only. */
+  STINT_DRIVER_FUNCTIONS: z.string().min(2).optional(),
   /** The functions custom integrations may call (stint.config.ts drivers.lambda, as JSON): put-integration only. */
   STINT_LAMBDA_INTEGRATIONS: z.string().min(2).optional(),
   /** Set by the local runtime only. Never set in AWS. */
@@ -96,6 +98,8 @@ export type Config = {
   readonly jwt: { readonly issuer: string; readonly audiences: readonly string[]; readonly jwksUrl?: string };
   /** What custom integrations may call (absent: nothing but, locally, `file:` modules). */
   readonly lambdaIntegrations: LambdaDeploymentConfig;
+  /** The name of the driver function of an integration type (routes that call drivers: access, discover). */
+  driverFunction(type: string): string;
 };
 
 function required(value: string | undefined, name: string): string {
@@ -180,6 +184,15 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       const parsed = z.array(TargetConfig).safeParse(JSON.parse(required(e.STINT_TARGETS, 'STINT_TARGETS')));
       if (!parsed.success) throw new Error(`Configuration error: STINT_TARGETS: ${parsed.error.issues[0]?.message}`);
       return parsed.data;
+    },
+    driverFunction(type) {
+      const parsed = z
+        .record(z.string(), z.string())
+        .safeParse(JSON.parse(required(e.STINT_DRIVER_FUNCTIONS, 'STINT_DRIVER_FUNCTIONS')));
+      if (!parsed.success) throw new Error('Configuration error: STINT_DRIVER_FUNCTIONS is not a JSON map of names');
+      const name = parsed.data[type];
+      if (name === undefined) throw new Error(`Configuration error: STINT_DRIVER_FUNCTIONS names no ${type} function`);
+      return name;
     },
     get lambdaIntegrations() {
       const parsed = LambdaDeploymentConfig.safeParse(JSON.parse(e.STINT_LAMBDA_INTEGRATIONS ?? '{}'));

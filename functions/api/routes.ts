@@ -27,9 +27,16 @@ import {
  * - `startExecution`: StartExecution on the state machine;
  * - `taskSuccess` / `taskFailure`: SendTaskSuccess / SendTaskFailure on the state machine;
  * - `credentialsKey`: read the secret that seals issued credentials;
- * - `lambdaIntegrations`: know (and in tag mode check) the functions custom integrations may call.
+ * - `lambdaIntegrations`: know (and in tag mode check) the functions custom integrations may call;
+ * - `invokeDrivers`: call the driver functions directly (issued credentials, discovery).
  */
-export type RouteAccess = 'startExecution' | 'taskSuccess' | 'taskFailure' | 'credentialsKey' | 'lambdaIntegrations';
+export type RouteAccess =
+  | 'startExecution'
+  | 'taskSuccess'
+  | 'taskFailure'
+  | 'credentialsKey'
+  | 'lambdaIntegrations'
+  | 'invokeDrivers';
 
 export type Route = {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -122,7 +129,7 @@ export const routes: readonly Route[] = [
     entry: 'get-access',
     auth: true,
     dynamo: authenticated(ITEM_READ),
-    access: ['credentialsKey'],
+    access: ['credentialsKey', 'invokeDrivers'],
   },
   { method: 'GET', path: '/flows', entry: 'list-flows', auth: true, dynamo: authenticated(CONFIG_LIST), access: [] },
   { method: 'GET', path: '/flows/{id}', entry: 'get-flow', auth: true, dynamo: authenticated(ITEM_READ), access: [] },
@@ -157,6 +164,14 @@ export const routes: readonly Route[] = [
     auth: true,
     dynamo: authenticated(ITEM_READ),
     access: [],
+  },
+  {
+    method: 'GET',
+    path: '/integrations/{id}/discover',
+    entry: 'discover-integration',
+    auth: true,
+    dynamo: authenticated(ITEM_READ),
+    access: ['invokeDrivers'],
   },
   {
     method: 'PUT',

@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -16,12 +17,16 @@ import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 import { adminApiAcknowledgements, adminApiStatements, lambdaDeployment } from '#infra/drivers/lambda.ts';
+import { CAPABILITIES } from '#lib/integrations/capabilities.ts';
+import { DRIVER_TYPES, type DriverType } from '#lib/workflow/contract.ts';
 
 export type ApiProps = {
   readonly config: StintConfig;
   readonly table: ITableV2;
   readonly credentialsKey: ISecret;
   readonly stateMachine: IStateMachine;
+  /** The driver functions (infra/constructs/workflow.ts), for routes that call them directly. */
+  readonly drivers: Readonly<Record<DriverType, StintFunction>>;
 };
 
 /**
@@ -184,6 +189,19 @@ export class Api extends Construct {
     );
     if (results.length > 0) fn.grantTaskTokens(props.stateMachine, results);
     if (access.has('credentialsKey')) fn.grantCredentialsKey(props.credentialsKey);
+    if (access.has('invokeDrivers')) {
+      // The access route asks only drivers that issue credentials on read; discovery asks any driver.
+      const called = DRIVER_TYPES.filter((t) => route.entry !== 'get-access' || CAPABILITIES[t].issuesCredentials);
+      const names = Object.fromEntries(called.map((type) => [type, props.drivers[type].fn.functionName]));
+      fn.fn.addEnvironment('STINT_DRIVER_FUNCTIONS', Stack.of(this).toJsonString(names));
+      // The unqualified functions only (grantInvoke would add every version and alias: `<arn>:*`).
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: called.map((type) => props.drivers[type].fn.functionArn),
+        }),
+      );
+    }
     if (access.has('lambdaIntegrations')) {
       fn.fn.addEnvironment('STINT_LAMBDA_INTEGRATIONS', JSON.stringify(lambdaDeployment(props.config)));
       for (const statement of adminApiStatements(props.config)) fn.role.addToPrincipalPolicy(statement);

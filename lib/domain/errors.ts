@@ -70,3 +70,12 @@ export class PayloadTooLargeError extends DomainError {
   readonly status = 413;
   readonly type = 'payload-too-large';
 }
+
+/**
+ * The integration's target refused or failed what a driver asked of it (credentials, discovery): the caller sees
+ * the driver's one-line reason, which never holds a secret (drivers word their errors for people).
+ */
+export class TargetError extends DomainError {
+  readonly status = 502;
+  readonly type = 'target-error';
+}

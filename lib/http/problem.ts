@@ -24,6 +24,7 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
 };
 
 export const PROBLEM_BASE = 'https://stint.dev/problems/';

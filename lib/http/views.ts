@@ -1,5 +1,24 @@
 import { z } from 'zod';
-import { AccessRequest } from '#lib/domain/request.ts';
+import { IntegrationType } from '#lib/domain/integration.ts';
+import { AccessRequest, PendingWork } from '#lib/domain/request.ts';
+import { CAPABILITIES } from '#lib/integrations/capabilities.ts';
+import { isDriverType } from '#lib/workflow/contract.ts';
+
+/** One unit as requesters and approvers see it: what it is, what its driver promises, how far the target got. */
+const UnitView = z.looseObject({
+  integrationId: z.string(),
+  resource: z.string(),
+  permission: z.string(),
+  type: IntegrationType.optional(),
+  /** What revoke can promise for this unit (lib/integrations/capabilities.ts). */
+  endsLiveSessions: z.boolean().optional(),
+  /** How long a session opened before revoke may keep working after it. */
+  residualSessionSeconds: z.number().optional(),
+  /** The target ends the access on time by itself, even if Stint is down. */
+  targetEnforcesExpiry: z.boolean().optional(),
+  /** Target work in progress (e.g. "assignment IN_PROGRESS"). */
+  progress: PendingWork.pick({ action: true, reason: true, since: true }).optional(),
+});
 
 /**
  * What callers see of a request: never task tokens, sealed secrets or target-side state.
@@ -13,7 +32,10 @@ export const RequestView = AccessRequest.omit({
   attempt: true,
 }).extend({
   flowName: z.string(),
-  access: z.array(z.record(z.string(), z.union([z.string(), z.number()]))),
+  /** Every unit with its type and what its driver promises (known before anything is granted). */
+  unitDetails: z.array(UnitView),
+  /** Per granted unit: its access view (kind-tagged: connection details, account, role; never a secret). */
+  access: z.array(z.record(z.string(), z.unknown())),
 });
 export type RequestView = z.infer<typeof RequestView>;
 
@@ -22,11 +44,37 @@ export function toRequestView(request: AccessRequest): RequestView {
   return {
     ...rest,
     flowName: flow.name,
-    access: grants.map((g) => ({
-      integrationId: g.unit.integrationId,
-      resource: g.unit.resource,
-      permission: g.unit.permission,
-      ...g.access,
-    })),
+    unitDetails: request.units.map((unit, i) => {
+      const type = request.unitTypes?.[i];
+      const pending = grants.find(
+        (g) =>
+          g.unit.integrationId === unit.integrationId &&
+          g.unit.resource === unit.resource &&
+          g.unit.permission === unit.permission,
+      )?.pending;
+      const promises = type !== undefined && isDriverType(type) ? CAPABILITIES[type] : undefined;
+      return {
+        ...unit,
+        ...(type === undefined ? {} : { type }),
+        ...(promises === undefined
+          ? {}
+          : {
+              endsLiveSessions: promises.endsLiveSessions,
+              residualSessionSeconds: promises.residualSessionSeconds,
+              targetEnforcesExpiry: promises.targetEnforcesExpiry,
+            }),
+        ...(pending === undefined
+          ? {}
+          : { progress: { action: pending.action, reason: pending.reason, since: pending.since } }),
+      };
+    }),
+    access: grants
+      .filter((g) => g.pending === undefined)
+      .map((g) => ({
+        integrationId: g.unit.integrationId,
+        resource: g.unit.resource,
+        permission: g.unit.permission,
+        ...g.access,
+      })),
   };
 }

@@ -28,6 +28,7 @@ import {
   type IssuedCredentials,
   type RevokeOutcome,
 } from '#lib/integrations/types.ts';
+import { CAPABILITIES, IAM_PROPAGATION_SECONDS } from './capabilities.ts';
 
 /**
  * AWS IAM role: the grantee gets short-lived credentials for an IAM role (usually in another account), issued on
@@ -96,20 +97,7 @@ export const CHAINED_SESSION_SECONDS = 3600;
  * revoke ran), so it reads "sessions of this unit issued before <revoke + 5 min>".
  */
 export const REVOKE_GRACE_SECONDS = 300;
-/**
- * IAM is eventually consistent: "changes … take time to become visible", so a new deny reaches every endpoint
- * after a short delay ("Changes that I make are not always immediately visible",
- * https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
- * AWS gives no bound; Stint states a minute.
- */
-export const PROPAGATION_SECONDS = 60;
-
-const capabilities: Capabilities = {
-  endsLiveSessions: true,
-  residualSessionSeconds: PROPAGATION_SECONDS,
-  targetEnforcesExpiry: true,
-  issuesCredentials: true,
-};
+const capabilities: Capabilities = CAPABILITIES['aws-iam-role'];
 
 /** The one place the driver reads its environment (tests point the federation endpoint at a stand-in). */
 const DriverEnv = z.object({

@@ -21,6 +21,7 @@ import { IDENTITY_STORE_ID, IDENTITY_STORE_USER_ID, IdentityStoreAccount } from 
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { Resource } from '#lib/domain/integration.ts';
 import { type AwsTarget, awsClient, awsErrorName, toDriverError } from './aws-clients.ts';
+import { CAPABILITIES, PERMISSION_SET_PROPAGATION_SECONDS } from './capabilities.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -142,17 +143,11 @@ const TRANSIENT_FAILURE =
 /** Transient FAILED answers re-issued before giving up (as a retryable error). */
 const MAX_ATTEMPTS = 3;
 
-/** Propagation of an IAM policy change after provisioning: "a few minutes" (IAM User Guide, "Disabling permissions for temporary security credentials"). */
-export const POLICY_PROPAGATION_SECONDS = 300;
 /** API_PutInlinePolicyToPermissionSet.html: InlinePolicy is at most 32,768 characters. */
 const MAX_INLINE_POLICY = 32_768;
 
-export const capabilities: Capabilities = {
-  endsLiveSessions: true,
-  residualSessionSeconds: POLICY_PROPAGATION_SECONDS,
-  targetEnforcesExpiry: false,
-  issuesCredentials: false,
-};
+/** IAM Identity Center's promises (lib/integrations/capabilities.ts). */
+export const capabilities: Capabilities = CAPABILITIES['aws-identity-center'];
 
 function parseConfig(integration: DriverContext['integration']): AwsIdentityCenterConfig {
   const parsed = AwsIdentityCenterConfig.safeParse(integration.config);
@@ -668,7 +663,7 @@ function revokeDone(
     issuedBefore: p.issuedBefore,
   };
   // A session issued before the revoke lasts at most SessionDuration; then the statement denies nothing.
-  return { status: 'done', cleanup: { afterSeconds: sessionSeconds + POLICY_PROPAGATION_SECONDS, state } };
+  return { status: 'done', cleanup: { afterSeconds: sessionSeconds + PERMISSION_SET_PROPAGATION_SECONDS, state } };
 }
 
 async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOutcome> {

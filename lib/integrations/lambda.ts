@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
+import { CAPABILITIES } from './capabilities.ts';
 import { LambdaDeploymentConfig } from './lambda-deployment.ts';
 
 export { LambdaDeploymentConfig };
@@ -190,15 +191,9 @@ function parseConfig(integration: DriverContext['integration']): LambdaConfig {
 }
 
 /** The requester's justification, for a context that carries one (proposed `DriverContext.justification`). */
-function justificationOf(ctx: DriverContext): string | undefined {
-  if (!('justification' in ctx)) return undefined;
-  const parsed = z.string().safeParse(ctx.justification);
-  return parsed.success ? parsed.data : undefined;
-}
-
 /** The event of grant, revoke or extend for one unit. */
 export function accessEvent(action: AccessEvent['action'], ctx: DriverContext, state?: DriverState): AccessEvent {
-  const justification = justificationOf(ctx);
+  const justification = ctx.justification;
   const recorded = state === undefined ? undefined : JsonObject.safeParse(state);
   if (recorded?.success === false)
     throw new GrantPermanentError(`integration ${ctx.integration.id}: the recorded state is not JSON`);
@@ -252,13 +247,7 @@ export function createLambdaDriver(options: LambdaDriverOptions = {}): Integrati
     return parsed.data;
   }
 
-  const capabilities: Capabilities = {
-    // The function decides what revoke ends and how long a session outlives it: Stint promises nothing.
-    endsLiveSessions: false,
-    residualSessionSeconds: 0,
-    targetEnforcesExpiry: false,
-    issuesCredentials: false,
-  };
+  const capabilities: Capabilities = CAPABILITIES.lambda;
 
   return {
     type: 'lambda',

@@ -4,6 +4,7 @@ import pg, { escapeIdentifier, escapeLiteral } from 'pg';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
+import { CAPABILITIES } from './capabilities.ts';
 import {
   type Capabilities,
   type DriverContext,
@@ -353,13 +354,8 @@ async function verify(ctx: DriverContext, state: DriverState): Promise<{ present
   });
 }
 
-/** What PostgreSQL can promise: revoke terminates the role's backends; VALID UNTIL ends logins on time. */
-export const POSTGRESQL_CAPABILITIES: Capabilities = {
-  endsLiveSessions: true,
-  residualSessionSeconds: 0,
-  targetEnforcesExpiry: true,
-  issuesCredentials: false,
-};
+/** What PostgreSQL can promise (lib/integrations/capabilities.ts). */
+export const POSTGRESQL_CAPABILITIES: Capabilities = CAPABILITIES.postgresql;
 
 export const postgresqlDriver: IntegrationDriver = {
   type: 'postgresql',

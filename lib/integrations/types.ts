@@ -44,6 +44,8 @@ export type DriverContext = {
    */
   idempotencyKey: string;
   grantee: Identity;
+  /** The requester's justification, when the request has one (custom integrations pass it on). */
+  justification?: string;
   integration: Integration;
   unit: AccessUnit;
   resource: Resource;

@@ -78,6 +78,16 @@ export class LocalLambda {
   }
 
   /** The function a logical id, function name, ARN or `stint:entry` path refers to. */
+  /** Whether `ref` names one of the template's functions. */
+  has(ref: string): boolean {
+    try {
+      this.find(ref);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   find(ref: string): LocalFunction {
     const id = this.template.functionId(ref);
     const fn =

@@ -12,6 +12,7 @@ import { awsError, readBody, routeAws, send } from './http.ts';
 import { LocalIam } from './iam.ts';
 import { createLocalIssuer, TokenRequest } from './issuer.ts';
 import { LocalLambda } from './lambda.ts';
+import { routeLambdaInvoke } from './lambda-api.ts';
 import { LocalSqs, type QueueStats, type QueueSummary, queuesFromTemplate } from './sqs.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { type DeadLetter, StreamJournal } from './streams.ts';
@@ -164,6 +165,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_ENDPOINT_URL_SFN: url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: url,
       AWS_ENDPOINT_URL_SQS: url,
+      AWS_ENDPOINT_URL_LAMBDA: url, // API functions invoke the driver functions (Lambda Invoke)
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: 'local',
@@ -280,6 +282,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     ready = async (req, res) => {
       iam.identify(req);
       if (await routeAws(services, req, res)) return;
+      if (await routeLambdaInvoke(invoke, (name) => lambda.has(name), req, res)) return;
       const target = req.headers['x-amz-target'];
       if (typeof target === 'string') {
         send(

@@ -8,6 +8,7 @@ import type { Integration, IntegrationInput } from '#lib/domain/integration.ts';
 import { checkIntegration, validateIntegrationConfig } from '#lib/integrations/registry.ts';
 import { integrationSecretRefProblem, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import type { Page, Store } from '#lib/store/store.ts';
+import { type DiscoverAnswer, type DriverType, isDriverType } from '#lib/workflow/contract.ts';
 import type { Roles } from './requests.ts';
 
 export type AdminServiceDeps = {
@@ -15,6 +16,8 @@ export type AdminServiceDeps = {
   roles: Roles;
   /** Which integration secret references this deployment accepts (lib/integrations/secret-ref.ts). */
   secretRefMode: SecretRefMode;
+  /** What an integration's target offers, asked of its driver function (`GET /integrations/{id}/discover`). */
+  discover?: (type: DriverType, integrationId: string) => Promise<DiscoverAnswer>;
   now?: () => Date;
 };
 
@@ -109,6 +112,18 @@ export class AdminService {
           : await store.getBundle(id);
     if (item === undefined) throw new NotFoundError(`No ${kind} '${id}'`, 'id');
     return item;
+  }
+
+  /** What the integration's target offers (accounts and permission sets, roles, a function's list-resources). */
+  async discover(id: string, who: Identity): Promise<DiscoverAnswer> {
+    this.requireAdmin(who);
+    const integration = await this.deps.store.getIntegration(id);
+    if (integration === undefined) throw new NotFoundError(`No integration '${id}'`, 'id');
+    const type = integration.type;
+    if (!isDriverType(type) || this.deps.discover === undefined) {
+      throw new ValidationError(`${type} integrations cannot list what their target offers`, 'id');
+    }
+    return this.deps.discover(type, id);
   }
 
   async list(

@@ -7,9 +7,11 @@ import type { Identity } from '#lib/domain/identity.ts';
 import { cancelRequest, extendGrant, requestRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
 import { type IdentityDirectory, resolveWithEntry } from '#lib/identity/resolver.ts';
+import { CAPABILITIES } from '#lib/integrations/capabilities.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { openSecret } from '#lib/secrets/seal.ts';
 import type { Page, Store } from '#lib/store/store.ts';
+import { type DriverType, type IssueCredentialsAnswer, isDriverType } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 
 export type Roles = { adminGroup: string; auditorGroup: string };
@@ -24,6 +26,8 @@ export type RequestServiceDeps = {
   credentialsKey?: () => Promise<string>;
   /** The identity directory: who the grantee of an on-behalf request is (their groups decide whether they may hold it). */
   directory?: IdentityDirectory;
+  /** Credentials issued now by the driver function of a type (capabilities.issuesCredentials): the access route. */
+  issueCredentials?: (type: DriverType, requestId: string, caller: string) => Promise<IssueCredentialsAnswer>;
 };
 
 export type Scope = 'mine' | 'approvals' | 'all';
@@ -279,7 +283,12 @@ export class RequestService {
     );
   }
 
-  /** Connection details and the password, for the grantee only, while ACTIVE. */
+  /**
+   * What the grantee needs to use the access, while ACTIVE, for the grantee only: each unit's access view (tagged by
+   * kind: database, aws-account, aws-role, custom), its sealed password or secret opened, and credentials issued now
+   * by drivers that issue them on read (an STS session, re-issued on every call until expiresAt). One unit: its
+   * fields at the top level; several: also `units`.
+   */
   async access(id: string, who: Identity): Promise<AccessDetails> {
     const request = await this.get(id, who);
     if (request.grantee.sub !== who.sub) throw new ForbiddenError('Only the grantee may read the credentials', 'id');
@@ -290,21 +299,39 @@ export class RequestService {
       );
     }
     const key = this.deps.credentialsKey;
+    const types = request.unitTypes ?? [];
+    const issuing = [...new Set(types)].filter(
+      (t): t is DriverType => isDriverType(t) && CAPABILITIES[t].issuesCredentials,
+    );
+    const issued: IssueCredentialsAnswer['units'] = [];
+    for (const type of issuing) {
+      if (this.deps.issueCredentials === undefined) throw new Error('no driver client to issue credentials with');
+      issued.push(...(await this.deps.issueCredentials(type, request.id, who.sub)).units);
+    }
     const units = await Promise.all(
-      request.grants.map(async (g) => ({
-        integrationId: g.unit.integrationId,
-        resource: g.unit.resource,
-        permission: g.unit.permission,
-        ...g.access,
-        ...(g.sealedSecret === undefined || key === undefined
-          ? {}
-          : { password: await openSecret(g.sealedSecret, await key()) }),
-      })),
+      request.grants.map(async (g) => {
+        const secretName = g.access?.kind === undefined || g.access.kind === 'database' ? 'password' : 'secret';
+        const fresh = issued.find((i) => sameUnit(i.unit, g.unit));
+        return {
+          integrationId: g.unit.integrationId,
+          resource: g.unit.resource,
+          permission: g.unit.permission,
+          ...g.access,
+          ...(g.sealedSecret === undefined || key === undefined
+            ? {}
+            : { [secretName]: await openSecret(g.sealedSecret, await key()) }),
+          ...(fresh === undefined ? {} : { credentials: { ...fresh.fields, expiresAt: fresh.expiresAt } }),
+        };
+      }),
     );
     const [first] = units;
     if (first === undefined) throw new NotFoundError('This grant issued no credentials', 'id');
     return { ...first, expiresAt: request.expiresAt, ...(units.length > 1 ? { units } : {}) };
   }
+}
+
+function sameUnit(a: { integrationId: string; resource: string; permission: string }, b: typeof a): boolean {
+  return a.integrationId === b.integrationId && a.resource === b.resource && a.permission === b.permission;
 }
 
 /** What every route of a request answers for an id the caller may not see, or that does not exist. */

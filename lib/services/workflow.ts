@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ChatAccount } from '#lib/directory/types.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import type { Channel } from '#lib/domain/common.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
 import type { IntegrationType } from '#lib/domain/integration.ts';
 import { abandonGrant, changeStatus, failRevoke } from '#lib/domain/lifecycle.ts';
@@ -15,7 +16,14 @@ import {
 } from '#lib/integrations/types.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { LeaseBusyError, type Store } from '#lib/store/store.ts';
-import { type LoadOutput, MAX_WAIT_SECONDS, type Next, type RegisterTokenInput } from '#lib/workflow/contract.ts';
+import {
+  type DiscoverAnswer,
+  type IssueCredentialsAnswer,
+  type LoadOutput,
+  MAX_WAIT_SECONDS,
+  type Next,
+  type RegisterTokenInput,
+} from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 
 export type WorkflowDeps = {
@@ -160,6 +168,7 @@ export class WorkflowService {
       requestId: request.id,
       idempotencyKey: idempotencyKey(request.id, unit),
       grantee,
+      ...(request.justification === undefined ? {} : { justification: request.justification }),
       integration,
       unit,
       resource,
@@ -437,6 +446,44 @@ export class WorkflowService {
       }
       request = await this.record(requestId, request.status, next);
     }
+  }
+
+  /**
+   * Credentials for the grantee, issued now (drivers with capabilities.issuesCredentials: e.g. an STS session
+   * capped by role chaining, re-issued on every call until expiresAt). Only the grantee, only while ACTIVE.
+   */
+  async issueCredentials(
+    requestId: string,
+    caller: string,
+    driver: IntegrationDriver,
+  ): Promise<IssueCredentialsAnswer> {
+    const request = await this.deps.store.getRequest(requestId);
+    if (request === undefined || request.grantee.sub !== caller || request.status !== 'ACTIVE') {
+      throw new ForbiddenError('Credentials are issued to the grantee of an ACTIVE request only', 'id');
+    }
+    if (driver.issueCredentials === undefined) return { units: [] };
+    const types = await this.unitTypes(request);
+    const units: IssueCredentialsAnswer['units'] = [];
+    for (const [index, unit] of request.units.entries()) {
+      if (types[index] !== driver.type) continue;
+      const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+      if (grant === undefined || grant.pending !== undefined || grant.revoked === true) continue;
+      const issued = await driver.issueCredentials(await this.context(request, index, driver, 'grant'), grant.state);
+      units.push({ unit, fields: issued.fields, expiresAt: issued.expiresAt.toISOString() });
+    }
+    return { units };
+  }
+
+  /** What the integration's target offers (the driver's discover), for admins writing its resources. */
+  async discover(integrationId: string, driver: IntegrationDriver): Promise<DiscoverAnswer> {
+    const integration = await this.deps.store.getIntegration(integrationId);
+    if (integration === undefined) throw new NotFoundError(`No integration '${integrationId}'`, 'id');
+    if (integration.type !== driver.type || driver.discover === undefined) {
+      throw new ValidationError(`${integration.type} integrations cannot list what their target offers`, 'id');
+    }
+    const secret =
+      integration.secretRef === undefined ? undefined : await this.deps.resolveSecret(integration.secretRef);
+    return driver.discover({ integration, admin: secret === undefined ? {} : { secret }, now: this.now() });
   }
 }
 

@@ -37,6 +37,9 @@ export const DRIVER_TYPES = [
   'lambda',
 ] as const satisfies readonly IntegrationType[];
 export type DriverType = (typeof DRIVER_TYPES)[number];
+export function isDriverType(type: string): type is DriverType {
+  return (DRIVER_TYPES as readonly string[]).includes(type);
+}
 
 /** Execution input, and the input of every step Lambda. Execution name = executionName(id, attempt). */
 export const ExecutionInput = z.object({
@@ -81,6 +84,39 @@ export const DriverAction = z.enum(['grant', 'apply-extension', 'revoke', 'clean
 export type DriverAction = z.infer<typeof DriverAction>;
 export const DriverStepInput = ExecutionInput.extend({ action: DriverAction });
 export type DriverStepInput = z.infer<typeof DriverStepInput>;
+
+/**
+ * What API functions ask of a driver function directly (Lambda Invoke, RequestResponse): credentials issued on
+ * `GET /requests/{id}/access` (drivers with capabilities.issuesCredentials) and what the target offers
+ * (`GET /integrations/{id}/discover`). The driver function checks again who asks (defence in depth).
+ */
+export const DriverCall = z.discriminatedUnion('call', [
+  z.strictObject({ call: z.literal('issue-credentials'), requestId: z.string().min(1).max(64), caller: z.string() }),
+  z.strictObject({ call: z.literal('discover'), integrationId: z.string().min(1).max(64) }),
+]);
+export type DriverCall = z.infer<typeof DriverCall>;
+
+/** One unit's credentials, as issue-credentials answers them. */
+export const IssuedUnit = z.object({
+  unit: z.object({ integrationId: z.string(), resource: z.string(), permission: z.string() }),
+  fields: z.record(z.string(), z.union([z.string(), z.number()])),
+  expiresAt: z.string(),
+});
+export const IssueCredentialsAnswer = z.object({ units: z.array(IssuedUnit) });
+export type IssueCredentialsAnswer = z.infer<typeof IssueCredentialsAnswer>;
+
+export const DiscoverAnswer = z.object({
+  resources: z.array(
+    z.object({
+      id: z.string(),
+      description: z.string().optional(),
+      permissions: z.array(
+        z.object({ id: z.string(), description: z.string().optional(), grants: z.array(z.string()) }),
+      ),
+    }),
+  ),
+});
+export type DiscoverAnswer = z.infer<typeof DiscoverAnswer>;
 
 export const RegisterTokenInput = ExecutionInput.extend({
   kind: z.enum(['approval', 'active']),

@@ -69,6 +69,7 @@ const EXPECTED: Record<string, Expected> = {
   'functions/api/delete-flow.ts': { dynamo: [...IDENTITY, 'UpdateItem'] },
   'functions/api/list-integrations.ts': { dynamo: IDENTITY },
   'functions/api/get-integration.ts': { dynamo: IDENTITY },
+  'functions/api/discover-integration.ts': { dynamo: IDENTITY },
   'functions/api/put-integration.ts': { dynamo: [...IDENTITY, 'PutItem'] },
   'functions/api/delete-integration.ts': { dynamo: [...IDENTITY, 'UpdateItem'] },
   'functions/api/list-bundles.ts': { dynamo: IDENTITY },

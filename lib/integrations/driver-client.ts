@@ -1,0 +1,47 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError, TargetError, ValidationError } from '#lib/domain/errors.ts';
+import type { IntegrationType } from '#lib/domain/integration.ts';
+import type { DriverCall } from '#lib/workflow/contract.ts';
+
+/** Errors a driver function throws that mean the same thing to the API caller (lib/services/workflow.ts). */
+const PASSED_ON: Record<string, new (message: string, field?: string) => Error> = {
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+};
+
+/** The payload of a function that threw (Lambda's error shape). */
+const FunctionFailure = z.object({ errorType: z.string().optional(), errorMessage: z.string().optional() });
+
+/**
+ * Calls a driver function from an API function (Lambda Invoke, RequestResponse): the API function never holds a
+ * driver, its SDK clients or its permissions. Function names come from STINT_DRIVER_FUNCTIONS (set by the stack on
+ * the routes that call drivers).
+ */
+export class DriverClient {
+  constructor(
+    private readonly lambda: LambdaClient,
+    private readonly functionOf: (type: IntegrationType) => string,
+  ) {}
+
+  async call<T>(type: IntegrationType, call: DriverCall, answer: z.ZodType<T>): Promise<T> {
+    const result = await this.lambda.send(
+      new InvokeCommand({
+        FunctionName: this.functionOf(type),
+        InvocationType: 'RequestResponse',
+        Payload: new TextEncoder().encode(JSON.stringify(call)),
+      }),
+    );
+    const text = result.Payload === undefined ? 'null' : new TextDecoder().decode(result.Payload);
+    const payload: unknown = JSON.parse(text);
+    if (result.FunctionError !== undefined) {
+      const failure = FunctionFailure.safeParse(payload);
+      const message = failure.data?.errorMessage?.slice(0, 500) ?? 'failed';
+      const Known = failure.data?.errorType === undefined ? undefined : PASSED_ON[failure.data.errorType];
+      if (Known !== undefined) throw new Known(message, 'id');
+      throw new TargetError(`the ${type} driver could not ${call.call}: ${message}`);
+    }
+    return answer.parse(payload);
+  }
+}
