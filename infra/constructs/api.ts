@@ -192,7 +192,8 @@ export class Api extends Construct {
     if (access.has('invokeDrivers')) {
       // The access route asks only drivers that issue credentials on read; discovery asks any driver.
       const called = DRIVER_TYPES.filter((t) => route.entry !== 'get-access' || CAPABILITIES[t].issuesCredentials);
-      const names = Object.fromEntries(called.map((type) => [type, props.drivers[type].fn.functionName]));
+      // Every name (one value for every function: the local runtime runs them in one process); invoke only `called`.
+      const names = Object.fromEntries(DRIVER_TYPES.map((type) => [type, props.drivers[type].fn.functionName]));
       fn.fn.addEnvironment('STINT_DRIVER_FUNCTIONS', Stack.of(this).toJsonString(names));
       // The unqualified functions only (grantInvoke would add every version and alias: `<arn>:*`).
       fn.role.addToPrincipalPolicy(
