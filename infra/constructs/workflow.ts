@@ -324,10 +324,13 @@ export class Workflow extends Construct {
         .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
     );
 
+    const done = new sfn.Succeed(this, STATE.done);
+    // A cleanup whose function keeps failing ends the execution (the request has ended already): the reconciler
+    // starts a new one for cleanups still due, instead of this one looping back into the same failure.
     const cleanup = byDriver(STATE.cleanupDriver, 'cleanup', (task) =>
       task
         .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
-        .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
+        .addCatch(done, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
     );
 
     // A driver answered "pending": wait here (not in a Lambda), then Load routes to the same step again.
@@ -345,7 +348,6 @@ export class Workflow extends Construct {
         .addCatch(revokeFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
     );
 
-    const done = new sfn.Succeed(this, STATE.done);
     const unroutable = new sfn.Fail(this, STATE.unroutable, {
       error: 'UnknownNext',
       cause: 'Load returned a next step this state machine does not know',

@@ -4,6 +4,7 @@ import { abandonGrant, changeStatus, failRevoke } from '#lib/domain/lifecycle.ts
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
 import { isTerminal } from '#lib/domain/transitions.ts';
 import { logger } from '#lib/observability/logger.ts';
+import { CLEANUP_STATUS } from '#lib/store/keys.ts';
 import type { Store } from '#lib/store/store.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 
@@ -104,6 +105,7 @@ export class Reconciler {
         cursor = page.cursor;
       } while (cursor !== undefined);
     }
+    await this.runCleanups(report, now);
     const acted =
       report.resumed + report.restarted + report.retriedRevokes + report.escalated + report.reminded + report.gaveUp;
     if (acted > 0) logger.info('reconciled', report);
@@ -203,6 +205,41 @@ export class Reconciler {
     }
     await executions.start(claimed.id, claimed.attempt);
     report.restarted++;
+  }
+
+  /**
+   * Ended requests whose cleanup is due (e.g. an IAM role's deny, once no session it denies can still be valid)
+   * and whose execution is gone (it ended at a failed cleanup, or the local runtime restarted): a new execution
+   * runs the cleanup. A cleanup that keeps failing gives itself up (lib/services/workflow.ts MAX_CLEANUP_ATTEMPTS).
+   */
+  private async runCleanups(report: ReconcileReport, now: Date): Promise<void> {
+    const { executions, store } = this.deps;
+    let cursor: string | undefined;
+    do {
+      const page = await store.listRequestsByStatus(CLEANUP_STATUS, {
+        limit: 100,
+        dueBefore: now.toISOString(),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const request of page.items) {
+        report.checked++;
+        try {
+          if (await executions.isRunning(request.id, request.attempt)) continue;
+          const { request: claimed, changed } = await store.updateRequest(request.id, (current) =>
+            current.version === request.version ? { ...current, attempt: current.attempt + 1 } : null,
+          );
+          if (!changed) continue;
+          await executions.start(claimed.id, claimed.attempt);
+          report.restarted++;
+        } catch (error) {
+          logger.error('starting a cleanup failed for a request', {
+            requestId: request.id,
+            error: error instanceof Error ? error.name : 'unknown',
+          });
+        }
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
   }
 
   /** The status change that ends a stuck status (the reason names it); see MAX_RESTARTS. */

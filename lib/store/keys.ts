@@ -37,7 +37,10 @@ export function isTerminal(status: RequestStatus): boolean {
 
 export const requestKey = (id: string): Key => ({ pk: `REQUEST#${id}`, sk: 'REQUEST' });
 export const requesterPartition = (sub: string): string => `REQUESTER#${sub}`;
-export const statusPartition = (status: RequestStatus, shard: number): string => `STATUS#${status}#${shard}`;
+/** gsi2's pseudo-status of ended requests that still have a cleanup to run (sparse: only while one is pending). */
+export const CLEANUP_STATUS = 'CLEANUP';
+export type IndexedStatus = RequestStatus | typeof CLEANUP_STATUS;
+export const statusPartition = (status: IndexedStatus, shard: number): string => `STATUS#${status}#${shard}`;
 export const dayPartition = (day: string): string => `DAY#${day}`;
 export const approverPartition = (approverKey: string): string => `APPROVER#${approverKey}`;
 
@@ -56,7 +59,7 @@ export function dueAt(request: AccessRequest): string {
   return request.lastChange.at;
 }
 
-/** Index attributes of a request item; gsi2 only while the status is non-terminal (sparse). */
+/** Index attributes of a request item; gsi2 only while the status is non-terminal, or a cleanup is pending (sparse). */
 export function requestIndexAttributes(request: AccessRequest): Record<string, string> {
   const created = timeKey(request.createdAt, request.id);
   const attributes: Record<string, string> = {
@@ -68,6 +71,13 @@ export function requestIndexAttributes(request: AccessRequest): Record<string, s
   if (!isTerminal(request.status)) {
     attributes.gsi2pk = statusPartition(request.status, shardOf(request.id));
     attributes.gsi2sk = timeKey(dueAt(request), request.id);
+  } else {
+    // An ended request whose revoke asked for later work (lib/services/workflow.ts cleanup), by the earliest due.
+    const due = request.grants.flatMap((g) => (g.cleanup === undefined ? [] : [g.cleanup.dueAt])).sort()[0];
+    if (due !== undefined) {
+      attributes.gsi2pk = statusPartition(CLEANUP_STATUS, shardOf(request.id));
+      attributes.gsi2sk = timeKey(due, request.id);
+    }
   }
   return attributes;
 }

@@ -17,11 +17,13 @@ import { AccessRequest, Lease, type RequestStatus } from '#lib/domain/request.ts
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.ts';
 import {
   approverPartition,
+  CLEANUP_STATUS,
   type ConfigEntity,
   configKey,
   configListPartition,
   dayPartition,
   groupApproverKey,
+  type IndexedStatus,
   isTerminal,
   type Key,
   leaseKey,
@@ -294,10 +296,10 @@ export class Store {
   }
 
   async listRequestsByStatus(
-    status: RequestStatus,
+    status: IndexedStatus,
     options: { dueBefore?: string; limit?: number; cursor?: string },
   ): Promise<Page<AccessRequest>> {
-    if (isTerminal(status))
+    if (status !== CLEANUP_STATUS && isTerminal(status))
       throw new ValidationError(`requests in terminal status ${status} are not indexed by status`, 'status');
     const kind = `status:${status}`;
     const limit = pageLimit(options.limit);

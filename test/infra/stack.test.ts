@@ -306,7 +306,8 @@ describe('state machine', () => {
       expect(catchOf(driverState('grant', type))).toEqual({ 'States.ALL': [STATE.grantFailed, '$.error'] });
       expect(catchOf(driverState('revoke', type))).toEqual({ 'States.ALL': [STATE.revokeFailed, '$.error'] });
       expect(catchOf(driverState('apply-extension', type))).toEqual({ 'States.ALL': [STATE.load, '$.error'] });
-      expect(catchOf(driverState('cleanup', type))).toEqual({ 'States.ALL': [STATE.load, '$.error'] });
+      // The request has ended: a failing cleanup ends the execution; the reconciler restarts cleanups still due.
+      expect(catchOf(driverState('cleanup', type))).toEqual({ 'States.ALL': [STATE.done, '$.error'] });
     }
     expect(catchOf(STATE.awaitApproval)).toEqual({
       'States.Timeout': [STATE.timeOut, '$.error'],

@@ -11,6 +11,7 @@ import {
   type IntegrationDriver,
   type RevokeOutcome,
 } from '#lib/integrations/types.ts';
+import { Reconciler } from '#lib/services/reconciler.ts';
 import { LEASE_BUSY_POLL_SECONDS, MAX_POLLS, WorkflowService } from '#lib/services/workflow.ts';
 import { Store } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
@@ -412,5 +413,30 @@ describe('cleanup after revoke', () => {
     expect(ended.status).toBe('EXPIRED');
     expect(ended.grants[0]?.cleanup).toBeUndefined();
     expect(target.calls.filter((c) => c.op === 'cleanup')).toEqual([{ op: 'cleanup', requestId: request.id }]);
+  });
+
+  it('has the reconciler start a new execution for a due cleanup whose execution is gone, and not before', async () => {
+    target.cleanupAfterSeconds = 3600;
+    const request = await approved();
+    await run(request.id);
+    clock.advanceMinutes(31);
+    await workflow.revoke(request.id, shared); // EXPIRED, cleanup due in an hour; say the execution died here
+    const executions = new RecordingExecutions();
+    const reconciler = new Reconciler({ store, executions, now: clock.now });
+
+    await reconciler.run();
+    expect(executions.starts).toEqual([]);
+
+    clock.advanceMinutes(61);
+    await reconciler.run();
+    expect(executions.starts).toEqual([{ requestId: request.id, attempt: 1 }]);
+    await reconciler.run(); // running now: not started twice
+    expect(executions.starts).toHaveLength(1);
+
+    expect(await run(request.id)).toEqual(['cleanup:aws-identity-center', 'done:aws-identity-center']);
+    expect(target.calls.filter((c) => c.op === 'cleanup')).toHaveLength(1);
+    executions.stop(request.id, 1);
+    await reconciler.run(); // the cleanup is done: the request left the index
+    expect(executions.starts).toHaveLength(1);
   });
 });
