@@ -61,6 +61,8 @@ export const PendingWork = z.object({
   since: IsoDateTime,
   /** When to call the driver again. */
   nextAt: IsoDateTime,
+  /** Set while waiting for another request's revoke of a shared thing (the driver was not called yet). */
+  waitingFor: z.literal('lease').optional(),
 });
 export type PendingWork = z.infer<typeof PendingWork>;
 

@@ -101,8 +101,9 @@ const capabilities: Capabilities = CAPABILITIES['aws-iam-role'];
 
 /** The one place the driver reads its environment (tests point the federation endpoint at a stand-in). */
 const DriverEnv = z.object({
-  AWS_REGION: Region.optional(),
-  AWS_DEFAULT_REGION: Region.optional(),
+  // Read as given (the local runtime's region is `local`); only used when the integration names no region.
+  AWS_REGION: z.string().min(1).optional(),
+  AWS_DEFAULT_REGION: z.string().min(1).optional(),
   /** The federation endpoint, `https://signin.aws.amazon.com/federation` by default (per partition). */
   STINT_AWS_FEDERATION_URL: z.url().optional(),
 });
@@ -120,11 +121,14 @@ function parseConfig(ctx: Ctx): AwsIamRoleConfig & { region: string } {
     throw new GrantPermanentError(
       `integration ${ctx.integration.id}: invalid aws-iam-role config (${parsed.error.message})`,
     );
+  if (parsed.data.region !== undefined) return { ...parsed.data, region: parsed.data.region };
   const env = driverEnv();
-  const region = parsed.data.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (region === undefined)
-    throw new GrantPermanentError(`integration ${ctx.integration.id}: no region (set config.region or AWS_REGION)`);
-  return { ...parsed.data, region };
+  const region = Region.safeParse(env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  if (!region.success)
+    throw new GrantPermanentError(
+      `integration ${ctx.integration.id}: no region (set config.region; the function's AWS_REGION is not one)`,
+    );
+  return { ...parsed.data, region: region.data };
 }
 
 /**

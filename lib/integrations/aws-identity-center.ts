@@ -671,7 +671,26 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
   if (ctx.lease?.owned === false) return { status: 'done' };
   const cfg = parseConfig(ctx.integration);
   const where = `integration ${ctx.integration.id}`;
-  const parsed = RevokeProgress.safeParse(state);
+  // A revoke of a grant still creating (revoked, or given up, while IN_PROGRESS): AWS finishes a creation it has
+  // accepted whether or not anyone asks, so wait for its outcome, then delete what it made.
+  const creating = GrantProgress.safeParse(state);
+  if (creating.success && creating.data.step === 'creating' && creating.data.requestId !== undefined) {
+    const input = {
+      InstanceArn: creating.data.instanceArn,
+      AccountAssignmentCreationRequestId: creating.data.requestId,
+    };
+    const out = await call(`${where}: DescribeAccountAssignmentCreationStatus`, () =>
+      sso(cfg).send(new DescribeAccountAssignmentCreationStatusCommand(input)),
+    );
+    const status = z
+      .object({ AccountAssignmentCreationStatus: OperationStatus })
+      .parse(out).AccountAssignmentCreationStatus;
+    const polls = creating.data.polls + 1;
+    if (status.Status === 'IN_PROGRESS')
+      return pending({ ...creating.data, polls }, polls, 'waiting for the account assignment being created to finish');
+  }
+  // Grant's fields only: its step and counters are not revoke's.
+  const parsed = RevokeProgress.safeParse(creating.success ? grantedOf(creating.data) : state);
   let p: RevokeProgress;
   if (parsed.success) p = parsed.data;
   else {

@@ -1,8 +1,15 @@
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
+import { config } from '#lib/config.ts';
 import { ForbiddenError, NotFoundError, TargetError, ValidationError } from '#lib/domain/errors.ts';
 import type { IntegrationType } from '#lib/domain/integration.ts';
-import type { DriverCall } from '#lib/workflow/contract.ts';
+import {
+  type DiscoverAnswer,
+  DiscoverAnswer as DiscoverAnswerSchema,
+  type DriverCall,
+  type DriverType,
+  IssueCredentialsAnswer,
+} from '#lib/workflow/contract.ts';
 
 /** Errors a driver function throws that mean the same thing to the API caller (lib/services/workflow.ts). */
 const PASSED_ON: Record<string, new (message: string, field?: string) => Error> = {
@@ -45,3 +52,22 @@ export class DriverClient {
     return answer.parse(payload);
   }
 }
+
+let client: DriverClient | undefined;
+/** The module-scope client of the functions that call drivers (get-access, discover-integration). */
+export function driverClient(): DriverClient {
+  client ??= new DriverClient(new LambdaClient({}), (type) => config().driverFunction(type));
+  return client;
+}
+
+/** RequestService.access's credential issuer, through the driver functions. */
+export const issueCredentials = (
+  type: DriverType,
+  requestId: string,
+  caller: string,
+): Promise<IssueCredentialsAnswer> =>
+  driverClient().call(type, { call: 'issue-credentials', requestId, caller }, IssueCredentialsAnswer);
+
+/** AdminService.discover's asker, through the driver functions. */
+export const discoverTarget = (type: DriverType, integrationId: string): Promise<DiscoverAnswer> =>
+  driverClient().call(type, { call: 'discover', integrationId }, DiscoverAnswerSchema);

@@ -45,3 +45,6 @@ export function validateIntegrationConfig(input: IntegrationInput): void {
 export async function checkIntegration(input: IntegrationInput): Promise<void> {
   await driverFor(input.type).checkIntegration?.(input);
 }
+
+/** What `AdminService.putIntegration` runs (only the put-integration function imports this registry). */
+export const integrationChecks = { validate: validateIntegrationConfig, check: checkIntegration };

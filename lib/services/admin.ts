@@ -5,19 +5,22 @@ import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/erro
 import type { AccessFlow, FlowInput } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration, IntegrationInput } from '#lib/domain/integration.ts';
-import { checkIntegration, validateIntegrationConfig } from '#lib/integrations/registry.ts';
 import { integrationSecretRefProblem, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import type { Page, Store } from '#lib/store/store.ts';
 import { type DiscoverAnswer, type DriverType, isDriverType } from '#lib/workflow/contract.ts';
 import type { Roles } from './requests.ts';
+
+/** The drivers' checks of an integration at PUT (config schema, then the driver's own checks). */
+export type IntegrationChecks = {
+  validate(input: IntegrationInput): void;
+  check(input: IntegrationInput): Promise<void>;
+};
 
 export type AdminServiceDeps = {
   store: Store;
   roles: Roles;
   /** Which integration secret references this deployment accepts (lib/integrations/secret-ref.ts). */
   secretRefMode: SecretRefMode;
-  /** What an integration's target offers, asked of its driver function (`GET /integrations/{id}/discover`). */
-  discover?: (type: DriverType, integrationId: string) => Promise<DiscoverAnswer>;
   now?: () => Date;
 };
 
@@ -74,15 +77,25 @@ export class AdminService {
     return this.deps.store.putFlow(id, input, this.change(who, 'put', channel));
   }
 
-  async putIntegration(id: string, input: IntegrationInput, who: Identity, channel: Channel): Promise<Integration> {
+  /**
+   * `checks` are the drivers' (lib/integrations/registry.ts `integrationChecks`), passed in by the put-integration
+   * function: only its bundle holds every driver.
+   */
+  async putIntegration(
+    id: string,
+    input: IntegrationInput,
+    who: Identity,
+    channel: Channel,
+    checks: IntegrationChecks,
+  ): Promise<Integration> {
     this.requireAdmin(who);
     if (input.secretRef !== undefined) {
       const secretRefProblem = integrationSecretRefProblem(input.secretRef, this.deps.secretRefMode);
       if (secretRefProblem !== undefined) throw new ValidationError(`secretRef ${secretRefProblem}`, 'body.secretRef');
     }
     try {
-      validateIntegrationConfig(input);
-      await checkIntegration(input);
+      checks.validate(input);
+      await checks.check(input);
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       // The driver names fields of the integration (`config.port`); the caller sent them in the body.
@@ -115,15 +128,19 @@ export class AdminService {
   }
 
   /** What the integration's target offers (accounts and permission sets, roles, a function's list-resources). */
-  async discover(id: string, who: Identity): Promise<DiscoverAnswer> {
+  async discover(
+    id: string,
+    who: Identity,
+    ask: (type: DriverType, integrationId: string) => Promise<DiscoverAnswer>,
+  ): Promise<DiscoverAnswer> {
     this.requireAdmin(who);
     const integration = await this.deps.store.getIntegration(id);
     if (integration === undefined) throw new NotFoundError(`No integration '${id}'`, 'id');
     const type = integration.type;
-    if (!isDriverType(type) || this.deps.discover === undefined) {
+    if (!isDriverType(type)) {
       throw new ValidationError(`${type} integrations cannot list what their target offers`, 'id');
     }
-    return this.deps.discover(type, id);
+    return ask(type, id);
   }
 
   async list(

@@ -26,11 +26,12 @@ export type RequestServiceDeps = {
   credentialsKey?: () => Promise<string>;
   /** The identity directory: who the grantee of an on-behalf request is (their groups decide whether they may hold it). */
   directory?: IdentityDirectory;
-  /** Credentials issued now by the driver function of a type (capabilities.issuesCredentials): the access route. */
-  issueCredentials?: (type: DriverType, requestId: string, caller: string) => Promise<IssueCredentialsAnswer>;
 };
 
 export type Scope = 'mine' | 'approvals' | 'all';
+
+/** Credentials issued now by the driver function of a type (capabilities.issuesCredentials): the access route. */
+export type IssueCredentials = (type: DriverType, requestId: string, caller: string) => Promise<IssueCredentialsAnswer>;
 
 export type VoteOutcome = 'recorded' | 'approved' | 'rejected' | 'duplicate';
 
@@ -289,7 +290,7 @@ export class RequestService {
    * by drivers that issue them on read (an STS session, re-issued on every call until expiresAt). One unit: its
    * fields at the top level; several: also `units`.
    */
-  async access(id: string, who: Identity): Promise<AccessDetails> {
+  async access(id: string, who: Identity, issue?: IssueCredentials): Promise<AccessDetails> {
     const request = await this.get(id, who);
     if (request.grantee.sub !== who.sub) throw new ForbiddenError('Only the grantee may read the credentials', 'id');
     if (request.status !== 'ACTIVE' || request.expiresAt === undefined) {
@@ -305,8 +306,8 @@ export class RequestService {
     );
     const issued: IssueCredentialsAnswer['units'] = [];
     for (const type of issuing) {
-      if (this.deps.issueCredentials === undefined) throw new Error('no driver client to issue credentials with');
-      issued.push(...(await this.deps.issueCredentials(type, request.id, who.sub)).units);
+      if (issue === undefined) throw new Error('no driver client to issue credentials with');
+      issued.push(...(await issue(type, request.id, who.sub)).units);
     }
     const units = await Promise.all(
       request.grants.map(async (g) => {

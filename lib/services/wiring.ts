@@ -1,15 +1,12 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { config } from '#lib/config.ts';
 import { defaultDirectory } from '#lib/directory/default.ts';
-import { DriverClient } from '#lib/integrations/driver-client.ts';
 import { integrationSecretResolver, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import { ScimService } from '#lib/scim/service.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { sealSecret } from '#lib/secrets/seal.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
-import { DiscoverAnswer, IssueCredentialsAnswer } from '#lib/workflow/contract.ts';
 import { type Executions, StepFunctionsExecutions } from '#lib/workflow/executions.ts';
 import { AdminService } from './admin.ts';
 import { DirectoryAdminService } from './directory-admin.ts';
@@ -38,8 +35,6 @@ const executions = lazy(
   (): Executions => new StepFunctionsExecutions(new SFNClient({}), () => config().stateMachineArn),
 );
 const credentialsKey = () => resolveSecret(config().credentialsKeyRef);
-/** Driver functions called from API functions (credentials on GET /access, discovery): the routes that do. */
-const drivers = lazy(() => new DriverClient(new LambdaClient({}), (type) => config().driverFunction(type)));
 const roles = () => ({ adminGroup: config().adminGroup, auditorGroup: config().auditorGroup });
 const secretRefMode = (): SecretRefMode => ({ local: config().local, prefix: config().secretsPrefix });
 
@@ -51,8 +46,6 @@ export const requests = lazy(
       roles: roles(),
       credentialsKey,
       directory: directory(),
-      issueCredentials: (type, requestId, caller) =>
-        drivers().call(type, { call: 'issue-credentials', requestId, caller }, IssueCredentialsAnswer),
     }),
 );
 export const admin = lazy(
@@ -61,7 +54,6 @@ export const admin = lazy(
       store: store(),
       roles: roles(),
       secretRefMode: secretRefMode(),
-      discover: (type, integrationId) => drivers().call(type, { call: 'discover', integrationId }, DiscoverAnswer),
     }),
 );
 export const directoryAdmin = lazy(() => new DirectoryAdminService({ directory: directory(), roles: roles() }));

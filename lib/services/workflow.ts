@@ -246,12 +246,15 @@ export class WorkflowService {
           request = await this.record(requestId, 'GRANTING', {
             unit,
             state: busy.state,
-            pending: this.pendingWork(existing?.pending, 'grant', busy),
+            pending: { ...this.pendingWork(existing?.pending, 'grant', busy), waitingFor: 'lease' },
           });
           continue;
         }
       }
-      const outcome = await driver.grant(ctx, existing?.pending === undefined ? undefined : existing.state);
+      // The driver's own progress, if it answered pending before (not after a wait for the lease: it was not called).
+      const progress =
+        existing?.pending === undefined || existing.pending.waitingFor === 'lease' ? undefined : existing.state;
+      const outcome = await driver.grant(ctx, progress);
       if (key !== undefined && outcome.owned !== undefined && ctx.lease?.owned === undefined) {
         await store.setLeaseOwned(key, outcome.owned, this.change('lease-owned'));
       }

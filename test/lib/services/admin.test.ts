@@ -3,6 +3,7 @@ import { BundleInput } from '#lib/domain/bundle.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { FlowInput } from '#lib/domain/flow.ts';
 import { IntegrationInput } from '#lib/domain/integration.ts';
+import { integrationChecks } from '#lib/integrations/registry.ts';
 import { AdminService } from '#lib/services/admin.ts';
 import { RequestService } from '#lib/services/requests.ts';
 import { Store } from '#lib/store/store.ts';
@@ -45,7 +46,7 @@ beforeEach(async () => {
   const clock = new TestClock('2030-01-15T10:00:00.000Z');
   store = new Store(table.doc, table.tableName, { now: clock.now });
   service = new AdminService({ store, roles: ROLES, now: clock.now, secretRefMode: LOCAL_SECRETS });
-  await service.putIntegration('pg', integrationInput, admin, 'api');
+  await service.putIntegration('pg', integrationInput, admin, 'api', integrationChecks);
 });
 afterEach(async () => {
   await table.stop();
@@ -66,7 +67,7 @@ describe('admin only', () => {
   ])('refuses %s every configuration call', async (_who, who) => {
     const calls: Promise<unknown>[] = [
       service.putFlow('f', flowInput(), who, 'api'),
-      service.putIntegration('pg2', integrationInput, who, 'api'),
+      service.putIntegration('pg2', integrationInput, who, 'api', integrationChecks),
       service.putBundle('b', BundleInput.parse({ name: 'B', units: flowInput().targets }), who, 'api'),
       service.get('integration', 'pg', who),
       service.list('flow', who, {}),
@@ -124,7 +125,9 @@ describe('putIntegration', () => {
       'body.config.port',
     ],
   ])('refuses a postgresql config %s, naming the field', async (_case, config, field) => {
-    const result = await fieldOf(service.putIntegration('pg2', { ...integrationInput, config }, admin, 'api'));
+    const result = await fieldOf(
+      service.putIntegration('pg2', { ...integrationInput, config }, admin, 'api', integrationChecks),
+    );
 
     expect(result.error).toBeInstanceOf(ValidationError);
     expect(result.field).toBe(field);
@@ -141,7 +144,9 @@ describe('putIntegration', () => {
       ['an ARN outside the prefix', arn('prod/other-team-db')],
       ['an ARN whose name only contains the prefix', arn('x-stint/pg')],
     ])('in AWS refuses %s with a 400 on body.secretRef and stores nothing', async (_case, secretRef) => {
-      const result = await fieldOf(inAws().putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api'));
+      const result = await fieldOf(
+        inAws().putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api', integrationChecks),
+      );
 
       expect(result.error).toBeInstanceOf(ValidationError);
       expect(result.field).toBe('body.secretRef');
@@ -150,22 +155,31 @@ describe('putIntegration', () => {
 
     it('in AWS accepts a Secrets Manager ARN under the prefix', async () => {
       const secretRef = arn('stint/pg-admin');
-      const stored = await inAws().putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api');
+      const stored = await inAws().putIntegration(
+        'pg2',
+        { ...integrationInput, secretRef },
+        admin,
+        'api',
+        integrationChecks,
+      );
 
       expect(stored.secretRef).toBe(secretRef);
     });
 
     it('locally accepts env: and file: references', async () => {
       for (const secretRef of ['env:PG_ADMIN', 'file:/run/secrets/pg.json']) {
-        expect((await service.putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api')).secretRef).toBe(
-          secretRef,
-        );
+        expect(
+          (await service.putIntegration('pg2', { ...integrationInput, secretRef }, admin, 'api', integrationChecks))
+            .secretRef,
+        ).toBe(secretRef);
       }
     });
   });
 
   it('refuses an integration type that has no driver yet', async () => {
-    const result = await fieldOf(service.putIntegration('redis', { ...integrationInput, type: 'redis' }, admin, 'api'));
+    const result = await fieldOf(
+      service.putIntegration('redis', { ...integrationInput, type: 'redis' }, admin, 'api', integrationChecks),
+    );
 
     expect(result.error).toBeInstanceOf(ValidationError);
     expect(result.field).toBe('body.type');
