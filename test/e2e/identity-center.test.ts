@@ -71,6 +71,7 @@ type RequestJson = {
   failureReason?: string;
   expiresAt?: string;
   revokedAt?: string;
+  unitDetails?: { progress?: { action: string; reason: string } }[];
 };
 
 async function create(who: Person, flowId: string, durationMinutes = 5): Promise<RequestJson> {
@@ -381,16 +382,22 @@ describe.concurrent('IAM Identity Center through the local runtime', { timeout: 
     );
     expect((await get('erin', id)).status).toBe('GRANTING');
     await revoke('erin', id);
-    const ended = await reach('erin', id, 'REVOKED');
-    expect(ended.status).toBe('REVOKED');
+    // The revoke waits for the creation AWS accepted (it finishes whether or not anyone asks): not REVOKED yet.
+    const waiting = await until(
+      () => get('erin', id),
+      (r) => r.unitDetails?.[0]?.progress?.action === 'revoke',
+      60_000,
+    );
+    expect(waiting.status).toBe('REVOKING');
+    expect(waiting.unitDetails?.[0]?.progress?.reason).toMatch(/being created to finish/);
 
-    // AWS finishes the creation it accepted, whether or not anyone asks.
     release('create', 'erin');
     const [creation] = requestIdsOf('create', 'erin');
     expect(creation).toBeDefined();
-    const outcome = finishOnAws('create', creation ?? '');
-    expect(outcome).toBe('SUCCEEDED');
-    // Nobody holds erin's access any more: no assignment may be left behind.
+    expect(finishOnAws('create', creation ?? '')).toBe('SUCCEEDED');
+    const ended = await reach('erin', id, 'REVOKED');
+    expect(ended.status).toBe('REVOKED');
+    // Nobody holds erin's access any more: the assignment the creation made is deleted, none is left behind.
     expect(has('erin')).toBe(false);
   });
 
