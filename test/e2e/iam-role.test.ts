@@ -13,6 +13,7 @@ import { type Stint, startStint } from '#lib/local/stint.ts';
 import { WorkflowService } from '#lib/services/workflow.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
+import { DiscoverAnswer } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 import type { StoredCredential, StoredRole } from '../fixtures/aws/iam.ts';
 import { type AwsStandIn, startAwsStandIn } from '../fixtures/aws/sts.ts';
@@ -44,6 +45,7 @@ const tokens = {} as Record<Person, string>;
 let stint: Stint;
 let aws: AwsStandIn;
 let target: StoredRole;
+let tagged: StoredRole;
 
 type RequestJson = { id: string; status: string; failureReason?: string; expiresAt?: string; revokedAt?: string };
 
@@ -159,6 +161,13 @@ beforeAll(async () => {
   // with the access key and secret only: the stand-in must not expect a session token for this credential.
   delete fn.sessionToken;
   target = aws.account.createRole({ name: 'deploy', path: '/jit/', trust: [FUNCTION_ROLE], maxSessionDuration: 3600 });
+  // Discover lists only roles tagged stint:jit: this one, not `deploy`.
+  tagged = aws.account.createRole({
+    name: 'oncall-admin',
+    description: 'On-call admin',
+    tags: [{ Key: 'stint:jit', Value: 'true' }],
+    trust: [FUNCTION_ROLE],
+  });
   // A policy of the role's own: Stint must never touch it.
   target.inline.set(
     'team-policy',
@@ -368,5 +377,19 @@ describe('aws-iam-role through the local runtime', { timeout: 120_000 }, () => {
     expect(target.inline.has('team-policy')).toBe(true);
     expect((await stored(a.id))?.grants[0]?.cleanup).toBeUndefined();
     expect((await stored(bobId))?.grants[0]?.cleanup?.state).toMatchObject({ roleArn: target.arn });
+  });
+});
+
+describe('discovery', () => {
+  it('lists the roles tagged stint:jit to admins (GET /integrations/{id}/discover)', async () => {
+    const res = await call(stint.url, 'GET', `/integrations/${INTEGRATION}/discover`, { token: tokens.root });
+    expect(res.status, res.text).toBe(200);
+    expect(DiscoverAnswer.parse(res.json).resources).toEqual([
+      {
+        id: tagged.arn,
+        description: 'On-call admin',
+        permissions: [{ id: 'default', description: "The role's own permissions", grants: ['*'] }],
+      },
+    ]);
   });
 });

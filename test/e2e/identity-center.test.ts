@@ -9,6 +9,7 @@ import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
+import { DiscoverAnswer } from '#lib/workflow/contract.ts';
 import {
   type IdentityCenterStandIns,
   startIdentityCenterStandIns,
@@ -370,6 +371,16 @@ describe.concurrent('IAM Identity Center through the local runtime', { timeout: 
     expect(callsFor('CreateAccountAssignment', 'dave')).toHaveLength(0);
     expect(callsFor('DeleteAccountAssignment', 'dave')).toHaveLength(0);
     expect(aws.sso.inlinePolicy(PS_READONLY) ?? '').not.toContain(userId('dave'));
+  });
+
+  it('lists the accounts and permission sets the instance offers to admins (GET /integrations/{id}/discover)', async () => {
+    const res = await call(stint.url, 'GET', `/integrations/${INTEGRATION}/discover`, { token: tokens.root });
+    expect(res.status, res.text).toBe(200);
+    const listed = DiscoverAnswer.parse(res.json);
+    expect(listed.resources.map((r) => r.id)).toEqual([ACCOUNT]);
+    expect(listed.resources[0]?.permissions.map((p) => p.grants).sort()).toEqual([[PS_POWER], [PS_READONLY]].sort());
+    const refused = await call(stint.url, 'GET', `/integrations/${INTEGRATION}/discover`, { token: tokens.alice });
+    expect(refused.status).toBe(403);
   });
 
   it('converges when a revoke races an assignment creation still in flight', async () => {
