@@ -36,7 +36,7 @@ const RoleArn = z.string().regex(new RegExp(`^arn:${Partition}:iam::\\d{12}:role
   error: 'must be an IAM role ARN without wildcards',
 });
 
-/** `drivers.awsIamRole` in stint.config.ts (proposed: StintConfig gains `drivers`). */
+/** `drivers.awsIamRole` in stint.config.ts. */
 export const AwsIamRoleDeployment = z
   .strictObject({
     roleArns: z.array(RoleArnPattern, { error: 'must be a list of role ARNs' }).default([]),
@@ -155,5 +155,5 @@ export function awsIamRoleSpecFor(deployment?: AwsIamRoleDeployment): DriverSpec
   };
 }
 
-/** Reads `drivers.awsIamRole` from the configuration (proposed StintConfig field). */
+/** Reads `drivers.awsIamRole` from the configuration. */
 export const awsIamRoleSpec: DriverSpec = awsIamRoleSpecFor();

@@ -7,7 +7,7 @@ import type { DriverSpec } from './spec.ts';
 /**
  * Infrastructure of the aws-identity-center driver (lib/integrations/aws-identity-center.ts).
  *
- * Proposed deployment config section (not yet in infra/config.ts): `drivers.awsIdentityCenter`, parsed by
+ * Deployment config section `drivers.awsIdentityCenter` (infra/config.ts), parsed by
  * `AwsIdentityCenterDeployment` below. Either the driver's function calls IAM Identity Center itself (its role
  * gets the statements below, scoped to the listed instances / identity stores / accounts), or every
  * integration assumes a role (`roleArns`): then the function may only `sts:AssumeRole` those roles, and the

@@ -190,7 +190,6 @@ function parseConfig(integration: DriverContext['integration']): LambdaConfig {
   return parsed.data;
 }
 
-/** The requester's justification, for a context that carries one (proposed `DriverContext.justification`). */
 /** The event of grant, revoke or extend for one unit. */
 export function accessEvent(action: AccessEvent['action'], ctx: DriverContext, state?: DriverState): AccessEvent {
   const justification = ctx.justification;
