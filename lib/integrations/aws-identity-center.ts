@@ -406,6 +406,18 @@ function throwUnlessRetriable(what: string, status: OperationStatus, attempts: n
   if (attempts + 1 >= MAX_ATTEMPTS) throw new Error(`${what} FAILED ${attempts + 1} times: ${reason}`);
 }
 
+/** The parameters that name one assignment (a user, a permission set, an account), as Create and Delete take them. */
+function assignmentOf(t: { instanceArn: string; accountId: string; permissionSetArn: string; userId: string }) {
+  return {
+    InstanceArn: t.instanceArn,
+    TargetId: t.accountId,
+    TargetType: 'AWS_ACCOUNT',
+    PermissionSetArn: t.permissionSetArn,
+    PrincipalType: 'USER',
+    PrincipalId: t.userId,
+  } as const;
+}
+
 // ---- grant ----
 
 function grantedOf(state: Granted): Granted {
@@ -487,16 +499,7 @@ async function grant(ctx: DriverContext, progress?: DriverState): Promise<GrantO
   const current = p;
   let out: unknown;
   try {
-    out = await sso(cfg).send(
-      new CreateAccountAssignmentCommand({
-        InstanceArn: current.instanceArn,
-        TargetId: current.accountId,
-        TargetType: 'AWS_ACCOUNT',
-        PermissionSetArn: current.permissionSetArn,
-        PrincipalType: 'USER',
-        PrincipalId: current.userId,
-      }),
-    );
+    out = await sso(cfg).send(new CreateAccountAssignmentCommand(assignmentOf(current)));
   } catch (error) {
     // A creation or deletion for the same assignment is in flight (API_CreateAccountAssignment.html, Errors).
     if (awsErrorName(error) === 'ConflictException')
@@ -708,16 +711,7 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
     if (await hasAssignment(cfg, t)) {
       let out: unknown;
       try {
-        out = await sso(cfg).send(
-          new DeleteAccountAssignmentCommand({
-            InstanceArn: t.instanceArn,
-            TargetId: t.accountId,
-            TargetType: 'AWS_ACCOUNT',
-            PermissionSetArn: t.permissionSetArn,
-            PrincipalType: 'USER',
-            PrincipalId: t.userId,
-          }),
-        );
+        out = await sso(cfg).send(new DeleteAccountAssignmentCommand(assignmentOf(t)));
       } catch (error) {
         const name = awsErrorName(error);
         if (name === 'ConflictException')
