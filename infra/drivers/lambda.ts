@@ -13,7 +13,7 @@ import type { DriverSpec } from './spec.ts';
  * - `functions`: these ARNs. A listed unqualified ARN also allows its versions and aliases (`<arn>:*`): IAM matches
  *   the ARN Lambda is called with, and an unqualified ARN in a policy matches unqualified calls only
  *   (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html).
- * - `allowTagged: true`: any function of the deployment's account tagged `stint-integration: "true"`, through the
+ * - `allowTagged: true`: every function of the deployment's account tagged `stint-integration: "true"`, through the
  *   `aws:ResourceTag/stint-integration` condition. The Service Authorization Reference lists `lambda:InvokeFunction`
  *   on the `function` resource type, and `aws:ResourceTag/${TagKey}` as a condition key of that resource type
  *   (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html; the Lambda guide, "Using

@@ -4,9 +4,6 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
-import type { FlowInput } from '#lib/domain/flow.ts';
-import { RequestStatus } from '#lib/domain/request.ts';
-import { isTerminal } from '#lib/domain/transitions.ts';
 import { awsIamRoleDriver, REVOKE_POLICY_PREFIX } from '#lib/integrations/aws-iam-role.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
@@ -17,7 +14,8 @@ import { DiscoverAnswer } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 import type { StoredCredential, StoredRole } from '../fixtures/aws/iam.ts';
 import { type AwsStandIn, startAwsStandIn } from '../fixtures/aws/sts.ts';
-import { call, until } from '../support/http.ts';
+import { requestsOver } from '../support/e2e-requests.ts';
+import { call } from '../support/http.ts';
 
 /**
  * AWS IAM role sessions end to end: the local runtime over HTTP, credentials issued on GET /access by the get-access
@@ -47,8 +45,6 @@ let aws: AwsStandIn;
 let target: StoredRole;
 let tagged: StoredRole;
 
-type RequestJson = { id: string; status: string; failureReason?: string; expiresAt?: string; revokedAt?: string };
-
 const Access = z.object({
   integrationId: z.string(),
   resource: z.string(),
@@ -70,32 +66,6 @@ const Access = z.object({
 type Access = z.infer<typeof Access>;
 type Keys = Pick<Access['credentials'], 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>;
 
-async function create(who: Person, flowId: string, durationMinutes = 5): Promise<RequestJson> {
-  const res = await call(stint.url, 'POST', '/requests', {
-    token: tokens[who],
-    body: { flowId, durationMinutes, justification: 'e2e iam role' },
-  });
-  expect(res.status, res.text).toBe(201);
-  return res.json as RequestJson;
-}
-async function get(who: Person, id: string): Promise<RequestJson> {
-  const res = await call(stint.url, 'GET', `/requests/${id}`, { token: tokens[who] });
-  expect(res.status, res.text).toBe(200);
-  return res.json as RequestJson;
-}
-/**
- * Waits for `status`; a request that ends in another final status, or whose grant failed (it is then undone on the
- * revoke path), fails at once, with its failureReason.
- */
-async function reach(who: Person, id: string, status: string): Promise<RequestJson> {
-  const r = await until(
-    () => get(who, id),
-    (r) => r.status === status || r.failureReason !== undefined || isTerminal(RequestStatus.parse(r.status)),
-    60_000,
-  );
-  expect(r.status, r.failureReason).toBe(status);
-  return r;
-}
 async function accessOf(who: Person, id: string) {
   return call(stint.url, 'GET', `/requests/${id}/access`, { token: tokens[who] });
 }
@@ -104,13 +74,12 @@ async function access(who: Person, id: string): Promise<Access> {
   expect(res.status, res.text).toBe(200);
   return Access.parse(res.json);
 }
-async function revoke(who: Person, id: string): Promise<void> {
-  const res = await call(stint.url, 'POST', `/requests/${id}/revoke`, { token: tokens[who], body: {} });
-  expect(res.status, res.text).toBe(200);
-}
-async function putFlow(id: string, flow: Partial<FlowInput>) {
-  const base = {
-    name: id,
+const { create, get, reach, revoke, putFlow } = requestsOver<Person>({
+  url: () => stint.url,
+  token: (who) => tokens[who],
+  admin: 'root',
+  justification: 'e2e iam role',
+  flow: () => ({
     requestors: { everyone: true },
     targets: [{ integrationId: INTEGRATION, resource: target.arn, permission: 'default' }],
     approval: { mode: 'auto' },
@@ -118,10 +87,9 @@ async function putFlow(id: string, flow: Partial<FlowInput>) {
     maxMinutes: 30,
     justificationRequired: false,
     maxExtensions: 1,
-  };
-  const res = await call(stint.url, 'PUT', `/flows/${id}`, { token: tokens.root, body: { ...base, ...flow } });
-  expect(res.status, res.text).toBe(200);
-}
+  }),
+});
+
 /** The stored item, read straight from the local table (grants[].cleanup is not in the API view). */
 function store() {
   return new Store(createDocumentClient(), config().tableName);

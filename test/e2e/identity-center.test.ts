@@ -1,9 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '#lib/config.ts';
-import type { FlowInput } from '#lib/domain/flow.ts';
-import { RequestStatus } from '#lib/domain/request.ts';
-import { isTerminal } from '#lib/domain/transitions.ts';
 import { denySid } from '#lib/integrations/aws-identity-center.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
@@ -16,6 +13,7 @@ import {
   TEST_IDENTITY_STORE_ID,
   TEST_INSTANCE_ARN,
 } from '../fixtures/aws/sso-admin.ts';
+import { requestsOver } from '../support/e2e-requests.ts';
 import { call, until } from '../support/http.ts';
 
 /**
@@ -66,48 +64,12 @@ function userId(who: Person): string {
 let stint: Stint;
 let aws: IdentityCenterStandIns;
 
-type RequestJson = {
-  id: string;
-  status: string;
-  failureReason?: string;
-  expiresAt?: string;
-  revokedAt?: string;
-  unitDetails?: { progress?: { action: string; reason: string } }[];
-};
-
-async function create(who: Person, flowId: string, durationMinutes = 5): Promise<RequestJson> {
-  const res = await call(stint.url, 'POST', '/requests', {
-    token: tokens[who],
-    body: { flowId, durationMinutes, justification: 'e2e identity center' },
-  });
-  expect(res.status, res.text).toBe(201);
-  return res.json as RequestJson;
-}
-async function get(who: Person, id: string): Promise<RequestJson> {
-  const res = await call(stint.url, 'GET', `/requests/${id}`, { token: tokens[who] });
-  expect(res.status, res.text).toBe(200);
-  return res.json as RequestJson;
-}
-/** Waits for `status`; a request that ends in another final status fails at once, with its failureReason. */
-async function reach(who: Person, id: string, status: string, timeoutMs = 150_000): Promise<RequestJson> {
-  const r = await until(
-    () => get(who, id),
-    (r) => r.status === status || isTerminal(RequestStatus.parse(r.status)),
-    timeoutMs,
-  );
-  expect(r.status, r.failureReason).toBe(status);
-  return r;
-}
-async function act(who: Person, id: string, action: string, body: unknown = {}) {
-  return call(stint.url, 'POST', `/requests/${id}/${action}`, { token: tokens[who], body });
-}
-async function revoke(who: Person, id: string): Promise<void> {
-  const res = await act(who, id, 'revoke');
-  expect(res.status, res.text).toBe(200);
-}
-async function putFlow(id: string, flow: Partial<FlowInput>) {
-  const base = {
-    name: id,
+const { create, get, reach, act, revoke, putFlow } = requestsOver<Person>({
+  url: () => stint.url,
+  token: (who) => tokens[who],
+  admin: 'root',
+  justification: 'e2e identity center',
+  flow: () => ({
     requestors: { everyone: true },
     targets: [{ integrationId: INTEGRATION, resource: ACCOUNT, permission: 'readonly' }],
     approval: { mode: 'auto' },
@@ -115,10 +77,9 @@ async function putFlow(id: string, flow: Partial<FlowInput>) {
     maxMinutes: 30,
     justificationRequired: false,
     maxExtensions: 1,
-  };
-  const res = await call(stint.url, 'PUT', `/flows/${id}`, { token: tokens.root, body: { ...base, ...flow } });
-  expect(res.status, res.text).toBe(200);
-}
+  }),
+});
+
 function integrationBody(resources: unknown) {
   return {
     name: 'AWS accounts',
