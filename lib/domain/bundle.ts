@@ -10,6 +10,11 @@ export const AccessUnit = z.strictObject({
 });
 export type AccessUnit = z.infer<typeof AccessUnit>;
 
+/** The same permission on the same resource of the same integration. */
+export function sameUnit(a: AccessUnit, b: AccessUnit): boolean {
+  return a.integrationId === b.integrationId && a.resource === b.resource && a.permission === b.permission;
+}
+
 export const BundleInput = z.strictObject({
   name: Line.min(1).max(200),
   description: Text.max(1000).optional(),

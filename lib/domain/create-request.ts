@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AccessUnit, Bundle } from './bundle.ts';
+import { type AccessUnit, type Bundle, sameUnit } from './bundle.ts';
 import { type Channel, Email, Slug, Subject } from './common.ts';
 import { ForbiddenError, NotFoundError, PolicyError, ValidationError } from './errors.ts';
 import type { AccessFlow } from './flow.ts';
@@ -199,10 +199,6 @@ function resolveUnits(input: CreateRequestInput, ctx: BuildContext): AccessUnit[
     units.push({ ...unit });
   });
   return units;
-}
-
-function sameUnit(a: AccessUnit, b: AccessUnit): boolean {
-  return a.integrationId === b.integrationId && a.resource === b.resource && a.permission === b.permission;
 }
 
 /** The unit's integration must exist (not deleted) and still offer the resource and permission. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sameUnit } from '#lib/domain/bundle.ts';
 import { IntegrationType } from '#lib/domain/integration.ts';
 import { AccessRequest, PendingWork } from '#lib/domain/request.ts';
 import { CAPABILITIES } from '#lib/integrations/capabilities.ts';
@@ -46,12 +47,7 @@ export function toRequestView(request: AccessRequest): RequestView {
     flowName: flow.name,
     unitDetails: request.units.map((unit, i) => {
       const type = request.unitTypes?.[i];
-      const pending = grants.find(
-        (g) =>
-          g.unit.integrationId === unit.integrationId &&
-          g.unit.resource === unit.resource &&
-          g.unit.permission === unit.permission,
-      )?.pending;
+      const pending = grants.find((g) => sameUnit(g.unit, unit))?.pending;
       const promises = type !== undefined && isDriverType(type) ? CAPABILITIES[type] : undefined;
       return {
         ...unit,

@@ -1,5 +1,6 @@
 import { ulid } from 'ulid';
 import { applyVote, approverStanding } from '#lib/domain/approvals.ts';
+import { sameUnit } from '#lib/domain/bundle.ts';
 import type { Channel } from '#lib/domain/common.ts';
 import { buildRequest, type CreateRequestInput } from '#lib/domain/create-request.ts';
 import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
@@ -329,10 +330,6 @@ export class RequestService {
     if (first === undefined) throw new NotFoundError('This grant issued no credentials', 'id');
     return { ...first, expiresAt: request.expiresAt, ...(units.length > 1 ? { units } : {}) };
   }
-}
-
-function sameUnit(a: { integrationId: string; resource: string; permission: string }, b: typeof a): boolean {
-  return a.integrationId === b.integrationId && a.resource === b.resource && a.permission === b.permission;
 }
 
 /** What every route of a request answers for an id the caller may not see, or that does not exist. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChatAccount } from '#lib/directory/types.ts';
-import type { AccessUnit } from '#lib/domain/bundle.ts';
+import { type AccessUnit, sameUnit } from '#lib/domain/bundle.ts';
 import type { Channel } from '#lib/domain/common.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
@@ -223,7 +223,7 @@ export class WorkflowService {
     const types = await this.unitTypes(request);
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
-      const existing = request.grants.find((g) => sameUnit(g.unit, unit));
+      const existing = grantOf(request, unit);
       if (existing !== undefined && existing.pending === undefined) continue; // granted
       if (existing?.pending !== undefined && Date.parse(existing.pending.nextAt) > this.now().getTime()) continue;
       const ctx = await this.context(request, index, driver, 'grant');
@@ -313,7 +313,7 @@ export class WorkflowService {
     const types = await this.unitTypes(request);
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
-      const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+      const grant = grantOf(request, unit);
       if (grant === undefined || grant.enforcedExpiresAt === expiresAt) continue;
       const ctx = await this.context(request, index, driver, 'cleanup');
       await driver.extend(ctx, grant.state);
@@ -348,7 +348,7 @@ export class WorkflowService {
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
       if (!needsRevoke(request, unit)) continue;
-      const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+      const grant = grantOf(request, unit);
       if (grant?.pending?.action === 'revoke' && Date.parse(grant.pending.nextAt) > this.now().getTime()) continue;
       const ctx = await this.context(request, index, driver, 'cleanup');
       const key = singleLeaseKey(driver, ctx);
@@ -425,7 +425,7 @@ export class WorkflowService {
     const types = await this.unitTypes(request);
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
-      const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+      const grant = grantOf(request, unit);
       const due = grant?.cleanup;
       if (grant === undefined || due === undefined || Date.parse(due.dueAt) > this.now().getTime()) continue;
       const { cleanup: _done, ...rest } = grant;
@@ -469,7 +469,7 @@ export class WorkflowService {
     const units: IssueCredentialsAnswer['units'] = [];
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
-      const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+      const grant = grantOf(request, unit);
       if (grant === undefined || grant.pending !== undefined || grant.revoked === true) continue;
       const issued = await driver.issueCredentials(await this.context(request, index, driver, 'grant'), grant.state);
       units.push({ unit, fields: issued.fields, expiresAt: issued.expiresAt.toISOString() });
@@ -508,13 +508,14 @@ export function idempotencyKey(requestId: string, unit: AccessUnit): string {
 
 /** Whether the revoke path still has to take this unit away (every unit when undoing a failed grant). */
 function needsRevoke(request: AccessRequest, unit: AccessUnit): boolean {
-  const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+  const grant = grantOf(request, unit);
   if (grant === undefined) return request.endReason === 'failed';
   return grant.revoked !== true;
 }
 
-function sameUnit(a: AccessUnit, b: AccessUnit): boolean {
-  return a.integrationId === b.integrationId && a.resource === b.resource && a.permission === b.permission;
+/** What the drivers reported for this unit of the request, if anything yet. */
+function grantOf(request: AccessRequest, unit: AccessUnit): UnitGrant | undefined {
+  return request.grants.find((g) => sameUnit(g.unit, unit));
 }
 
 function eraseSecret(grant: UnitGrant): UnitGrant {
@@ -562,7 +563,7 @@ function nextUnitWork(
 ): Route | undefined {
   let earliest: { at: number; driver: IntegrationType } | undefined;
   for (const [index, unit] of request.units.entries()) {
-    const grant = request.grants.find((g) => sameUnit(g.unit, unit));
+    const grant = grantOf(request, unit);
     if (!hasWork(unit, grant)) continue;
     const driver = types[index] ?? 'postgresql';
     const at = dueAt(grant);
