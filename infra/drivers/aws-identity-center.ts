@@ -100,6 +100,7 @@ export function identityCenterStatements(d: AwsIdentityCenterDeployment): iam.Po
         'sso:DescribeAccountAssignmentCreationStatus',
         'sso:DescribeAccountAssignmentDeletionStatus',
         'sso:DescribePermissionSetProvisioningStatus',
+        'sso:ListAccountAssignmentCreationStatus',
         'sso:ListPermissionSets',
       ],
       resources: instances,

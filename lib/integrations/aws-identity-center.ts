@@ -10,6 +10,7 @@ import {
   DescribePermissionSetCommand,
   DescribePermissionSetProvisioningStatusCommand,
   GetInlinePolicyForPermissionSetCommand,
+  ListAccountAssignmentCreationStatusCommand,
   ListAccountAssignmentsCommand,
   ListPermissionSetsCommand,
   ProvisionPermissionSetCommand,
@@ -247,6 +248,9 @@ const OperationStatus = z.object({
   Status: z.enum(['IN_PROGRESS', 'FAILED', 'SUCCEEDED']),
   RequestId: z.string().min(1),
   FailureReason: z.string().optional(),
+  TargetId: z.string().optional(),
+  PermissionSetArn: z.string().optional(),
+  PrincipalId: z.string().optional(),
 });
 type OperationStatus = z.infer<typeof OperationStatus>;
 
@@ -669,6 +673,52 @@ function revokeDone(
   return { status: 'done', cleanup: { afterSeconds: sessionSeconds + PERMISSION_SET_PROPAGATION_SECONDS, state } };
 }
 
+/**
+ * The id of a creation of this assignment still IN_PROGRESS: ListAccountAssignmentCreationStatus (filtered to
+ * IN_PROGRESS, paged) gives ids only, DescribeAccountAssignmentCreationStatus names each one's assignment.
+ */
+async function creationInFlight(cfg: AwsIdentityCenterConfig, t: Granted): Promise<string | undefined> {
+  let token: string | undefined;
+  do {
+    const input = {
+      InstanceArn: t.instanceArn,
+      Filter: { Status: 'IN_PROGRESS' as const },
+      ...(token === undefined ? {} : { NextToken: token }),
+    };
+    const out = await call('ListAccountAssignmentCreationStatus', () =>
+      sso(cfg).send(new ListAccountAssignmentCreationStatusCommand(input)),
+    );
+    const listed = z
+      .object({
+        AccountAssignmentsCreationStatus: z.array(z.object({ RequestId: z.string() })).default([]),
+        NextToken: z.string().optional(),
+      })
+      .parse(out);
+    for (const { RequestId } of listed.AccountAssignmentsCreationStatus) {
+      const described = await call('DescribeAccountAssignmentCreationStatus', () =>
+        sso(cfg).send(
+          new DescribeAccountAssignmentCreationStatusCommand({
+            InstanceArn: t.instanceArn,
+            AccountAssignmentCreationRequestId: RequestId,
+          }),
+        ),
+      );
+      const status = z
+        .object({ AccountAssignmentCreationStatus: OperationStatus })
+        .parse(described).AccountAssignmentCreationStatus;
+      if (
+        status.Status === 'IN_PROGRESS' &&
+        status.TargetId === t.accountId &&
+        status.PermissionSetArn === t.permissionSetArn &&
+        status.PrincipalId === t.userId
+      )
+        return RequestId;
+    }
+    token = listed.NextToken;
+  } while (token !== undefined);
+  return undefined;
+}
+
 async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOutcome> {
   // Standing access Stint did not create: leave the target alone.
   if (ctx.lease?.owned === false) return { status: 'done' };
@@ -676,7 +726,15 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
   const where = `integration ${ctx.integration.id}`;
   // A revoke of a grant still creating (revoked, or given up, while IN_PROGRESS): AWS finishes a creation it has
   // accepted whether or not anyone asks, so wait for its outcome, then delete what it made.
-  const creating = GrantProgress.safeParse(state);
+  let creating = GrantProgress.safeParse(state);
+  // "About to create" recorded, the creation's id not (a crash right after CreateAccountAssignment): find a
+  // creation of this assignment still in flight, if any, and wait for it like one whose id was recorded.
+  if (creating.success && creating.data.step === 'create') {
+    const inFlight = await creationInFlight(cfg, creating.data);
+    if (inFlight !== undefined) {
+      creating = GrantProgress.safeParse({ ...creating.data, step: 'creating', requestId: inFlight });
+    }
+  }
   if (creating.success && creating.data.step === 'creating' && creating.data.requestId !== undefined) {
     const input = {
       InstanceArn: creating.data.instanceArn,

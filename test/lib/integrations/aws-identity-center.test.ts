@@ -446,6 +446,23 @@ describe('aws-identity-center revoke and cleanup', () => {
     expect(aws.sso.hasAssignment(ACCOUNT, PS, ALICE)).toBe(false);
   });
 
+  it('waits for a creation it never recorded (crash right after CreateAccountAssignment), then deletes it', async () => {
+    const ctx = context({ accounts: [linkedAlice], lease: { soleHolder: true, owned: true } });
+    const aboutToCreate = await driver.grant(ctx); // records "about to create"
+    expect(aboutToCreate).toMatchObject({ status: 'pending', state: { step: 'create' } });
+    // The next call creates; say the function died before its answer (the creation's id) was recorded.
+    await driver.grant(ctx, aboutToCreate.state);
+    expect(aws.sso.hasAssignment(ACCOUNT, PS, ALICE)).toBe(false); // still IN_PROGRESS
+
+    const answers = await revokeAll(ctx, aboutToCreate.state);
+
+    expect(answers[0]).toMatchObject({ status: 'pending', reason: expect.stringMatching(/being created to finish/) });
+    expect(last(answers).status).toBe('done');
+    expect(aws.server.callsOf('ListAccountAssignmentCreationStatus').length).toBeGreaterThan(0);
+    expect(aws.server.callsOf('DeleteAccountAssignment')).toHaveLength(1);
+    expect(aws.sso.hasAssignment(ACCOUNT, PS, ALICE)).toBe(false);
+  });
+
   it('rewrites its deny statement when a concurrent writer dropped it before provisioning finished', async () => {
     const grant = await granted(context());
     aws.sso.polls = 1;
