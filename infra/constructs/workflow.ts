@@ -13,6 +13,7 @@ import { DRIVER_SPECS } from '#infra/drivers/index.ts';
 import { METRIC } from '#lib/observability/metrics.ts';
 import { ITEM_READ, LEASE_UPDATE, REQUEST_UPDATE, type TableAction, tableActions } from '#lib/store/access.ts';
 import {
+  branchOf,
   DRIVER_TYPES,
   type DriverAction,
   type DriverType,
@@ -30,10 +31,6 @@ export const STATE = {
   load: 'Load',
   route: 'Route',
   awaitApproval: 'AwaitApproval',
-  grantDriver: 'GrantDriver',
-  extendDriver: 'ExtendDriver',
-  revokeDriver: 'RevokeDriver',
-  cleanupDriver: 'CleanupDriver',
   awaitExpiry: 'AwaitExpiry',
   poll: 'Poll',
   timeOut: 'TimeOut',
@@ -41,7 +38,6 @@ export const STATE = {
   revokeFailed: 'RevokeFailed',
   done: 'Done',
   unroutable: 'Unroutable',
-  unknownDriver: 'UnknownDriver',
 } as const;
 export type StateName = (typeof STATE)[keyof typeof STATE];
 
@@ -255,6 +251,7 @@ export class Workflow extends Construct {
         waitSeconds: sfn.JsonPath.numberAt('$.Payload.waitSeconds'),
         version: sfn.JsonPath.numberAt('$.Payload.version'),
         driver: sfn.JsonPath.stringAt('$.Payload.driver'),
+        branch: sfn.JsonPath.stringAt('$.Payload.branch'),
       },
       resultPath: '$.load',
       taskTimeout: sfn.Timeout.duration(STEPS.load.timeout.plus(Duration.seconds(10))),
@@ -292,25 +289,15 @@ export class Workflow extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout: sfn.Timeout.duration(DRIVER_SPECS[type].timeout.plus(Duration.seconds(10))),
       });
-    const unknownDriver = new sfn.Fail(this, STATE.unknownDriver, {
-      error: 'UnknownDriver',
-      cause: 'Load chose an integration type this state machine has no driver function for',
-    });
-    /** A Choice on $.load.driver between the driver types' tasks of one action. */
-    const byDriver = (state: StateName, action: DriverAction, configure: (task: tasks.LambdaInvoke) => void) => {
-      const choice = new sfn.Choice(this, state);
-      const tasksOfAction: tasks.LambdaInvoke[] = [];
-      for (const type of DRIVER_TYPES) {
+    /** One action's task per driver type, each reached from Route by its branch `<action>:<type>`. */
+    const byDriver = (action: DriverAction, configure: (task: tasks.LambdaInvoke) => void) =>
+      DRIVER_TYPES.map((type) => {
         const task = driverTask(action, type);
         configure(task);
-        tasksOfAction.push(task);
-        choice.when(sfn.Condition.stringEquals('$.load.driver', type), task);
-      }
-      choice.otherwise(unknownDriver);
-      return { choice, tasks: tasksOfAction };
-    };
+        return { branch: branchOf(action, type), task };
+      });
 
-    const grant = byDriver(STATE.grantDriver, 'grant', (task) =>
+    const grant = byDriver('grant', (task) =>
       task
         // Retriers apply in order, the first match wins: a permanent error is never retried.
         .addRetry({ errors: [GRANT_PERMANENT_ERROR], maxAttempts: 0 })
@@ -318,7 +305,7 @@ export class Workflow extends Construct {
         .addCatch(grantFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
     );
 
-    const applyExtension = byDriver(STATE.extendDriver, 'apply-extension', (task) =>
+    const applyExtension = byDriver('apply-extension', (task) =>
       task
         .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
         .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
@@ -327,7 +314,7 @@ export class Workflow extends Construct {
     const done = new sfn.Succeed(this, STATE.done);
     // A cleanup whose function keeps failing ends the execution (the request has ended already): the reconciler
     // starts a new one for cleanups still due, instead of this one looping back into the same failure.
-    const cleanup = byDriver(STATE.cleanupDriver, 'cleanup', (task) =>
+    const cleanup = byDriver('cleanup', (task) =>
       task
         .addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 })
         .addCatch(done, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
@@ -342,7 +329,7 @@ export class Workflow extends Construct {
       // SendTaskFailure (early revoke, extend) or a failed registration.
       .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
 
-    const revoke = byDriver(STATE.revokeDriver, 'revoke', (task) =>
+    const revoke = byDriver('revoke', (task) =>
       task
         .addRetry({ errors: [sfn.Errors.ALL], ...REVOKE_RETRY })
         .addCatch(revokeFailed, { errors: [sfn.Errors.ALL], resultPath: errorPath }),
@@ -353,29 +340,29 @@ export class Workflow extends Construct {
       cause: 'Load returned a next step this state machine does not know',
     });
 
-    const targets: Record<Next, sfn.IChainable> = {
+    // Route on $.load.branch: a step's name, or `<action>:<type>` straight to that driver's task (one Choice).
+    const targets: Record<Exclude<Next, DriverAction>, sfn.IChainable> = {
       'await-approval': awaitApproval,
-      grant: grant.choice,
-      'apply-extension': applyExtension.choice,
       'await-expiry': awaitExpiry,
-      revoke: revoke.choice,
       poll,
-      cleanup: cleanup.choice,
       done,
     };
     const route = new sfn.Choice(this, STATE.route);
-    for (const [next, target] of Object.entries(targets)) {
-      route.when(sfn.Condition.stringEquals('$.load.next', next), target);
+    for (const [branch, target] of [
+      ...Object.entries(targets),
+      ...[...grant, ...applyExtension, ...revoke, ...cleanup].map((d) => [d.branch, d.task] as const),
+    ]) {
+      route.when(sfn.Condition.stringEquals('$.load.branch', branch), target);
     }
     route.otherwise(unroutable);
 
     for (const state of [
       awaitApproval,
-      ...grant.tasks,
-      ...applyExtension.tasks,
+      ...grant.map((d) => d.task),
+      ...applyExtension.map((d) => d.task),
       awaitExpiry,
-      ...revoke.tasks,
-      ...cleanup.tasks,
+      ...revoke.map((d) => d.task),
+      ...cleanup.map((d) => d.task),
       poll,
       timeOut,
       grantFailed,

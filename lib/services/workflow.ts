@@ -17,6 +17,7 @@ import {
 import { logger } from '#lib/observability/logger.ts';
 import { LeaseBusyError, type Store } from '#lib/store/store.ts';
 import {
+  branchOf,
   type DiscoverAnswer,
   type IssueCredentialsAnswer,
   type LoadOutput,
@@ -93,10 +94,11 @@ export class WorkflowService {
     const request = await this.deps.store.getRequest(requestId);
     if (request === undefined) {
       logger.warn('execution for a missing request', { requestId });
-      return { next: 'done', waitSeconds: 1, version: 0, driver: 'postgresql' };
+      return { next: 'done', waitSeconds: 1, version: 0, driver: 'postgresql', branch: 'done' };
     }
     const types = await this.unitTypes(request);
-    return { ...route(request, types, this.now()), version: request.version };
+    const next = route(request, types, this.now());
+    return { ...next, version: request.version, branch: branchOf(next.next, next.driver) };
   }
 
   /** Each unit's integration type: recorded on the request, else (requests made before it was) read once. */

@@ -9,18 +9,18 @@ import { IntegrationType } from '#lib/domain/integration.ts';
  * data says.
  *
  * State machine (JSONPath):
- *   Load → Route (Choice on $.load.next)
+ *   Load → Route (Choice on $.load.branch: the next step, and for a driver step `<action>:<type>`)
  *     await-approval  → AwaitApproval  (lambda:invoke.waitForTaskToken register-token kind=approval,
  *                                        TimeoutSecondsPath $.load.waitSeconds; Catch States.Timeout → TimeOut;
  *                                        Catch States.ALL → Load) → Load
- *     grant           → GrantDriver (Choice on $.load.driver) → Grant<Type> (the type's driver function,
+ *     grant:<type>    → Grant<Type> (the type's driver function,
  *                                        action grant; Retry except GrantPermanentError; Catch → GrantFailed) → Load
- *     apply-extension → ExtendDriver → ApplyExtension<Type> (Retry; Catch → Load) → Load
+ *     apply-extension:<type> → ApplyExtension<Type> (Retry; Catch → Load) → Load
  *     await-expiry    → AwaitExpiry    (waitForTaskToken register-token kind=active, TimeoutSecondsPath
  *                                        $.load.waitSeconds, chunked ≤ MAX_WAIT_SECONDS; Catch → Load) → Load
- *     revoke          → RevokeDriver → Revoke<Type> (Retry for hours; Catch → RevokeFailed) → Load
+ *     revoke:<type>   → Revoke<Type> (Retry for hours; Catch → RevokeFailed) → Load
  *     poll            → Poll (Wait SecondsPath $.load.waitSeconds: a driver answered "pending") → Load
- *     cleanup         → CleanupDriver → Cleanup<Type> (Retry; Catch → Load) → Load
+ *     cleanup:<type>  → Cleanup<Type> (Retry; Catch → Done: the reconciler restarts due cleanups) → Load
  *     done            → Done (Succeed)
  *   TimeOut, GrantFailed, RevokeFailed → Load
  * GrantFailed records why and hands the request to the revoke path (REVOKING, endReason failed), which undoes
@@ -76,8 +76,15 @@ export const LoadOutput = z.object({
   version: z.number().int().min(0),
   /** The integration type whose driver function does the next step (grant, apply-extension, revoke, cleanup). */
   driver: IntegrationType,
+  /** What Route chooses on (branchOf): `next`, or `<action>:<type>` for a driver step (one Choice, not two). */
+  branch: z.string(),
 });
 export type LoadOutput = z.infer<typeof LoadOutput>;
+
+/** Route's branch: a driver step names its type (`grant:aws-identity-center`), any other step just `next`. */
+export function branchOf(next: Next, driver: string): string {
+  return DriverAction.safeParse(next).success ? `${next}:${driver}` : next;
+}
 
 /** What the state machine asks of a driver function. */
 export const DriverAction = z.enum(['grant', 'apply-extension', 'revoke', 'cleanup']);

@@ -8,7 +8,14 @@ import { scimEntries, scimRoutes } from '#functions/scim/routes.ts';
 import { ENTRY_METADATA_KEY, REPO_ROOT } from '#infra/constructs/stint-function.ts';
 import { driverState, REVOKE_FAILED_METRIC, REVOKE_RETRY, STATE, STATE_STEP } from '#infra/constructs/workflow.ts';
 import { TABLE } from '#lib/store/table.ts';
-import { DRIVER_TYPES, DriverAction, GRANT_PERMANENT_ERROR, Next, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
+import {
+  branchOf,
+  DRIVER_TYPES,
+  DriverAction,
+  GRANT_PERMANENT_ERROR,
+  Next,
+  STEP_FUNCTIONS,
+} from '#lib/workflow/contract.ts';
 import {
   allowedActions,
   allowedResources,
@@ -196,7 +203,7 @@ describe('state machine', () => {
     }
   });
 
-  it('loads into $.load = { next, waitSeconds, version, driver } and routes every Next value', () => {
+  it('loads into $.load = { next, waitSeconds, version, driver, branch } and routes every branch', () => {
     const load = state(STATE.load);
     expect(load.ResultPath).toBe('$.load');
     expect(load.ResultSelector).toEqual({
@@ -204,44 +211,33 @@ describe('state machine', () => {
       'waitSeconds.$': '$.Payload.waitSeconds',
       'version.$': '$.Payload.version',
       'driver.$': '$.Payload.driver',
+      'branch.$': '$.Payload.branch',
     });
     expect(load.Next).toBe(STATE.route);
     const route = state(STATE.route);
-    expect(route.Choices?.every((c) => c.Variable === '$.load.next')).toBe(true);
-    expect(route.Choices?.map((c) => c.StringEquals).sort()).toEqual([...Next.options].sort());
+    expect(route.Choices?.every((c) => c.Variable === '$.load.branch')).toBe(true);
     const targets = Object.fromEntries(route.Choices?.map((c) => [c.StringEquals, c.Next]) ?? []);
+    // Every Next value: the steps by name, each driver action once per driver type (`<action>:<type>`).
     expect(targets).toEqual({
       'await-approval': STATE.awaitApproval,
-      grant: STATE.grantDriver,
-      'apply-extension': STATE.extendDriver,
       'await-expiry': STATE.awaitExpiry,
-      revoke: STATE.revokeDriver,
       poll: STATE.poll,
-      cleanup: STATE.cleanupDriver,
       done: STATE.done,
+      ...Object.fromEntries(
+        DriverAction.options.flatMap((action) =>
+          DRIVER_TYPES.map((type) => [branchOf(action, type), driverState(action, type)]),
+        ),
+      ),
     });
+    expect(Next.options.every((next) => DRIVER_TYPES.some((type) => branchOf(next, type) in targets))).toBe(true);
     expect(state(STATE.done).Type).toBe('Succeed');
     expect(state(route.Default ?? '').Type).toBe('Fail');
   });
 
-  it('picks the driver function of $.load.driver for every target-side action', () => {
-    const choices: Record<DriverAction, string> = {
-      grant: STATE.grantDriver,
-      'apply-extension': STATE.extendDriver,
-      revoke: STATE.revokeDriver,
-      cleanup: STATE.cleanupDriver,
-    };
-    for (const [action, choiceName] of Object.entries(choices)) {
-      const choice = state(choiceName);
-      expect(choice.Type).toBe('Choice');
-      expect(choice.Choices?.every((c) => c.Variable === '$.load.driver')).toBe(true);
-      const byType = Object.fromEntries(choice.Choices?.map((c) => [c.StringEquals, c.Next]) ?? []);
-      expect(byType).toEqual(
-        Object.fromEntries(DRIVER_TYPES.map((type) => [type, driverState(DriverAction.parse(action), type)])),
-      );
-      expect(choice.Default).toBe(STATE.unknownDriver);
+  it('invokes the driver function of each type for its actions, then loads again', () => {
+    for (const action of DriverAction.options) {
       for (const type of DRIVER_TYPES) {
-        const task = state(driverState(DriverAction.parse(action), type));
+        const task = state(driverState(action, type));
         const fn = functionByEntry(cfn, driverEntry(type)).logicalId;
         expect(task.Parameters).toEqual({
           FunctionName: `<Fn::GetAtt:${fn}.Arn>`,
@@ -250,7 +246,6 @@ describe('state machine', () => {
         expect(task.Next).toBe(STATE.load);
       }
     }
-    expect(state(STATE.unknownDriver).Type).toBe('Fail');
   });
 
   it('waits in Poll for $.load.waitSeconds when a driver answered pending, then loads again', () => {

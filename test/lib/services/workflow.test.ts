@@ -208,6 +208,7 @@ describe('load', () => {
       waitSeconds: 1,
       version: 1,
       driver: 'postgresql',
+      branch: 'grant:postgresql',
     });
   });
 
@@ -217,6 +218,7 @@ describe('load', () => {
       waitSeconds: 1,
       version: 0,
       driver: 'postgresql',
+      branch: 'done',
     });
   });
 });
