@@ -254,6 +254,20 @@ const OperationStatus = z.object({
 });
 type OperationStatus = z.infer<typeof OperationStatus>;
 
+/** DescribeAccountAssignmentCreationStatus: where a creation is (and which assignment it makes). */
+async function creationStatus(
+  cfg: AwsIdentityCenterConfig,
+  instanceArn: string,
+  requestId: string,
+  where: string,
+): Promise<OperationStatus> {
+  const input = { InstanceArn: instanceArn, AccountAssignmentCreationRequestId: requestId };
+  const out = await call(`${where}: DescribeAccountAssignmentCreationStatus`, () =>
+    sso(cfg).send(new DescribeAccountAssignmentCreationStatusCommand(input)),
+  );
+  return z.object({ AccountAssignmentCreationStatus: OperationStatus }).parse(out).AccountAssignmentCreationStatus;
+}
+
 async function call<T>(what: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
@@ -480,13 +494,7 @@ async function grant(ctx: DriverContext, progress?: DriverState): Promise<GrantO
   }
 
   if (p.step === 'creating' && p.requestId !== undefined) {
-    const input = { InstanceArn: p.instanceArn, AccountAssignmentCreationRequestId: p.requestId };
-    const out = await call(`${where}: DescribeAccountAssignmentCreationStatus`, () =>
-      sso(cfg).send(new DescribeAccountAssignmentCreationStatusCommand(input)),
-    );
-    const status = z
-      .object({ AccountAssignmentCreationStatus: OperationStatus })
-      .parse(out).AccountAssignmentCreationStatus;
+    const status = await creationStatus(cfg, p.instanceArn, p.requestId, where);
     if (status.Status === 'SUCCEEDED') return done(cfg, p, createdOwned(ctx));
     if (status.Status === 'IN_PROGRESS')
       return pending({ ...p, polls: p.polls + 1 }, p.polls + 1, 'account assignment IN_PROGRESS');
@@ -695,17 +703,7 @@ async function creationInFlight(cfg: AwsIdentityCenterConfig, t: Granted): Promi
       })
       .parse(out);
     for (const { RequestId } of listed.AccountAssignmentsCreationStatus) {
-      const described = await call('DescribeAccountAssignmentCreationStatus', () =>
-        sso(cfg).send(
-          new DescribeAccountAssignmentCreationStatusCommand({
-            InstanceArn: t.instanceArn,
-            AccountAssignmentCreationRequestId: RequestId,
-          }),
-        ),
-      );
-      const status = z
-        .object({ AccountAssignmentCreationStatus: OperationStatus })
-        .parse(described).AccountAssignmentCreationStatus;
+      const status = await creationStatus(cfg, t.instanceArn, RequestId, 'integration');
       if (
         status.Status === 'IN_PROGRESS' &&
         status.TargetId === t.accountId &&
@@ -736,16 +734,7 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
     }
   }
   if (creating.success && creating.data.step === 'creating' && creating.data.requestId !== undefined) {
-    const input = {
-      InstanceArn: creating.data.instanceArn,
-      AccountAssignmentCreationRequestId: creating.data.requestId,
-    };
-    const out = await call(`${where}: DescribeAccountAssignmentCreationStatus`, () =>
-      sso(cfg).send(new DescribeAccountAssignmentCreationStatusCommand(input)),
-    );
-    const status = z
-      .object({ AccountAssignmentCreationStatus: OperationStatus })
-      .parse(out).AccountAssignmentCreationStatus;
+    const status = await creationStatus(cfg, creating.data.instanceArn, creating.data.requestId, where);
     const polls = creating.data.polls + 1;
     if (status.Status === 'IN_PROGRESS')
       return pending({ ...creating.data, polls }, polls, 'waiting for the account assignment being created to finish');

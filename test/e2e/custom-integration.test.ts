@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
+import { Ledger } from '../support/custom-integration-ledger.ts';
 import { call, until } from '../support/http.ts';
 
 /**
@@ -29,23 +29,6 @@ type Person = keyof typeof people;
 const tokens = {} as Record<Person, string>;
 
 type RequestJson = { id: string; status: string; failureReason?: string; expiresAt?: string };
-
-const Ledger = z.object({
-  entries: z.record(
-    z.string(),
-    z.object({
-      username: z.string(),
-      grantee: z.string(),
-      email: z.string(),
-      resource: z.string(),
-      permission: z.string(),
-      grants: z.array(z.string()),
-      expiresAt: z.string(),
-      justification: z.string().optional(),
-      secretSha256: z.string(),
-    }),
-  ),
-});
 
 const ledgerPath = () => join(dir, 'ledger', 'ledger.json');
 const callsPath = (name: string) => join(dir, `${name}.calls`);

@@ -10,28 +10,12 @@ import { Integration, type Resource } from '#lib/domain/integration.ts';
 import { createLambdaDriver } from '#lib/integrations/lambda.ts';
 import { GrantPermanentError } from '#lib/integrations/types.ts';
 import { LambdaStandIn } from '../fixtures/aws/lambda.ts';
+import { Ledger } from '../support/custom-integration-ledger.ts';
 import { driverContext, testIntegration } from '../support/driver-context.ts';
 
 /** The example integration (examples/custom-integration/handler.mjs) driven by Stint's lambda driver. */
 
 const HANDLER = resolve('examples/custom-integration/handler.mjs');
-
-const Ledger = z.object({
-  entries: z.record(
-    z.string(),
-    z.object({
-      username: z.string(),
-      grantee: z.string(),
-      email: z.string(),
-      resource: z.string(),
-      permission: z.string(),
-      grants: z.array(z.string()),
-      expiresAt: z.string(),
-      justification: z.string().optional(),
-      secretSha256: z.string(),
-    }),
-  ),
-});
 
 let dir: string;
 let lambda: LambdaStandIn;
