@@ -1,6 +1,5 @@
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { z } from 'zod';
 import type { StintConfig } from '#infra/config.ts';
 import { INTEGRATION_TAG, LambdaDeploymentConfig } from '#lib/integrations/lambda.ts';
 import { DEFAULT_INVOKE_TIMEOUT_MS } from '#lib/integrations/lambda-invoker.ts';

@@ -28,7 +28,7 @@ import {
   type IssuedCredentials,
   type RevokeOutcome,
 } from '#lib/integrations/types.ts';
-import { CAPABILITIES, IAM_PROPAGATION_SECONDS } from './capabilities.ts';
+import { CAPABILITIES } from './capabilities.ts';
 
 /**
  * AWS IAM role: the grantee gets short-lived credentials for an IAM role (usually in another account), issued on

@@ -14,7 +14,7 @@ import { workflow } from './wiring.ts';
  */
 export function driverStep(
   driver: IntegrationDriver,
-): (event: unknown) => Promise<void | IssueCredentialsAnswer | DiscoverAnswer> {
+): (event: unknown) => Promise<undefined | IssueCredentialsAnswer | DiscoverAnswer> {
   return async (event) => {
     const steps = workflow();
     if (typeof event === 'object' && event !== null && 'call' in event) {
@@ -23,15 +23,13 @@ export function driverStep(
       return steps.discover(call.integrationId, driver);
     }
     const { requestId, action } = DriverStepInput.parse(event);
-    switch (action) {
-      case 'grant':
-        return steps.grant(requestId, driver);
-      case 'apply-extension':
-        return steps.applyExtension(requestId, driver);
-      case 'revoke':
-        return steps.revoke(requestId, driver);
-      case 'cleanup':
-        return steps.cleanup(requestId, driver);
-    }
+    const step = {
+      grant: () => steps.grant(requestId, driver),
+      'apply-extension': () => steps.applyExtension(requestId, driver),
+      revoke: () => steps.revoke(requestId, driver),
+      cleanup: () => steps.cleanup(requestId, driver),
+    }[action];
+    await step();
+    return undefined; // the state machine discards a step's result
   };
 }
