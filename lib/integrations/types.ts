@@ -3,6 +3,7 @@ import type { ChatAccount } from '#lib/directory/types.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration, IntegrationInput, IntegrationType, Permission, Resource } from '#lib/domain/integration.ts';
+import type { DiscoverAnswer } from '#lib/workflow/contract.ts';
 
 /**
  * The driver contract: what every integration type implements (one file per type in lib/integrations/, one
@@ -147,14 +148,11 @@ export type Capabilities = {
   issuesCredentials: boolean;
 };
 
-/** What the target offers, for admins writing an integration's resources (`GET /integrations/{id}/discover`). */
-export type Discovered = {
-  resources: {
-    id: string;
-    description?: string;
-    permissions: { id: string; description?: string; grants: string[] }[];
-  }[];
-};
+/**
+ * What the target offers, for admins writing an integration's resources (`GET /integrations/{id}/discover`): the
+ * same shape the driver function answers (DiscoverAnswer, lib/workflow/contract.ts).
+ */
+export type Discovered = DiscoverAnswer;
 
 export interface IntegrationDriver {
   readonly type: IntegrationType;
