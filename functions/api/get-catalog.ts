@@ -15,7 +15,13 @@ export const handler = httpHandler({}, async ({ identity }) => {
         approval:
           f.approval.mode === 'auto'
             ? { mode: 'auto' }
-            : { mode: 'manual', rule: f.approval.rule, timeoutMinutes: f.approval.timeoutMinutes },
+            : {
+                mode: 'manual',
+                rule: f.approval.rule,
+                sets: f.approval.sets,
+                reasonRequired: f.approval.reasonRequired,
+                timeoutMinutes: f.approval.timeoutMinutes,
+              },
         defaultMinutes: f.defaultMinutes,
         maxMinutes: f.maxMinutes,
         justificationRequired: f.justificationRequired || f.breakGlass,

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
-import { BundleInput } from '#lib/domain/bundle.ts';
+import { Bundle, BundleInput } from '#lib/domain/bundle.ts';
 import { CreateRequestInput } from '#lib/domain/create-request.ts';
-import { FlowInput } from '#lib/domain/flow.ts';
-import { IntegrationInput } from '#lib/domain/integration.ts';
+import { AccessFlow, FlowInput } from '#lib/domain/flow.ts';
+import { Integration, IntegrationInput } from '#lib/domain/integration.ts';
 import {
   AccessView,
   DecisionBody,
@@ -17,7 +18,7 @@ import {
   ListQuery,
   ListRequestsQuery,
 } from './schemas.ts';
-import { RequestView } from './views.ts';
+import { CatalogView, MeView, RequestView } from './views.ts';
 
 /** Request bodies and responses by route entry: the same zod schemas the handlers validate with. */
 export const bodies: Record<string, z.ZodType> = {
@@ -42,7 +43,19 @@ const queries: Record<string, z.ZodObject> = {
   'list-directory-users': DirectoryUsersQuery,
   'list-directory-groups': DirectoryGroupsQuery,
 };
+const page = (item: z.ZodType) => z.object({ items: z.array(item), cursor: z.string().nullable() });
 const responses: Record<string, z.ZodType> = {
+  'get-me': MeView,
+  'get-catalog': CatalogView,
+  'list-flows': page(AccessFlow),
+  'get-flow': AccessFlow,
+  'put-flow': AccessFlow,
+  'list-integrations': page(Integration),
+  'get-integration': Integration,
+  'put-integration': Integration,
+  'list-bundles': page(Bundle),
+  'get-bundle': Bundle,
+  'put-bundle': Bundle,
   'create-request': RequestView,
   'get-request': RequestView,
   'approve-request': RequestView,
@@ -101,12 +114,33 @@ const problem = {
   },
 };
 
-function schema(s: z.ZodType, io: 'input' | 'output') {
-  return z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+/** Schemas that zod emits as definitions (recursive ones such as z.json()), shared by the whole document. */
+type Components = Map<string, unknown>;
+
+/**
+ * A zod schema as OpenAPI 3.0 JSON Schema. zod puts a recursive schema's definitions inside the emitted schema
+ * (`#/definitions/__schema0`), which means nothing once the schema is embedded in a path: each definition moves to
+ * `components.schemas` under a name derived from its content (the same definition, the same name), and its
+ * references follow it.
+ */
+function schema(s: z.ZodType, io: 'input' | 'output', components?: Components) {
+  const { definitions, ...emitted }: { definitions?: Record<string, unknown>; properties?: Record<string, unknown> } =
+    z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+  if (definitions === undefined || components === undefined) return emitted;
+  let text = JSON.stringify({ emitted, definitions });
+  const names = Object.keys(definitions).map((id) => {
+    const name = `Def${createHash('sha256').update(JSON.stringify(definitions[id])).digest('hex').slice(0, 10)}`;
+    text = text.replaceAll(`"#/definitions/${id}"`, `"#/components/schemas/${name}"`);
+    return [id, name] as const;
+  });
+  const moved: { emitted: typeof emitted; definitions: Record<string, unknown> } = JSON.parse(text);
+  for (const [id, name] of names) components.set(name, moved.definitions[id]);
+  return moved.emitted;
 }
 
 /** The OpenAPI 3 document of the HTTP API, generated from the route table and zod schemas. */
 export function openApiDocument(serverUrl?: string) {
+  const components: Components = new Map();
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const body = bodies[route.entry];
@@ -135,13 +169,18 @@ export function openApiDocument(serverUrl?: string) {
       parameters: [...params, ...queryParams, ...(conditional.has(route.entry) ? [ifMatch] : [])],
       ...(body === undefined
         ? {}
-        : { requestBody: { required: true, content: { 'application/json': { schema: schema(body, 'input') } } } }),
+        : {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: schema(body, 'input', components) } },
+            },
+          }),
       responses: {
         [route.entry === 'create-request' ? '201' : route.method === 'DELETE' ? '204' : '200']: {
           description: 'OK',
           ...(response === undefined
             ? {}
-            : { content: { 'application/json': { schema: schema(response, 'output') } } }),
+            : { content: { 'application/json': { schema: schema(response, 'output', components) } } }),
         },
         '4XX': problem,
         '5XX': problem,
@@ -152,7 +191,10 @@ export function openApiDocument(serverUrl?: string) {
     openapi: '3.0.3',
     info: { title: 'Stint API', version: '1.0.0', description: 'Just-in-time access requests, approvals and grants.' },
     ...(serverUrl === undefined ? {} : { servers: [{ url: serverUrl }] }),
-    components: { securitySchemes: { jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: {
+      schemas: Object.fromEntries(components),
+      securitySchemes: { jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    },
     security: [{ jwt: [] }],
     paths,
   };

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { sameUnit } from '#lib/domain/bundle.ts';
+import { AccessFlow, ApprovalRule, ApproverSet } from '#lib/domain/flow.ts';
+import { Identity } from '#lib/domain/identity.ts';
 import { IntegrationType } from '#lib/domain/integration.ts';
 import { AccessRequest, PendingWork } from '#lib/domain/request.ts';
 import { CAPABILITIES } from '#lib/integrations/capabilities.ts';
@@ -74,3 +76,35 @@ export function toRequestView(request: AccessRequest): RequestView {
       })),
   };
 }
+
+/** GET /me: the caller as every policy sees them (token and directory), and the roles the portal shows. */
+export const MeView = Identity.extend({ admin: z.boolean(), auditor: z.boolean() });
+
+/** One flow of GET /catalog: what a requester may ask for under it and how it is decided. */
+export const CatalogFlowView = AccessFlow.pick({
+  id: true,
+  name: true,
+  description: true,
+  targets: true,
+  bundles: true,
+  defaultMinutes: true,
+  maxMinutes: true,
+  justificationRequired: true,
+  maxExtensions: true,
+  breakGlass: true,
+  workingHours: true,
+  labels: true,
+}).extend({
+  approval: z.union([
+    z.object({ mode: z.literal('auto') }),
+    z.object({
+      mode: z.literal('manual'),
+      rule: ApprovalRule,
+      /** Who approves: the flow's approver sets (users, groups, the requester's manager). */
+      sets: z.array(ApproverSet),
+      reasonRequired: z.boolean(),
+      timeoutMinutes: z.number(),
+    }),
+  ]),
+});
+export const CatalogView = z.object({ flows: z.array(CatalogFlowView) });

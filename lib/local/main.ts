@@ -1,6 +1,7 @@
 import './polyfills.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ensurePortalBuilt } from '../../portal/build.ts';
 import { DEMO } from './seed.ts';
 import { REPO_ROOT, startStint } from './stint.ts';
 
@@ -14,8 +15,10 @@ const Env = z.object({
 async function main(): Promise<void> {
   const env = Env.parse(process.env);
   const startedAt = Date.now();
+  const portalDir = await ensurePortalBuilt((line) => process.stderr.write(`[stint] ${line}\n`));
   process.stderr.write('[stint] synthesizing the stack and starting the local runtime…\n');
   const stint = await startStint({
+    portalDir,
     stateDir: env.STINT_STATE_DIR,
     port: env.PORT,
     pgDataDir: join(env.STINT_STATE_DIR, 'postgres'),
@@ -24,6 +27,9 @@ async function main(): Promise<void> {
   const url = `http://localhost:${env.PORT}`;
   process.stdout.write(`
 Stint is running on ${url} (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; data in ${env.STINT_STATE_DIR})
+
+Portal: ${url}/ — sign in with any user id, email and groups (local only). Try "alice" to request, and "bob"
+  in group "${DEMO.approverGroup}" in a second browser window to approve.
 
 Demo: PostgreSQL with password auth on 127.0.0.1:${stint.postgres.port}, database "${DEMO.database}".
   Flow demo-readonly — self-serve, auto-approved, read-only, up to 15 minutes.

@@ -13,6 +13,7 @@ import { LocalIam } from './iam.ts';
 import { createLocalIssuer, TokenRequest } from './issuer.ts';
 import { LocalLambda } from './lambda.ts';
 import { routeLambdaInvoke } from './lambda-api.ts';
+import { localPortal } from './portal.ts';
 import { LocalSqs, type QueueStats, type QueueSummary, queuesFromTemplate } from './sqs.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { type DeadLetter, StreamJournal } from './streams.ts';
@@ -53,6 +54,8 @@ export type LocalRuntimeOptions = {
    * or what `startingUp()` sets later). The AWS service APIs, /_local/* and `api()` answer meanwhile.
    */
   startingUp?: string;
+  /** A built portal (portal/dist) to serve at `/` (lib/local/portal.ts); none when undefined. */
+  portalDir?: string;
 };
 
 /** What an API call answers (`LocalRuntime.api`). */
@@ -279,6 +282,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     processEndpoint = url;
 
     let waitingFor = options.startingUp;
+    const portal = options.portalDir === undefined ? undefined : localPortal(options.portalDir);
     ready = async (req, res) => {
       iam.identify(req);
       if (await routeAws(services, req, res)) return;
@@ -293,6 +297,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       }
       const path = (req.url ?? '/').split('?')[0];
       if (path?.startsWith('/_local/')) return localRoutes(req, res, path);
+      // The portal is served while Stint starts too: it shows what the API's 503 says it waits for.
+      if (portal?.handle(req, res) === true) return;
       if (waitingFor !== undefined) return notReady(res, waitingFor);
       return gateway.handle(req, res);
     };

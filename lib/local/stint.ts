@@ -24,6 +24,8 @@ export type StintOptions = {
   config?: Partial<StintConfigInput>;
   /** Extra environment for the functions (e.g. the `env:` secrets those targets reference). */
   env?: Record<string, string>;
+  /** Serve the built portal at `/` (lib/local/portal.ts): `npm start` and the browser tests build and pass it. */
+  portalDir?: string;
 };
 
 export type Stint = {
@@ -108,6 +110,7 @@ export async function startStint(options: StintOptions): Promise<Stint> {
       ...(options.stateDir === undefined ? {} : { stateDir: join(options.stateDir, 'runtime') }),
       ...(options.port === undefined ? {} : { port: options.port }),
       ...(options.scheduleEveryMs === undefined ? {} : { scheduleEveryMs: options.scheduleEveryMs }),
+      ...(options.portalDir === undefined ? {} : { portalDir: options.portalDir }),
       log,
       // What Secrets Manager holds in AWS: the demo database's admin login, the credentials sealing key and the SCIM
       // bearer token (the template names secret ARNs, which cannot be resolved locally: env: references replace them).

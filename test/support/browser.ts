@@ -1,0 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { REPO_ROOT } from '#lib/local/stint.ts';
+import { PORTAL_DIST } from '../../portal/build.ts';
+
+/**
+ * Real Chromium for the portal's browser tests: Debian's /usr/bin/chromium (CHROMIUM_PATH overrides) driven by
+ * playwright-core; .ci/run installs it with apt-get when it is missing. The portal is built once per test run
+ * (test/setup/portal.ts) into PORTAL_DIST, which the local runtime serves at `/`.
+ */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { PORTAL_DIST };
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // Without the networking flags Chromium keeps dialling Google's services, which this machine refuses.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+/** A fresh context (its own sessionStorage: one person per context), at a phone's or a laptop's width. */
+export async function newPerson(browser: Browser, options: { width?: number } = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({
+    viewport: { width: options.width ?? 1280, height: 900 },
+    permissions: [],
+    acceptDownloads: true,
+  });
+  context.setDefaultTimeout(20_000);
+  return context;
+}
+
+/** Signs in through the portal's local sign-in form, as a person would. */
+export async function signIn(
+  page: Page,
+  url: string,
+  person: { sub: string; email: string; groups?: string[] },
+): Promise<void> {
+  await page.goto(`${url}/`);
+  await page.getByLabel('User id').fill(person.sub);
+  await page.getByLabel('Email').fill(person.email);
+  await page.getByLabel('Groups').fill((person.groups ?? []).join('\n'));
+  await page.getByRole('button', { name: 'Sign in (local)' }).click();
+  await expect.poll(() => page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
+}
+
+/** axe-core on the page as it is now: no serious or critical violation (each listed with its nodes if any). */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(bad, `accessibility of ${what}`).toEqual([]);
+}
+
+/**
+ * A screenshot for the docs when STINT_SCREENSHOTS=1 (docs/images/portal/<name>.png, linked from the README);
+ * nothing otherwise, so a test run does not rewrite tracked files.
+ */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.STINT_SCREENSHOTS !== '1') return;
+  const dir = join(REPO_ROOT, 'docs', 'images', 'portal');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
+
+/** Errors the page logged or threw: a test ends by expecting none (a CSP refusal shows up here too). */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
