@@ -36,7 +36,15 @@ export async function ensurePortalBuilt(log: (line: string) => void = () => unde
   }
   log('building the portal (vite)…');
   const { build } = await import('vite');
-  await build({ configFile: join(PORTAL_DIR, 'vite.config.ts'), logLevel: 'warn' });
+  // Vite takes NODE_ENV from the process (vitest sets it to `test`): a build is always the production build.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ configFile: join(PORTAL_DIR, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   writeFileSync(STAMP, hash);
   return PORTAL_DIST;
 }

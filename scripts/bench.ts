@@ -5,14 +5,15 @@
  * import time of every Lambda. Timings are observed as the audit events arrive on the local bus.
  * The Slack interaction handler's handling time (a signed `block_actions` Approve through the local runtime, with a
  * Slack stand-in) is measured in a child process (BENCH_PART=slack), so Slack's notify function stays out of the
- * per-lifecycle counts above.
+ * per-lifecycle counts above. Last, the portal's first-load size (BENCH_PART=portal prints only that).
  */
 import '#lib/local/polyfills.ts';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { z } from 'zod';
 import { routes } from '#functions/api/routes.ts';
@@ -22,6 +23,7 @@ import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
 import { TargetKind } from '#lib/targets/config.ts';
 import { DRIVER_TYPES, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
+import { ensurePortalBuilt } from '../portal/build.ts';
 import { SlackStandIn } from '../test/fixtures/slack/server.ts';
 
 const N = z.coerce.number().int().min(1).max(1000).default(20).parse(process.env.BENCH_N);
@@ -284,7 +286,36 @@ async function bundles(): Promise<void> {
   }
 }
 
-if (process.env.BENCH_PART === 'slack') {
+/**
+ * What a browser downloads to show the portal's first page: the scripts and stylesheets index.html names (entry
+ * and modulepreload links), raw and compressed as CloudFront serves them (gzip, and brotli where the browser
+ * accepts it). The goal is under 200 KB of JavaScript gzipped.
+ */
+async function portalBundle(): Promise<void> {
+  const dist = await ensurePortalBuilt();
+  const html = readFileSync(join(dist, 'index.html'), 'utf8');
+  const files = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1] ?? '');
+  console.log('\nPortal first load (portal/dist, what index.html loads):');
+  const total = { js: [0, 0, 0], css: [0, 0, 0] };
+  for (const file of files) {
+    const body = readFileSync(join(dist, file));
+    const sizes = [body.length, gzipSync(body).length, brotliCompressSync(body).length];
+    const kind = file.endsWith('.js') ? total.js : total.css;
+    sizes.forEach((size, i) => {
+      kind[i] = (kind[i] ?? 0) + size;
+    });
+    const [raw, gz, br] = sizes.map((b) => (b / 1024).toFixed(1).padStart(7));
+    console.log(`  ${file.padEnd(40)} ${raw} KiB raw ${gz} KiB gzip ${br} KiB brotli`);
+  }
+  for (const [kind, [raw, gz, br]] of Object.entries(total)) {
+    const kib = (b: number | undefined) => ((b ?? 0) / 1024).toFixed(1).padStart(7);
+    console.log(`  ${`total ${kind}`.padEnd(40)} ${kib(raw)} KiB raw ${kib(gz)} KiB gzip ${kib(br)} KiB brotli`);
+  }
+}
+
+if (process.env.BENCH_PART === 'portal') {
+  await portalBundle();
+} else if (process.env.BENCH_PART === 'slack') {
   await slackHandling();
 } else {
   await lifecycles();
@@ -294,4 +325,5 @@ if (process.env.BENCH_PART === 'slack') {
     stdio: 'inherit',
   });
   await bundles();
+  await portalBundle();
 }

@@ -28,8 +28,8 @@ async function main(): Promise<void> {
   process.stdout.write(`
 Stint is running on ${url} (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; data in ${env.STINT_STATE_DIR})
 
-Portal: ${url}/ — sign in with any user id, email and groups (local only). Try "alice" to request, and "bob"
-  in group "${DEMO.approverGroup}" in a second browser window to approve.
+Portal: ${url}/ — sign in as anyone (local only): "alice" to ask for access; "bob" in group
+  "${DEMO.approverGroup}", in a private window, to approve; group "${DEMO.adminGroup}" to administer.
 
 Demo: PostgreSQL with password auth on 127.0.0.1:${stint.postgres.port}, database "${DEMO.database}".
   Flow demo-readonly — self-serve, auto-approved, read-only, up to 15 minutes.
