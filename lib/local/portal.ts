@@ -19,26 +19,33 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-export const LOCAL_PORTAL_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "object-src 'none'",
-  "manifest-src 'self'",
-].join('; ');
+/** What the portal's config.json says (portal/src/config.ts parses it). */
+export type PortalSettings =
+  | { mode: 'local'; apiUrl: string }
+  | { mode: 'oidc'; apiUrl: string; issuer: string; clientId: string; scopes: string; redirectPath: string };
 
-const SECURITY_HEADERS = {
-  'content-security-policy': LOCAL_PORTAL_CSP,
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-};
+/**
+ * The portal's Content-Security-Policy: its own files only, no inline script or style, no frames; the API is
+ * same-origin, and an OIDC issuer's origin is admitted for discovery, token and (silent) sign-in calls.
+ */
+export function portalCsp(extraOrigins: readonly string[] = []): string {
+  const others = extraOrigins.length === 0 ? '' : ` ${extraOrigins.join(' ')}`;
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    `connect-src 'self'${others}`,
+    `form-action 'self'${others}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+    "manifest-src 'self'",
+  ].join('; ');
+}
+
+export const LOCAL_PORTAL_CSP = portalCsp();
 
 type File = { body: Buffer; type: string; immutable: boolean };
 
@@ -63,7 +70,16 @@ function list(dir: string, root: string, into: Map<string, File>): void {
 }
 
 /** The portal's files, read once; paths are matched exactly against the build's list (no file-system lookups). */
-export function localPortal(dist: string): LocalPortal {
+export function localPortal(
+  dist: string,
+  settings: PortalSettings = { mode: 'local', apiUrl: '' },
+): LocalPortal {
+  const headers = {
+    'content-security-policy': portalCsp(settings.mode === 'oidc' ? [new URL(settings.issuer).origin] : []),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  };
   if (!existsSync(join(dist, 'index.html')))
     throw new Error(`no portal build in ${dist} (run: npx tsx portal/build.ts)`);
   const files = new Map<string, File>();
@@ -71,7 +87,7 @@ export function localPortal(dist: string): LocalPortal {
   const index = files.get('/index.html');
   if (index !== undefined) files.set('/', index);
   files.set('/config.json', {
-    body: Buffer.from(JSON.stringify({ mode: 'local', apiUrl: '' })),
+    body: Buffer.from(JSON.stringify(settings)),
     type: TYPES['.json'] ?? 'application/json',
     immutable: false,
   });
@@ -85,7 +101,7 @@ export function localPortal(dist: string): LocalPortal {
         'content-type': file.type,
         'content-length': String(file.body.length),
         'cache-control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-        ...SECURITY_HEADERS,
+        ...headers,
       });
       res.end(req.method === 'HEAD' ? undefined : file.body);
       return true;

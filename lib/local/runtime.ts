@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
 import { LocalApiGateway, routesFromTemplate } from './api-gateway.ts';
 import { LocalDynamo } from './dynamodb.ts';
@@ -13,7 +14,7 @@ import { LocalIam } from './iam.ts';
 import { createLocalIssuer, TokenRequest } from './issuer.ts';
 import { LocalLambda } from './lambda.ts';
 import { routeLambdaInvoke } from './lambda-api.ts';
-import { localPortal } from './portal.ts';
+import { localPortal, type PortalSettings } from './portal.ts';
 import { LocalSqs, type QueueStats, type QueueSummary, queuesFromTemplate } from './sqs.ts';
 import { LocalStepFunctions } from './stepfunctions.ts';
 import { type DeadLetter, StreamJournal } from './streams.ts';
@@ -56,6 +57,17 @@ export type LocalRuntimeOptions = {
   startingUp?: string;
   /** A built portal (portal/dist) to serve at `/` (lib/local/portal.ts); none when undefined. */
   portalDir?: string;
+  /**
+   * The portal's config.json (default `{ "mode": "local" }`): a test points the portal at a real OIDC issuer, whose
+   * origin the portal's CSP then admits for the token and discovery calls.
+   */
+  portalConfig?: PortalSettings;
+  /**
+   * Another issuer's key set besides the local issuer's (with `issuer` and `audience` naming that issuer): the
+   * gateway and the API functions then also accept its tokens, keys fetched from `jwksUrl` once at start (tests of
+   * a real OIDC sign-in).
+   */
+  externalKeys?: { jwksUrl: string };
 };
 
 /** What an API call answers (`LocalRuntime.api`). */
@@ -116,6 +128,13 @@ const EsmProps = z.object({
   Enabled: z.boolean().optional(),
   FilterCriteria: z.object({ Filters: z.array(z.object({ Pattern: z.string() })).optional() }).optional(),
 });
+
+/** An issuer's public keys (JWKS), read once. */
+async function fetchKeySet(url: string): Promise<JSONWebKeySet> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`the key set at ${url} answered ${res.status}`);
+  return z.object({ keys: z.array(z.looseObject({ kty: z.string() })) }).parse(await res.json());
+}
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((m: string) => process.stderr.write(`[stint local] ${m}\n`));
@@ -268,7 +287,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       issuer: issuerUrl,
       audience,
     });
-    const gateway = new LocalApiGateway({ routes: routesFromTemplate(template), invoke, issuer, onError: log });
+    // With another issuer's keys, the local key stays trusted too (it signs the runtime's own seeding calls):
+    // the gateway and the functions (STINT_JWKS_URL, served below) verify against both.
+    const keys: JSONWebKeySet =
+      options.externalKeys === undefined
+        ? issuer.jwks
+        : { keys: [...issuer.jwks.keys, ...(await fetchKeySet(options.externalKeys.jwksUrl)).keys] };
+    const verifiedBy = { issuer: issuer.issuer, audience: issuer.audience, jwks: keys };
+    const gateway = new LocalApiGateway({
+      routes: routesFromTemplate(template),
+      invoke,
+      issuer: verifiedBy,
+      onError: log,
+    });
     // DynamoDB calls a handler's role does not allow are refused as in AWS (lib/local/iam.ts).
     const iam = new LocalIam(template, { endpoint: url });
     const services = {
@@ -282,7 +313,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     processEndpoint = url;
 
     let waitingFor = options.startingUp;
-    const portal = options.portalDir === undefined ? undefined : localPortal(options.portalDir);
+    const portal =
+      options.portalDir === undefined ? undefined : localPortal(options.portalDir, options.portalConfig);
     ready = async (req, res) => {
       iam.identify(req);
       if (await routeAws(services, req, res)) return;
@@ -309,7 +341,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
         res.end(text);
       };
-      if (req.method === 'GET' && path === '/_local/.well-known/jwks.json') return reply(200, issuer.jwks);
+      if (req.method === 'GET' && path === '/_local/.well-known/jwks.json') return reply(200, keys);
       if (req.method === 'GET' && path === '/_local/.well-known/openid-configuration') {
         return reply(200, { issuer: issuer.issuer, jwks_uri: `${url}/_local/.well-known/jwks.json` });
       }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import './polyfills.ts';
 import type { StintConfigInput } from '#infra/config.ts';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.ts';
-import { type LocalIdentity, type LocalRuntime, startLocalRuntime } from './runtime.ts';
+import { type LocalIdentity, type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from './runtime.ts';
 import { DEMO, demoFlows, demoIntegration, seedDemoDatabase } from './seed.ts';
 import { synthTemplate } from './synth.ts';
 
@@ -26,6 +26,8 @@ export type StintOptions = {
   env?: Record<string, string>;
   /** Serve the built portal at `/` (lib/local/portal.ts): `npm start` and the browser tests build and pass it. */
   portalDir?: string;
+  /** Tests of a real OIDC sign-in: another issuer's tokens instead of the local issuer's, the portal pointed at it. */
+  signIn?: Pick<LocalRuntimeOptions, 'issuer' | 'audience' | 'externalKeys' | 'portalConfig'>;
 };
 
 export type Stint = {
@@ -111,6 +113,7 @@ export async function startStint(options: StintOptions): Promise<Stint> {
       ...(options.port === undefined ? {} : { port: options.port }),
       ...(options.scheduleEveryMs === undefined ? {} : { scheduleEveryMs: options.scheduleEveryMs }),
       ...(options.portalDir === undefined ? {} : { portalDir: options.portalDir }),
+      ...options.signIn,
       log,
       // What Secrets Manager holds in AWS: the demo database's admin login, the credentials sealing key and the SCIM
       // bearer token (the template names secret ARNs, which cannot be resolved locally: env: references replace them).

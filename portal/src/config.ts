@@ -1,6 +1,7 @@
 /**
  * The portal's runtime settings, read from /config.json next to index.html: the local runtime serves
- * `{ "mode": "local" }`; the CloudFront deployment writes the OIDC settings of the stack.
+ * `{ "mode": "local" }`; the CloudFront deployment writes the OIDC settings of the stack. `apiUrl` empty or absent
+ * means the API is on the portal's own origin.
  */
 export type PortalConfig =
   | { mode: 'local'; apiUrl: string }
@@ -20,7 +21,7 @@ export function parseConfig(json: unknown): PortalConfig {
   if (c.mode !== 'oidc') throw new Error('config.json: mode must be "local" or "oidc"');
   return {
     mode: 'oidc',
-    apiUrl: text(c.apiUrl, 'apiUrl').replace(/\/+$/, ''),
+    apiUrl,
     issuer: text(c.issuer, 'issuer'),
     clientId: text(c.clientId, 'clientId'),
     scopes: typeof c.scopes === 'string' && c.scopes !== '' ? c.scopes : 'openid email profile',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { z } from 'zod';
 import { REPO_ROOT } from '#lib/local/stint.ts';
 import { PORTAL_DIST } from '../../portal/build.ts';
 
@@ -52,7 +53,7 @@ export async function signIn(
   await page.getByLabel('Email').fill(person.email);
   await page.getByLabel('Groups').fill((person.groups ?? []).join('\n'));
   await page.getByRole('button', { name: 'Sign in (local)' }).click();
-  await expect.poll(() => page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
 /** axe-core on the page as it is now: no serious or critical violation (each listed with its nodes if any). */
@@ -75,12 +76,28 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
 }
 
-/** Errors the page logged or threw: a test ends by expecting none (a CSP refusal shows up here too). */
-export function collectPageErrors(page: Page): string[] {
+/**
+ * Errors the page logged or threw while on `origin` (default: any page): a test ends by expecting none (a CSP
+ * refusal shows up here too). Each names the page it happened on.
+ */
+export function collectPageErrors(page: Page, origin?: string): string[] {
   const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  const here = () => page.url();
+  const mine = (url: string) => origin === undefined || url.startsWith(origin);
+  page.on('pageerror', (e) => {
+    if (mine(here())) errors.push(`pageerror on ${here()}: ${e.message}`);
+  });
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && mine(here())) errors.push(`console on ${here()}: ${m.text()}`);
   });
   return errors;
+}
+
+const StorageKeys = z.object({ session: z.array(z.string()), local: z.array(z.string()) });
+
+/** The keys the page keeps in sessionStorage and localStorage (evaluated in the page). */
+export async function storageKeys(page: Page): Promise<z.infer<typeof StorageKeys>> {
+  return StorageKeys.parse(
+    await page.evaluate('({ session: Object.keys(sessionStorage), local: Object.keys(localStorage) })'),
+  );
 }

@@ -147,9 +147,13 @@ export class OidcAuthenticator implements Authenticator {
     return user?.access_token;
   }
 
+  /** Forgets the tokens here first, then ends the issuer's session too (RP-initiated logout), back to the portal. */
   async signOut(): Promise<void> {
+    const user = await this.manager.getUser();
     await this.manager.removeUser();
-    await this.manager.signoutRedirect().catch(() => undefined);
+    await this.manager
+      .signoutRedirect(user?.id_token === undefined ? {} : { id_token_hint: user.id_token })
+      .catch(() => undefined);
   }
 }
 
