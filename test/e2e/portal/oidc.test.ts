@@ -16,6 +16,7 @@ import { collectPageErrors, launchBrowser, newPerson, PORTAL_DIST, storageKeys }
  */
 const CLIENT_ID = 'stint-portal';
 const AUDIENCE = 'urn:stint:api';
+const ACCESS_TOKEN_SECONDS = 125;
 const GROUPS: Record<string, string[]> = { olivia: ['stint-admins', 'Platform Team, EU'] };
 
 let stint: Stint;
@@ -36,7 +37,7 @@ beforeAll(async () => {
         token_endpoint_auth_method: 'none',
         redirect_uris: [`${portal}/`],
         post_logout_redirect_uris: [`${portal}/`],
-        grant_types: ['authorization_code'],
+        grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
       },
     ],
@@ -53,11 +54,13 @@ beforeAll(async () => {
           scope: 'openid email',
           audience: AUDIENCE,
           accessTokenFormat: 'jwt',
-          accessTokenTTL: 3600,
+          // Short-lived, so the portal must renew it (it does within 120 s of expiry) while the test runs.
+          accessTokenTTL: ACCESS_TOKEN_SECONDS,
           jwt: { sign: { alg: 'RS256' } },
         }),
       },
     },
+    issueRefreshToken: async () => true,
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, email: `${sub}@example.com` }) }),
     claims: { openid: ['sub'], email: ['email'] },
     extraTokenClaims: async (_ctx, token) =>
@@ -95,7 +98,7 @@ afterAll(async () => {
 });
 
 describe('signing in to the portal with an OpenID Provider', () => {
-  it('uses the authorization code flow with PKCE, keeps tokens out of the URL and calls the API with the access token', async () => {
+  it('uses the code flow with PKCE, keeps tokens out of the URL, calls the API with the access token and renews it silently', async () => {
     const context = await newPerson(browser);
     const page = await context.newPage();
     const errors = collectPageErrors(page, stint.url);
@@ -150,6 +153,22 @@ describe('signing in to the portal with an OpenID Provider', () => {
       admin: true,
       groups: expect.arrayContaining(['Platform Team, EU', 'stint-admins']),
     });
+
+    // The access token is renewed silently with the refresh token (no redirect, no prompt): a later page load
+    // calls the API with a new token for the same person.
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          await page.getByRole('button', { name: 'Sign out' }).waitFor();
+          return bearer.at(-1);
+        },
+        { interval: 2_000, timeout: 30_000 },
+      )
+      .not.toBe(`Bearer ${token}`);
+    const renewed = JSON.parse(Buffer.from(bearer.at(-1)?.split('.')[1] ?? '', 'base64url').toString());
+    expect(renewed).toMatchObject({ iss: issuer, sub: 'olivia' });
+    expect(authorize).toHaveLength(1);
 
     // Signing out forgets the tokens, then ends the provider's session (it asks to confirm) and comes back.
     await page.getByRole('button', { name: 'Sign out' }).click();
