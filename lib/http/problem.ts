@@ -1,6 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import { type DomainError, ValidationError } from '#lib/domain/errors.ts';
+import { type CurrentVersion, type DomainError, PreconditionFailedError, ValidationError } from '#lib/domain/errors.ts';
 
 /** RFC 9457 problem details. `field` and `errors` are extension members naming what was wrong. */
 export type Problem = {
@@ -11,6 +11,8 @@ export type Problem = {
   instance?: string;
   field?: string;
   errors?: { field: string; message: string }[];
+  /** 412 only: where the item stands now (its version and who last changed it, when and through which channel). */
+  current?: CurrentVersion;
   correlationId: string;
 };
 
@@ -20,11 +22,13 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
+  503: 'Service Unavailable',
 };
 
 export const PROBLEM_BASE = 'https://stint.dev/problems/';
@@ -51,6 +55,7 @@ export function problemFromDomainError(error: DomainError, correlationId: string
     ...(instance === undefined ? {} : { instance }),
     ...(error.field === undefined ? {} : { field: error.field }),
     ...errors,
+    ...(error instanceof PreconditionFailedError && error.current !== undefined ? { current: error.current } : {}),
     correlationId,
   };
 }

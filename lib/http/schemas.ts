@@ -96,5 +96,30 @@ export function preconditionOf(headers: Record<string, string | undefined> | und
   return { expectedVersion: parsed.data };
 }
 
+const header = (headers: Record<string, string | undefined> | undefined, name: string): string | undefined => {
+  if (headers === undefined) return undefined;
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value;
+  return undefined;
+};
+
+/**
+ * The precondition of a flow, integration or bundle write: `If-Match: "<version>"` (replace only that version) or
+ * `If-None-Match: *` (create only). Neither: create or replace, the last writer wins. Both, or an If-None-Match other
+ * than `*`, is refused (400).
+ */
+export function writePreconditionOf(headers: Record<string, string | undefined> | undefined): {
+  expectedVersion?: number;
+  mustNotExist?: boolean;
+} {
+  const noneMatch = header(headers, 'if-none-match');
+  const match = preconditionOf(headers);
+  if (noneMatch === undefined) return match;
+  if (noneMatch.trim() !== '*') throw new ValidationError('If-None-Match must be * (create only)', 'if-none-match');
+  if (match.expectedVersion !== undefined)
+    throw new ValidationError('send either If-Match or If-None-Match, not both', 'if-none-match');
+  return { mustNotExist: true };
+}
+
 /** The ETag header of a versioned item. */
 export const etagOf = (item: { version: number }): Record<string, string> => ({ etag: `"${item.version}"` });

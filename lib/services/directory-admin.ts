@@ -2,7 +2,13 @@ import { accountValue } from '#lib/directory/keys.ts';
 import { type ChangeBy, type DirectoryStore, UniquenessError } from '#lib/directory/store.ts';
 import type { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import type { Channel } from '#lib/domain/common.ts';
-import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import {
+  DomainError,
+  ForbiddenError,
+  NotFoundError,
+  PreconditionFailedError,
+  ValidationError,
+} from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { DirectoryGroupBody, DirectoryUserBody } from '#lib/http/schemas.ts';
 import { decodeCursor, encodeCursor, pageLimit } from '#lib/store/cursor.ts';
@@ -230,13 +236,7 @@ export class DirectoryAdminService {
 }
 
 /** If-Match names a version the item is no longer at (RFC 9110 §13.1.1). */
-export class VersionMismatchError extends DomainError {
-  readonly status = 412;
-  readonly type = 'precondition-failed';
-  constructor(message: string) {
-    super(message, 'if-match');
-  }
-}
+export class VersionMismatchError extends PreconditionFailedError {}
 
 /** Store errors name the item's fields (`emails.0`, `userName`); the caller sent them in the body. */
 async function inBody<T>(write: () => Promise<T>): Promise<T> {
