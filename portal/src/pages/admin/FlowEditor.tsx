@@ -5,9 +5,10 @@ import {
   type FormProps,
   ListField,
   NumberField,
+  nestedError,
   UnitRows,
 } from '../../components/admin.tsx';
-import { Field, fieldError } from '../../components/form.tsx';
+import { Field } from '../../components/form.tsx';
 import type { FlowBody } from '../../hooks/admin.ts';
 
 type Manual = Extract<FlowBody['approval'], { mode: 'manual' }>;
@@ -99,13 +100,13 @@ function FlowForm({ draft, update, error }: FormProps<FlowBody>) {
           label="Requestor groups"
           value={requestors.groups}
           onChange={(groups) => setRequestors({ groups })}
-          error={fieldError(error, 'requestors.groups') ?? exactError(error, 'requestors')}
+          error={nestedError(error, 'requestors.groups') ?? exactError(error, 'requestors')}
         />
         <ListField
           label="Requestor users"
           value={requestors.users}
           onChange={(users) => setRequestors({ users })}
-          error={fieldError(error, 'requestors.users')}
+          error={nestedError(error, 'requestors.users')}
           hint="User ids (subjects), one per line."
         />
       </fieldset>
@@ -122,7 +123,7 @@ function FlowForm({ draft, update, error }: FormProps<FlowBody>) {
         label="Bundles"
         value={draft.bundles}
         onChange={(bundles) => set({ bundles })}
-        error={fieldError(error, 'bundles')}
+        error={nestedError(error, 'bundles')}
         hint="Bundle ids a request may ask for as a whole, one per line."
       />
 
@@ -216,13 +217,13 @@ function ManualApproval(props: { approval: Manual; onChange: (next: Manual) => v
               label="Approver groups"
               value={s.groups}
               onChange={(groups) => setSet(i, { groups })}
-              error={fieldError(error, at('groups')) ?? exactError(error, `approval.sets.${i}`)}
+              error={nestedError(error, at('groups')) ?? exactError(error, `approval.sets.${i}`)}
             />
             <ListField
               label="Approver users"
               value={s.users}
               onChange={(users) => setSet(i, { users })}
-              error={fieldError(error, at('users'))}
+              error={nestedError(error, at('users'))}
             />
             <Checkbox
               label="The requester's manager may approve"

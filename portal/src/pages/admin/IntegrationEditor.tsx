@@ -1,5 +1,5 @@
-import { AdminEditor, exactError, type FormProps, JsonField } from '../../components/admin.tsx';
-import { Field, fieldError } from '../../components/form.tsx';
+import { AdminEditor, exactError, type FormProps, JsonField, nestedError } from '../../components/admin.tsx';
+import { Field } from '../../components/form.tsx';
 import type { IntegrationBody } from '../../hooks/admin.ts';
 
 const TYPES: IntegrationBody['type'][] = [
@@ -69,7 +69,7 @@ function IntegrationForm({ draft, update, error, setBlocked }: FormProps<Integra
         value={draft.config}
         onChange={(config) => set({ config: config as IntegrationBody['config'] })}
         onValidity={(valid) => setBlocked('config', !valid)}
-        error={fieldError(error, 'config')}
+        error={nestedError(error, 'config')}
       />
       <JsonField
         label="Resources (JSON)"
@@ -77,7 +77,7 @@ function IntegrationForm({ draft, update, error, setBlocked }: FormProps<Integra
         value={draft.resources}
         onChange={(resources) => set({ resources: resources as IntegrationBody['resources'] })}
         onValidity={(valid) => setBlocked('resources', !valid)}
-        error={fieldError(error, 'resources')}
+        error={nestedError(error, 'resources')}
       />
     </>
   );
