@@ -349,7 +349,8 @@ export function AdminEditor<K extends Kind>(props: {
   const [confirming, setConfirming] = useState(false);
   const [formError, setFormError] = useState<string | undefined>(undefined);
 
-  if (!isNew && draft === undefined && query.data !== undefined) {
+  // The version edited is the one read when the editor opened (not an older copy from the cache).
+  if (!isNew && draft === undefined && query.data !== undefined && query.isFetchedAfterMount) {
     setDraft(bodyOf<K>(query.data.item));
     setEtag(query.data.etag);
   }

@@ -96,15 +96,15 @@ export function useAllIntegrations() {
 }
 
 /**
- * GET /<kind>/{id} with its ETag. Not refetched behind the editor's back: the ETag an edit is saved against is
- * the one of the version the person opened, so a change made meanwhile is refused (412) instead of overwritten.
+ * GET /<kind>/{id} with its ETag, read afresh when an editor opens and not refetched behind its back: the ETag an
+ * edit is saved against is the one of the version the person opened, so a change made meanwhile is refused (412)
+ * instead of overwritten.
  */
 export function useAdminItem<K extends Kind>(kind: K, id: string) {
   const api = useApi();
   return useQuery({
     queryKey: ['admin', kind, 'item', id],
     enabled: id !== 'new',
-    staleTime: Number.POSITIVE_INFINITY,
     refetchOnWindowFocus: false,
     queryFn: async () => {
       const result = await calls[kind].get(api, id);

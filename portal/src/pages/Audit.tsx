@@ -138,7 +138,7 @@ export function Audit() {
                   {rows.map((r) => (
                     <tr key={r.id}>
                       {COLUMNS.map((c) => (
-                        <td key={c.header}>
+                        <td key={c.header} className={`col-${c.header}`}>
                           {c.header === 'id' ? (
                             <Link href={`/requests/${encodeURIComponent(r.id)}`}>{r.id}</Link>
                           ) : c.header === 'status' ? (

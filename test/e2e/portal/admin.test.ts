@@ -421,6 +421,14 @@ describe('the audit page in Chromium', () => {
     const columns = await table.getByRole('columnheader').allTextContents();
     expect(columns).toEqual(header);
     expect(col('id')).toBe(0);
+
+    // The time range filters the loaded requests too: none was created after 2099.
+    await page.getByLabel('Created from').fill('2099-01-01T00:00');
+    await page.getByText('No request matches these filters.').waitFor();
+    await page.getByRole('status').filter({ hasText: /Showing 0 of \d+ requests/ }).waitFor();
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.getByLabel('Created from').fill('2000-01-01T00:00');
+    await page.getByRole('status').filter({ hasText: /Showing 3 of 3 requests/ }).waitFor();
     expect(errors).toEqual([]);
   });
 });
