@@ -124,6 +124,7 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     extensions: [],
     grants: [],
     attempt: 0,
+    created: { by: requester.sub, channel: ctx.channel, action: 'create', at },
     lastChange: { by: requester.sub, channel: ctx.channel, action: 'create', at },
     version: 1,
   };

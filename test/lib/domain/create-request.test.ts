@@ -110,6 +110,7 @@ describe('buildRequest', () => {
       extensions: [],
       grants: [],
       attempt: 0,
+      created: { by: 'alice', channel: 'api', action: 'create', at: NOW.toISOString() },
       lastChange: { by: 'alice', channel: 'api', action: 'create', at: NOW.toISOString() },
       version: 1,
     });
