@@ -118,5 +118,7 @@ export function httpChain<S extends Schemas>(
       return problemResponse(internalProblem(correlationId));
     }
   };
-  return middy(base, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));
+  const chain = middy(base, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));
+  // The schemas it validates with, so GET /openapi.json can be checked against what each function really accepts.
+  return Object.assign(chain, { schemas });
 }

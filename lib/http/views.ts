@@ -3,7 +3,8 @@ import { approverStanding } from '#lib/domain/approvals.ts';
 import { sameUnit } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime } from '#lib/domain/common.ts';
 import { approverSets, reachedTier } from '#lib/domain/escalation.ts';
-import type { Identity } from '#lib/domain/identity.ts';
+import { AccessFlow } from '#lib/domain/flow.ts';
+import { Identity } from '#lib/domain/identity.ts';
 import { IntegrationType } from '#lib/domain/integration.ts';
 import { AccessRequest, PendingWork } from '#lib/domain/request.ts';
 import { CAPABILITIES } from '#lib/integrations/capabilities.ts';
@@ -258,5 +259,61 @@ export function toRequestView(request: AccessRequest, viewer?: Identity): Reques
         permission: g.unit.permission,
         ...g.access,
       })),
+  };
+}
+
+/** GET /me: the caller as Stint resolved them, and whether they are an admin or an auditor. */
+export const MeView = Identity.extend({ admin: z.boolean(), auditor: z.boolean() });
+export type MeView = z.infer<typeof MeView>;
+
+export function toMeView(identity: Identity, roles: { adminGroup: string; auditorGroup: string }): MeView {
+  return {
+    ...identity,
+    admin: identity.groups.includes(roles.adminGroup),
+    auditor: identity.groups.includes(roles.auditorGroup),
+  };
+}
+
+/** One flow of GET /catalog: what a requester may ask for under it, for how long, and how it is approved. */
+export const CatalogFlow = AccessFlow.pick({
+  id: true,
+  name: true,
+  description: true,
+  targets: true,
+  bundles: true,
+  defaultMinutes: true,
+  maxMinutes: true,
+  maxExtensions: true,
+  breakGlass: true,
+  workingHours: true,
+  labels: true,
+}).extend({
+  approval: z.union([
+    z.object({ mode: z.literal('auto') }),
+    z.object({ mode: z.literal('manual'), rule: ApprovalView.shape.rule, timeoutMinutes: z.number().int() }),
+  ]),
+  /** A justification is required (always under a break-glass flow). */
+  justificationRequired: z.boolean(),
+});
+export type CatalogFlow = z.infer<typeof CatalogFlow>;
+
+export function toCatalogFlow(f: AccessFlow): CatalogFlow {
+  return {
+    id: f.id,
+    name: f.name,
+    ...(f.description === undefined ? {} : { description: f.description }),
+    targets: f.targets,
+    bundles: f.bundles,
+    approval:
+      f.approval.mode === 'auto'
+        ? { mode: 'auto' }
+        : { mode: 'manual', rule: f.approval.rule, timeoutMinutes: f.approval.timeoutMinutes },
+    defaultMinutes: f.defaultMinutes,
+    maxMinutes: f.maxMinutes,
+    justificationRequired: f.justificationRequired || f.breakGlass,
+    maxExtensions: f.maxExtensions,
+    breakGlass: f.breakGlass,
+    ...(f.workingHours === undefined ? {} : { workingHours: f.workingHours }),
+    labels: f.labels,
   };
 }
