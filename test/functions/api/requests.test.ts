@@ -97,7 +97,7 @@ describe('POST /requests', () => {
 
     expect(response.status).toBe(404);
     expect(response.type).toBe('application/problem+json');
-    expect(response.body).toMatchObject({ status: 404, field: 'flowId' });
+    expect(response.body).toMatchObject({ status: 404, field: 'body.flowId' });
     expect(sfn.calls).toEqual([]);
   });
 
@@ -105,7 +105,7 @@ describe('POST /requests', () => {
     const response = await create(alice, { flowId: 'db-readonly', durationMinutes: 121, justification: 'x' });
 
     expect(response.status).toBe(422);
-    expect(response.body).toMatchObject({ field: 'durationMinutes' });
+    expect(response.body).toMatchObject({ field: 'body.durationMinutes' });
   });
 });
 
