@@ -184,8 +184,37 @@ const problem = {
   },
 };
 
-function schema(s: z.ZodType, io: 'input' | 'output') {
-  return z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+/**
+ * Recursive parts (an integration's `config` is any JSON value) that zod emits as local `definitions`; the
+ * document carries them once under `components.schemas`, where OpenAPI 3.0 references can reach them.
+ */
+type Shared = { byContent: Map<string, string>; schemas: Record<string, unknown> };
+
+function schema(s: z.ZodType, io: 'input' | 'output', shared?: Shared) {
+  const json = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' });
+  const { definitions, ...rest } = json as typeof json & { definitions?: Record<string, unknown> };
+  if (definitions === undefined || shared === undefined) return json;
+  // Name each definition by its content, so the same recursive schema is one component wherever it appears.
+  const names = new Map<string, string>();
+  for (const [local, definition] of Object.entries(definitions)) {
+    const key = JSON.stringify(definition);
+    let name = shared.byContent.get(key);
+    if (name === undefined) {
+      name = shared.byContent.size === 0 ? 'JsonValue' : `JsonValue${shared.byContent.size + 1}`;
+      shared.byContent.set(key, name);
+    }
+    names.set(`#/definitions/${local}`, `#/components/schemas/${name}`);
+  }
+  const relink = (text: string) =>
+    text.replace(/"\$ref":"(#\/definitions\/[^"]+)"/g, (m, ref: string) => {
+      const target = names.get(ref);
+      return target === undefined ? m : `"$ref":"${target}"`;
+    });
+  for (const [local, definition] of Object.entries(definitions)) {
+    const name = names.get(`#/definitions/${local}`)?.replace('#/components/schemas/', '');
+    if (name !== undefined) shared.schemas[name] ??= JSON.parse(relink(JSON.stringify(definition)));
+  }
+  return JSON.parse(relink(JSON.stringify(rest)));
 }
 
 /**
@@ -194,6 +223,7 @@ function schema(s: z.ZodType, io: 'input' | 'output') {
  */
 export function openApiDocument(options: { serverUrl?: string; issuer?: string } = {}) {
   const paths: Record<string, Record<string, unknown>> = {};
+  const shared: Shared = { byContent: new Map(), schemas: {} };
   for (const route of routes) {
     const body = bodies[route.entry];
     const query = queries[route.entry];
@@ -231,14 +261,16 @@ export function openApiDocument(options: { serverUrl?: string; issuer?: string }
       ],
       ...(body === undefined
         ? {}
-        : { requestBody: { required: true, content: { 'application/json': { schema: schema(body, 'input') } } } }),
+        : {
+            requestBody: { required: true, content: { 'application/json': { schema: schema(body, 'input', shared) } } },
+          }),
       responses: {
         [status]: {
           description: status === '201' ? 'Created' : status === '204' ? 'No Content' : 'OK',
           ...(Object.keys(headers).length === 0 ? {} : { headers }),
           ...(response === undefined || status === '204'
             ? {}
-            : { content: { 'application/json': { schema: schema(response, 'output') } } }),
+            : { content: { 'application/json': { schema: schema(response, 'output', shared) } } }),
         },
         '4XX': problem,
         '5XX': problem,
@@ -258,7 +290,10 @@ export function openApiDocument(options: { serverUrl?: string; issuer?: string }
     openapi: '3.0.3',
     info: { title: 'Stint API', version: '1.0.0', description: 'Just-in-time access requests, approvals and grants.' },
     ...(options.serverUrl === undefined ? {} : { servers: [{ url: options.serverUrl }] }),
-    components: { securitySchemes: { jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, ...oidc } },
+    components: {
+      securitySchemes: { jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, ...oidc },
+      schemas: shared.schemas,
+    },
     // Either scheme: the same bearer token; `oidc` only says where the issuer is.
     security: [{ jwt: [] }, ...(options.issuer === undefined ? [] : [{ oidc: [] }])],
     paths,

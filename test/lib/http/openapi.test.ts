@@ -117,6 +117,19 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(requestSchema.properties)).toEqual(expect.arrayContaining(['timeline', 'approval']));
   });
 
+  it('resolves every $ref inside the document (recursive JSON values live under components.schemas)', () => {
+    const text = JSON.stringify(doc);
+    const refs = [...new Set([...text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1] ?? ''))];
+    const schemas = z.record(z.string(), z.unknown()).parse(doc.components.schemas);
+
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      expect(ref, ref).toMatch(/^#\/components\/schemas\//);
+      expect(schemas[ref.replace('#/components/schemas/', '')], ref).toBeDefined();
+    }
+    expect(text).not.toContain('"definitions"');
+  });
+
   it('describes the security scheme as bearer and as OpenID Connect at the issuer', () => {
     expect(doc.components.securitySchemes).toEqual({
       jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
