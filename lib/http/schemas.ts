@@ -4,6 +4,7 @@ import { Email, Subject } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { RequestStatus } from '#lib/domain/request.ts';
 import { Line, Text } from '#lib/domain/text.ts';
+import { AccessView as KindedAccess } from '#lib/integrations/types.ts';
 
 /** Request schemas of the API's routes, shared by the handlers and GET /openapi.json. */
 export const IdParams = z.object({ id: Line.min(1).max(64) });
@@ -32,16 +33,34 @@ export const ExtendBody = z.strictObject({
   reason: Text.trim().min(1).max(2000).optional(),
 });
 
-export const AccessView = z
-  .object({
-    host: z.string(),
-    port: z.number(),
-    database: z.string(),
-    username: z.string(),
-    password: z.string(),
-    expiresAt: z.string(),
-  })
-  .catchall(z.unknown());
+const UnitRef = { integrationId: z.string(), resource: z.string(), permission: z.string() };
+/** Credentials issued on this call (an STS session: accessKeyId, secretAccessKey, sessionToken, region…). */
+const IssuedCredentials = z.record(z.string(), z.union([z.string(), z.number()]));
+
+/**
+ * One granted unit on GET /requests/{id}/access: the unit, its kind-tagged access (lib/integrations/types.ts
+ * AccessView), and for the grantee its `password` (database kinds) or `secret` (others), and `credentials` issued now
+ * by drivers that issue them on read (aws-role).
+ */
+export const AccessUnitAnswer = z.discriminatedUnion('kind', [
+  KindedAccess.options[0].extend({ ...UnitRef, password: z.string().optional() }),
+  KindedAccess.options[1].extend({ ...UnitRef, secret: z.string().optional() }),
+  KindedAccess.options[2].extend({ ...UnitRef, credentials: IssuedCredentials.optional() }),
+  KindedAccess.options[3].extend({ ...UnitRef, secret: z.string().optional() }),
+]);
+
+/**
+ * GET /requests/{id}/access: the first unit's fields at the top level with the grant's `expiresAt`; with several
+ * units, every unit again in `units`. (Requests granted before access views had kinds answer the flat PostgreSQL
+ * shape: host, port, database, username, password, without `kind`.)
+ */
+const OfGrant = { expiresAt: z.string(), units: z.array(AccessUnitAnswer).min(2).optional() };
+export const AccessAnswer = z.discriminatedUnion('kind', [
+  AccessUnitAnswer.options[0].extend(OfGrant),
+  AccessUnitAnswer.options[1].extend(OfGrant),
+  AccessUnitAnswer.options[2].extend(OfGrant),
+  AccessUnitAnswer.options[3].extend(OfGrant),
+]);
 
 // ─── Directory admin routes (lib/services/directory-admin.ts) ─────────────────────────────────────────────
 

@@ -101,7 +101,7 @@ export class AdminService {
 
   private async checkUnits(units: readonly AccessUnit[], prefix: string): Promise<void> {
     const integrations = await this.deps.store.getIntegrations([...new Set(units.map((u) => u.integrationId))]);
-    for (const [i, unit] of units.entries()) await this.unitError(unit, `body.${prefix}[${i}]`, integrations);
+    for (const [i, unit] of units.entries()) await this.unitError(unit, `body.${prefix}.${i}`, integrations);
   }
 
   async putFlow(
@@ -115,7 +115,7 @@ export class AdminService {
     await this.checkUnits(input.targets, 'targets');
     const bundles = await this.deps.store.getBundles(input.bundles);
     for (const [i, bundleId] of input.bundles.entries()) {
-      if (!bundles.has(bundleId)) throw new ValidationError(`No bundle '${bundleId}'`, `body.bundles[${i}]`);
+      if (!bundles.has(bundleId)) throw new ValidationError(`No bundle '${bundleId}'`, `body.bundles.${i}`);
     }
     return conditionally('flow', id, pre, () =>
       this.deps.store.putFlow(id, input, this.change(who, 'put', channel), expectationOf(pre)),

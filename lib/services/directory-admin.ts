@@ -116,7 +116,7 @@ export class DirectoryAdminService {
 
   /**
    * Replace the user's linked chat/ticket accounts. An account stays linked to one Stint user: one already linked to
-   * someone else → 409 naming `body.accounts[i]` (the store's pointer claim enforces it against races too).
+   * someone else → 409 naming `body.accounts.<i>` (the store's pointer claim enforces it against races too).
    */
   async putAccounts(
     id: string,
@@ -129,14 +129,14 @@ export class DirectoryAdminService {
     const { directory } = this.deps;
     const values = accounts.map(accountValue);
     for (const [i, value] of values.entries()) {
-      if (values.indexOf(value) !== i) throw new ValidationError('this account is listed twice', `body.accounts[${i}]`);
+      if (values.indexOf(value) !== i) throw new ValidationError('this account is listed twice', `body.accounts.${i}`);
     }
     for (const [i, account] of accounts.entries()) {
       const holder = await directory.userByAccount(account);
       if (holder !== undefined && holder.id !== id) {
         throw new UniquenessError(
           `this ${account.kind} account is already linked to another user ('${holder.id}')`,
-          `body.accounts[${i}]`,
+          `body.accounts.${i}`,
         );
       }
     }
