@@ -634,11 +634,16 @@ export function ConfirmDialog(props: {
   children: ReactNode;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
   const titleId = useId();
   useEffect(() => {
     const dialog = ref.current;
     if (dialog === null) return;
-    if (props.open && !dialog.open) dialog.showModal();
+    if (props.open && !dialog.open) {
+      dialog.showModal();
+      // Focus starts on the safe choice: Enter right away does not delete.
+      cancel.current?.focus();
+    }
     if (!props.open && dialog.open) dialog.close();
   }, [props.open]);
   return (
@@ -649,7 +654,7 @@ export function ConfirmDialog(props: {
         <button type="button" className="danger" disabled={props.busy} onClick={props.onConfirm}>
           {props.confirm}
         </button>
-        <button type="button" onClick={props.onCancel}>
+        <button type="button" ref={cancel} onClick={props.onCancel}>
           Cancel
         </button>
       </div>

@@ -309,6 +309,13 @@ describe('the admin pages in Chromium', () => {
     const dialog = page.getByRole('dialog', { name: `Delete flow ${FLOW_ID}?` });
     await dialog.waitFor();
     await expectAccessible(page, 'the delete confirmation');
+    // Focus starts on Cancel, and Escape closes the dialog (keyboard only).
+    await expect
+      .poll(() => dialog.getByRole('button', { name: 'Cancel' }).evaluate((b) => b === b.ownerDocument.activeElement))
+      .toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: 'Delete flow' }).click();
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
     expect((await getFlow(FLOW_ID)).json).not.toHaveProperty('deleted', true);
@@ -425,10 +432,16 @@ describe('the audit page in Chromium', () => {
     // The time range filters the loaded requests too: none was created after 2099.
     await page.getByLabel('Created from').fill('2099-01-01T00:00');
     await page.getByText('No request matches these filters.').waitFor();
-    await page.getByRole('status').filter({ hasText: /Showing 0 of \d+ requests/ }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Showing 0 of \d+ requests/ })
+      .waitFor();
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await page.getByLabel('Created from').fill('2000-01-01T00:00');
-    await page.getByRole('status').filter({ hasText: /Showing 3 of 3 requests/ }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Showing 3 of 3 requests/ })
+      .waitFor();
     expect(errors).toEqual([]);
   });
 });
