@@ -106,10 +106,9 @@ export function Audit() {
         <>
           <p role="status" className="audit-count">
             Showing {rows.length} of {loaded.length} requests loaded
-            {status === undefined ? '' : ` with status ${status}`}.{' '}
-            {requests.hasNextPage
-              ? 'Filters other than status apply to the requests loaded: load more to include older ones.'
-              : 'Every request is loaded.'}
+            {status === undefined ? '' : ` with status ${status}`}. Filters other than status apply to the{' '}
+            {loaded.length} requests loaded
+            {requests.hasNextPage ? ': load more to include older ones.' : ', which are all there are.'}
           </p>
           <div className="actions">
             <button type="button" className="primary" onClick={() => download(toCsv(rows), csvFileName())}>
