@@ -59,6 +59,12 @@ const Env = z.object({
   STINT_JWT_AUDIENCE: z.string().min(1).optional(),
   /** The issuer's JWKS; default: `jwks_uri` of `<issuer>/.well-known/openid-configuration`. */
   STINT_JWKS_URL: z.url().optional(),
+  /**
+   * The issuer's OIDC UserInfo endpoint, asked for the email of a caller whose token has none and whom the directory
+   * does not know (Cognito: `https://<domain>/oauth2/userInfo`); default: `userinfo_endpoint` of the issuer's
+   * OpenID configuration.
+   */
+  STINT_USERINFO_URL: z.url().optional(),
   /** The driver function of each integration type, as JSON `{ type: name }`: routes that call drivers only. */
   STINT_DRIVER_FUNCTIONS: z.string().min(2).optional(),
   /** The functions custom integrations may call (stint.config.ts drivers.lambda, as JSON): put-integration only. */
@@ -95,7 +101,13 @@ export type Config = {
   readonly jiraApprovals: { readonly webhookSecretRef: string };
   readonly apiUrl: string | undefined;
   /** The token issuer, audiences and key set of the API (read by every API function). */
-  readonly jwt: { readonly issuer: string; readonly audiences: readonly string[]; readonly jwksUrl?: string };
+  readonly jwt: {
+    readonly issuer: string;
+    readonly audiences: readonly string[];
+    readonly jwksUrl?: string;
+    /** The issuer's OIDC UserInfo endpoint (absent: its discovery document's `userinfo_endpoint`). */
+    readonly userinfoUrl?: string;
+  };
   /** What custom integrations may call (absent: nothing but, locally, `file:` modules). */
   readonly lambdaIntegrations: LambdaDeploymentConfig;
   /** The name of the driver function of an integration type (routes that call drivers: access, discover). */
@@ -175,6 +187,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
         issuer: required(e.STINT_JWT_ISSUER, 'STINT_JWT_ISSUER'),
         audiences,
         ...(e.STINT_JWKS_URL === undefined ? {} : { jwksUrl: e.STINT_JWKS_URL }),
+        ...(e.STINT_USERINFO_URL === undefined ? {} : { userinfoUrl: e.STINT_USERINFO_URL }),
       };
     },
     get scimTokenRef() {

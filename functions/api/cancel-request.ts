@@ -5,5 +5,5 @@ import { requests } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler({ params: IdParams, body: DecisionBody }, async ({ params, body, identity }) => {
   const request = await requests().cancel(params.id, identity, { channel: 'api', ...body });
-  return { status: 200, body: toRequestView(request) };
+  return { status: 200, body: toRequestView(request, identity) };
 });

@@ -5,5 +5,5 @@ import { requests } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler({ body: CreateRequestInput }, async ({ body, identity }) => {
   const request = await requests().create(body, identity, 'api');
-  return { status: 201, body: toRequestView(request), headers: { location: `/requests/${request.id}` } };
+  return { status: 201, body: toRequestView(request, identity), headers: { location: `/requests/${request.id}` } };
 });

@@ -1,8 +1,8 @@
 import { httpHandler } from '#lib/http/handler.ts';
-import { IdParams } from '#lib/http/schemas.ts';
+import { etagOf, IdParams, preconditionOf } from '#lib/http/schemas.ts';
 import { admin } from '#lib/services/wiring.ts';
 
-export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => {
-  await admin().remove('integration', params.id, identity, 'api');
-  return { status: 204 };
+export const handler = httpHandler({ params: IdParams }, async ({ params, identity, event }) => {
+  const tombstone = await admin().remove('integration', params.id, identity, 'api', preconditionOf(event.headers));
+  return { status: 204, headers: etagOf(tombstone) };
 });

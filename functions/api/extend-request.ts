@@ -5,5 +5,5 @@ import { requests } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler({ params: IdParams, body: ExtendBody }, async ({ params, body, identity }) => {
   const request = await requests().extend(params.id, identity, { channel: 'api', ...body });
-  return { status: 200, body: toRequestView(request) };
+  return { status: 200, body: toRequestView(request, identity) };
 });

@@ -1,8 +1,8 @@
 import { httpHandler } from '#lib/http/handler.ts';
-import { IdParams } from '#lib/http/schemas.ts';
+import { etagOf, IdParams } from '#lib/http/schemas.ts';
 import { admin } from '#lib/services/wiring.ts';
 
-export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => ({
-  status: 200,
-  body: await admin().get('flow', params.id, identity),
-}));
+export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => {
+  const item = await admin().get('flow', params.id, identity);
+  return { status: 200, body: item, headers: etagOf(item) };
+});

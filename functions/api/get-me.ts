@@ -1,11 +1,8 @@
 import { config } from '#lib/config.ts';
 import { httpHandler } from '#lib/http/handler.ts';
+import { toMeView } from '#lib/http/views.ts';
 
 export const handler = httpHandler({}, async ({ identity }) => ({
   status: 200,
-  body: {
-    ...identity,
-    admin: identity.groups.includes(config().adminGroup),
-    auditor: identity.groups.includes(config().auditorGroup),
-  },
+  body: toMeView(identity, config()),
 }));

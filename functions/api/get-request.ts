@@ -5,5 +5,5 @@ import { requests } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => ({
   status: 200,
-  body: toRequestView(await requests().get(params.id, identity)),
+  body: toRequestView(await requests().get(params.id, identity), identity),
 }));

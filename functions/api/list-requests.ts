@@ -5,5 +5,8 @@ import { requests } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler({ query: ListRequestsQuery }, async ({ query, identity }) => {
   const page = await requests().list(identity, query);
-  return { status: 200, body: { items: page.items.map(toRequestView), cursor: page.cursor ?? null } };
+  return {
+    status: 200,
+    body: { items: page.items.map((r) => toRequestView(r, identity)), cursor: page.cursor ?? null },
+  };
 });

@@ -1,9 +1,9 @@
 import { FlowInput } from '#lib/domain/flow.ts';
 import { httpHandler } from '#lib/http/handler.ts';
-import { IdParams } from '#lib/http/schemas.ts';
+import { etagOf, IdParams, writePreconditionOf } from '#lib/http/schemas.ts';
 import { admin } from '#lib/services/wiring.ts';
 
-export const handler = httpHandler({ params: IdParams, body: FlowInput }, async ({ params, body, identity }) => ({
-  status: 200,
-  body: await admin().putFlow(params.id, body, identity, 'api'),
-}));
+export const handler = httpHandler({ params: IdParams, body: FlowInput }, async ({ params, body, identity, event }) => {
+  const flow = await admin().putFlow(params.id, body, identity, 'api', writePreconditionOf(event.headers));
+  return { status: 200, body: flow, headers: etagOf(flow) };
+});

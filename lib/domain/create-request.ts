@@ -124,6 +124,7 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     extensions: [],
     grants: [],
     attempt: 0,
+    created: { by: requester.sub, channel: ctx.channel, action: 'create', at },
     lastChange: { by: requester.sub, channel: ctx.channel, action: 'create', at },
     version: 1,
   };
@@ -175,7 +176,7 @@ function resolveUnits(input: CreateRequestInput, ctx: BuildContext): AccessUnit[
 
   const units: AccessUnit[] = [];
   input.targets.forEach((target, i) => {
-    const field = `targets[${i}]`;
+    const field = `targets.${i}`;
     const matches = flow.targets.filter(
       (t) =>
         t.resource === target.resource &&
@@ -184,12 +185,22 @@ function resolveUnits(input: CreateRequestInput, ctx: BuildContext): AccessUnit[
     );
     const [unit, ...more] = matches;
     if (unit === undefined) {
-      throw new PolicyError(`${target.permission} on ${target.resource} is not offered by flow ${flow.id}`, field);
+      // Name what is wrong: the integration (the flow offers this elsewhere), the permission, or the resource.
+      const offered = (t: AccessUnit) => t.resource === target.resource && t.permission === target.permission;
+      const wrong = flow.targets.some(offered)
+        ? 'integrationId'
+        : flow.targets.some((t) => t.resource === target.resource)
+          ? 'permission'
+          : 'resource';
+      throw new PolicyError(
+        `${target.permission} on ${target.resource} is not offered by flow ${flow.id}`,
+        `${field}.${wrong}`,
+      );
     }
     if (more.length > 0) {
       throw new ValidationError(
         `${target.permission} on ${target.resource} is offered by several integrations: give integrationId`,
-        field,
+        `${field}.integrationId`,
       );
     }
     if (units.some((u) => sameUnit(u, unit))) {
@@ -209,12 +220,15 @@ function checkOffered(unit: AccessUnit, integrations: ReadonlyMap<string, Integr
   }
   const resource = integration.resources.find((r) => r.id === unit.resource);
   if (resource === undefined) {
-    throw new NotFoundError(`resource ${unit.resource} not found in integration ${unit.integrationId}`, field);
+    throw new NotFoundError(
+      `resource ${unit.resource} not found in integration ${unit.integrationId}`,
+      field === 'targets' ? field : `${field}.resource`,
+    );
   }
   if (!resource.permissions.some((p) => p.id === unit.permission)) {
     throw new NotFoundError(
       `permission ${unit.permission} not found on resource ${unit.resource} of integration ${unit.integrationId}`,
-      field,
+      field === 'targets' ? field : `${field}.permission`,
     );
   }
 }

@@ -60,6 +60,29 @@ export class ConflictError extends DomainError {
   readonly type = 'conflict';
 }
 
+/** Where a versioned item stands when a conditional write is refused: its version and its last change, if recorded. */
+export type CurrentVersion = {
+  version: number;
+  lastChange?: { by: string; channel: string; action: string; at: string };
+};
+
+/**
+ * A conditional write's precondition does not hold (RFC 9110 §13.1): `If-Match` names a version the item is no
+ * longer at, or `If-None-Match: *` asked for a create and the item exists. Nothing was written; `current` says
+ * where the item stands so the caller can reload it and reapply their change.
+ */
+export class PreconditionFailedError extends DomainError {
+  readonly status = 412;
+  readonly type = 'precondition-failed';
+  constructor(
+    message: string,
+    field: 'if-match' | 'if-none-match' = 'if-match',
+    readonly current?: CurrentVersion,
+  ) {
+    super(message, field);
+  }
+}
+
 /** The request is well-formed but breaks the flow's rules (duration, window, targets…). */
 export class PolicyError extends DomainError {
   readonly status = 422;

@@ -9,7 +9,8 @@ import { assertTransition, isTerminal } from './transitions.ts';
 export type Actor = { by: string; channel: Channel; reason?: string; at: Date };
 
 /**
- * The one way to change a request's status: asserts the transition and records who did it.
+ * The one way to change a request's status: asserts the transition and records who did it (and, on the first change
+ * into REVOKING or a terminal status, keeps that change as `ending`).
  * Returns a new object; `patch` cannot override `status`, `lastChange`, `version` (the store bumps the version
  * with its conditional write) or `restarts` (the reconciler's restart count is per status: a change removes it).
  */
@@ -21,11 +22,14 @@ export function changeStatus(
 ): AccessRequest {
   assertTransition(request.status, to);
   const { restarts: _reset, ...unchanged } = { ...request, ...patch };
+  const lastChange = changeRecord(actor.by, actor.channel, actor.action, actor.reason, actor.at);
+  const ends = to === 'REVOKING' || isTerminal(to);
   return {
     ...unchanged,
     status: to,
     version: request.version,
-    lastChange: changeRecord(actor.by, actor.channel, actor.action, actor.reason, actor.at),
+    ...(ends && request.ending === undefined ? { ending: lastChange } : {}),
+    lastChange,
   };
 }
 

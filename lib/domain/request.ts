@@ -152,6 +152,14 @@ export const AccessRequest = z.object({
    * it): after MAX_RESTARTS (lib/services/reconciler.ts) the reconciler stops restarting and moves the request on.
    */
   restarts: z.number().int().min(1).optional(),
+  /** Who made the request, through which channel and when (absent on requests made before it was recorded). */
+  created: ChangeRecord.optional(),
+  /**
+   * The change that ended the request or started ending it: the first into REVOKING or a terminal status (who
+   * revoked, cancelled or rejected, through which channel, why). Later changes, such as the workflow confirming the
+   * revoke, leave it as it is; `lastChange` is always the latest.
+   */
+  ending: ChangeRecord.optional(),
   lastChange: ChangeRecord,
   version: z.number().int().positive(),
 });

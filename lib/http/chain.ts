@@ -1,12 +1,18 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { DomainError, PayloadTooLargeError, ValidationError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import { assertWellFormed } from '#lib/domain/text.ts';
 import { logger } from '#lib/observability/logger.ts';
-import { internalProblem, problemFromDomainError, problemResponse, validationErrorFrom } from './problem.ts';
+import {
+  internalProblem,
+  problemFromDomainError,
+  problemResponse,
+  requestFieldOf,
+  validationErrorFrom,
+} from './problem.ts';
 
 /** Bodies above this are refused before parsing (API contract: 64 KiB). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -83,6 +89,7 @@ export function httpChain<S extends Schemas>(
   fn: (input: HttpInput<S>) => Promise<HttpOutput>,
   caller: CallerOf | undefined,
 ) {
+  const fieldOf = requestFieldOf(new Set(schemas.body instanceof z.ZodObject ? Object.keys(schemas.body.shape) : []));
   const base = async (
     event: APIGatewayProxyEventV2WithJWTAuthorizer,
     context: Context,
@@ -112,11 +119,13 @@ export function httpChain<S extends Schemas>(
     } catch (error) {
       if (error instanceof DomainError) {
         logger.info('request refused', { status: error.status, type: error.type, field: error.field, correlationId });
-        return problemResponse(problemFromDomainError(error, correlationId, instance));
+        return problemResponse(problemFromDomainError(error, correlationId, instance, fieldOf));
       }
       logger.error('unhandled error', { correlationId, error: error instanceof Error ? error : String(error) });
       return problemResponse(internalProblem(correlationId));
     }
   };
-  return middy(base, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));
+  const chain = middy(base, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));
+  // The schemas it validates with, so GET /openapi.json can be checked against what each function really accepts.
+  return Object.assign(chain, { schemas });
 }

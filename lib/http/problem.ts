@@ -1,6 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import { type DomainError, ValidationError } from '#lib/domain/errors.ts';
+import { type CurrentVersion, type DomainError, PreconditionFailedError, ValidationError } from '#lib/domain/errors.ts';
 
 /** RFC 9457 problem details. `field` and `errors` are extension members naming what was wrong. */
 export type Problem = {
@@ -11,6 +11,8 @@ export type Problem = {
   instance?: string;
   field?: string;
   errors?: { field: string; message: string }[];
+  /** 412 only: where the item stands now (its version and who last changed it, when and through which channel). */
+  current?: CurrentVersion;
   correlationId: string;
 };
 
@@ -20,11 +22,13 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
+  503: 'Service Unavailable',
 };
 
 export const PROBLEM_BASE = 'https://stint.dev/problems/';
@@ -37,11 +41,19 @@ export function problemResponse(problem: Problem): APIGatewayProxyStructuredResu
   };
 }
 
-/** A domain error as the caller sees it; the message is written for them, so it is safe to show. */
-export function problemFromDomainError(error: DomainError, correlationId: string, instance?: string): Problem {
+/**
+ * A domain error as the caller sees it; the message is written for them, so it is safe to show. `fieldOf` turns the
+ * error's field names into the request's own paths (lib/http/chain.ts: `durationMinutes` → `body.durationMinutes`).
+ */
+export function problemFromDomainError(
+  error: DomainError,
+  correlationId: string,
+  instance?: string,
+  fieldOf: (field: string) => string = (field) => field,
+): Problem {
   const errors =
     error instanceof ValidationError && error.issues.length > 0
-      ? { errors: error.issues.map((i) => ({ field: i.path, message: i.message })) }
+      ? { errors: error.issues.map((i) => ({ field: fieldOf(i.path), message: i.message })) }
       : {};
   return {
     type: `${PROBLEM_BASE}${error.type}`,
@@ -49,8 +61,9 @@ export function problemFromDomainError(error: DomainError, correlationId: string
     status: error.status,
     detail: error.message,
     ...(instance === undefined ? {} : { instance }),
-    ...(error.field === undefined ? {} : { field: error.field }),
+    ...(error.field === undefined ? {} : { field: fieldOf(error.field) }),
     ...errors,
+    ...(error instanceof PreconditionFailedError && error.current !== undefined ? { current: error.current } : {}),
     correlationId,
   };
 }
@@ -83,4 +96,19 @@ export function validationErrorFrom(error: z.ZodError, prefix: string): Validati
   });
   const first = issues[0] ?? { path: prefix, message: 'invalid' };
   return new ValidationError(`${first.path}: ${first.message}`, first.path, issues);
+}
+
+/**
+ * A field as a path into the request: `body.<path>`, `query.<name>`, `path.<name>` or a header name, with array
+ * indices as dot segments (`body.targets.0.resource`), so a form can put the message next to its input. A field a
+ * domain rule names by the body's own keys (`durationMinutes`, `targets.0.resource`) gets the `body.` prefix when
+ * its first segment is a key of the route's body; anything else (`id`, `if-match`, `authorization`) is kept.
+ */
+export function requestFieldOf(bodyKeys: ReadonlySet<string>): (field: string) => string {
+  return (field) => {
+    const dotted = field.replace(/\[(\d+)\]/g, '.$1');
+    if (/^(body|query|path)(\.|$)/.test(dotted)) return dotted;
+    const first = dotted.split('.')[0] ?? '';
+    return bodyKeys.has(first) ? `body.${dotted}` : field;
+  };
 }

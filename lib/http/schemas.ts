@@ -4,6 +4,7 @@ import { Email, Subject } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { RequestStatus } from '#lib/domain/request.ts';
 import { Line, Text } from '#lib/domain/text.ts';
+import { AccessView as KindedAccess } from '#lib/integrations/types.ts';
 
 /** Request schemas of the API's routes, shared by the handlers and GET /openapi.json. */
 export const IdParams = z.object({ id: Line.min(1).max(64) });
@@ -32,16 +33,34 @@ export const ExtendBody = z.strictObject({
   reason: Text.trim().min(1).max(2000).optional(),
 });
 
-export const AccessView = z
-  .object({
-    host: z.string(),
-    port: z.number(),
-    database: z.string(),
-    username: z.string(),
-    password: z.string(),
-    expiresAt: z.string(),
-  })
-  .catchall(z.unknown());
+const UnitRef = { integrationId: z.string(), resource: z.string(), permission: z.string() };
+/** Credentials issued on this call (an STS session: accessKeyId, secretAccessKey, sessionToken, region…). */
+const IssuedCredentials = z.record(z.string(), z.union([z.string(), z.number()]));
+
+/**
+ * One granted unit on GET /requests/{id}/access: the unit, its kind-tagged access (lib/integrations/types.ts
+ * AccessView), and for the grantee its `password` (database kinds) or `secret` (others), and `credentials` issued now
+ * by drivers that issue them on read (aws-role).
+ */
+export const AccessUnitAnswer = z.discriminatedUnion('kind', [
+  KindedAccess.options[0].extend({ ...UnitRef, password: z.string().optional() }),
+  KindedAccess.options[1].extend({ ...UnitRef, secret: z.string().optional() }),
+  KindedAccess.options[2].extend({ ...UnitRef, credentials: IssuedCredentials.optional() }),
+  KindedAccess.options[3].extend({ ...UnitRef, secret: z.string().optional() }),
+]);
+
+/**
+ * GET /requests/{id}/access: the first unit's fields at the top level with the grant's `expiresAt`; with several
+ * units, every unit again in `units`. (Requests granted before access views had kinds answer the flat PostgreSQL
+ * shape: host, port, database, username, password, without `kind`.)
+ */
+const OfGrant = { expiresAt: z.string(), units: z.array(AccessUnitAnswer).min(2).optional() };
+export const AccessAnswer = z.discriminatedUnion('kind', [
+  AccessUnitAnswer.options[0].extend(OfGrant),
+  AccessUnitAnswer.options[1].extend(OfGrant),
+  AccessUnitAnswer.options[2].extend(OfGrant),
+  AccessUnitAnswer.options[3].extend(OfGrant),
+]);
 
 // ─── Directory admin routes (lib/services/directory-admin.ts) ─────────────────────────────────────────────
 
@@ -94,6 +113,31 @@ export function preconditionOf(headers: Record<string, string | undefined> | und
   const parsed = IfMatch.safeParse(raw);
   if (!parsed.success) throw new ValidationError(parsed.error.issues[0]?.message ?? 'invalid If-Match', 'if-match');
   return { expectedVersion: parsed.data };
+}
+
+const header = (headers: Record<string, string | undefined> | undefined, name: string): string | undefined => {
+  if (headers === undefined) return undefined;
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value;
+  return undefined;
+};
+
+/**
+ * The precondition of a flow, integration or bundle write: `If-Match: "<version>"` (replace only that version) or
+ * `If-None-Match: *` (create only). Neither: create or replace, the last writer wins. Both, or an If-None-Match other
+ * than `*`, is refused (400).
+ */
+export function writePreconditionOf(headers: Record<string, string | undefined> | undefined): {
+  expectedVersion?: number;
+  mustNotExist?: boolean;
+} {
+  const noneMatch = header(headers, 'if-none-match');
+  const match = preconditionOf(headers);
+  if (noneMatch === undefined) return match;
+  if (noneMatch.trim() !== '*') throw new ValidationError('If-None-Match must be * (create only)', 'if-none-match');
+  if (match.expectedVersion !== undefined)
+    throw new ValidationError('send either If-Match or If-None-Match, not both', 'if-none-match');
+  return { mustNotExist: true };
 }
 
 /** The ETag header of a versioned item. */

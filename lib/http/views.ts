@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { approverStanding } from '#lib/domain/approvals.ts';
 import { sameUnit } from '#lib/domain/bundle.ts';
-import { AccessFlow, ApprovalRule, ApproverSet } from '#lib/domain/flow.ts';
+import { Channel, IsoDateTime } from '#lib/domain/common.ts';
+import { approverSets, reachedTier } from '#lib/domain/escalation.ts';
+import { AccessFlow } from '#lib/domain/flow.ts';
 import { Identity } from '#lib/domain/identity.ts';
 import { IntegrationType } from '#lib/domain/integration.ts';
 import { AccessRequest, PendingWork } from '#lib/domain/request.ts';
@@ -23,6 +26,81 @@ const UnitView = z.looseObject({
   progress: PendingWork.pick({ action: true, reason: true, since: true }).optional(),
 });
 
+/** One step of a request's history, for a timeline: what happened, when, by whom, through which channel and why. */
+export const TimelineEntry = z.object({
+  kind: z.enum([
+    'created',
+    'escalated',
+    'vote',
+    'approved',
+    'auto-approved',
+    'rejected',
+    'cancelled',
+    'timed-out',
+    'granted',
+    'extended',
+    'revoke-requested',
+    'revoked',
+    'expired',
+    'failed',
+    'revoke-failed',
+  ]),
+  at: IsoDateTime,
+  /** The subject who did it; absent when Stint itself did (the workflow, the clock) or it was not recorded. */
+  by: z.string().optional(),
+  channel: Channel.optional(),
+  reason: z.string().optional(),
+  /** `vote` only. */
+  vote: z.enum(['approve', 'reject']).optional(),
+  /** `extended` only: by how many minutes. */
+  minutes: z.number().int().positive().optional(),
+  /** `escalated` only: the tier reached. */
+  tier: z.number().int().min(1).optional(),
+});
+export type TimelineEntry = z.infer<typeof TimelineEntry>;
+
+/** One approver set of the pinned flow, with the escalation tier it belongs to (0: the policy's own sets). */
+const ApproverSetView = z.object({
+  /** Index votes record (`votes[].sets`). */
+  index: z.number().int().min(0),
+  tier: z.number().int().min(0),
+  name: z.string().optional(),
+  users: z.array(z.string()),
+  groups: z.array(z.string()),
+  manager: z.boolean(),
+  /** Its members may vote now (its tier has been reached). */
+  open: z.boolean(),
+});
+
+/**
+ * The approval as the caller sees it (manual flows only): every approver set, the tier reached, and the sets that
+ * make the caller an approver now, each with why (named as a user, through which of their groups, as the
+ * requester's manager). `mine` is empty for someone who is no approver; `reason` then says why.
+ */
+export const ApprovalView = z.object({
+  rule: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('anyOf') }),
+    z.object({ type: z.literal('allOf') }),
+    z.object({ type: z.literal('quorum'), count: z.number().int() }),
+  ]),
+  /** The escalation tier reached (0: only the policy's own sets). */
+  tier: z.number().int().min(0),
+  sets: z.array(ApproverSetView),
+  mine: z.array(
+    z.object({
+      index: z.number().int().min(0),
+      tier: z.number().int().min(0),
+      name: z.string().optional(),
+      asUser: z.boolean(),
+      viaGroups: z.array(z.string()),
+      asManager: z.boolean(),
+    }),
+  ),
+  eligible: z.boolean(),
+  reason: z.string().optional(),
+});
+export type ApprovalView = z.infer<typeof ApprovalView>;
+
 /**
  * What callers see of a request: never task tokens, sealed secrets or target-side state.
  * Credentials are only served by GET /requests/{id}/access, to the grantee.
@@ -39,14 +117,121 @@ export const RequestView = AccessRequest.omit({
   unitDetails: z.array(UnitView),
   /** Per granted unit: its access view (kind-tagged: connection details, account, role; never a secret). */
   access: z.array(z.record(z.string(), z.unknown())),
+  /** The request's history in time order, built from what the request records. */
+  timeline: z.array(TimelineEntry),
+  /** Manual flows, when the view is for a caller: the approver sets and why the caller is (or is not) an approver. */
+  approval: ApprovalView.optional(),
 });
 export type RequestView = z.infer<typeof RequestView>;
 
-export function toRequestView(request: AccessRequest): RequestView {
+const by = (change: { by: string; channel?: Channel; reason?: string | undefined }) => ({
+  by: change.by,
+  ...(change.channel === undefined ? {} : { channel: change.channel }),
+  ...(change.reason === undefined ? {} : { reason: change.reason }),
+});
+
+/** The history of a request from its own fields (created, votes, decision, grant, extensions, how it ended). */
+export function timelineOf(request: AccessRequest): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  const created = request.created ?? { by: request.requester.sub, at: request.createdAt };
+  entries.push({ kind: 'created', at: created.at, ...by(created) });
+  if (request.escalation !== undefined) {
+    entries.push({ kind: 'escalated', at: request.escalation.notifiedAt, tier: request.escalation.tier });
+  }
+  for (const v of request.votes) entries.push({ kind: 'vote', at: v.at, vote: v.vote, ...by(v) });
+  const { decision } = request;
+  if (decision !== undefined) {
+    const kind = decision.outcome === 'auto' ? 'auto-approved' : decision.outcome;
+    entries.push({ kind, at: decision.at, ...by(decision) });
+  }
+  if (request.grantedAt !== undefined) entries.push({ kind: 'granted', at: request.grantedAt });
+  for (const e of request.extensions) entries.push({ kind: 'extended', at: e.at, minutes: e.minutes, ...by(e) });
+  const ending = request.ending ?? (TERMINAL_ENDS.has(request.status) ? request.lastChange : undefined);
+  const last = request.lastChange;
+  switch (request.status) {
+    case 'CANCELLED':
+      if (ending !== undefined) entries.push({ kind: 'cancelled', at: ending.at, ...by(ending) });
+      break;
+    case 'TIMED_OUT':
+      if (ending !== undefined) entries.push({ kind: 'timed-out', at: ending.at });
+      break;
+    default:
+      break;
+  }
+  if (request.endReason === 'revoked' && ending !== undefined) {
+    entries.push({ kind: 'revoke-requested', at: ending.at, ...by(ending) });
+  }
+  if (request.status === 'REVOKED' && request.revokedAt !== undefined) {
+    entries.push({ kind: 'revoked', at: request.revokedAt, ...(ending === undefined ? {} : by(ending)) });
+  }
+  if (request.status === 'EXPIRED') entries.push({ kind: 'expired', at: request.revokedAt ?? last.at });
+  if (request.status === 'FAILED') {
+    entries.push({
+      kind: 'failed',
+      at: last.at,
+      ...(request.failureReason === undefined ? {} : { reason: request.failureReason }),
+    });
+  }
+  if (request.status === 'REVOKE_FAILED') {
+    const reason = last.reason ?? request.failureReason;
+    entries.push({ kind: 'revoke-failed', at: last.at, ...(reason === undefined ? {} : { reason }) });
+  }
+  // Stable: entries recorded at the same instant keep the order above (created before its auto-approval…).
+  return entries
+    .map((entry, i) => ({ entry, i }))
+    .sort((a, b) => Date.parse(a.entry.at) - Date.parse(b.entry.at) || a.i - b.i)
+    .map(({ entry }) => entry);
+}
+
+/** Statuses whose last change is the one that ended the request (requests recorded before `ending` existed). */
+const TERMINAL_ENDS = new Set<AccessRequest['status']>(['CANCELLED', 'TIMED_OUT', 'REJECTED']);
+
+/** The approval as `viewer` sees it (lib/domain/approvals.ts approverStanding decides who may vote). */
+export function approvalOf(request: AccessRequest, viewer: Identity): ApprovalView | undefined {
+  const policy = request.flow.approval;
+  if (policy.mode !== 'manual') return undefined;
+  const reached = reachedTier(request);
+  const standing = approverStanding(request, viewer);
+  const all = approverSets(policy);
+  const mine = standing.eligible
+    ? all
+        .filter(({ index }) => standing.sets.includes(index))
+        .map(({ set, index, tier }) => ({
+          index,
+          tier,
+          ...(set.name === undefined ? {} : { name: set.name }),
+          asUser: set.users.includes(viewer.sub),
+          viaGroups: viewer.groups.filter((g) => set.groups.includes(g)),
+          asManager: set.manager === true && request.requester.manager === viewer.sub,
+        }))
+    : [];
+  return {
+    rule: policy.rule,
+    tier: reached,
+    sets: all.map(({ set, index, tier }) => ({
+      index,
+      tier,
+      ...(set.name === undefined ? {} : { name: set.name }),
+      users: set.users,
+      groups: set.groups,
+      manager: set.manager === true,
+      open: tier <= reached,
+    })),
+    mine,
+    eligible: standing.eligible,
+    ...(standing.eligible ? {} : { reason: standing.reason }),
+  };
+}
+
+/** The request as `viewer` (the caller) sees it; without a viewer, no `approval`. */
+export function toRequestView(request: AccessRequest, viewer?: Identity): RequestView {
   const { approvalToken: _a, activeToken: _t, grants, flow, attempt: _n, ...rest } = request;
+  const approval = viewer === undefined ? undefined : approvalOf(request, viewer);
   return {
     ...rest,
     flowName: flow.name,
+    timeline: timelineOf(request),
+    ...(approval === undefined ? {} : { approval }),
     unitDetails: request.units.map((unit, i) => {
       const type = request.unitTypes?.[i];
       const pending = grants.find((g) => sameUnit(g.unit, unit))?.pending;
@@ -77,11 +262,20 @@ export function toRequestView(request: AccessRequest): RequestView {
   };
 }
 
-/** GET /me: the caller as every policy sees them (token and directory), and the roles the portal shows. */
+/** GET /me: the caller as Stint resolved them, and whether they are an admin or an auditor. */
 export const MeView = Identity.extend({ admin: z.boolean(), auditor: z.boolean() });
+export type MeView = z.infer<typeof MeView>;
 
-/** One flow of GET /catalog: what a requester may ask for under it and how it is decided. */
-export const CatalogFlowView = AccessFlow.pick({
+export function toMeView(identity: Identity, roles: { adminGroup: string; auditorGroup: string }): MeView {
+  return {
+    ...identity,
+    admin: identity.groups.includes(roles.adminGroup),
+    auditor: identity.groups.includes(roles.auditorGroup),
+  };
+}
+
+/** One flow of GET /catalog: what a requester may ask for under it, for how long, and how it is approved. */
+export const CatalogFlow = AccessFlow.pick({
   id: true,
   name: true,
   description: true,
@@ -89,7 +283,6 @@ export const CatalogFlowView = AccessFlow.pick({
   bundles: true,
   defaultMinutes: true,
   maxMinutes: true,
-  justificationRequired: true,
   maxExtensions: true,
   breakGlass: true,
   workingHours: true,
@@ -97,14 +290,30 @@ export const CatalogFlowView = AccessFlow.pick({
 }).extend({
   approval: z.union([
     z.object({ mode: z.literal('auto') }),
-    z.object({
-      mode: z.literal('manual'),
-      rule: ApprovalRule,
-      /** Who approves: the flow's approver sets (users, groups, the requester's manager). */
-      sets: z.array(ApproverSet),
-      reasonRequired: z.boolean(),
-      timeoutMinutes: z.number(),
-    }),
+    z.object({ mode: z.literal('manual'), rule: ApprovalView.shape.rule, timeoutMinutes: z.number().int() }),
   ]),
+  /** A justification is required (always under a break-glass flow). */
+  justificationRequired: z.boolean(),
 });
-export const CatalogView = z.object({ flows: z.array(CatalogFlowView) });
+export type CatalogFlow = z.infer<typeof CatalogFlow>;
+
+export function toCatalogFlow(f: AccessFlow): CatalogFlow {
+  return {
+    id: f.id,
+    name: f.name,
+    ...(f.description === undefined ? {} : { description: f.description }),
+    targets: f.targets,
+    bundles: f.bundles,
+    approval:
+      f.approval.mode === 'auto'
+        ? { mode: 'auto' }
+        : { mode: 'manual', rule: f.approval.rule, timeoutMinutes: f.approval.timeoutMinutes },
+    defaultMinutes: f.defaultMinutes,
+    maxMinutes: f.maxMinutes,
+    justificationRequired: f.justificationRequired || f.breakGlass,
+    maxExtensions: f.maxExtensions,
+    breakGlass: f.breakGlass,
+    ...(f.workingHours === undefined ? {} : { workingHours: f.workingHours }),
+    labels: f.labels,
+  };
+}

@@ -11,6 +11,9 @@ export type IdentityDirectory = Pick<Directory, 'userById' | 'groupsOf'>;
  */
 export type ClaimedIdentity = { sub: string; email?: string; groups: readonly string[]; manager?: string };
 
+/** Where an email comes from when neither the claimed identity nor the directory has one. */
+export type ResolveOptions = { emailFallback?: () => Promise<string | undefined> };
+
 /** The directory knows the person and has deactivated them: refused on every route and in every channel. */
 export class DeactivatedUserError extends ForbiddenError {}
 
@@ -19,14 +22,19 @@ export class DeactivatedUserError extends ForbiddenError {}
  * Jira, the approver index):
  * - groups: the directory's groups of the person ∪ the claimed (token) groups;
  * - manager: the directory's, else the token's;
- * - email: the token's, else the directory user's primary email;
+ * - email: the token's, else the directory user's primary email, else what `emailFallback` finds (the issuer's
+ *   UserInfo endpoint for an API caller, lib/identity/userinfo.ts), asked only when both are missing;
  * - a person the directory knows but has deactivated is refused (DeactivatedUserError, 403);
  * - a person the directory does not know keeps what the token says.
  * The directory is read on every call, never cached: the user item strongly consistently (a deactivation applies at
  * once), memberships through the member index (a group change applies as soon as the index has it).
  */
-export async function resolveIdentity(directory: IdentityDirectory, claimed: ClaimedIdentity): Promise<Identity> {
-  const { identity } = await resolveWithEntry(directory, claimed);
+export async function resolveIdentity(
+  directory: IdentityDirectory,
+  claimed: ClaimedIdentity,
+  options: ResolveOptions = {},
+): Promise<Identity> {
+  const { identity } = await resolveWithEntry(directory, claimed, options);
   if (identity === undefined) throw new DeactivatedUserError('your directory account is deactivated');
   return identity;
 }
@@ -38,10 +46,16 @@ export async function resolveIdentity(directory: IdentityDirectory, claimed: Cla
 export async function resolveWithEntry(
   directory: IdentityDirectory,
   claimed: ClaimedIdentity,
+  options: ResolveOptions = {},
 ): Promise<{ entry: DirectoryUser | undefined; identity: Identity | undefined }> {
   const [entry, directoryGroups] = await lookUp(directory, claimed.sub);
   if (entry !== undefined && !entry.active) return { entry, identity: undefined };
-  return { entry, identity: merge(claimed, entry, directoryGroups) };
+  let source = claimed;
+  if (claimed.email === undefined && entry?.emails[0] === undefined && options.emailFallback !== undefined) {
+    const email = await options.emailFallback();
+    if (email !== undefined) source = { ...claimed, email };
+  }
+  return { entry, identity: merge(source, entry, directoryGroups) };
 }
 
 /**
@@ -77,7 +91,7 @@ function merge(claimed: ClaimedIdentity, entry: DirectoryUser | undefined, direc
   const field = issue?.path[0] === undefined ? undefined : String(issue.path[0]);
   throw new UnauthenticatedError(
     field === 'email'
-      ? 'The token must carry a valid `email` claim (or the directory must know the person)'
+      ? "No valid email for the caller: the token has no `email` claim, the directory does not know the person and the issuer's UserInfo endpoint gave none"
       : `The caller's identity is not valid at \`${field ?? '(root)'}\`: ${issue?.message ?? 'invalid'}`,
     field,
   );

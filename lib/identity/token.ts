@@ -13,10 +13,15 @@ export type TokenSettings = { issuer: string; audiences: readonly string[]; jwks
 export type TokenVerifier = (token: string) => Promise<JWTPayload>;
 
 const DISCOVERY_TIMEOUT_MS = 5_000;
-const Discovery = z.looseObject({ issuer: z.string(), jwks_uri: z.url() });
+const Discovery = z.looseObject({ issuer: z.string(), jwks_uri: z.url(), userinfo_endpoint: z.url().optional() });
+/** What Stint reads of an issuer's OpenID configuration. */
+export type Discovery = z.infer<typeof Discovery>;
 
-/** OIDC Discovery 1.0 §4: the issuer's configuration is at `<issuer without trailing slash>/.well-known/openid-configuration`. */
-async function discoverJwksUrl(issuer: string): Promise<string> {
+/**
+ * OIDC Discovery 1.0 §4: the issuer's configuration is at `<issuer without trailing slash>/.well-known/openid-configuration`.
+ * Its `issuer` must be the configured one (§4.3).
+ */
+export async function discoverIssuer(issuer: string): Promise<Discovery> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   const res = await fetch(url, { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) });
   if (!res.ok) throw new Error(`OpenID configuration of the token issuer answered ${res.status}`);
@@ -24,7 +29,7 @@ async function discoverJwksUrl(issuer: string): Promise<string> {
   if (!parsed.success) throw new Error('OpenID configuration of the token issuer has no valid jwks_uri');
   if (parsed.data.issuer !== issuer)
     throw new Error('OpenID configuration names another issuer than the configured one');
-  return parsed.data.jwks_uri;
+  return parsed.data;
 }
 
 /**
@@ -37,7 +42,7 @@ export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = (): Promise<JWTVerifyGetKey> => {
     keys ??= (async () => {
-      const url = settings.jwksUrl ?? (await discoverJwksUrl(settings.issuer));
+      const url = settings.jwksUrl ?? (await discoverIssuer(settings.issuer)).jwks_uri;
       return createRemoteJWKSet(new URL(url));
     })().catch((error: unknown) => {
       keys = undefined;

@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   calculateJwkThumbprint,
+  createLocalJWKSet,
   exportJWK,
   generateKeyPair,
   importJWK,
   type JSONWebKeySet,
   type JWK,
+  type JWTPayload,
+  jwtVerify,
   SignJWT,
 } from 'jose';
 import { z } from 'zod';
@@ -19,13 +23,21 @@ import { z } from 'zod';
  */
 export const TokenRequest = z.strictObject({
   sub: z.string().min(1).max(256),
-  email: z.email(),
+  /** The person's email: a claim of an `id` token; only the UserInfo endpoint's for an `access` token. */
+  email: z.email().optional(),
   groups: z.array(z.string().min(1).max(256)).max(100).default([]),
   manager: z.string().min(1).max(256).optional(),
+  /**
+   * `id` (default): the email is a claim of the token. `access`: as a Cognito access token, the token has no `email`
+   * and `token_use: "access"`; the API learns the email from the issuer's UserInfo endpoint (/_local/userinfo).
+   */
+  use: z.enum(['id', 'access']).default('id'),
 });
 export type TokenRequest = z.infer<typeof TokenRequest>;
 
 const ALG = 'RS256';
+/** Emails of access tokens the UserInfo endpoint answers for (by token id), newest kept. */
+const USERINFO_ENTRIES = 10_000;
 const KEY_FILE = 'issuer-key.json';
 const PrivateJwk = z.object({
   kty: z.literal('RSA'),
@@ -72,9 +84,15 @@ export type LocalIssuer = {
   readonly jwks: JSONWebKeySet;
   /** Signs a token for this identity (1 h expiry); `overrides` lets tests mint wrong ones. */
   mint(
-    identity: TokenRequest,
+    identity: z.input<typeof TokenRequest>,
     overrides?: { audience?: string; issuer?: string; expiresIn?: string | number },
   ): Promise<string>;
+  /**
+   * The OIDC UserInfo answer (OpenID Connect Core §5.3.2) for a bearer token this issuer signed and that is still
+   * valid: `sub`, and `email` (the token's claim, or the one given when an access token was minted, held in memory
+   * only). Undefined for a token it does not accept.
+   */
+  userInfo(token: string): Promise<{ sub: string; email?: string; email_verified?: boolean } | undefined>;
 };
 
 export async function createLocalIssuer(options: {
@@ -86,12 +104,23 @@ export async function createLocalIssuer(options: {
   const key = await importJWK(jwk, ALG);
   const publicJwk: JWK = { kty: jwk.kty, n: jwk.n, e: jwk.e, kid: jwk.kid, alg: ALG, use: 'sig' };
   const jwks: JSONWebKeySet = { keys: [publicJwk] };
+  const keySet = createLocalJWKSet(jwks);
+  const accessEmails = new Map<string, string>();
   return {
     issuer: options.issuer,
     audience: options.audience,
     jwks,
-    async mint(identity, overrides = {}) {
-      const claims: Record<string, unknown> = { email: identity.email, groups: identity.groups };
+    async mint(request, overrides = {}) {
+      const identity = TokenRequest.parse(request);
+      const jti = randomUUID();
+      const claims: Record<string, unknown> = { groups: identity.groups, jti };
+      if (identity.use === 'access') {
+        claims.token_use = 'access';
+        if (identity.email !== undefined) {
+          if (accessEmails.size >= USERINFO_ENTRIES) accessEmails.delete(accessEmails.keys().next().value ?? '');
+          accessEmails.set(jti, identity.email);
+        }
+      } else if (identity.email !== undefined) claims.email = identity.email;
       if (identity.manager !== undefined) claims.manager = identity.manager;
       return new SignJWT(claims)
         .setProtectedHeader({ alg: ALG, kid: jwk.kid, typ: 'JWT' })
@@ -101,6 +130,18 @@ export async function createLocalIssuer(options: {
         .setIssuedAt()
         .setExpirationTime(overrides.expiresIn ?? '1h')
         .sign(key);
+    },
+    async userInfo(token) {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, keySet, { issuer: options.issuer }));
+      } catch {
+        return undefined;
+      }
+      if (payload.sub === undefined) return undefined;
+      const email =
+        typeof payload.email === 'string' ? payload.email : (accessEmails.get(String(payload.jti ?? '')) ?? undefined);
+      return { sub: payload.sub, ...(email === undefined ? {} : { email, email_verified: true }) };
     },
   };
 }

@@ -73,7 +73,8 @@ export type LocalRuntimeOptions = {
 /** What an API call answers (`LocalRuntime.api`). */
 export type ApiCallResult = { status: number; headers: Record<string, string | string[]>; text: string };
 
-export type LocalIdentity = { sub: string; email: string; groups?: string[]; manager?: string };
+/** Whom a local token is for; `use: 'access'` mints one without `email` (the API asks /_local/userinfo). */
+export type LocalIdentity = { sub: string; email?: string; groups?: string[]; manager?: string; use?: 'id' | 'access' };
 
 export type LocalRuntime = {
   url: string;
@@ -343,14 +344,29 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       };
       if (req.method === 'GET' && path === '/_local/.well-known/jwks.json') return reply(200, keys);
       if (req.method === 'GET' && path === '/_local/.well-known/openid-configuration') {
-        return reply(200, { issuer: issuer.issuer, jwks_uri: `${url}/_local/.well-known/jwks.json` });
+        return reply(200, {
+          issuer: issuer.issuer,
+          jwks_uri: `${url}/_local/.well-known/jwks.json`,
+          userinfo_endpoint: `${url}/_local/userinfo`,
+        });
+      }
+      if ((req.method === 'GET' || req.method === 'POST') && path === '/_local/userinfo') {
+        // OIDC Core §5.3: the bearer token in Authorization; an invalid one is answered as RFC 6750 §3.1 says.
+        const header = req.headers.authorization ?? '';
+        const answer = await issuer.userInfo(header.replace(/^Bearer\s+/i, '').trim());
+        if (answer === undefined) {
+          res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-length': 0 });
+          res.end();
+          return;
+        }
+        return reply(200, answer);
       }
       if (req.method === 'POST' && path === '/_local/token') {
         let json: unknown;
         try {
           json = JSON.parse((await readBody(req, 64 * 1024)).toString() || '{}');
         } catch {
-          return reply(400, { message: 'Body must be JSON: { "sub", "email", "groups": [] }' });
+          return reply(400, { message: 'Body must be JSON: { "sub", "email", "groups": [], "use": "id" | "access" }' });
         }
         const parsed = TokenRequest.safeParse(json);
         if (!parsed.success) {
@@ -385,7 +401,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       port,
       issuer: issuer.issuer,
       audience: issuer.audience,
-      mintToken: async (identity) => issuer.mint(TokenRequest.parse(identity)),
+      mintToken: async (identity) => issuer.mint(identity),
       invoke: (ref, event) => lambda.invoke(ref, event),
       api: async (method, path, init = {}) => {
         const response = await gateway.dispatch({

@@ -1,12 +1,12 @@
 import type { AccessUnit, Bundle, BundleInput } from '#lib/domain/bundle.ts';
 import type { ChangeRecord, Channel } from '#lib/domain/common.ts';
 import { isRequestor } from '#lib/domain/create-request.ts';
-import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import { ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from '#lib/domain/errors.ts';
 import type { AccessFlow, FlowInput } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration, IntegrationInput } from '#lib/domain/integration.ts';
 import { integrationSecretRefProblem, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
-import type { Page, Store } from '#lib/store/store.ts';
+import { type ConfigPrecondition, type Page, type Store, VersionConflictError } from '#lib/store/store.ts';
 import { type DiscoverAnswer, type DriverType, isDriverType } from '#lib/workflow/contract.ts';
 import type { Roles } from './requests.ts';
 
@@ -25,6 +25,43 @@ export type AdminServiceDeps = {
 };
 
 type Kind = 'flow' | 'integration' | 'bundle';
+
+/**
+ * What an admin write is conditioned on (`If-Match` / `If-None-Match: *`): replace only the version the caller read,
+ * or create only. Neither: create or replace (the last writer wins).
+ */
+export type WritePrecondition = { expectedVersion?: number; mustNotExist?: boolean };
+
+function expectationOf(pre: WritePrecondition): ConfigPrecondition {
+  return pre.mustNotExist === true ? 'absent' : pre.expectedVersion;
+}
+
+/** The store lost a conditional write: 412 saying who changed the item, when, and the version it is at now. */
+async function conditionally<T>(kind: Kind, id: string, pre: WritePrecondition, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof VersionConflictError) || error.current === undefined) throw error;
+    if (pre.mustNotExist !== true && pre.expectedVersion === undefined) throw error;
+    const { version, lastChange } = error.current;
+    const who =
+      lastChange === undefined
+        ? ''
+        : ` (last changed by ${lastChange.by} at ${lastChange.at} via ${lastChange.channel})`;
+    if (pre.mustNotExist === true) {
+      throw new PreconditionFailedError(
+        `${kind} '${id}' already exists at version ${version}${who}; nothing was written`,
+        'if-none-match',
+        error.current,
+      );
+    }
+    throw new PreconditionFailedError(
+      `${kind} '${id}' changed since version ${pre.expectedVersion}: it is at version ${version}${who}; nothing was written. Reload it and apply your change again`,
+      'if-match',
+      error.current,
+    );
+  }
+}
 
 /** Admin configuration (flows, integrations, bundles) and the catalog people request from. */
 export class AdminService {
@@ -64,17 +101,25 @@ export class AdminService {
 
   private async checkUnits(units: readonly AccessUnit[], prefix: string): Promise<void> {
     const integrations = await this.deps.store.getIntegrations([...new Set(units.map((u) => u.integrationId))]);
-    for (const [i, unit] of units.entries()) await this.unitError(unit, `body.${prefix}[${i}]`, integrations);
+    for (const [i, unit] of units.entries()) await this.unitError(unit, `body.${prefix}.${i}`, integrations);
   }
 
-  async putFlow(id: string, input: FlowInput, who: Identity, channel: Channel): Promise<AccessFlow> {
+  async putFlow(
+    id: string,
+    input: FlowInput,
+    who: Identity,
+    channel: Channel,
+    pre: WritePrecondition = {},
+  ): Promise<AccessFlow> {
     this.requireAdmin(who);
     await this.checkUnits(input.targets, 'targets');
     const bundles = await this.deps.store.getBundles(input.bundles);
     for (const [i, bundleId] of input.bundles.entries()) {
-      if (!bundles.has(bundleId)) throw new ValidationError(`No bundle '${bundleId}'`, `body.bundles[${i}]`);
+      if (!bundles.has(bundleId)) throw new ValidationError(`No bundle '${bundleId}'`, `body.bundles.${i}`);
     }
-    return this.deps.store.putFlow(id, input, this.change(who, 'put', channel));
+    return conditionally('flow', id, pre, () =>
+      this.deps.store.putFlow(id, input, this.change(who, 'put', channel), expectationOf(pre)),
+    );
   }
 
   /**
@@ -87,6 +132,7 @@ export class AdminService {
     who: Identity,
     channel: Channel,
     checks: IntegrationChecks,
+    pre: WritePrecondition = {},
   ): Promise<Integration> {
     this.requireAdmin(who);
     if (input.secretRef !== undefined) {
@@ -105,13 +151,23 @@ export class AdminService {
         error.issues.map((issue) => ({ ...issue, path: `body.${issue.path}` })),
       );
     }
-    return this.deps.store.putIntegration(id, input, this.change(who, 'put', channel));
+    return conditionally('integration', id, pre, () =>
+      this.deps.store.putIntegration(id, input, this.change(who, 'put', channel), expectationOf(pre)),
+    );
   }
 
-  async putBundle(id: string, input: BundleInput, who: Identity, channel: Channel): Promise<Bundle> {
+  async putBundle(
+    id: string,
+    input: BundleInput,
+    who: Identity,
+    channel: Channel,
+    pre: WritePrecondition = {},
+  ): Promise<Bundle> {
     this.requireAdmin(who);
     await this.checkUnits(input.units, 'units');
-    return this.deps.store.putBundle(id, input, this.change(who, 'put', channel));
+    return conditionally('bundle', id, pre, () =>
+      this.deps.store.putBundle(id, input, this.change(who, 'put', channel), expectationOf(pre)),
+    );
   }
 
   async get(kind: Kind, id: string, who: Identity): Promise<AccessFlow | Integration | Bundle> {
@@ -157,13 +213,25 @@ export class AdminService {
         : store.listBundles(paging);
   }
 
-  async remove(kind: Kind, id: string, who: Identity, channel: Channel): Promise<void> {
+  /** A soft delete; with `expectedVersion` only of the item at that version (412 otherwise). Answers the tombstone. */
+  async remove(
+    kind: Kind,
+    id: string,
+    who: Identity,
+    channel: Channel,
+    pre: Pick<WritePrecondition, 'expectedVersion'> = {},
+  ): Promise<AccessFlow | Integration | Bundle> {
     this.requireAdmin(who);
     const { store } = this.deps;
     const change = this.change(who, 'delete', channel);
-    if (kind === 'flow') await store.deleteFlow(id, change);
-    else if (kind === 'integration') await store.deleteIntegration(id, change);
-    else await store.deleteBundle(id, change);
+    const { expectedVersion } = pre;
+    return conditionally<AccessFlow | Integration | Bundle>(kind, id, pre, () =>
+      kind === 'flow'
+        ? store.deleteFlow(id, change, expectedVersion)
+        : kind === 'integration'
+          ? store.deleteIntegration(id, change, expectedVersion)
+          : store.deleteBundle(id, change, expectedVersion),
+    );
   }
 
   /** Flows the caller may request under, with what each offers. */

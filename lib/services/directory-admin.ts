@@ -2,7 +2,13 @@ import { accountValue } from '#lib/directory/keys.ts';
 import { type ChangeBy, type DirectoryStore, UniquenessError } from '#lib/directory/store.ts';
 import type { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import type { Channel } from '#lib/domain/common.ts';
-import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import {
+  DomainError,
+  ForbiddenError,
+  NotFoundError,
+  PreconditionFailedError,
+  ValidationError,
+} from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { DirectoryGroupBody, DirectoryUserBody } from '#lib/http/schemas.ts';
 import { decodeCursor, encodeCursor, pageLimit } from '#lib/store/cursor.ts';
@@ -110,7 +116,7 @@ export class DirectoryAdminService {
 
   /**
    * Replace the user's linked chat/ticket accounts. An account stays linked to one Stint user: one already linked to
-   * someone else → 409 naming `body.accounts[i]` (the store's pointer claim enforces it against races too).
+   * someone else → 409 naming `body.accounts.<i>` (the store's pointer claim enforces it against races too).
    */
   async putAccounts(
     id: string,
@@ -123,14 +129,14 @@ export class DirectoryAdminService {
     const { directory } = this.deps;
     const values = accounts.map(accountValue);
     for (const [i, value] of values.entries()) {
-      if (values.indexOf(value) !== i) throw new ValidationError('this account is listed twice', `body.accounts[${i}]`);
+      if (values.indexOf(value) !== i) throw new ValidationError('this account is listed twice', `body.accounts.${i}`);
     }
     for (const [i, account] of accounts.entries()) {
       const holder = await directory.userByAccount(account);
       if (holder !== undefined && holder.id !== id) {
         throw new UniquenessError(
           `this ${account.kind} account is already linked to another user ('${holder.id}')`,
-          `body.accounts[${i}]`,
+          `body.accounts.${i}`,
         );
       }
     }
@@ -230,13 +236,7 @@ export class DirectoryAdminService {
 }
 
 /** If-Match names a version the item is no longer at (RFC 9110 §13.1.1). */
-export class VersionMismatchError extends DomainError {
-  readonly status = 412;
-  readonly type = 'precondition-failed';
-  constructor(message: string) {
-    super(message, 'if-match');
-  }
-}
+export class VersionMismatchError extends PreconditionFailedError {}
 
 /** Store errors name the item's fields (`emails.0`, `userName`); the caller sent them in the body. */
 async function inBody<T>(write: () => Promise<T>): Promise<T> {

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { approverKeys, approverStanding } from '#lib/domain/approvals.ts';
 import { Bundle, type BundleInput } from '#lib/domain/bundle.ts';
 import type { ChangeRecord } from '#lib/domain/common.ts';
-import { ConflictError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import { ConflictError, type CurrentVersion, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { AccessFlow, type FlowInput } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import { Integration, type IntegrationInput } from '#lib/domain/integration.ts';
@@ -41,8 +41,25 @@ import { KEY_ATTRIBUTES } from './table.ts';
 
 export type Page<T> = { items: T[]; cursor?: string };
 
-/** A conditional write lost to a concurrent one: re-read and try again (updateRequest does). */
-export class VersionConflictError extends ConflictError {}
+/**
+ * A conditional write lost to a concurrent one: re-read and try again (updateRequest does). `current` is where the
+ * item stands, when the store read it after losing (configuration items), so a caller can say who changed it.
+ */
+export class VersionConflictError extends ConflictError {
+  constructor(
+    message: string,
+    field?: string,
+    readonly current?: CurrentVersion,
+  ) {
+    super(message, field);
+  }
+}
+
+/**
+ * What a configuration write is conditioned on: the version the caller read (replace only that), `'absent'`
+ * (create only: there is no live item of that id; a soft-deleted one may be revived), or nothing (create or replace).
+ */
+export type ConfigPrecondition = number | 'absent' | undefined;
 
 /** Another request's revoke is taking the leased thing away: try again once it is done (retryable). */
 export class LeaseBusyError extends ConflictError {
@@ -107,7 +124,12 @@ function epochSeconds(ms: number): number {
 }
 
 type ConfigSpec<T> = { entity: ConfigEntity; schema: z.ZodType<T> };
-type ConfigItem = { id: string; version: number; deleted?: boolean | undefined };
+type ConfigItem = { id: string; version: number; deleted?: boolean | undefined; lastChange?: ChangeRecord };
+
+const currentOf = (item: ConfigItem): CurrentVersion => ({
+  version: item.version,
+  ...(item.lastChange === undefined ? {} : { lastChange: item.lastChange }),
+});
 
 const FLOWS: ConfigSpec<AccessFlow> = { entity: 'flow', schema: AccessFlow };
 const INTEGRATIONS: ConfigSpec<Integration> = { entity: 'integration', schema: Integration };
@@ -389,8 +411,8 @@ export class Store {
 
   // ─── Flows, integrations, bundles ────────────────────────────────────────────────────────────────────────
 
-  putFlow(id: string, input: FlowInput, change: ChangeRecord, expectedVersion?: number): Promise<AccessFlow> {
-    return this.putConfig(FLOWS, id, input, change, expectedVersion);
+  putFlow(id: string, input: FlowInput, change: ChangeRecord, expected?: ConfigPrecondition): Promise<AccessFlow> {
+    return this.putConfig(FLOWS, id, input, change, expected);
   }
   getFlow(id: string): Promise<AccessFlow | undefined> {
     return this.getConfig(FLOWS, id);
@@ -398,17 +420,17 @@ export class Store {
   listFlows(options: { limit?: number; cursor?: string } = {}): Promise<Page<AccessFlow>> {
     return this.listConfig(FLOWS, options);
   }
-  deleteFlow(id: string, change: ChangeRecord): Promise<AccessFlow> {
-    return this.deleteConfig(FLOWS, id, change);
+  deleteFlow(id: string, change: ChangeRecord, expectedVersion?: number): Promise<AccessFlow> {
+    return this.deleteConfig(FLOWS, id, change, expectedVersion);
   }
 
   putIntegration(
     id: string,
     input: IntegrationInput,
     change: ChangeRecord,
-    expectedVersion?: number,
+    expected?: ConfigPrecondition,
   ): Promise<Integration> {
-    return this.putConfig(INTEGRATIONS, id, input, change, expectedVersion);
+    return this.putConfig(INTEGRATIONS, id, input, change, expected);
   }
   /**
    * `includeDeleted`: revoking what was granted must work after an admin deleted the integration (the soft-deleted
@@ -422,15 +444,15 @@ export class Store {
   listIntegrations(options: { limit?: number; cursor?: string } = {}): Promise<Page<Integration>> {
     return this.listConfig(INTEGRATIONS, options);
   }
-  deleteIntegration(id: string, change: ChangeRecord): Promise<Integration> {
-    return this.deleteConfig(INTEGRATIONS, id, change);
+  deleteIntegration(id: string, change: ChangeRecord, expectedVersion?: number): Promise<Integration> {
+    return this.deleteConfig(INTEGRATIONS, id, change, expectedVersion);
   }
   getIntegrations(ids: string[]): Promise<Map<string, Integration>> {
     return this.getConfigs(INTEGRATIONS, ids);
   }
 
-  putBundle(id: string, input: BundleInput, change: ChangeRecord, expectedVersion?: number): Promise<Bundle> {
-    return this.putConfig(BUNDLES, id, input, change, expectedVersion);
+  putBundle(id: string, input: BundleInput, change: ChangeRecord, expected?: ConfigPrecondition): Promise<Bundle> {
+    return this.putConfig(BUNDLES, id, input, change, expected);
   }
   getBundle(id: string): Promise<Bundle | undefined> {
     return this.getConfig(BUNDLES, id);
@@ -438,8 +460,8 @@ export class Store {
   listBundles(options: { limit?: number; cursor?: string } = {}): Promise<Page<Bundle>> {
     return this.listConfig(BUNDLES, options);
   }
-  deleteBundle(id: string, change: ChangeRecord): Promise<Bundle> {
-    return this.deleteConfig(BUNDLES, id, change);
+  deleteBundle(id: string, change: ChangeRecord, expectedVersion?: number): Promise<Bundle> {
+    return this.deleteConfig(BUNDLES, id, change, expectedVersion);
   }
   getBundles(ids: string[]): Promise<Map<string, Bundle>> {
     return this.getConfigs(BUNDLES, ids);
@@ -610,14 +632,10 @@ export class Store {
     id: string,
     input: object,
     change: ChangeRecord,
-    expectedVersion?: number,
+    expected?: ConfigPrecondition,
   ): Promise<T> {
-    if (expectedVersion !== undefined) {
-      const next = validated(
-        spec.schema,
-        { ...input, id, version: expectedVersion + 1, lastChange: change },
-        spec.entity,
-      );
+    if (typeof expected === 'number') {
+      const next = validated(spec.schema, { ...input, id, version: expected + 1, lastChange: change }, spec.entity);
       try {
         await this.doc.send(
           new PutCommand({
@@ -625,15 +643,48 @@ export class Store {
             Item: this.configItem(spec, next),
             ConditionExpression: '#version = :expected AND attribute_not_exists(#deleted)',
             ExpressionAttributeNames: { '#version': 'version', '#deleted': 'deleted' },
-            ExpressionAttributeValues: { ':expected': expectedVersion },
+            ExpressionAttributeValues: { ':expected': expected },
           }),
         );
         return next;
       } catch (error) {
         if (!isConditionalFailure(error)) throw error;
-        if ((await this.getConfig(spec, id)) === undefined)
-          throw new NotFoundError(`${spec.entity} ${id} not found`, 'id');
-        throw new VersionConflictError(`${spec.entity} ${id} is no longer at version ${expectedVersion}`, 'version');
+        throw await this.lostTo(spec, id, `is no longer at version ${expected}`);
+      }
+    }
+    if (expected === 'absent') {
+      // Create only: one write conditioned on what was read (nothing, or a soft-deleted item at its version).
+      const current = await this.getConfigIncludingDeleted(spec, id);
+      if (current !== undefined && current.deleted !== true) {
+        throw new VersionConflictError(`${spec.entity} ${id} already exists`, 'version', currentOf(current));
+      }
+      const next = validated(
+        spec.schema,
+        { ...input, id, version: (current?.version ?? 0) + 1, lastChange: change },
+        spec.entity,
+      );
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: this.configItem(spec, next),
+            ...(current === undefined
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : {
+                  ConditionExpression: '#version = :current AND attribute_exists(#deleted)',
+                  ExpressionAttributeNames: { '#version': 'version', '#deleted': 'deleted' },
+                  ExpressionAttributeValues: { ':current': current.version },
+                }),
+          }),
+        );
+        return next;
+      } catch (error) {
+        if (!isConditionalFailure(error)) throw error;
+        const lost = await this.lostTo(spec, id, 'was created concurrently');
+        // Not there after all (a soft-deleted item that changed under the write): a plain retryable conflict.
+        throw lost instanceof NotFoundError
+          ? new ConflictError(`${spec.entity} ${id} changed concurrently`, 'id')
+          : lost;
       }
     }
     // Create or replace: the new version follows the stored one (a soft-deleted item is revived with a higher version).
@@ -666,7 +717,19 @@ export class Store {
     throw new ConflictError(`${spec.entity} ${id} kept changing concurrently`, 'id');
   }
 
-  private async deleteConfig<T extends ConfigItem>(spec: ConfigSpec<T>, id: string, change: ChangeRecord): Promise<T> {
+  /** A conditional write on a configuration item lost: not found (absent or deleted), or who changed it to what. */
+  private async lostTo<T extends ConfigItem>(spec: ConfigSpec<T>, id: string, what: string): Promise<Error> {
+    const current = await this.getConfig(spec, id);
+    if (current === undefined) return new NotFoundError(`${spec.entity} ${id} not found`, 'id');
+    return new VersionConflictError(`${spec.entity} ${id} ${what}`, 'version', currentOf(current));
+  }
+
+  private async deleteConfig<T extends ConfigItem>(
+    spec: ConfigSpec<T>,
+    id: string,
+    change: ChangeRecord,
+    expectedVersion?: number,
+  ): Promise<T> {
     try {
       const result = await this.doc.send(
         new UpdateCommand({
@@ -674,7 +737,7 @@ export class Store {
           Key: configKey(spec.entity, id),
           UpdateExpression:
             'SET #deleted = :true, #lastChange = :change, #ttl = :ttl ADD #version :one REMOVE gsi1pk, gsi1sk',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted)',
+          ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(#deleted)${expectedVersion === undefined ? '' : ' AND #version = :expected'}`,
           ExpressionAttributeNames: {
             '#deleted': 'deleted',
             '#lastChange': 'lastChange',
@@ -686,6 +749,7 @@ export class Store {
             ':change': change,
             ':ttl': epochSeconds(this.now().getTime() + SOFT_DELETE_TTL_DAYS * DAY_MS),
             ':one': 1,
+            ...(expectedVersion === undefined ? {} : { ':expected': expectedVersion }),
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -693,8 +757,9 @@ export class Store {
       if (result.Attributes === undefined) throw new Error(`UpdateItem on ${spec.entity} ${id} returned no attributes`);
       return fromItem(spec.schema, result.Attributes);
     } catch (error) {
-      if (isConditionalFailure(error)) throw new NotFoundError(`${spec.entity} ${id} not found`, 'id');
-      throw error;
+      if (!isConditionalFailure(error)) throw error;
+      if (expectedVersion === undefined) throw new NotFoundError(`${spec.entity} ${id} not found`, 'id');
+      throw await this.lostTo(spec, id, `is no longer at version ${expectedVersion}`);
     }
   }
 

@@ -68,7 +68,7 @@ describe('directory admin routes on the local runtime', () => {
     });
     expect(taken.status).toBe(409);
     expect(taken.contentType).toContain('application/problem+json');
-    expect(taken.json).toMatchObject({ field: 'body.accounts[0]' });
+    expect(taken.json).toMatchObject({ field: 'body.accounts.0' });
 
     // SCIM sees the same directory: the user an admin created is there for the IdP.
     const scim = await call(stint.url, 'GET', '/scim/v2/Users/dir-bob', {

@@ -400,9 +400,14 @@ describe('bad input', () => {
       'a duration over the maximum',
       { body: { flowId: 'demo-readonly', durationMinutes: 16, justification: 'x' } },
       422,
-      'durationMinutes',
+      'body.durationMinutes',
     ],
-    ['an unknown flow', { body: { flowId: 'no-such-flow', durationMinutes: 5, justification: 'x' } }, 404, 'flowId'],
+    [
+      'an unknown flow',
+      { body: { flowId: 'no-such-flow', durationMinutes: 5, justification: 'x' } },
+      404,
+      'body.flowId',
+    ],
     [
       'an unknown resource',
       {
@@ -414,13 +419,13 @@ describe('bad input', () => {
         },
       },
       422,
-      'targets[0]',
+      'body.targets.0.resource',
     ],
     [
       'an unknown bundle',
       { body: { flowId: 'demo-readonly', durationMinutes: 5, justification: 'x', bundle: 'nope' } },
       422,
-      'bundle',
+      'body.bundle',
     ],
     [
       'a body over 64 KiB',

@@ -15,7 +15,9 @@ import { call, until } from '../support/http.ts';
  * - identity: group names that once escalated, directory-only approver groups, deactivated people;
  * - malformed Unicode: a lone UTF-16 surrogate (the JSON escape `\ud800`, valid JSON text) is refused with 400
  *   naming the field (problem+json; SCIM: scim+json), and a token whose `sub` holds one creates no request;
- * - existence: a request a caller may not see answers every route as a missing id does.
+ * - existence: a request a caller may not see answers every route as a missing id does;
+ * - an access token without `email`: the email comes from the local issuer's UserInfo endpoint;
+ * - two admins editing one flow: the stale If-Match write is refused (412), the first change kept.
  */
 let stint: Stint;
 let admin: string;
@@ -185,6 +187,71 @@ describe('identity on the local runtime (groups from the verified token and the 
     expect(me.status).toBe(403);
     expect(me.contentType).toContain('application/problem+json');
     expect(list.status).toBe(403);
+  });
+});
+
+describe('an access token without email on the local runtime', () => {
+  it('resolves the email from the issuer’s UserInfo endpoint and lets the caller request access', async () => {
+    const token = await stint.token({ sub: 'ui-una', email: 'ui-una@example.com', groups: [], use: 'access' });
+
+    const me = await call(stint.url, 'GET', '/me', { token });
+    const created = await call(stint.url, 'POST', '/requests', {
+      token,
+      body: { flowId: 'demo-admin', durationMinutes: 15, justification: 'userinfo test' },
+    });
+
+    expect(me.status, me.text).toBe(200);
+    expect(me.json).toMatchObject({ sub: 'ui-una', email: 'ui-una@example.com' });
+    expect(created.status, created.text).toBe(201);
+    expect(created.json).toMatchObject({ requester: { sub: 'ui-una', email: 'ui-una@example.com' } });
+  });
+
+  it('refuses with 401 problem+json a caller whose email neither the token, the directory nor UserInfo knows', async () => {
+    const token = await stint.token({ sub: 'ui-nobody', groups: [], use: 'access' });
+
+    const me = await call(stint.url, 'GET', '/me', { token });
+
+    expect(me.status, me.text).toBe(401);
+    expect(me.contentType).toContain('application/problem+json');
+  });
+});
+
+describe('two admins editing the same flow over HTTP', () => {
+  it('refuses the second, stale PUT with 412 and keeps the first admin’s change', async () => {
+    const other = await stint.token({ sub: 'sec-root-2', email: 'sec-root-2@example.com', groups: [DEMO.adminGroup] });
+    const base = demoFlows['demo-admin'];
+    if (base === undefined) throw new Error('the demo-admin flow changed');
+    const created = await call(stint.url, 'PUT', '/flows/two-admins', {
+      token: admin,
+      body: { ...base, name: 'Shared' },
+      headers: { 'if-none-match': '*' },
+    });
+    const firstRead = await call(stint.url, 'GET', '/flows/two-admins', { token: admin });
+    const secondRead = await call(stint.url, 'GET', '/flows/two-admins', { token: other });
+
+    const first = await call(stint.url, 'PUT', '/flows/two-admins', {
+      token: admin,
+      body: { ...base, name: 'First admin’s edit' },
+      headers: { 'if-match': firstRead.etag ?? '' },
+    });
+    const second = await call(stint.url, 'PUT', '/flows/two-admins', {
+      token: other,
+      body: { ...base, name: 'Second admin’s stale edit' },
+      headers: { 'if-match': secondRead.etag ?? '' },
+    });
+    const after = await call(stint.url, 'GET', '/flows/two-admins', { token: other });
+
+    expect(created.status, created.text).toBe(200);
+    expect([firstRead.etag, secondRead.etag]).toEqual(['"1"', '"1"']);
+    expect(first).toMatchObject({ status: 200, etag: '"2"' });
+    expect(second.status, second.text).toBe(412);
+    expect(second.contentType).toContain('application/problem+json');
+    expect(second.json).toMatchObject({
+      field: 'if-match',
+      current: { version: 2, lastChange: { by: 'sec-root' } },
+      detail: expect.stringContaining('sec-root'),
+    });
+    expect(after).toMatchObject({ status: 200, etag: '"2"', json: { name: 'First admin’s edit' } });
   });
 });
 

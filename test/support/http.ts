@@ -1,5 +1,5 @@
 /** A small JSON client for end-to-end tests against the local runtime. */
-export type Reply = { status: number; contentType: string; json: unknown; text: string };
+export type Reply = { status: number; contentType: string; json: unknown; text: string; etag?: string };
 
 export async function call(
   base: string,
@@ -20,7 +20,14 @@ export async function call(
   } catch {
     json = undefined;
   }
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', json, text };
+  const etag = res.headers.get('etag');
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    json,
+    text,
+    ...(etag === null ? {} : { etag }),
+  };
 }
 
 /** Poll `read` until `done` holds; fails with the last value after `timeoutMs`. Awaiting an outcome, not timing it. */

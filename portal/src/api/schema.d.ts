@@ -388,8 +388,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        Def49f38b3921: string | number | boolean | (null) | components["schemas"]["Def49f38b3921"][] | {
-            [key: string]: components["schemas"]["Def49f38b3921"];
+        JsonValue: string | number | boolean | (null) | components["schemas"]["JsonValue"][] | {
+            [key: string]: components["schemas"]["JsonValue"];
         };
     };
     responses: never;
@@ -420,6 +420,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -440,6 +450,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -505,6 +525,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -525,6 +555,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -540,6 +580,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -571,7 +613,12 @@ export interface operations {
     "put-bundle": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
+                "If-Match"?: string;
+                /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
+                "If-None-Match"?: "*";
+            };
             path: {
                 id: string;
             };
@@ -599,6 +646,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -619,6 +676,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -634,6 +701,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -665,7 +734,10 @@ export interface operations {
     "delete-bundle": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -681,6 +753,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -701,6 +783,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -713,9 +805,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description OK */
+            /** @description No Content */
             204: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -739,6 +833,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -759,6 +863,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -785,7 +899,6 @@ export interface operations {
                             } | {
                                 /** @enum {string} */
                                 mode: "manual";
-                                reasonRequired: boolean;
                                 rule: {
                                     /** @enum {string} */
                                     type: "anyOf";
@@ -797,14 +910,6 @@ export interface operations {
                                     /** @enum {string} */
                                     type: "quorum";
                                 };
-                                sets: {
-                                    /** @default [] */
-                                    groups: string[];
-                                    manager?: boolean;
-                                    name?: string;
-                                    /** @default [] */
-                                    users: string[];
-                                }[];
                                 timeoutMinutes: number;
                             };
                             /** @default false */
@@ -814,7 +919,6 @@ export interface operations {
                             defaultMinutes: number;
                             description?: string;
                             id: string;
-                            /** @default true */
                             justificationRequired: boolean;
                             /** @default {} */
                             labels: {
@@ -863,6 +967,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -883,6 +997,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -944,6 +1068,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -964,6 +1098,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -979,6 +1123,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1007,7 +1153,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag (version) last read; the write is refused with 412 if the item changed since */
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
             };
             path: {
@@ -1033,6 +1179,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1053,6 +1209,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1068,6 +1234,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1096,7 +1264,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag (version) last read; the write is refused with 412 if the item changed since */
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
             };
             path: {
@@ -1114,6 +1282,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1134,6 +1312,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1146,7 +1334,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description OK */
+            /** @description No Content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1177,6 +1365,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1197,6 +1395,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1282,6 +1490,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1302,6 +1520,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1317,6 +1545,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1369,7 +1599,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag (version) last read; the write is refused with 412 if the item changed since */
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
             };
             path: {
@@ -1398,6 +1628,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1418,6 +1658,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1433,6 +1683,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1485,7 +1737,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag (version) last read; the write is refused with 412 if the item changed since */
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
             };
             path: {
@@ -1503,6 +1755,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1523,6 +1785,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1535,7 +1807,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description OK */
+            /** @description No Content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1548,7 +1820,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag (version) last read; the write is refused with 412 if the item changed since */
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
             };
             path: {
@@ -1591,6 +1863,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1611,6 +1893,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1626,6 +1918,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1694,6 +1988,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1714,6 +2018,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1856,6 +2170,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1876,6 +2200,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -1891,6 +2225,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1999,7 +2335,12 @@ export interface operations {
     "put-flow": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
+                "If-Match"?: string;
+                /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
+                "If-None-Match"?: "*";
+            };
             path: {
                 id: string;
             };
@@ -2104,6 +2445,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2124,6 +2475,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2139,6 +2500,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2247,7 +2610,10 @@ export interface operations {
     "delete-flow": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2263,6 +2629,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2283,6 +2659,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2295,9 +2681,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description OK */
+            /** @description No Content */
             204: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2321,6 +2709,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2341,6 +2739,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2358,7 +2766,12 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
             };
         };
     };
@@ -2382,6 +2795,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2402,6 +2825,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2424,7 +2857,7 @@ export interface operations {
                         cursor: string | null;
                         items: {
                             config: {
-                                [key: string]: components["schemas"]["Def49f38b3921"];
+                                [key: string]: components["schemas"]["JsonValue"];
                             };
                             deleted?: boolean;
                             id: string;
@@ -2478,6 +2911,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2498,6 +2941,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2513,12 +2966,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         config: {
-                            [key: string]: components["schemas"]["Def49f38b3921"];
+                            [key: string]: components["schemas"]["JsonValue"];
                         };
                         deleted?: boolean;
                         id: string;
@@ -2555,7 +3010,12 @@ export interface operations {
     "put-integration": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
+                "If-Match"?: string;
+                /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
+                "If-None-Match"?: "*";
+            };
             path: {
                 id: string;
             };
@@ -2565,7 +3025,7 @@ export interface operations {
             content: {
                 "application/json": {
                     config: {
-                        [key: string]: components["schemas"]["Def49f38b3921"];
+                        [key: string]: components["schemas"]["JsonValue"];
                     };
                     name: string;
                     resources: {
@@ -2594,6 +3054,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2614,6 +3084,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2629,12 +3109,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
                         config: {
-                            [key: string]: components["schemas"]["Def49f38b3921"];
+                            [key: string]: components["schemas"]["JsonValue"];
                         };
                         deleted?: boolean;
                         id: string;
@@ -2671,7 +3153,10 @@ export interface operations {
     "delete-integration": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2687,6 +3172,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2707,6 +3202,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2719,9 +3224,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description OK */
+            /** @description No Content */
             204: {
                 headers: {
+                    /** @description The version of the item, quoted (e.g. "3"): send it back as If-Match */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2747,6 +3254,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2767,6 +3284,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2784,7 +3311,19 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        resources: {
+                            description?: string;
+                            id: string;
+                            permissions: {
+                                description?: string;
+                                grants: string[];
+                                id: string;
+                            }[];
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2805,6 +3344,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2825,6 +3374,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2874,6 +3433,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2894,6 +3463,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2911,7 +3490,19 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        info: {
+                            [key: string]: unknown;
+                        };
+                        openapi: string;
+                        paths: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
             };
         };
     };
@@ -2937,6 +3528,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2957,6 +3558,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -2981,9 +3592,51 @@ export interface operations {
                             access: {
                                 [key: string]: unknown;
                             }[];
+                            approval?: {
+                                eligible: boolean;
+                                mine: {
+                                    asManager: boolean;
+                                    asUser: boolean;
+                                    index: number;
+                                    name?: string;
+                                    tier: number;
+                                    viaGroups: string[];
+                                }[];
+                                reason?: string;
+                                rule: {
+                                    /** @enum {string} */
+                                    type: "anyOf";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "allOf";
+                                } | {
+                                    count: number;
+                                    /** @enum {string} */
+                                    type: "quorum";
+                                };
+                                sets: {
+                                    groups: string[];
+                                    index: number;
+                                    manager: boolean;
+                                    name?: string;
+                                    open: boolean;
+                                    tier: number;
+                                    users: string[];
+                                }[];
+                                tier: number;
+                            };
                             /** Format: date-time */
                             approvalDeadline?: string;
                             bundle?: string;
+                            created?: {
+                                action: string;
+                                /** Format: date-time */
+                                at: string;
+                                by: string;
+                                /** @enum {string} */
+                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                reason?: string;
+                            };
                             /** Format: date-time */
                             createdAt: string;
                             decision?: {
@@ -2997,6 +3650,15 @@ export interface operations {
                                 reason?: string;
                             };
                             durationMinutes: number;
+                            ending?: {
+                                action: string;
+                                /** Format: date-time */
+                                at: string;
+                                by: string;
+                                /** @enum {string} */
+                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                reason?: string;
+                            };
                             /** @enum {string} */
                             endReason?: "expired" | "revoked" | "failed";
                             /** Format: date-time */
@@ -3062,6 +3724,20 @@ export interface operations {
                             tickets: {
                                 [key: string]: string;
                             };
+                            timeline: {
+                                /** Format: date-time */
+                                at: string;
+                                by?: string;
+                                /** @enum {string} */
+                                channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                /** @enum {string} */
+                                kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                                minutes?: number;
+                                reason?: string;
+                                tier?: number;
+                                /** @enum {string} */
+                                vote?: "approve" | "reject";
+                            }[];
                             unitDetails: ({
                                 endsLiveSessions?: boolean;
                                 integrationId: string;
@@ -3145,6 +3821,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3165,6 +3851,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3177,9 +3873,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description OK */
+            /** @description Created */
             201: {
                 headers: {
+                    /** @description The new request */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3187,9 +3885,51 @@ export interface operations {
                         access: {
                             [key: string]: unknown;
                         }[];
+                        approval?: {
+                            eligible: boolean;
+                            mine: {
+                                asManager: boolean;
+                                asUser: boolean;
+                                index: number;
+                                name?: string;
+                                tier: number;
+                                viaGroups: string[];
+                            }[];
+                            reason?: string;
+                            rule: {
+                                /** @enum {string} */
+                                type: "anyOf";
+                            } | {
+                                /** @enum {string} */
+                                type: "allOf";
+                            } | {
+                                count: number;
+                                /** @enum {string} */
+                                type: "quorum";
+                            };
+                            sets: {
+                                groups: string[];
+                                index: number;
+                                manager: boolean;
+                                name?: string;
+                                open: boolean;
+                                tier: number;
+                                users: string[];
+                            }[];
+                            tier: number;
+                        };
                         /** Format: date-time */
                         approvalDeadline?: string;
                         bundle?: string;
+                        created?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** Format: date-time */
                         createdAt: string;
                         decision?: {
@@ -3203,6 +3943,15 @@ export interface operations {
                             reason?: string;
                         };
                         durationMinutes: number;
+                        ending?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** @enum {string} */
                         endReason?: "expired" | "revoked" | "failed";
                         /** Format: date-time */
@@ -3268,6 +4017,20 @@ export interface operations {
                         tickets: {
                             [key: string]: string;
                         };
+                        timeline: {
+                            /** Format: date-time */
+                            at: string;
+                            by?: string;
+                            /** @enum {string} */
+                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            /** @enum {string} */
+                            kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                            minutes?: number;
+                            reason?: string;
+                            tier?: number;
+                            /** @enum {string} */
+                            vote?: "approve" | "reject";
+                        }[];
                         unitDetails: ({
                             endsLiveSessions?: boolean;
                             integrationId: string;
@@ -3333,6 +4096,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3353,6 +4126,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3375,9 +4158,51 @@ export interface operations {
                         access: {
                             [key: string]: unknown;
                         }[];
+                        approval?: {
+                            eligible: boolean;
+                            mine: {
+                                asManager: boolean;
+                                asUser: boolean;
+                                index: number;
+                                name?: string;
+                                tier: number;
+                                viaGroups: string[];
+                            }[];
+                            reason?: string;
+                            rule: {
+                                /** @enum {string} */
+                                type: "anyOf";
+                            } | {
+                                /** @enum {string} */
+                                type: "allOf";
+                            } | {
+                                count: number;
+                                /** @enum {string} */
+                                type: "quorum";
+                            };
+                            sets: {
+                                groups: string[];
+                                index: number;
+                                manager: boolean;
+                                name?: string;
+                                open: boolean;
+                                tier: number;
+                                users: string[];
+                            }[];
+                            tier: number;
+                        };
                         /** Format: date-time */
                         approvalDeadline?: string;
                         bundle?: string;
+                        created?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** Format: date-time */
                         createdAt: string;
                         decision?: {
@@ -3391,6 +4216,15 @@ export interface operations {
                             reason?: string;
                         };
                         durationMinutes: number;
+                        ending?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** @enum {string} */
                         endReason?: "expired" | "revoked" | "failed";
                         /** Format: date-time */
@@ -3456,6 +4290,20 @@ export interface operations {
                         tickets: {
                             [key: string]: string;
                         };
+                        timeline: {
+                            /** Format: date-time */
+                            at: string;
+                            by?: string;
+                            /** @enum {string} */
+                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            /** @enum {string} */
+                            kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                            minutes?: number;
+                            reason?: string;
+                            tier?: number;
+                            /** @enum {string} */
+                            vote?: "approve" | "reject";
+                        }[];
                         unitDetails: ({
                             endsLiveSessions?: boolean;
                             integrationId: string;
@@ -3521,6 +4369,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3541,6 +4399,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3560,14 +4428,233 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        database: string;
+                        database?: string;
+                        /** @enum {string} */
+                        engine: "postgresql" | "mysql" | "redis";
                         expiresAt: string;
                         host: string;
-                        password: string;
+                        integrationId: string;
+                        /** @enum {string} */
+                        kind: "database";
+                        password?: string;
+                        permission: string;
                         port: number;
+                        resource: string;
+                        units?: ({
+                            database?: string;
+                            /** @enum {string} */
+                            engine: "postgresql" | "mysql" | "redis";
+                            host: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "database";
+                            password?: string;
+                            permission: string;
+                            port: number;
+                            resource: string;
+                            username: string;
+                        } | {
+                            accountId: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-account";
+                            permission: string;
+                            permissionSet: string;
+                            portalUrl?: string;
+                            resource: string;
+                            secret?: string;
+                        } | {
+                            credentials?: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-role";
+                            permission: string;
+                            region: string;
+                            resource: string;
+                            roleArn: string;
+                        } | {
+                            fields: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "custom";
+                            permission: string;
+                            resource: string;
+                            secret?: string;
+                        })[];
                         username: string;
-                    } & {
-                        [key: string]: unknown;
+                    } | {
+                        accountId: string;
+                        expiresAt: string;
+                        integrationId: string;
+                        /** @enum {string} */
+                        kind: "aws-account";
+                        permission: string;
+                        permissionSet: string;
+                        portalUrl?: string;
+                        resource: string;
+                        secret?: string;
+                        units?: ({
+                            database?: string;
+                            /** @enum {string} */
+                            engine: "postgresql" | "mysql" | "redis";
+                            host: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "database";
+                            password?: string;
+                            permission: string;
+                            port: number;
+                            resource: string;
+                            username: string;
+                        } | {
+                            accountId: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-account";
+                            permission: string;
+                            permissionSet: string;
+                            portalUrl?: string;
+                            resource: string;
+                            secret?: string;
+                        } | {
+                            credentials?: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-role";
+                            permission: string;
+                            region: string;
+                            resource: string;
+                            roleArn: string;
+                        } | {
+                            fields: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "custom";
+                            permission: string;
+                            resource: string;
+                            secret?: string;
+                        })[];
+                    } | {
+                        credentials?: {
+                            [key: string]: string | number;
+                        };
+                        expiresAt: string;
+                        integrationId: string;
+                        /** @enum {string} */
+                        kind: "aws-role";
+                        permission: string;
+                        region: string;
+                        resource: string;
+                        roleArn: string;
+                        units?: ({
+                            database?: string;
+                            /** @enum {string} */
+                            engine: "postgresql" | "mysql" | "redis";
+                            host: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "database";
+                            password?: string;
+                            permission: string;
+                            port: number;
+                            resource: string;
+                            username: string;
+                        } | {
+                            accountId: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-account";
+                            permission: string;
+                            permissionSet: string;
+                            portalUrl?: string;
+                            resource: string;
+                            secret?: string;
+                        } | {
+                            credentials?: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-role";
+                            permission: string;
+                            region: string;
+                            resource: string;
+                            roleArn: string;
+                        } | {
+                            fields: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "custom";
+                            permission: string;
+                            resource: string;
+                            secret?: string;
+                        })[];
+                    } | {
+                        expiresAt: string;
+                        fields: {
+                            [key: string]: string | number;
+                        };
+                        integrationId: string;
+                        /** @enum {string} */
+                        kind: "custom";
+                        permission: string;
+                        resource: string;
+                        secret?: string;
+                        units?: ({
+                            database?: string;
+                            /** @enum {string} */
+                            engine: "postgresql" | "mysql" | "redis";
+                            host: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "database";
+                            password?: string;
+                            permission: string;
+                            port: number;
+                            resource: string;
+                            username: string;
+                        } | {
+                            accountId: string;
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-account";
+                            permission: string;
+                            permissionSet: string;
+                            portalUrl?: string;
+                            resource: string;
+                            secret?: string;
+                        } | {
+                            credentials?: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "aws-role";
+                            permission: string;
+                            region: string;
+                            resource: string;
+                            roleArn: string;
+                        } | {
+                            fields: {
+                                [key: string]: string | number;
+                            };
+                            integrationId: string;
+                            /** @enum {string} */
+                            kind: "custom";
+                            permission: string;
+                            resource: string;
+                            secret?: string;
+                        })[];
                     };
                 };
             };
@@ -3598,6 +4685,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3618,6 +4715,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3640,9 +4747,51 @@ export interface operations {
                         access: {
                             [key: string]: unknown;
                         }[];
+                        approval?: {
+                            eligible: boolean;
+                            mine: {
+                                asManager: boolean;
+                                asUser: boolean;
+                                index: number;
+                                name?: string;
+                                tier: number;
+                                viaGroups: string[];
+                            }[];
+                            reason?: string;
+                            rule: {
+                                /** @enum {string} */
+                                type: "anyOf";
+                            } | {
+                                /** @enum {string} */
+                                type: "allOf";
+                            } | {
+                                count: number;
+                                /** @enum {string} */
+                                type: "quorum";
+                            };
+                            sets: {
+                                groups: string[];
+                                index: number;
+                                manager: boolean;
+                                name?: string;
+                                open: boolean;
+                                tier: number;
+                                users: string[];
+                            }[];
+                            tier: number;
+                        };
                         /** Format: date-time */
                         approvalDeadline?: string;
                         bundle?: string;
+                        created?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** Format: date-time */
                         createdAt: string;
                         decision?: {
@@ -3656,6 +4805,15 @@ export interface operations {
                             reason?: string;
                         };
                         durationMinutes: number;
+                        ending?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** @enum {string} */
                         endReason?: "expired" | "revoked" | "failed";
                         /** Format: date-time */
@@ -3721,6 +4879,20 @@ export interface operations {
                         tickets: {
                             [key: string]: string;
                         };
+                        timeline: {
+                            /** Format: date-time */
+                            at: string;
+                            by?: string;
+                            /** @enum {string} */
+                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            /** @enum {string} */
+                            kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                            minutes?: number;
+                            reason?: string;
+                            tier?: number;
+                            /** @enum {string} */
+                            vote?: "approve" | "reject";
+                        }[];
                         unitDetails: ({
                             endsLiveSessions?: boolean;
                             integrationId: string;
@@ -3792,6 +4964,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3812,6 +4994,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -3834,9 +5026,51 @@ export interface operations {
                         access: {
                             [key: string]: unknown;
                         }[];
+                        approval?: {
+                            eligible: boolean;
+                            mine: {
+                                asManager: boolean;
+                                asUser: boolean;
+                                index: number;
+                                name?: string;
+                                tier: number;
+                                viaGroups: string[];
+                            }[];
+                            reason?: string;
+                            rule: {
+                                /** @enum {string} */
+                                type: "anyOf";
+                            } | {
+                                /** @enum {string} */
+                                type: "allOf";
+                            } | {
+                                count: number;
+                                /** @enum {string} */
+                                type: "quorum";
+                            };
+                            sets: {
+                                groups: string[];
+                                index: number;
+                                manager: boolean;
+                                name?: string;
+                                open: boolean;
+                                tier: number;
+                                users: string[];
+                            }[];
+                            tier: number;
+                        };
                         /** Format: date-time */
                         approvalDeadline?: string;
                         bundle?: string;
+                        created?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** Format: date-time */
                         createdAt: string;
                         decision?: {
@@ -3850,6 +5084,15 @@ export interface operations {
                             reason?: string;
                         };
                         durationMinutes: number;
+                        ending?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** @enum {string} */
                         endReason?: "expired" | "revoked" | "failed";
                         /** Format: date-time */
@@ -3915,6 +5158,20 @@ export interface operations {
                         tickets: {
                             [key: string]: string;
                         };
+                        timeline: {
+                            /** Format: date-time */
+                            at: string;
+                            by?: string;
+                            /** @enum {string} */
+                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            /** @enum {string} */
+                            kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                            minutes?: number;
+                            reason?: string;
+                            tier?: number;
+                            /** @enum {string} */
+                            vote?: "approve" | "reject";
+                        }[];
                         unitDetails: ({
                             endsLiveSessions?: boolean;
                             integrationId: string;
@@ -3987,6 +5244,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -4007,6 +5274,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -4029,9 +5306,51 @@ export interface operations {
                         access: {
                             [key: string]: unknown;
                         }[];
+                        approval?: {
+                            eligible: boolean;
+                            mine: {
+                                asManager: boolean;
+                                asUser: boolean;
+                                index: number;
+                                name?: string;
+                                tier: number;
+                                viaGroups: string[];
+                            }[];
+                            reason?: string;
+                            rule: {
+                                /** @enum {string} */
+                                type: "anyOf";
+                            } | {
+                                /** @enum {string} */
+                                type: "allOf";
+                            } | {
+                                count: number;
+                                /** @enum {string} */
+                                type: "quorum";
+                            };
+                            sets: {
+                                groups: string[];
+                                index: number;
+                                manager: boolean;
+                                name?: string;
+                                open: boolean;
+                                tier: number;
+                                users: string[];
+                            }[];
+                            tier: number;
+                        };
                         /** Format: date-time */
                         approvalDeadline?: string;
                         bundle?: string;
+                        created?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** Format: date-time */
                         createdAt: string;
                         decision?: {
@@ -4045,6 +5364,15 @@ export interface operations {
                             reason?: string;
                         };
                         durationMinutes: number;
+                        ending?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** @enum {string} */
                         endReason?: "expired" | "revoked" | "failed";
                         /** Format: date-time */
@@ -4110,6 +5438,20 @@ export interface operations {
                         tickets: {
                             [key: string]: string;
                         };
+                        timeline: {
+                            /** Format: date-time */
+                            at: string;
+                            by?: string;
+                            /** @enum {string} */
+                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            /** @enum {string} */
+                            kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                            minutes?: number;
+                            reason?: string;
+                            tier?: number;
+                            /** @enum {string} */
+                            vote?: "approve" | "reject";
+                        }[];
                         unitDetails: ({
                             endsLiveSessions?: boolean;
                             integrationId: string;
@@ -4181,6 +5523,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -4201,6 +5553,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -4223,9 +5585,51 @@ export interface operations {
                         access: {
                             [key: string]: unknown;
                         }[];
+                        approval?: {
+                            eligible: boolean;
+                            mine: {
+                                asManager: boolean;
+                                asUser: boolean;
+                                index: number;
+                                name?: string;
+                                tier: number;
+                                viaGroups: string[];
+                            }[];
+                            reason?: string;
+                            rule: {
+                                /** @enum {string} */
+                                type: "anyOf";
+                            } | {
+                                /** @enum {string} */
+                                type: "allOf";
+                            } | {
+                                count: number;
+                                /** @enum {string} */
+                                type: "quorum";
+                            };
+                            sets: {
+                                groups: string[];
+                                index: number;
+                                manager: boolean;
+                                name?: string;
+                                open: boolean;
+                                tier: number;
+                                users: string[];
+                            }[];
+                            tier: number;
+                        };
                         /** Format: date-time */
                         approvalDeadline?: string;
                         bundle?: string;
+                        created?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** Format: date-time */
                         createdAt: string;
                         decision?: {
@@ -4239,6 +5643,15 @@ export interface operations {
                             reason?: string;
                         };
                         durationMinutes: number;
+                        ending?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** @enum {string} */
                         endReason?: "expired" | "revoked" | "failed";
                         /** Format: date-time */
@@ -4304,6 +5717,20 @@ export interface operations {
                         tickets: {
                             [key: string]: string;
                         };
+                        timeline: {
+                            /** Format: date-time */
+                            at: string;
+                            by?: string;
+                            /** @enum {string} */
+                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            /** @enum {string} */
+                            kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                            minutes?: number;
+                            reason?: string;
+                            tier?: number;
+                            /** @enum {string} */
+                            vote?: "approve" | "reject";
+                        }[];
                         unitDetails: ({
                             endsLiveSessions?: boolean;
                             integrationId: string;
@@ -4375,6 +5802,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -4395,6 +5832,16 @@ export interface operations {
                 content: {
                     "application/problem+json": {
                         correlationId?: string;
+                        /** @description 412 only: the version the item is at now and who last changed it */
+                        current?: {
+                            lastChange?: {
+                                action?: string;
+                                at?: string;
+                                by?: string;
+                                channel?: string;
+                            };
+                            version?: number;
+                        };
                         detail: string;
                         errors?: {
                             field?: string;
@@ -4417,9 +5864,51 @@ export interface operations {
                         access: {
                             [key: string]: unknown;
                         }[];
+                        approval?: {
+                            eligible: boolean;
+                            mine: {
+                                asManager: boolean;
+                                asUser: boolean;
+                                index: number;
+                                name?: string;
+                                tier: number;
+                                viaGroups: string[];
+                            }[];
+                            reason?: string;
+                            rule: {
+                                /** @enum {string} */
+                                type: "anyOf";
+                            } | {
+                                /** @enum {string} */
+                                type: "allOf";
+                            } | {
+                                count: number;
+                                /** @enum {string} */
+                                type: "quorum";
+                            };
+                            sets: {
+                                groups: string[];
+                                index: number;
+                                manager: boolean;
+                                name?: string;
+                                open: boolean;
+                                tier: number;
+                                users: string[];
+                            }[];
+                            tier: number;
+                        };
                         /** Format: date-time */
                         approvalDeadline?: string;
                         bundle?: string;
+                        created?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** Format: date-time */
                         createdAt: string;
                         decision?: {
@@ -4433,6 +5922,15 @@ export interface operations {
                             reason?: string;
                         };
                         durationMinutes: number;
+                        ending?: {
+                            action: string;
+                            /** Format: date-time */
+                            at: string;
+                            by: string;
+                            /** @enum {string} */
+                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            reason?: string;
+                        };
                         /** @enum {string} */
                         endReason?: "expired" | "revoked" | "failed";
                         /** Format: date-time */
@@ -4498,6 +5996,20 @@ export interface operations {
                         tickets: {
                             [key: string]: string;
                         };
+                        timeline: {
+                            /** Format: date-time */
+                            at: string;
+                            by?: string;
+                            /** @enum {string} */
+                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            /** @enum {string} */
+                            kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
+                            minutes?: number;
+                            reason?: string;
+                            tier?: number;
+                            /** @enum {string} */
+                            vote?: "approve" | "reject";
+                        }[];
                         unitDetails: ({
                             endsLiveSessions?: boolean;
                             integrationId: string;

@@ -245,7 +245,7 @@ describe('PUT /directory/users/{id}/accounts', () => {
       { kind: 'teams', aadObjectId: aad.toUpperCase() },
     ]);
 
-    expect(taken).toMatchObject({ status: 409, type: 'application/problem+json', body: { field: 'body.accounts[1]' } });
+    expect(taken).toMatchObject({ status: 409, type: 'application/problem+json', body: { field: 'body.accounts.1' } });
     expect((await directory.userById('u-hal'))?.accounts).toEqual([]);
     expect((await directory.userByAccount({ kind: 'teams', aadObjectId: aad }))?.id).toBe('u-gil');
   });

@@ -97,7 +97,7 @@ describe('POST /requests', () => {
 
     expect(response.status).toBe(404);
     expect(response.type).toBe('application/problem+json');
-    expect(response.body).toMatchObject({ status: 404, field: 'flowId' });
+    expect(response.body).toMatchObject({ status: 404, field: 'body.flowId' });
     expect(sfn.calls).toEqual([]);
   });
 
@@ -105,7 +105,7 @@ describe('POST /requests', () => {
     const response = await create(alice, { flowId: 'db-readonly', durationMinutes: 121, justification: 'x' });
 
     expect(response.status).toBe(422);
-    expect(response.body).toMatchObject({ field: 'durationMinutes' });
+    expect(response.body).toMatchObject({ field: 'body.durationMinutes' });
   });
 });
 
@@ -191,6 +191,20 @@ describe('GET /requests/{id}/access', () => {
 });
 
 describe('GET /requests', () => {
+  it('shows an approver, per request in scope=approvals, why they approve (set, group) and the tier', async () => {
+    const created = await create(alice, { flowId: 'db-readonly', durationMinutes: 15, justification: 'inbox' });
+    const id = String(created.body.id);
+
+    const inbox = await call(listRequests, { path: '/requests', query: { scope: 'approvals' }, claims: dbaClaims });
+    const items = Array.isArray(inbox.body.items) ? inbox.body.items : [];
+
+    expect(inbox.status).toBe(200);
+    expect(items.find((r: { id?: string }) => r.id === id)).toMatchObject({
+      approval: { tier: 0, eligible: true, mine: [{ index: 0, viaGroups: ['dba'], asUser: false }] },
+      timeline: [{ kind: 'created', by: 'alice', channel: 'api' }],
+    });
+  });
+
   it('refuses scope=all to someone who is neither admin nor auditor, naming query.scope', async () => {
     const response = await call(listRequests, { path: '/requests', query: { scope: 'all' }, claims: alice });
 

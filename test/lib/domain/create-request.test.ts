@@ -110,6 +110,7 @@ describe('buildRequest', () => {
       extensions: [],
       grants: [],
       attempt: 0,
+      created: { by: 'alice', channel: 'api', action: 'create', at: NOW.toISOString() },
       lastChange: { by: 'alice', channel: 'api', action: 'create', at: NOW.toISOString() },
       version: 1,
     });
@@ -276,13 +277,13 @@ describe('buildRequest', () => {
           ],
         }),
       PolicyError,
-      'targets[1]',
+      'targets.1.permission',
     ],
     [
       'a target on another integration than the flow offers',
       () => build(flow(), { targets: [{ resource: 'app', permission: 'readwrite', integrationId: 'pg2' }] }),
       PolicyError,
-      'targets[0]',
+      'targets.0.integrationId',
     ],
     [
       'an ambiguous target',
@@ -297,7 +298,7 @@ describe('buildRequest', () => {
           { targets: [{ resource: 'app', permission: 'readonly' }] },
         ),
       ValidationError,
-      'targets[0]',
+      'targets.0.integrationId',
     ],
     [
       'the same target twice',
@@ -309,7 +310,7 @@ describe('buildRequest', () => {
           ],
         }),
       ValidationError,
-      'targets[1]',
+      'targets.1',
     ],
     [
       'a bundle the flow does not offer',
@@ -352,19 +353,19 @@ describe('buildRequest', () => {
           { integrations: pgWithout((i) => ({ ...i, deleted: true })) },
         ),
       NotFoundError,
-      'targets[0]',
+      'targets.0',
     ],
     [
       'a target whose resource the integration no longer has',
       () => build(flow(), { targets: [{ resource: 'app', permission: 'readwrite' }] }, { integrations: noResource }),
       NotFoundError,
-      'targets[0]',
+      'targets.0.resource',
     ],
     [
       'a target whose permission the integration no longer offers',
       () => build(flow(), { targets: [{ resource: 'app', permission: 'readwrite' }] }, { integrations: noPermission }),
       NotFoundError,
-      'targets[0]',
+      'targets.0.permission',
     ],
   ])('refuses %s', (_, act, kind, field) => {
     const error = failure(act);

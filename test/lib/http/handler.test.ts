@@ -1,7 +1,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { NotApproverError } from '#lib/domain/errors.ts';
+import { NotApproverError, ValidationError } from '#lib/domain/errors.ts';
 import { httpHandler, MAX_BODY_BYTES } from '#lib/http/handler.ts';
 import { apiEvent, lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
@@ -126,5 +126,28 @@ describe('httpHandler', () => {
     expect(crashed.statusCode).toBe(500);
     expect(String(crashed.body)).not.toContain('secret internals');
     expect(JSON.parse(String(crashed.body)).correlationId).toBe('req-test-1');
+  });
+
+  it('names a field a domain rule refused by its path in the request: body keys under body., indices as segments', async () => {
+    const refusing = (field: string, issues: { path: string; message: string }[] = []) =>
+      httpHandler({ body: z.object({ targets: z.array(z.unknown()), durationMinutes: z.number() }) }, async () => {
+        throw new ValidationError('refused', field, issues);
+      });
+    const fieldOf = async (field: string, issues?: { path: string; message: string }[]) => {
+      const res = (await refusing(field, issues)(
+        await issuer.event({ body: '{"targets":[],"durationMinutes":5}' }),
+        lambdaContext,
+      )) as APIGatewayProxyStructuredResultV2;
+      return JSON.parse(String(res.body));
+    };
+
+    expect((await fieldOf('durationMinutes')).field).toBe('body.durationMinutes');
+    expect((await fieldOf('targets[0].resource')).field).toBe('body.targets.0.resource');
+    expect((await fieldOf('body.targets[1]')).field).toBe('body.targets.1');
+    expect((await fieldOf('id')).field).toBe('id');
+    expect((await fieldOf('if-match')).field).toBe('if-match');
+    expect((await fieldOf('targets.0', [{ path: 'targets.0.permission', message: 'no' }])).errors).toEqual([
+      { field: 'body.targets.0.permission', message: 'no' },
+    ]);
   });
 });

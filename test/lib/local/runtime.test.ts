@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { StintBusEvent } from '#lib/local/eventbridge.ts';
@@ -138,6 +139,26 @@ describe('local runtime on the fixture stack', () => {
       expect([res.status, await res.json()]).toEqual([401, { message: 'Unauthorized' }]);
     }
     expect(runtime.stats().invocations).toEqual(before);
+  });
+
+  it('mints an access token without email and answers its UserInfo, advertised in the discovery document', async () => {
+    const token = await tokenOverHttp({ sub: 'ursula', email: 'ursula@example.com', use: 'access' });
+    const claims = z.record(z.string(), z.unknown()).parse(decodeJwt(token));
+    const discovery = z
+      .object({ userinfo_endpoint: z.string() })
+      .parse(await (await fetch(`${runtime.url}/_local/.well-known/openid-configuration`)).json());
+    const info = await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${token}` } });
+    const forged = await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${token}x` } });
+
+    expect(claims).not.toHaveProperty('email');
+    expect(claims).toMatchObject({ sub: 'ursula', token_use: 'access' });
+    expect(discovery.userinfo_endpoint).toBe(`${runtime.url}/_local/userinfo`);
+    expect([info.status, await info.json()]).toEqual([
+      200,
+      { sub: 'ursula', email: 'ursula@example.com', email_verified: true },
+    ]);
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('www-authenticate')).toContain('invalid_token');
   });
 
   it('refuses a token request with unknown fields or a bad email', async () => {

@@ -90,13 +90,9 @@ describe('putFlow', () => {
   });
 
   it.each([
-    [
-      'integration',
-      { integrationId: 'nope', resource: 'app', permission: 'readonly' },
-      'body.targets[1].integrationId',
-    ],
-    ['resource', { integrationId: 'pg', resource: 'nope', permission: 'readonly' }, 'body.targets[1].resource'],
-    ['permission', { integrationId: 'pg', resource: 'app', permission: 'nope' }, 'body.targets[1].permission'],
+    ['integration', { integrationId: 'nope', resource: 'app', permission: 'readonly' }, 'body.targets.1.integrationId'],
+    ['resource', { integrationId: 'pg', resource: 'nope', permission: 'readonly' }, 'body.targets.1.resource'],
+    ['permission', { integrationId: 'pg', resource: 'app', permission: 'nope' }, 'body.targets.1.permission'],
   ])('refuses a target naming a missing %s, naming the field', async (_what, target, field) => {
     const input = flowInput({ targets: [{ integrationId: 'pg', resource: 'app', permission: 'readonly' }, target] });
 
@@ -111,7 +107,7 @@ describe('putFlow', () => {
     const result = await fieldOf(service.putFlow('read', flowInput({ bundles: ['ghost'] }), admin, 'api'));
 
     expect(result.error).toBeInstanceOf(ValidationError);
-    expect(result.field).toBe('body.bundles[0]');
+    expect(result.field).toBe('body.bundles.0');
   });
 });
 
@@ -196,7 +192,7 @@ describe('putBundle', () => {
     const result = await fieldOf(service.putBundle('oncall', input, admin, 'api'));
 
     expect(result.error).toBeInstanceOf(ValidationError);
-    expect(result.field).toBe('body.units[0].permission');
+    expect(result.field).toBe('body.units.0.permission');
   });
 });
 

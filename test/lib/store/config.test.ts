@@ -49,6 +49,43 @@ describe('flows', () => {
     expect((await store.getFlow('db-readonly'))?.name).toBe('v2');
   });
 
+  it('says where the flow stands when a replace from an old version loses: its version and last change', async () => {
+    await store.putFlow('db-readonly', flowInput(), created);
+    await store.putFlow('db-readonly', flowInput({ name: 'v2' }), edited, 1);
+
+    const error = await store.putFlow('db-readonly', flowInput({ name: 'stale' }), removed, 1).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(VersionConflictError);
+    expect(error).toMatchObject({ current: { version: 2, lastChange: edited } });
+  });
+
+  it('creates only when absent: refuses a live flow, revives a deleted one with the next version', async () => {
+    const first = await store.putFlow('db-readonly', flowInput(), created, 'absent');
+    const again = await store.putFlow('db-readonly', flowInput({ name: 'again' }), edited, 'absent').catch((e) => e);
+    await store.deleteFlow('db-readonly', removed);
+    const revived = await store.putFlow('db-readonly', flowInput({ name: 'revived' }), edited, 'absent');
+
+    expect(first.version).toBe(1);
+    expect(again).toBeInstanceOf(VersionConflictError);
+    expect(again).toMatchObject({ current: { version: 1, lastChange: created } });
+    expect(revived).toMatchObject({ version: 3, name: 'revived' });
+    expect(await store.getFlow('db-readonly')).toEqual(revived);
+  });
+
+  it('deletes only at the expected version, leaving a changed flow in place', async () => {
+    await store.putFlow('db-readonly', flowInput(), created);
+    await store.putFlow('db-readonly', flowInput({ name: 'v2' }), edited);
+
+    const stale = await store.deleteFlow('db-readonly', removed, 1).catch((e: unknown) => e);
+    const kept = await store.getFlow('db-readonly');
+    const deleted = await store.deleteFlow('db-readonly', removed, 2);
+
+    expect(stale).toBeInstanceOf(VersionConflictError);
+    expect(stale).toMatchObject({ current: { version: 2, lastChange: edited } });
+    expect(kept?.name).toBe('v2');
+    expect(deleted).toMatchObject({ version: 3, deleted: true });
+  });
+
   it('refuses an expected version for a flow that does not exist', async () => {
     const error = await store.putFlow('absent', flowInput(), created, 1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundError);
