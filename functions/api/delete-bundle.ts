@@ -2,7 +2,7 @@ import { httpHandler } from '#lib/http/handler.ts';
 import { etagOf, IdParams, preconditionOf } from '#lib/http/schemas.ts';
 import { admin } from '#lib/services/wiring.ts';
 
-export const handler = httpHandler({ params: IdParams }, async ({ params, identity, event }) => {
-  const tombstone = await admin().remove('bundle', params.id, identity, 'api', preconditionOf(event.headers));
+export const handler = httpHandler({ params: IdParams }, async ({ params, identity, event, channel }) => {
+  const tombstone = await admin().remove('bundle', params.id, identity, channel, preconditionOf(event.headers));
   return { status: 204, headers: etagOf(tombstone) };
 });

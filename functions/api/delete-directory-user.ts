@@ -2,7 +2,7 @@ import { httpHandler } from '#lib/http/handler.ts';
 import { DirectoryIdParams, preconditionOf } from '#lib/http/schemas.ts';
 import { directoryAdmin } from '#lib/services/wiring.ts';
 
-export const handler = httpHandler({ params: DirectoryIdParams }, async ({ params, identity, event }) => {
-  await directoryAdmin().deleteUser(params.id, identity, 'api', preconditionOf(event.headers));
+export const handler = httpHandler({ params: DirectoryIdParams }, async ({ params, identity, event, channel }) => {
+  await directoryAdmin().deleteUser(params.id, identity, channel, preconditionOf(event.headers));
   return { status: 204 };
 });

@@ -3,7 +3,10 @@ import { ExtendBody, IdParams } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
 import { requests } from '#lib/services/wiring.ts';
 
-export const handler = httpHandler({ params: IdParams, body: ExtendBody }, async ({ params, body, identity }) => {
-  const request = await requests().extend(params.id, identity, { channel: 'api', ...body });
-  return { status: 200, body: toRequestView(request, identity) };
-});
+export const handler = httpHandler(
+  { params: IdParams, body: ExtendBody },
+  async ({ params, body, identity, channel }) => {
+    const request = await requests().extend(params.id, identity, { channel, ...body });
+    return { status: 200, body: toRequestView(request, identity) };
+  },
+);

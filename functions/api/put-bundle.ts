@@ -5,8 +5,8 @@ import { admin } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler(
   { params: IdParams, body: BundleInput },
-  async ({ params, body, identity, event }) => {
-    const bundle = await admin().putBundle(params.id, body, identity, 'api', writePreconditionOf(event.headers));
+  async ({ params, body, identity, event, channel }) => {
+    const bundle = await admin().putBundle(params.id, body, identity, channel, writePreconditionOf(event.headers));
     return { status: 200, body: bundle, headers: etagOf(bundle) };
   },
 );

@@ -4,8 +4,8 @@ import { directoryAdmin } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler(
   { params: DirectoryIdParams, body: DirectoryGroupBody },
-  async ({ params, body, identity, event }) => {
-    const group = await directoryAdmin().putGroup(params.id, body, identity, 'api', preconditionOf(event.headers));
+  async ({ params, body, identity, event, channel }) => {
+    const group = await directoryAdmin().putGroup(params.id, body, identity, channel, preconditionOf(event.headers));
     return { status: 200, body: group, headers: etagOf(group) };
   },
 );

@@ -4,12 +4,12 @@ import { directoryAdmin } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler(
   { params: DirectoryIdParams, body: DirectoryAccountsBody },
-  async ({ params, body, identity, event }) => {
+  async ({ params, body, identity, event, channel }) => {
     const user = await directoryAdmin().putAccounts(
       params.id,
       body.accounts,
       identity,
-      'api',
+      channel,
       preconditionOf(event.headers),
     );
     return { status: 200, body: user, headers: etagOf(user) };

@@ -4,8 +4,8 @@ import { directoryAdmin } from '#lib/services/wiring.ts';
 
 export const handler = httpHandler(
   { params: DirectoryIdParams, body: DirectoryUserBody },
-  async ({ params, body, identity, event }) => {
-    const user = await directoryAdmin().putUser(params.id, body, identity, 'api', preconditionOf(event.headers));
+  async ({ params, body, identity, event, channel }) => {
+    const user = await directoryAdmin().putUser(params.id, body, identity, channel, preconditionOf(event.headers));
     return { status: 200, body: user, headers: etagOf(user) };
   },
 );

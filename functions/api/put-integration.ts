@@ -7,12 +7,12 @@ import { admin } from '#lib/services/wiring.ts';
 /** The one function that holds every driver: it checks an integration against its type's driver. */
 export const handler = httpHandler(
   { params: IdParams, body: IntegrationInput },
-  async ({ params, body, identity, event }) => {
+  async ({ params, body, identity, event, channel }) => {
     const integration = await admin().putIntegration(
       params.id,
       body,
       identity,
-      'api',
+      channel,
       integrationChecks,
       writePreconditionOf(event.headers),
     );

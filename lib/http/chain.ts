@@ -6,6 +6,7 @@ import { DomainError, PayloadTooLargeError, ValidationError } from '#lib/domain/
 import type { Identity } from '#lib/domain/identity.ts';
 import { assertWellFormed } from '#lib/domain/text.ts';
 import { logger } from '#lib/observability/logger.ts';
+import { type ApiChannel, apiChannelOf } from './channel.ts';
 import {
   internalProblem,
   problemFromDomainError,
@@ -37,6 +38,8 @@ export type HttpInput<S extends Schemas> = {
   query: Infer<S, 'query'>;
   params: Infer<S, 'params'>;
   identity: S['auth'] extends false ? undefined : Identity;
+  /** The channel a write is recorded under (lib/http/schemas.ts apiChannelOf: `X-Stint-Channel`, default `api`). */
+  channel: ApiChannel;
   correlationId: string;
   event: APIGatewayProxyEventV2WithJWTAuthorizer;
 };
@@ -107,6 +110,7 @@ export function httpChain<S extends Schemas>(
           schemas.query === undefined ? undefined : validate(schemas.query, event.queryStringParameters ?? {}, 'query'),
         params: schemas.params === undefined ? undefined : validate(schemas.params, event.pathParameters ?? {}, 'path'),
         identity: caller === undefined ? undefined : await caller(event),
+        channel: apiChannelOf(event.headers),
         correlationId,
         event,
       } as HttpInput<S>;

@@ -136,6 +136,15 @@ const ifNoneMatch = {
   description: '`*`: create only; 412 if the item exists. Not together with If-Match.',
   schema: { type: 'string', enum: ['*'] },
 };
+const channelHeader = {
+  name: 'X-Stint-Channel',
+  in: 'header',
+  required: false,
+  description:
+    'What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). ' +
+    'A label only; it grants nothing.',
+  schema: { type: 'string', enum: ['api', 'cli', 'portal'] },
+};
 const etagHeader = {
   ETag: {
     description: 'The version of the item, quoted (e.g. "3"): send it back as If-Match',
@@ -258,6 +267,7 @@ export function openApiDocument(options: { serverUrl?: string; issuer?: string }
         ...queryParams,
         ...(takesIfMatch.has(route.entry) ? [ifMatch] : []),
         ...(takesIfNoneMatch.has(route.entry) ? [ifNoneMatch] : []),
+        ...(route.method === 'GET' ? [] : [channelHeader]),
       ],
       ...(body === undefined
         ? {}

@@ -92,6 +92,28 @@ describe('POST /requests', () => {
     expect((await store.getRequest(id))?.status).toBe('APPROVED');
   });
 
+  it('records the channel the client declares in X-Stint-Channel, and refuses a chat channel', async () => {
+    const body = JSON.stringify({ flowId: 'self-serve', durationMinutes: 15, justification: 'portal' });
+    const post = (channel: string) =>
+      call(createRequest, {
+        method: 'POST',
+        path: '/requests',
+        body,
+        claims: alice,
+        headers: { 'x-stint-channel': channel },
+      });
+
+    const portal = await post('portal');
+    const slack = await post('slack');
+
+    expect(portal).toMatchObject({
+      status: 201,
+      body: { timeline: [{ kind: 'created', channel: 'portal' }, { kind: 'auto-approved' }] },
+    });
+    expect((await store.getRequest(String(portal.body.id)))?.created).toMatchObject({ by: 'alice', channel: 'portal' });
+    expect(slack).toMatchObject({ status: 400, body: { field: 'x-stint-channel' } });
+  });
+
   it('answers an unknown flow with 404 problem+json naming flowId, and starts nothing', async () => {
     const response = await create(alice, { flowId: 'no-such-flow', durationMinutes: 15, justification: 'x' });
 
