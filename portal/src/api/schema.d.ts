@@ -618,6 +618,8 @@ export interface operations {
                 "If-Match"?: string;
                 /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
                 "If-None-Match"?: "*";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -737,6 +739,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -1155,6 +1159,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -1266,6 +1272,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -1601,6 +1609,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -1739,6 +1749,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -1822,6 +1834,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -2340,6 +2354,8 @@ export interface operations {
                 "If-Match"?: string;
                 /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
                 "If-None-Match"?: "*";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -2613,6 +2629,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -3015,6 +3033,8 @@ export interface operations {
                 "If-Match"?: string;
                 /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
                 "If-None-Match"?: "*";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -3156,6 +3176,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
             };
             path: {
                 id: string;
@@ -3788,7 +3810,10 @@ export interface operations {
     "create-request": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
+            };
             path?: never;
             cookie?: never;
         };
@@ -4663,7 +4688,10 @@ export interface operations {
     "approve-request": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
+            };
             path: {
                 id: string;
             };
@@ -4942,7 +4970,10 @@ export interface operations {
     "cancel-request": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
+            };
             path: {
                 id: string;
             };
@@ -5221,7 +5252,10 @@ export interface operations {
     "extend-request": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
+            };
             path: {
                 id: string;
             };
@@ -5501,7 +5535,10 @@ export interface operations {
     "reject-request": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
+            };
             path: {
                 id: string;
             };
@@ -5780,7 +5817,10 @@ export interface operations {
     "revoke-request": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "portal";
+            };
             path: {
                 id: string;
             };
