@@ -70,10 +70,7 @@ function list(dir: string, root: string, into: Map<string, File>): void {
 }
 
 /** The portal's files, read once; paths are matched exactly against the build's list (no file-system lookups). */
-export function localPortal(
-  dist: string,
-  settings: PortalSettings = { mode: 'local', apiUrl: '' },
-): LocalPortal {
+export function localPortal(dist: string, settings: PortalSettings = { mode: 'local', apiUrl: '' }): LocalPortal {
   const headers = {
     'content-security-policy': portalCsp(settings.mode === 'oidc' ? [new URL(settings.issuer).origin] : []),
     'x-content-type-options': 'nosniff',

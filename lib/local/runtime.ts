@@ -314,8 +314,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     processEndpoint = url;
 
     let waitingFor = options.startingUp;
-    const portal =
-      options.portalDir === undefined ? undefined : localPortal(options.portalDir, options.portalConfig);
+    const portal = options.portalDir === undefined ? undefined : localPortal(options.portalDir, options.portalConfig);
     ready = async (req, res) => {
       iam.identify(req);
       if (await routeAws(services, req, res)) return;
