@@ -3,9 +3,13 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseStintConfig, StintConfigError } from '#infra/config.ts';
 import rawConfig from '#infra/stint.config.ts';
 import { StintStack } from '#infra/stint-stack.ts';
+import { ensurePortalBuilt } from '../portal/build.ts';
 
-/** `cdk synth` / `cdk deploy` entry (cdk.json). Config errors end synth with the field named, no stack trace. */
-function main(): void {
+/**
+ * `cdk synth` / `cdk deploy` entry (cdk.json). Config errors end synth with the field named, no stack trace.
+ * The web portal is built first when portal/dist is missing (its files are part of the stack's assets).
+ */
+async function main(): Promise<void> {
   let config: ReturnType<typeof parseStintConfig>;
   try {
     config = parseStintConfig(rawConfig);
@@ -16,15 +20,17 @@ function main(): void {
     }
     throw error;
   }
+  const portalDistPath = await ensurePortalBuilt();
   const app = new App();
   // cdk-nag AwsSolutions: an unacknowledged finding fails synth.
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   new StintStack(app, config.stackName, {
     config,
+    portalDistPath,
     ...(config.env === undefined ? {} : { env: config.env }),
     description: 'Stint: self-hosted just-in-time access broker',
   });
   app.synth();
 }
 
-main();
+await main();

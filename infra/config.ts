@@ -111,6 +111,72 @@ const stintConfigSchema = (mode: ConfigMode) =>
           jwksUrl: httpsUrl.optional(),
         })
         .optional(),
+      /**
+       * The web portal (S3 + CloudFront, docs/portal.md). `domainName` and `certificateArn` (an ACM certificate in
+       * us-east-1, as CloudFront requires) serve it on your own domain; `clientId` is the portal's OIDC client at
+       * `auth.issuer` (required with `auth`; with the Cognito pool the stack creates the client);
+       * `idpOrigins` are further origins the browser talks to during sign-in (the issuer's authorization, token
+       * or userinfo endpoints when they are not on the issuer's own origin).
+       */
+      portal: z
+        .strictObject({
+          domainName: z
+            .string()
+            .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+              error: 'must be a lower-case DNS name such as stint.example.com',
+            })
+            .optional(),
+          certificateArn: z
+            .string()
+            .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/, {
+              error: 'must be an ACM certificate ARN',
+            })
+            .refine((arn) => arn.split(':')[3] === 'us-east-1', {
+              error: 'must be a certificate in us-east-1 (CloudFront reads certificates only from there)',
+            })
+            .optional(),
+          priceClass: z
+            .enum(['PriceClass_100', 'PriceClass_200', 'PriceClass_All'], {
+              error: 'must be "PriceClass_100", "PriceClass_200" or "PriceClass_All"',
+            })
+            .default('PriceClass_100'),
+          clientId: z
+            .string()
+            .regex(/^[\x21-\x7e]{1,256}$/, { error: 'must be a client id (printable characters, no spaces)' })
+            .optional(),
+          scopes: z
+            .string()
+            .regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, {
+              error: 'must be OAuth scopes separated by single spaces',
+            })
+            .refine((scopes) => scopes.split(' ').includes('openid'), { error: 'must include openid' })
+            .default('openid email profile'),
+          idpOrigins: z
+            .array(
+              httpsUrl.refine((url) => URL.canParse(url) && new URL(url).origin === url, {
+                error: 'must be an origin: https://host[:port], no path and no trailing slash',
+              }),
+              { error: 'must be a list of https origins' },
+            )
+            .default([]),
+        })
+        .superRefine((portal, ctx) => {
+          if (portal.domainName !== undefined && portal.certificateArn === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['certificateArn'],
+              message: 'is required with portal.domainName (an ACM certificate for that name, in us-east-1)',
+            });
+          }
+          if (portal.certificateArn !== undefined && portal.domainName === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['domainName'],
+              message: 'is required with portal.certificateArn (the name the certificate is for)',
+            });
+          }
+        })
+        .prefault({}),
       /** Members administer flows, integrations and bundles (the JWT `groups` claim). */
       adminGroup: z.string().min(1, { error: 'must not be empty' }).default('stint-admins'),
       /** Members may read every request. */
@@ -262,6 +328,21 @@ const stintConfigSchema = (mode: ConfigMode) =>
     })
     .superRefine((config, ctx) => {
       for (const issue of queueNameIssues(config.stackName, config.targets)) ctx.addIssue({ code: 'custom', ...issue });
+      if (config.auth !== undefined && config.portal.clientId === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['portal', 'clientId'],
+          message:
+            "is required with auth: the id of the portal's client at auth.issuer (public, authorization code with PKCE)",
+        });
+      }
+      if (config.auth === undefined && config.portal.clientId !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['portal', 'clientId'],
+          message: 'is set only with auth (without auth the stack creates the portal client in its Cognito pool)',
+        });
+      }
       if (config.jiraApprovals !== undefined && !config.targets.some((t) => t.kind === 'jira')) {
         ctx.addIssue({
           code: 'custom',

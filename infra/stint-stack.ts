@@ -2,18 +2,23 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
 import { Alerts } from '#infra/constructs/alerts.ts';
-import { Api } from '#infra/constructs/api.ts';
+import { Api, cognitoIssuerOrigin, cognitoSignInOrigin } from '#infra/constructs/api.ts';
 import { Data } from '#infra/constructs/data.ts';
 import { Delivery } from '#infra/constructs/delivery.ts';
 import { Events } from '#infra/constructs/events.ts';
 import { JiraApprovals } from '#infra/constructs/jira-approvals.ts';
+import { DEFAULT_PORTAL_DIST, Portal, regionApiHosts } from '#infra/constructs/portal.ts';
 import { Reconciler } from '#infra/constructs/reconciler.ts';
 import { Slack } from '#infra/constructs/slack.ts';
 import { Teams } from '#infra/constructs/teams.ts';
 import { Workflow } from '#infra/constructs/workflow.ts';
 import { METRIC } from '#lib/observability/metrics.ts';
 
-export type StintStackProps = StackProps & { readonly config: StintConfig };
+export type StintStackProps = StackProps & {
+  readonly config: StintConfig;
+  /** The built web portal (default portal/dist; infra/app.ts builds it when missing). */
+  readonly portalDistPath?: string;
+};
 
 /** Everything Stint deploys into one account and region. */
 export class StintStack extends Stack {
@@ -21,6 +26,7 @@ export class StintStack extends Stack {
   readonly alerts: Alerts;
   readonly workflow: Workflow;
   readonly api: Api;
+  readonly portal: Portal;
   readonly events: Events;
   readonly reconciler: Reconciler;
   readonly delivery: Delivery;
@@ -40,12 +46,35 @@ export class StintStack extends Stack {
       credentialsKey: this.data.credentialsKey,
       alerts: this.alerts,
     });
+    // The portal comes first: the API's CORS and the Cognito callback URLs name its origins. Its headers name
+    // sign-in origins built from strings, never from the API's resources (infra/constructs/portal.ts says why).
+    const signIn =
+      config.auth === undefined
+        ? [cognitoIssuerOrigin(), cognitoSignInOrigin(config.stackName)]
+        : [new URL(config.auth.issuer).origin];
+    const signInOrigins = [...new Set([...signIn, ...config.portal.idpOrigins])];
+    this.portal = new Portal(this, 'Portal', {
+      config,
+      distPath: props.portalDistPath ?? DEFAULT_PORTAL_DIST,
+      connectOrigins: [regionApiHosts(), ...signInOrigins],
+      formActionOrigins: signInOrigins,
+    });
     this.api = new Api(this, 'Api', {
       config,
       table: this.data.table,
       credentialsKey: this.data.credentialsKey,
       stateMachine: this.workflow.stateMachine,
       drivers: this.workflow.drivers,
+      portalOrigins: this.portal.origins,
+    });
+    const portalClientId = this.api.portalClient?.userPoolClientId ?? config.portal.clientId;
+    if (portalClientId === undefined) throw new Error('portal.clientId is required with auth (infra/config.ts)');
+    this.portal.deploy({
+      apiUrl: this.api.url,
+      apiOrigin: `https://${this.api.httpApi.apiId}.execute-api.${this.region}.${this.urlSuffix}`,
+      issuer: this.api.issuer,
+      clientId: portalClientId,
+      scopes: config.portal.scopes,
     });
     this.events = new Events(this, 'Events', { config, table: this.data.table, alerts: this.alerts });
     this.delivery = new Delivery(this, 'Delivery', {
@@ -133,6 +162,22 @@ export class StintStack extends Stack {
     });
     if (this.api.userPool !== undefined) {
       new CfnOutput(this, 'UserPoolId', { description: 'Cognito user pool', value: this.api.userPool.userPoolId });
+    }
+    if (this.api.portalClient !== undefined && this.api.cliClient !== undefined) {
+      new CfnOutput(this, 'PortalClientId', {
+        description: 'Cognito app client of the web portal',
+        value: this.api.portalClient.userPoolClientId,
+      });
+      new CfnOutput(this, 'CliClientId', {
+        description: 'Cognito app client of the stint CLI',
+        value: this.api.cliClient.userPoolClientId,
+      });
+    }
+    if (this.api.userPoolDomain !== undefined) {
+      new CfnOutput(this, 'SignInUrl', {
+        description: 'Cognito managed login domain (OAuth 2.0 and OIDC endpoints)',
+        value: this.api.userPoolDomain.baseUrl(),
+      });
     }
   }
 }

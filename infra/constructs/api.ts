@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -17,6 +17,7 @@ import type { StintConfig } from '#infra/config.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
 import { pascal } from '#infra/constructs/workflow.ts';
 import { adminApiAcknowledgements, adminApiStatements, lambdaDeployment } from '#infra/drivers/lambda.ts';
+import { CLI_REDIRECT_URIS } from '#lib/identity/loopback.ts';
 import { CAPABILITIES } from '#lib/integrations/capabilities.ts';
 import { DRIVER_TYPES, type DriverType } from '#lib/workflow/contract.ts';
 
@@ -27,7 +28,44 @@ export type ApiProps = {
   readonly stateMachine: IStateMachine;
   /** The driver functions (infra/constructs/workflow.ts), for routes that call them directly. */
   readonly drivers: Readonly<Record<DriverType, StintFunction>>;
+  /**
+   * The origins the web portal is served from (`https://<distribution domain>`, a custom domain): the only
+   * origins CORS admits, and the portal client's callback and sign-out URLs when the stack creates the pool.
+   */
+  readonly portalOrigins: readonly string[];
 };
+
+/** Request headers the portal sends (bearer token, JSON bodies, optimistic concurrency). */
+export const CORS_ALLOW_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match'] as const;
+/** Response headers the portal reads (the version of what it edits, where a created resource lives). */
+export const CORS_EXPOSE_HEADERS = ['etag', 'location'] as const;
+
+/**
+ * The managed login domain prefix of the Cognito pool the stack creates: the stack name and the account, so it is
+ * unique in the region (Cognito prefixes are global per region). Lower-case letters, digits and hyphens, at most
+ * 63 characters, without the words Cognito reserves (aws, amazon, cognito).
+ */
+export function cognitoDomainPrefix(stackName: string): string {
+  const base = stackName
+    .toLowerCase()
+    .replace(/aws|amazon|cognito/g, '')
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 50)
+    .replace(/^-+|-+$/g, '');
+  return `${base === '' ? 'stint' : base}-${Aws.ACCOUNT_ID}`;
+}
+
+/** The origin of that managed login domain (authorize, token, userInfo and logout endpoints). */
+export function cognitoSignInOrigin(stackName: string): string {
+  return `https://${cognitoDomainPrefix(stackName)}.auth.${Aws.REGION}.amazoncognito.com`;
+}
+
+/** The origin of a Cognito pool's issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`). */
+export const cognitoIssuerOrigin = (): string => `https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX}`;
+
+/** The OAuth scopes of the Cognito app clients the stack creates. */
+const CLIENT_SCOPES = [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE];
 
 /**
  * The HTTP API: one route and one function per entry of functions/api/routes.ts, each function granted only
@@ -47,7 +85,14 @@ export class Api extends Construct {
   readonly scimToken: secretsmanager.Secret;
   /** Created when the config names no issuer. */
   readonly userPool?: cognito.UserPool;
-  readonly userPoolClient?: cognito.UserPoolClient;
+  /** The managed login domain of that pool (sign-in pages, OAuth 2.0 and OIDC endpoints). */
+  readonly userPoolDomain?: cognito.UserPoolDomain;
+  /** The portal's app client (authorization code with PKCE, no secret). */
+  readonly portalClient?: cognito.UserPoolClient;
+  /** The CLI's app client (authorization code with PKCE and a loopback redirect, no secret). */
+  readonly cliClient?: cognito.UserPoolClient;
+  /** The OIDC UserInfo endpoint of the pool's domain, when the stack creates the pool. */
+  private readonly userInfoUrl: string | undefined;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -55,11 +100,15 @@ export class Api extends Construct {
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     if (config.auth === undefined) {
-      const pool = this.createUserPool(config, removalPolicy);
+      const pool = this.createUserPool(config, removalPolicy, props.portalOrigins);
       this.userPool = pool.userPool;
-      this.userPoolClient = pool.client;
+      this.userPoolDomain = pool.domain;
+      this.portalClient = pool.portalClient;
+      this.cliClient = pool.cliClient;
       this.issuer = pool.userPool.userPoolProviderUrl;
-      this.audience = [pool.client.userPoolClientId];
+      // Cognito access tokens carry the client in `client_id` (no `aud`): the authorizer checks it against these.
+      this.audience = [pool.portalClient.userPoolClientId, pool.cliClient.userPoolClientId];
+      this.userInfoUrl = `${pool.domain.baseUrl()}/oauth2/userInfo`;
     } else {
       this.issuer = config.auth.issuer;
       this.audience = config.auth.audience;
@@ -74,6 +123,20 @@ export class Api extends Construct {
       apiName: `${config.stackName}-api`,
       description: 'Stint just-in-time access API',
       createDefaultStage: false,
+      // API Gateway answers preflights itself and adds these headers to responses for an admitted origin only.
+      corsPreflight: {
+        allowOrigins: [...props.portalOrigins],
+        allowHeaders: [...CORS_ALLOW_HEADERS],
+        exposeHeaders: [...CORS_EXPOSE_HEADERS],
+        allowMethods: [
+          apigw.CorsHttpMethod.GET,
+          apigw.CorsHttpMethod.POST,
+          apigw.CorsHttpMethod.PUT,
+          apigw.CorsHttpMethod.DELETE,
+        ],
+        maxAge: Duration.minutes(10),
+        allowCredentials: false,
+      },
     });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: config.logRetentionDays, removalPolicy });
     this.stage = new apigw.HttpStage(this, 'Stage', {
@@ -222,12 +285,19 @@ export class Api extends Construct {
     fn.fn.addEnvironment('STINT_JWT_AUDIENCE', this.audience.join(','));
     const jwksUrl = this.userPool !== undefined ? `${this.issuer}/.well-known/jwks.json` : this.jwksUrl;
     if (jwksUrl !== undefined) fn.fn.addEnvironment('STINT_JWKS_URL', jwksUrl);
+    if (this.userInfoUrl !== undefined) fn.fn.addEnvironment('STINT_USERINFO_URL', this.userInfoUrl);
   }
 
   private createUserPool(
     config: StintConfig,
     removalPolicy: RemovalPolicy,
-  ): { userPool: cognito.UserPool; client: cognito.UserPoolClient } {
+    portalOrigins: readonly string[],
+  ): {
+    userPool: cognito.UserPool;
+    domain: cognito.UserPoolDomain;
+    portalClient: cognito.UserPoolClient;
+    cliClient: cognito.UserPoolClient;
+  } {
     const userPool = new cognito.UserPool(this, 'UserPool', {
       userPoolName: `${config.stackName}-users`,
       selfSignUpEnabled: false,
@@ -264,14 +334,58 @@ export class Api extends Construct {
         description: `Stint ${groupId === 'AdminGroup' ? 'administrators' : 'auditors'}`,
       });
     }
-    const client = userPool.addClient('Client', {
-      userPoolClientName: `${config.stackName}-cli`,
+    // Managed login (the newer sign-in pages): sign-in, MFA and password change, on a Cognito domain.
+    const domain = userPool.addDomain('Domain', {
+      cognitoDomain: { domainPrefix: cognitoDomainPrefix(config.stackName) },
+      managedLoginVersion: cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+    });
+    // Both are public clients (no secret: a browser and a terminal cannot keep one), so the code flow requires
+    // PKCE of them; tokens come only from the code flow and its refresh tokens.
+    const common = {
       generateSecret: false,
-      authFlows: { userSrp: true },
+      // One explicit flow, so ExplicitAuthFlows is exactly ALLOW_REFRESH_TOKEN_AUTH: without a list Cognito would
+      // also allow SRP and custom authentication, which nothing uses.
+      authFlows: { userSrp: false },
       preventUserExistenceErrors: true,
+      supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),
+      refreshTokenValidity: Duration.hours(12),
+      enableTokenRevocation: true,
+    };
+    const portalUrls = portalOrigins.map((origin) => `${origin}/`);
+    const portalClient = userPool.addClient('PortalClient', {
+      ...common,
+      userPoolClientName: `${config.stackName}-portal`,
+      oAuth: {
+        flows: { authorizationCodeGrant: true },
+        scopes: CLIENT_SCOPES,
+        callbackUrls: portalUrls,
+        logoutUrls: portalUrls,
+      },
     });
-    return { userPool, client };
+    const cliClient = userPool.addClient('CliClient', {
+      ...common,
+      userPoolClientName: `${config.stackName}-cli`,
+      oAuth: {
+        flows: { authorizationCodeGrant: true },
+        scopes: CLIENT_SCOPES,
+        // Cognito matches redirect_uri exactly, port included (lib/identity/loopback.ts).
+        callbackUrls: [...CLI_REDIRECT_URIS],
+      },
+    });
+    // A managed login style per client (Cognito's own look); managed login pages show for a client that has one.
+    for (const [brandingId, client] of [
+      ['PortalBranding', portalClient],
+      ['CliBranding', cliClient],
+    ] as const) {
+      const branding = new cognito.CfnManagedLoginBranding(this, brandingId, {
+        userPoolId: userPool.userPoolId,
+        clientId: client.userPoolClientId,
+        useCognitoProvidedValues: true,
+      });
+      branding.node.addDependency(domain);
+    }
+    return { userPool, domain, portalClient, cliClient };
   }
 }

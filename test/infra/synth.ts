@@ -1,16 +1,23 @@
+import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { z } from 'zod';
 import { parseStintConfig, type StintConfigInput } from '#infra/config.ts';
 import { StintStack } from '#infra/stint-stack.ts';
 
+/** A small built portal (index.html, assets/app.js, and a config.json that must never be uploaded). */
+export const PORTAL_FIXTURE_DIST = fileURLToPath(new URL('../fixtures/portal-dist/', import.meta.url));
+
 /**
  * Synthesizes the stack for a test file (once, in a beforeAll). Bundling is skipped
- * (`aws:cdk:bundling-stacks: []`): the template is the same, esbuild does not run.
+ * (`aws:cdk:bundling-stacks: []`): the template is the same, esbuild does not run. The portal is the fixture build.
  */
 export function synth(input: StintConfigInput): { stack: StintStack; template: Template; cfn: CfnTemplate } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new StintStack(app, 'StintTest', { config: parseStintConfig(input) });
+  const stack = new StintStack(app, 'StintTest', {
+    config: parseStintConfig(input),
+    portalDistPath: PORTAL_FIXTURE_DIST,
+  });
   const template = Template.fromStack(stack);
   return { stack, template, cfn: CfnTemplate.parse(template.toJSON()) };
 }
