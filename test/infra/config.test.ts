@@ -36,6 +36,7 @@ describe('stint.config.ts validation', () => {
       removalPolicy: 'retain',
       events: { busName: 'stint', archiveRetentionDays: 365 },
       api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
+      portal: { priceClass: 'PriceClass_100', scopes: 'openid email profile', idpOrigins: [] },
       targets: [],
       drivers: {},
     });
@@ -56,6 +57,7 @@ describe('stint.config.ts validation', () => {
       removalPolicy: 'destroy',
       events: { busName: 'stint-prod', archiveRetentionDays: 0 },
       api: { throttleRateLimit: 10, throttleBurstLimit: 20 },
+      portal: { clientId: '0oa1b2c3d4', scopes: 'openid email profile groups' },
     });
     expect(config.auth).toEqual({ issuer: 'https://login.example.com/oauth2/default', audience: ['api://stint'] });
     expect(config.vpc).toEqual(vpc);
@@ -118,5 +120,71 @@ describe('stint.config.ts validation', () => {
       'stint.config.ts: alarmEmail: must be an email address',
       'stint.config.ts: reconcilerRateMinutes: must be at least 1',
     ]);
+  });
+});
+
+describe('stint.config.ts portal fields', () => {
+  const okta = { issuer: 'https://example.okta.com/oauth2/default', audience: ['api://stint'] };
+  const certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d';
+
+  it('accepts a custom domain with its us-east-1 certificate, a price class, scopes and sign-in origins', () => {
+    const config = parseStintConfig({
+      stackName: 'Stint',
+      auth: okta,
+      portal: {
+        domainName: 'stint.example.com',
+        certificateArn,
+        priceClass: 'PriceClass_All',
+        clientId: '0oa1b2c3d4',
+        scopes: 'openid email profile groups',
+        idpOrigins: ['https://accounts.example.com', 'https://oauth2.example.com:8443'],
+      },
+    });
+    expect(config.portal).toEqual({
+      domainName: 'stint.example.com',
+      certificateArn,
+      priceClass: 'PriceClass_All',
+      clientId: '0oa1b2c3d4',
+      scopes: 'openid email profile groups',
+      idpOrigins: ['https://accounts.example.com', 'https://oauth2.example.com:8443'],
+    });
+  });
+
+  it('needs no portal section with the Cognito pool the stack creates', () => {
+    expect(parseStintConfig({ stackName: 'Stint' }).portal.clientId).toBeUndefined();
+  });
+
+  it.each([
+    [{ auth: okta }, 'stint.config.ts: portal.clientId: is required with auth'],
+    [{ portal: { clientId: 'abc' } }, 'stint.config.ts: portal.clientId: is set only with auth'],
+    [{ auth: okta, portal: { clientId: 'a b' } }, 'stint.config.ts: portal.clientId: must be a client id'],
+    [
+      { portal: { domainName: 'Stint.Example.com', certificateArn } },
+      'portal.domainName: must be a lower-case DNS name',
+    ],
+    [
+      { portal: { domainName: 'https://stint.example.com', certificateArn } },
+      'portal.domainName: must be a lower-case',
+    ],
+    [{ portal: { domainName: 'stint.example.com' } }, 'stint.config.ts: portal.certificateArn: is required with'],
+    [{ portal: { certificateArn } }, 'stint.config.ts: portal.domainName: is required with portal.certificateArn'],
+    [
+      { portal: { domainName: 'stint.example.com', certificateArn: certificateArn.replace('us-east-1', 'eu-west-1') } },
+      'stint.config.ts: portal.certificateArn: must be a certificate in us-east-1',
+    ],
+    [
+      { portal: { domainName: 'stint.example.com', certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' } },
+      'stint.config.ts: portal.certificateArn: must be an ACM certificate ARN',
+    ],
+    [{ portal: { priceClass: 'PriceClass_50' } }, 'stint.config.ts: portal.priceClass: must be "PriceClass_100"'],
+    [{ portal: { scopes: 'email profile' } }, 'stint.config.ts: portal.scopes: must include openid'],
+    [{ portal: { scopes: 'openid\temail' } }, 'stint.config.ts: portal.scopes: must be OAuth scopes separated by'],
+    [{ portal: { scopes: 'openid  email' } }, 'stint.config.ts: portal.scopes: must be OAuth scopes separated by'],
+    [{ portal: { idpOrigins: ['http://id.example.com'] } }, 'stint.config.ts: portal.idpOrigins.0: must be an https'],
+    [{ portal: { idpOrigins: ['https://id.example.com/'] } }, 'portal.idpOrigins.0: must be an origin'],
+    [{ portal: { idpOrigins: ['https://id.example.com/oauth'] } }, 'portal.idpOrigins.0: must be an origin'],
+    [{ portal: { bucketName: 'mine' } }, 'stint.config.ts: portal: Unrecognized key: "bucketName"'],
+  ])('rejects %j naming the field', (fields, message) => {
+    expect(errorOf({ stackName: 'Stint', ...fields })).toContain(message);
   });
 });

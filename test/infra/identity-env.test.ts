@@ -19,38 +19,48 @@ const envOf = (cfn: CfnTemplate, entry: string) =>
   functionByEntry(cfn, `functions/api/${entry}.ts`).Environment.Variables;
 
 describe('API functions know the token issuer', () => {
-  it("gives every authenticated route the Cognito pool's issuer, client and key set", () => {
+  it("gives every authenticated route the Cognito pool's issuer, both clients, key set and UserInfo endpoint", () => {
     const { cfn } = synth({ stackName: 'StintTest' });
     const { Issuer, Audience } = authorizerOf(cfn);
     const [poolId] = onlyResourceOfType(cfn, 'AWS::Cognito::UserPool');
+    const [domainId] = onlyResourceOfType(cfn, 'AWS::Cognito::UserPoolDomain');
+    expect(Audience).toHaveLength(2);
 
     for (const route of authenticated) {
       const env = envOf(cfn, route.entry);
       expect(env.STINT_JWT_ISSUER, route.entry).toEqual(Issuer);
-      expect([env.STINT_JWT_AUDIENCE], route.entry).toEqual(Audience);
+      expect(env.STINT_JWT_AUDIENCE, route.entry).toEqual({ 'Fn::Join': ['', [Audience[0], ',', Audience[1]]] });
       expect(env.STINT_JWKS_URL, route.entry).toEqual({
         'Fn::Join': ['', [{ 'Fn::GetAtt': [poolId, 'ProviderURL'] }, '/.well-known/jwks.json']],
+      });
+      expect(env.STINT_USERINFO_URL, route.entry).toEqual({
+        'Fn::Join': [
+          '',
+          ['https://', { Ref: domainId }, '.auth.', { Ref: 'AWS::Region' }, '.amazoncognito.com/oauth2/userInfo'],
+        ],
       });
       expect(env.STINT_TABLE_NAME, route.entry).toBeDefined();
     }
     expect(envOf(cfn, 'health').STINT_JWT_ISSUER).toBeUndefined();
+    expect(envOf(cfn, 'health').STINT_USERINFO_URL).toBeUndefined();
   });
 
   it("gives a configured issuer's audiences as a comma list, and leaves its key set to discovery", () => {
     const auth = { issuer: 'https://login.example.com/oauth2/default', audience: ['api://stint', 'stint-cli'] };
-    const { cfn } = synth({ stackName: 'StintProd', auth });
+    const { cfn } = synth({ stackName: 'StintProd', auth, portal: { clientId: 'stint-portal' } });
 
     for (const route of authenticated) {
       const env = envOf(cfn, route.entry);
       expect(env.STINT_JWT_ISSUER, route.entry).toBe(auth.issuer);
       expect(env.STINT_JWT_AUDIENCE, route.entry).toBe('api://stint,stint-cli');
       expect(env.STINT_JWKS_URL, route.entry).toBeUndefined();
+      expect(env.STINT_USERINFO_URL, route.entry).toBeUndefined();
     }
   });
 
   it("names a configured issuer's key set when auth.jwksUrl is given (an issuer without discovery)", () => {
     const auth = { issuer: 'https://idp.example.com', audience: ['stint'], jwksUrl: 'https://idp.example.com/keys' };
-    const { cfn } = synth({ stackName: 'StintKeys', auth });
+    const { cfn } = synth({ stackName: 'StintKeys', auth, portal: { clientId: 'stint-portal' } });
 
     for (const route of authenticated) expect(envOf(cfn, route.entry).STINT_JWKS_URL, route.entry).toBe(auth.jwksUrl);
   });

@@ -121,12 +121,14 @@ describe('HTTP API', () => {
 
   it('validates JWTs from the Cognito pool it creates when no issuer is configured', () => {
     const poolId = logicalIdOfType('AWS::Cognito::UserPool');
-    const clientId = logicalIdOfType('AWS::Cognito::UserPoolClient');
+    const clients = Object.fromEntries(
+      resourcesOfType(cfn, 'AWS::Cognito::UserPoolClient').map(([id, r]) => [String(r.Properties.ClientName), id]),
+    );
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: {
-        Audience: [{ Ref: clientId }],
+        Audience: [{ Ref: clients['StintTest-portal'] }, { Ref: clients['StintTest-cli'] }],
         Issuer: { 'Fn::GetAtt': [poolId, 'ProviderURL'] },
       },
     });

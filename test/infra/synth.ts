@@ -56,13 +56,23 @@ const LambdaFunction = z.object({
 });
 export type LambdaFunction = z.infer<typeof LambdaFunction> & { logicalId: string; entry: string };
 
-/** Every AWS::Lambda::Function with its `stint:entry` metadata (undefined when missing). */
+/**
+ * CDK's own deployment-time handlers: aws-s3-deployment uploading the portal, and emptying the portal buckets
+ * before deletion with `removalPolicy: 'destroy'`. They run during deployments only, are not built with the house
+ * construct, and test/infra/portal.test.ts covers them.
+ */
+const isDeploymentHandler = (logicalId: string): boolean =>
+  logicalId.startsWith('CustomCDKBucketDeployment') || logicalId.startsWith('CustomS3AutoDeleteObjects');
+
+/** Every AWS::Lambda::Function but CDK's deployment-time handlers, with its `stint:entry` metadata (undefined when missing). */
 export function lambdaFunctions(cfn: CfnTemplate): (Omit<LambdaFunction, 'entry'> & { entry: unknown })[] {
-  return resourcesOfType(cfn, 'AWS::Lambda::Function').map(([logicalId, r]) => ({
-    logicalId,
-    entry: r.Metadata?.['stint:entry'],
-    ...LambdaFunction.parse(r.Properties),
-  }));
+  return resourcesOfType(cfn, 'AWS::Lambda::Function')
+    .filter(([logicalId]) => !isDeploymentHandler(logicalId))
+    .map(([logicalId, r]) => ({
+      logicalId,
+      entry: r.Metadata?.['stint:entry'],
+      ...LambdaFunction.parse(r.Properties),
+    }));
 }
 
 export function functionByEntry(cfn: CfnTemplate, entry: string): LambdaFunction {

@@ -29,6 +29,11 @@ const config: StintConfigInput = {
   logRetentionDays: 30,
   removalPolicy: 'destroy',
   events: { busName: 'stint-prod', archiveRetentionDays: 30 },
+  portal: {
+    clientId: 'stint-portal',
+    domainName: 'stint.example.com',
+    certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d',
+  },
 };
 
 let stack: StintStack;
