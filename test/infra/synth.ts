@@ -12,11 +12,14 @@ export const PORTAL_FIXTURE_DIST = fileURLToPath(new URL('../fixtures/portal-dis
  * Synthesizes the stack for a test file (once, in a beforeAll). Bundling is skipped
  * (`aws:cdk:bundling-stacks: []`): the template is the same, esbuild does not run. The portal is the fixture build.
  */
-export function synth(input: StintConfigInput): { stack: StintStack; template: Template; cfn: CfnTemplate } {
+export function synth(
+  input: StintConfigInput,
+  options: { readonly portalDistPath?: string } = {},
+): { stack: StintStack; template: Template; cfn: CfnTemplate } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new StintStack(app, 'StintTest', {
     config: parseStintConfig(input),
-    portalDistPath: PORTAL_FIXTURE_DIST,
+    portalDistPath: options.portalDistPath ?? PORTAL_FIXTURE_DIST,
   });
   const template = Template.fromStack(stack);
   return { stack, template, cfn: CfnTemplate.parse(template.toJSON()) };
@@ -35,8 +38,13 @@ export function resourcesOfType(cfn: CfnTemplate, type: string): [string, CfnRes
   return Object.entries(cfn.Resources).filter(([, r]) => r.Type === type);
 }
 
-export function onlyResourceOfType(cfn: CfnTemplate, type: string): [string, CfnResource] {
-  const found = resourcesOfType(cfn, type);
+/** The one resource of a type (among those `which` keeps, when given). */
+export function onlyResourceOfType(
+  cfn: CfnTemplate,
+  type: string,
+  which: (logicalId: string, resource: CfnResource) => boolean = () => true,
+): [string, CfnResource] {
+  const found = resourcesOfType(cfn, type).filter(([id, r]) => which(id, r));
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   const [only] = found;
   if (only === undefined) throw new Error(`no ${type}`);
