@@ -19,7 +19,8 @@ import { LOCAL_ACCOUNT, type LocalTemplate } from './template.ts';
  *
  * Local mode: the template's authorizer issuer and audience (Cognito or the customer's IdP) are replaced by the
  * local issuer's, whose tokens `POST /_local/token` mints. Which routes need a JWT, and their scopes, come
- * from the template unchanged.
+ * from the template unchanged. So does the API's CORS configuration (`corsFromTemplate`), applied as API Gateway
+ * applies it.
  */
 export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
@@ -48,6 +49,63 @@ const IntegrationProps = z.object({
   PayloadFormatVersion: z.string().optional(),
   TimeoutInMillis: z.number().int().min(50).max(MAX_INTEGRATION_TIMEOUT_MS).optional(),
 });
+
+/** The HTTP API's CorsConfiguration (AWS::ApiGatewayV2::Api), as API Gateway reads it. */
+export type CorsConfiguration = {
+  allowOrigins: string[];
+  allowHeaders: string[];
+  allowMethods: string[];
+  exposeHeaders: string[];
+  maxAge: number | undefined;
+  allowCredentials: boolean;
+};
+
+const ApiProps = z.object({ CorsConfiguration: z.unknown().optional() });
+const CorsProps = z.object({
+  AllowOrigins: z.array(z.string()).default([]),
+  AllowHeaders: z.array(z.string()).default([]),
+  AllowMethods: z.array(z.string()).default([]),
+  ExposeHeaders: z.array(z.string()).default([]),
+  MaxAge: z.number().int().min(-1).max(86_400).optional(),
+  AllowCredentials: z.boolean().default(false),
+});
+
+/** The CORS configuration of the template's HTTP API, or undefined when it has none. */
+export function corsFromTemplate(template: LocalTemplate): CorsConfiguration | undefined {
+  const configured = template
+    .ofType('AWS::ApiGatewayV2::Api')
+    .map(([id, res]) => [id, ApiProps.parse(template.resolve(res.Properties)).CorsConfiguration] as const)
+    .filter(([, cors]) => cors !== undefined);
+  if (configured.length > 1) {
+    throw new Error(`The local runtime serves one HTTP API; ${configured.map(([id]) => id).join(', ')} all set CORS`);
+  }
+  const [only] = configured;
+  if (only === undefined) return undefined;
+  const p = CorsProps.parse(only[1]);
+  return {
+    allowOrigins: p.AllowOrigins,
+    allowHeaders: p.AllowHeaders.map((h) => h.toLowerCase()),
+    allowMethods: p.AllowMethods.map((m) => m.toUpperCase()),
+    exposeHeaders: p.ExposeHeaders.map((h) => h.toLowerCase()),
+    maxAge: p.MaxAge,
+    allowCredentials: p.AllowCredentials,
+  };
+}
+
+/**
+ * Whether an origin is admitted: equal to an entry of allowOrigins, or matched by one holding `*` wildcards
+ * (`*` alone admits every origin; `https://*` every https origin).
+ */
+export function originAllowed(cors: CorsConfiguration, origin: string): boolean {
+  return cors.allowOrigins.some((allowed) => {
+    if (!allowed.includes('*')) return allowed === origin;
+    const pattern = allowed
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
+    return new RegExp(`^${pattern}$`).test(origin);
+  });
+}
 
 export function routesFromTemplate(template: LocalTemplate): ApiRoute[] {
   const routes: ApiRoute[] = [];
@@ -177,6 +235,8 @@ export type ApiGatewayOptions = {
   invoke: (functionRef: string, event: unknown) => Promise<unknown>;
   /** The local issuer that replaces the template's authorizer issuer/audience. */
   issuer: { issuer: string; audience: string; jwks: JSONWebKeySet };
+  /** The API's CORS configuration (`corsFromTemplate`); undefined: no CORS, as an API without one. */
+  cors?: CorsConfiguration | undefined;
   onError?: (message: string) => void;
 };
 
@@ -200,15 +260,17 @@ export class LocalApiGateway {
   /** Serves one HTTP request: the body is read (10 MB at most) and the request dispatched. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
+    const preflight = this.#preflight(method, req.headers);
+    if (preflight !== undefined) return send(res, preflight);
     if (matchRoute(this.options.routes, method, new URL(req.url ?? '/', 'http://local').pathname) === undefined) {
-      return send(res, jsonResponse(404, { message: 'Not Found' }));
+      return send(res, this.#withCors(req.headers, jsonResponse(404, { message: 'Not Found' })));
     }
     let body: Buffer;
     try {
       body = await readBody(req, MAX_PAYLOAD_BYTES);
     } catch (err) {
       if (err instanceof PayloadTooLargeError)
-        return send(res, jsonResponse(413, { message: 'Request Entity Too Large' }));
+        return send(res, this.#withCors(req.headers, jsonResponse(413, { message: 'Request Entity Too Large' })));
       throw err;
     }
     const response = await this.dispatch({
@@ -223,10 +285,63 @@ export class LocalApiGateway {
   }
 
   /**
-   * One request through the gateway, HTTP server or not: route match, the JWT authorizer, the Lambda and the
-   * response mapping.
+   * One request through the gateway, HTTP server or not: a CORS preflight answered by the gateway, else route
+   * match, the JWT authorizer, the Lambda and the response mapping, with the CORS headers for an admitted origin.
    */
   async dispatch(request: GatewayRequest): Promise<GatewayResponse> {
+    const preflight = this.#preflight(request.method.toUpperCase(), request.headers);
+    if (preflight !== undefined) return preflight;
+    return this.#withCors(request.headers, await this.#route(request));
+  }
+
+  /**
+   * API Gateway with a CORS configuration answers a preflight itself, without a route or the authorizer: an
+   * OPTIONS request carrying `Origin` and `Access-Control-Request-Method` ("Configure CORS for HTTP APIs in API
+   * Gateway", https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html). An admitted origin
+   * gets the allowed methods and headers and the max age; any other origin an answer without CORS headers, which
+   * the browser treats as a refusal.
+   */
+  #preflight(method: string, headers: IncomingHttpHeaders): GatewayResponse | undefined {
+    const cors = this.options.cors;
+    const origin = headerValue(headers.origin);
+    const requested = headerValue(headers['access-control-request-method']);
+    if (cors === undefined || method !== 'OPTIONS' || origin === undefined || requested === undefined) return undefined;
+    const response: GatewayResponse = { status: 204, headers: {}, body: Buffer.alloc(0) };
+    if (!originAllowed(cors, origin)) return response;
+    const requestedHeaders = headerValue(headers['access-control-request-headers']);
+    response.headers = {
+      'access-control-allow-origin': allowOriginValue(cors, origin),
+      ...(cors.allowMethods.length > 0 ? { 'access-control-allow-methods': cors.allowMethods.join(',') } : {}),
+      ...(cors.allowHeaders.includes('*') && requestedHeaders !== undefined
+        ? { 'access-control-allow-headers': requestedHeaders.toLowerCase() }
+        : cors.allowHeaders.length > 0
+          ? { 'access-control-allow-headers': cors.allowHeaders.join(',') }
+          : {}),
+      ...(cors.maxAge === undefined ? {} : { 'access-control-max-age': String(cors.maxAge) }),
+      ...(cors.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
+    };
+    return response;
+  }
+
+  /**
+   * With a CORS configuration, API Gateway ignores CORS headers from the integration and adds its own to a request
+   * from an admitted origin: the origin, the exposed headers, and credentials when allowed.
+   */
+  #withCors(headers: IncomingHttpHeaders, response: GatewayResponse): GatewayResponse {
+    const cors = this.options.cors;
+    if (cors === undefined) return response;
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(response.headers)) if (!k.startsWith('access-control-')) out[k] = v;
+    const origin = headerValue(headers.origin);
+    if (origin !== undefined && originAllowed(cors, origin)) {
+      out['access-control-allow-origin'] = allowOriginValue(cors, origin);
+      if (cors.exposeHeaders.length > 0) out['access-control-expose-headers'] = cors.exposeHeaders.join(',');
+      if (cors.allowCredentials) out['access-control-allow-credentials'] = 'true';
+    }
+    return { ...response, headers: out };
+  }
+
+  async #route(request: GatewayRequest): Promise<GatewayResponse> {
     const url = new URL(request.url, 'http://local');
     const matched = matchRoute(this.options.routes, request.method.toUpperCase(), url.pathname);
     if (matched === undefined) return jsonResponse(404, { message: 'Not Found' });
@@ -397,6 +512,11 @@ export type GatewayRequest = {
   sourceIp: string;
 };
 export type GatewayResponse = { status: number; headers: Record<string, string | string[]>; body: Buffer };
+
+/** `*` when every origin is admitted (and credentials are not), else the request's own origin. */
+function allowOriginValue(cors: CorsConfiguration, origin: string): string {
+  return cors.allowOrigins.includes('*') && !cors.allowCredentials ? '*' : origin;
+}
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;

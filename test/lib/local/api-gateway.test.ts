@@ -3,7 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type ApiRoute, LocalApiGateway, matchRoute, routesFromTemplate } from '#lib/local/api-gateway.ts';
+import {
+  type ApiRoute,
+  corsFromTemplate,
+  LocalApiGateway,
+  matchRoute,
+  originAllowed,
+  routesFromTemplate,
+} from '#lib/local/api-gateway.ts';
 import { createLocalIssuer, type LocalIssuer } from '#lib/local/issuer.ts';
 import { LocalLambda } from '#lib/local/lambda.ts';
 import { loadTemplate } from '#lib/local/template.ts';
@@ -372,5 +379,169 @@ describe('LocalApiGateway JWT authorizer checks (one per documented check)', () 
   ])('%s', async (_name, claims, status) => {
     const result = await call(await sign({ claims }), '/scoped');
     expect(result).toEqual({ status, invoked: status === 201 ? 1 : 0 });
+  });
+});
+
+describe('LocalApiGateway CORS, from the template as API Gateway applies it', () => {
+  const PORTAL = 'https://d111111abcdef8.cloudfront.net';
+  const CUSTOM = 'https://stint.example.com';
+  // A made-up HTTP API whose CorsConfiguration names two portal origins, one through an intrinsic.
+  const template = loadTemplate({
+    Parameters: { PortalDomain: { Type: 'String', Default: 'd111111abcdef8.cloudfront.net' } },
+    Resources: {
+      Api: {
+        Type: 'AWS::ApiGatewayV2::Api',
+        Properties: {
+          Name: 'cors-fixture',
+          ProtocolType: 'HTTP',
+          CorsConfiguration: {
+            AllowOrigins: [{ 'Fn::Join': ['', ['https://', { Ref: 'PortalDomain' }]] }, CUSTOM],
+            AllowHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match'],
+            ExposeHeaders: ['etag', 'location'],
+            AllowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+            MaxAge: 600,
+            AllowCredentials: false,
+          },
+        },
+      },
+    },
+  });
+  const cors = corsFromTemplate(template);
+  let url = '';
+  let close: () => Promise<void>;
+  const invoked: string[] = [];
+
+  beforeAll(async () => {
+    const gateway = new LocalApiGateway({
+      routes: [route('GET /items/{id}', 'Items'), route('PUT /secure/{id}', 'Secure', true)],
+      issuer: await createLocalIssuer({ issuer: 'http://local/_local', audience: 'stint-local' }),
+      cors,
+      invoke: async (fn) => {
+        invoked.push(fn);
+        // A backend that sets its own CORS headers: API Gateway ignores them when the API has a CORS configuration.
+        return {
+          statusCode: 200,
+          headers: { etag: '"v3"', 'access-control-allow-origin': '*', 'access-control-allow-headers': 'x-evil' },
+          body: '{}',
+        };
+      },
+    });
+    const server = createServer((req, res) => void gateway.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+  afterAll(() => close());
+
+  const corsHeaders = (res: Response) =>
+    Object.fromEntries([...res.headers].filter(([k]) => k.startsWith('access-control-')).sort());
+
+  it('reads the CorsConfiguration of the template’s HTTP API, intrinsics resolved', () => {
+    expect(cors).toEqual({
+      allowOrigins: [PORTAL, CUSTOM],
+      allowHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match'],
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+      exposeHeaders: ['etag', 'location'],
+      maxAge: 600,
+      allowCredentials: false,
+    });
+    expect(corsFromTemplate(loadTemplate({ Resources: {} }))).toBeUndefined();
+  });
+
+  it('answers a preflight from an admitted origin itself, without the route, its authorizer or the Lambda', async () => {
+    invoked.length = 0;
+    const res = await fetch(`${url}/secure/1`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: PORTAL,
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'authorization,if-match',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(corsHeaders(res)).toEqual({
+      'access-control-allow-headers': 'authorization,content-type,if-match,if-none-match',
+      'access-control-allow-methods': 'GET,POST,PUT,DELETE',
+      'access-control-allow-origin': PORTAL,
+      'access-control-max-age': '600',
+    });
+    expect(invoked).toEqual([]);
+  });
+
+  it('answers a preflight from any other origin without CORS headers', async () => {
+    invoked.length = 0;
+    for (const origin of ['https://evil.example.com', 'https://stint.example.com.evil.example', 'null']) {
+      const res = await fetch(`${url}/items/1`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'GET' },
+      });
+      expect([res.status, corsHeaders(res)], origin).toEqual([204, {}]);
+    }
+    expect(invoked).toEqual([]);
+  });
+
+  it("adds the origin and the exposed headers to an admitted origin's response, in place of the backend's", async () => {
+    const res = await fetch(`${url}/items/1`, { headers: { origin: CUSTOM } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('etag')).toBe('"v3"');
+    expect(corsHeaders(res)).toEqual({
+      'access-control-allow-origin': CUSTOM,
+      'access-control-expose-headers': 'etag,location',
+    });
+  });
+
+  it('adds no CORS header for another origin or without Origin, and drops the backend’s', async () => {
+    const variants: Record<string, string>[] = [{ origin: 'https://evil.example.com' }, {}];
+    for (const headers of variants) {
+      const res = await fetch(`${url}/items/1`, { headers });
+      expect([res.status, corsHeaders(res)], JSON.stringify(headers)).toEqual([200, {}]);
+    }
+  });
+
+  it("adds the CORS headers to the authorizer's 401, so the portal can read it", async () => {
+    const res = await fetch(`${url}/secure/1`, { method: 'PUT', headers: { origin: PORTAL } });
+    expect(res.status).toBe(401);
+    expect(corsHeaders(res)).toMatchObject({ 'access-control-allow-origin': PORTAL });
+  });
+
+  it('routes an OPTIONS request that is not a preflight like any other request', async () => {
+    const res = await fetch(`${url}/items/1`, { method: 'OPTIONS', headers: { origin: PORTAL } });
+    expect(res.status).toBe(404);
+    expect(corsHeaders(res)).toEqual({
+      'access-control-allow-origin': PORTAL,
+      'access-control-expose-headers': 'etag,location',
+    });
+  });
+
+  it('matches origins exactly, or by a configured * wildcard', () => {
+    const base = { allowHeaders: [], allowMethods: [], exposeHeaders: [], maxAge: undefined, allowCredentials: false };
+    const exact = { ...base, allowOrigins: [CUSTOM] };
+    expect(originAllowed(exact, CUSTOM)).toBe(true);
+    expect(originAllowed(exact, 'https://STINT.example.com')).toBe(false);
+    expect(originAllowed(exact, `${CUSTOM}:8443`)).toBe(false);
+    expect(originAllowed(exact, 'http://stint.example.com')).toBe(false);
+    const https = { ...base, allowOrigins: ['https://*'] };
+    expect([originAllowed(https, CUSTOM), originAllowed(https, 'http://stint.example.com')]).toEqual([true, false]);
+    expect(originAllowed({ ...base, allowOrigins: ['*'] }, 'http://anything.example')).toBe(true);
+  });
+});
+
+describe('LocalApiGateway without a CORS configuration', () => {
+  it('leaves preflights to the routes and the backend’s headers as they are', async () => {
+    const gateway = new LocalApiGateway({
+      routes: [route('GET /items/{id}', 'Items')],
+      issuer: await createLocalIssuer({ issuer: 'http://local/_local', audience: 'stint-local' }),
+      invoke: async () => ({ statusCode: 200, headers: { 'access-control-allow-origin': 'https://a.example' } }),
+    });
+    const request = { body: Buffer.alloc(0), protocol: 'HTTP/1.1', sourceIp: '127.0.0.1' };
+    const preflight = await gateway.dispatch({
+      ...request,
+      method: 'OPTIONS',
+      url: '/items/1',
+      headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.status).toBe(404);
+    const get = await gateway.dispatch({ ...request, method: 'GET', url: '/items/1', headers: {} });
+    expect(get.headers['access-control-allow-origin']).toBe('https://a.example');
   });
 });
