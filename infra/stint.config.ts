@@ -8,6 +8,15 @@ export default defineConfig({
   stackName: 'Stint',
   // Bring your own OpenID Connect issuer (Okta, Entra ID, Auth0…); omit `auth` to get a Cognito user pool.
   // auth: { issuer: 'https://example.okta.com/oauth2/default', audience: ['api://stint'] },
+  // The web portal (S3 + CloudFront). With `auth`, name the portal's client at that issuer (a public client with the
+  // authorization code flow and PKCE); without `auth` the stack creates it in the Cognito pool. Your own domain needs
+  // an ACM certificate in us-east-1 (docs/portal.md, "A custom domain").
+  // portal: {
+  //   clientId: '0oa1b2c3d4e5f6g7h8i9',
+  //   domainName: 'stint.example.com',
+  //   certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d',
+  //   priceClass: 'PriceClass_100',
+  // },
   adminGroup: 'stint-admins',
   auditorGroup: 'stint-auditors',
   // Integration admin secrets (database admin logins…) are created in Secrets Manager under this prefix.
