@@ -69,9 +69,11 @@ export class StintStack extends Stack {
     });
     const portalClientId = this.api.portalClient?.userPoolClientId ?? config.portal.clientId;
     if (portalClientId === undefined) throw new Error('portal.clientId is required with auth (infra/config.ts)');
+    // The $default stage serves the API at its origin; the portal appends paths to it, so no trailing slash.
+    const apiOrigin = `https://${this.api.httpApi.apiId}.execute-api.${this.region}.${this.urlSuffix}`;
     this.portal.deploy({
-      apiUrl: this.api.url,
-      apiOrigin: `https://${this.api.httpApi.apiId}.execute-api.${this.region}.${this.urlSuffix}`,
+      apiUrl: apiOrigin,
+      apiOrigin,
       issuer: this.api.issuer,
       clientId: portalClientId,
       scopes: config.portal.scopes,

@@ -371,7 +371,7 @@ describe('Portal (default configuration: Cognito pool, no custom domain)', () =>
     expect(files.map(([key]) => key).sort()).toEqual(['assets/app.js', 'config.json', 'index.html']);
     expect(JSON.parse(fileOf(files, 'config.json'))).toEqual({
       mode: 'oidc',
-      apiUrl: `https://<${apiId}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/`,
+      apiUrl: `https://<${apiId}>.execute-api.<AWS::Region>.<AWS::URLSuffix>`,
       issuer: `<${poolId}.ProviderURL>`,
       clientId: `<${portalClientId}>`,
       scopes: 'openid email profile',
