@@ -44,8 +44,8 @@ export type PortalProps = {
  * hosts (`https://*.execute-api.<region>.amazonaws.com`, built from the region alone) and sign-in origins built
  * from strings, not from resource attributes. The exact API origin is added by the deployment, which runs after
  * both the API and the distribution exist: it writes a `<meta http-equiv="Content-Security-Policy">` into
- * index.html whose `connect-src` names only `https://<api id>.execute-api.<region>.amazonaws.com` and the
- * sign-in origins. A browser enforces every policy it is given, so the effective `connect-src` is the exact API
+ * index.html whose `connect-src` names only `'self'`, `https://<api id>.execute-api.<region>.amazonaws.com` and
+ * the sign-in origins. A browser enforces every policy it is given, so the effective `connect-src` is the exact API
  * origin (docs/portal.md, "Hosting in AWS").
  */
 export class Portal extends Construct {
@@ -65,7 +65,7 @@ export class Portal extends Construct {
     if (!existsSync(join(props.distPath, 'index.html'))) {
       throw new Error(
         `The portal is not built: ${join(props.distPath, 'index.html')} does not exist (infra/app.ts builds it ` +
-          'before synth; pass distPath to synthesize another build)',
+          "before synth; StintStack's portalDistPath names another build)",
       );
     }
     this.distPath = props.distPath;
