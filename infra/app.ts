@@ -7,7 +7,8 @@ import { ensurePortalBuilt } from '../portal/build.ts';
 
 /**
  * `cdk synth` / `cdk deploy` entry (cdk.json). Config errors end synth with the field named, no stack trace.
- * The web portal is built first when portal/dist is missing (its files are part of the stack's assets).
+ * The web portal is built first unless portal/dist holds a build of its current sources (its files are part of the
+ * stack's assets).
  */
 async function main(): Promise<void> {
   let config: ReturnType<typeof parseStintConfig>;
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const portalDistPath = await ensurePortalBuilt();
+  const portalDistPath = await ensurePortalBuilt((line) => process.stderr.write(`[portal] ${line}\n`));
   const app = new App();
   // cdk-nag AwsSolutions: an unacknowledged finding fails synth.
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

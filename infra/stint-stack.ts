@@ -7,16 +7,17 @@ import { Data } from '#infra/constructs/data.ts';
 import { Delivery } from '#infra/constructs/delivery.ts';
 import { Events } from '#infra/constructs/events.ts';
 import { JiraApprovals } from '#infra/constructs/jira-approvals.ts';
-import { DEFAULT_PORTAL_DIST, Portal, regionApiHosts } from '#infra/constructs/portal.ts';
+import { Portal, regionApiHosts } from '#infra/constructs/portal.ts';
 import { Reconciler } from '#infra/constructs/reconciler.ts';
 import { Slack } from '#infra/constructs/slack.ts';
 import { Teams } from '#infra/constructs/teams.ts';
 import { Workflow } from '#infra/constructs/workflow.ts';
 import { METRIC } from '#lib/observability/metrics.ts';
+import { PORTAL_DIST } from '../portal/build.ts';
 
 export type StintStackProps = StackProps & {
   readonly config: StintConfig;
-  /** The built web portal (default portal/dist; infra/app.ts builds it when missing). */
+  /** The built web portal (default portal/dist, which infra/app.ts and `npm ci` build). */
   readonly portalDistPath?: string;
 };
 
@@ -55,7 +56,7 @@ export class StintStack extends Stack {
     const signInOrigins = [...new Set([...signIn, ...config.portal.idpOrigins])];
     this.portal = new Portal(this, 'Portal', {
       config,
-      distPath: props.portalDistPath ?? DEFAULT_PORTAL_DIST,
+      distPath: props.portalDistPath ?? PORTAL_DIST,
       connectOrigins: [regionApiHosts(), ...signInOrigins],
       formActionOrigins: signInOrigins,
     });

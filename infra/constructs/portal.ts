@@ -8,10 +8,6 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
-import { REPO_ROOT } from '#infra/constructs/stint-function.ts';
-
-/** Where the portal's build (Vite) puts the static files: index.html and hashed assets/*. */
-export const DEFAULT_PORTAL_DIST = join(REPO_ROOT, 'portal', 'dist');
 
 /** The runtime settings the portal reads from `/config.json` next to index.html (docs/portal.md). */
 export type PortalSettings = {
