@@ -35,8 +35,14 @@ export type ApiProps = {
   readonly portalOrigins: readonly string[];
 };
 
-/** Request headers the portal sends (bearer token, JSON bodies, optimistic concurrency). */
-export const CORS_ALLOW_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match'] as const;
+/** Request headers the portal sends (bearer token, JSON bodies, optimistic concurrency, the client's channel). */
+export const CORS_ALLOW_HEADERS = [
+  'authorization',
+  'content-type',
+  'if-match',
+  'if-none-match',
+  'x-stint-channel',
+] as const;
 /** Response headers the portal reads (the version of what it edits, where a created resource lives). */
 export const CORS_EXPOSE_HEADERS = ['etag', 'location'] as const;
 

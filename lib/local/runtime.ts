@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
-import { LocalApiGateway, routesFromTemplate } from './api-gateway.ts';
+import { corsFromTemplate, LocalApiGateway, routesFromTemplate } from './api-gateway.ts';
 import { LocalDynamo } from './dynamodb.ts';
 import { matchesEventPattern, parseEventPattern } from './event-pattern.ts';
 import { type EventDeadLetter, LocalEventBridge, type StintBusEvent } from './eventbridge.ts';
@@ -198,6 +198,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       STINT_JWT_ISSUER: issuerUrl,
       STINT_JWT_AUDIENCE: audience,
       STINT_JWKS_URL: `${url}/_local/.well-known/jwks.json`,
+      // The template names the Cognito domain's UserInfo endpoint, which does not exist locally.
+      STINT_USERINFO_URL: `${url}/_local/userinfo`,
       ...options.env,
     });
     delete process.env.AWS_SESSION_TOKEN;
@@ -299,6 +301,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       routes: routesFromTemplate(template),
       invoke,
       issuer: verifiedBy,
+      cors: corsFromTemplate(template),
       onError: log,
     });
     // DynamoDB calls a handler's role does not allow are refused as in AWS (lib/local/iam.ts).

@@ -66,7 +66,7 @@ describe('HTTP API CORS', () => {
 
   it('allows the headers and methods the portal uses, exposes etag and location, and caches preflights 10 minutes', () => {
     expect(corsOf(cfn)).toMatchObject({
-      AllowHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match'],
+      AllowHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'x-stint-channel'],
       ExposeHeaders: ['etag', 'location'],
       AllowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
       MaxAge: 600,

@@ -12,6 +12,8 @@ export function createApiClient(baseUrl: string, auth: Authenticator) {
     async onRequest({ request }) {
       const token = await auth.token();
       if (token !== undefined) request.headers.set('authorization', `Bearer ${token}`);
+      // Recorded with every write (timeline, votes, audit events) as the channel it came through.
+      request.headers.set('x-stint-channel', 'portal');
       return request;
     },
   };
