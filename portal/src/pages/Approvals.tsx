@@ -1,8 +1,206 @@
-/** Approvals (placeholder: being built). */
+import { type FormEvent, useState } from 'react';
+import { Link } from 'wouter';
+import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
+import {
+  type ApproverSetLike,
+  approverSetText,
+  Countdown,
+  minutesText,
+  personText,
+  record,
+  UnitList,
+  When,
+} from '../components/request-parts.tsx';
+import { type Me, useMe } from '../hooks/me.ts';
+import {
+  type CatalogFlow,
+  type Decision,
+  type RequestView,
+  useCatalog,
+  useDecide,
+  useRequests,
+} from '../hooks/requests.ts';
+
+type Outcome = { id: string; decision: Decision; status: string };
+
+/** Requests waiting for my decision (GET /requests, scope approvals): approve or reject each, with a reason. */
 export function Approvals() {
+  const list = useRequests('approvals');
+  const catalog = useCatalog();
+  const me = useMe().data;
+  const [outcome, setOutcome] = useState<Outcome | undefined>();
+  const items = list.data?.items ?? [];
   return (
     <section>
       <h1>Approvals</h1>
+      <div role="status" className={outcome === undefined ? 'status-slot' : 'alert alert-ok'}>
+        {outcome === undefined ? null : (
+          <>
+            {outcome.decision === 'approve' ? 'Approved' : 'Rejected'} {outcome.id}
+            {outcome.decision === 'approve' && outcome.status === 'PENDING'
+              ? ' (your approval is recorded; more approvals are needed)'
+              : ''}
+            . <Link href={`/requests/${outcome.id}`}>Open the request</Link>
+          </>
+        )}
+      </div>
+      {list.isPending ? <Loading what="your approvals" /> : null}
+      <ErrorAlert error={list.error} title="Could not load your approvals" />
+      {list.data !== undefined && items.length === 0 ? <p>Nothing is waiting for your decision.</p> : null}
+      <div className="cards">
+        {items.map((r) => (
+          <Pending
+            key={r.id}
+            request={r}
+            me={me}
+            flow={catalog.data?.flows.find((f) => f.id === r.flowId)}
+            onDecided={setOutcome}
+          />
+        ))}
+      </div>
     </section>
+  );
+}
+
+/**
+ * Why I may decide this request: the approver sets the API names for me (`approval.mine`), else the sets of
+ * the flow (from my catalog) that list me, my groups or me as the requester's manager.
+ */
+function whyMe(request: RequestView, me: Me | undefined, flow: CatalogFlow | undefined): string[] {
+  const approval = record((request as Record<string, unknown>).approval);
+  const sets = Array.isArray(approval?.sets) ? (approval.sets as unknown[]).map(record) : [];
+  if (Array.isArray(approval?.mine)) {
+    const mine = (approval.mine as unknown[]).flatMap((m) => {
+      if (typeof m === 'number') {
+        const set = sets[m];
+        return set === undefined ? [`approver set ${m + 1}`] : [approverSetText(set as ApproverSetLike)];
+      }
+      if (typeof m === 'string') return [m];
+      const r = record(m);
+      return r === undefined ? [] : [approverSetText(r as ApproverSetLike)];
+    });
+    if (mine.length > 0) return mine;
+  }
+  if (me === undefined || flow === undefined || flow.approval.mode !== 'manual') return [];
+  return flow.approval.sets.flatMap((set) => {
+    const reasons = [
+      ...(set.users.includes(me.sub) ? ['you are listed by name'] : []),
+      ...set.groups.filter((g) => me.groups.includes(g)).map((g) => `you are in group ${g}`),
+      ...(set.manager === true && request.requester.manager === me.sub ? ["you are the requester's manager"] : []),
+    ];
+    return reasons.length === 0 ? [] : [`${set.name ?? 'approver set'}: ${reasons.join(', ')}`];
+  });
+}
+
+function tierOf(request: RequestView): number | undefined {
+  const approval = record((request as Record<string, unknown>).approval);
+  const tier = approval?.tier;
+  if (typeof tier === 'number') return tier;
+  return request.escalation?.tier;
+}
+
+function Pending(props: {
+  request: RequestView;
+  me: Me | undefined;
+  flow: CatalogFlow | undefined;
+  onDecided: (outcome: Outcome) => void;
+}) {
+  const { request, flow } = props;
+  const decide = useDecide();
+  const [reason, setReason] = useState('');
+  const [decision, setDecision] = useState<Decision>('approve');
+  const headingId = `approval-${request.id}`;
+  const reasonRequired = flow?.approval.mode === 'manual' && flow.approval.reasonRequired;
+  const why = whyMe(request, props.me, flow);
+  const tier = tierOf(request);
+
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    // The button pressed says which decision (Enter in the reason field approves: the first submit button).
+    const submitter = (event.nativeEvent as SubmitEvent).submitter;
+    const chosen: Decision = submitter?.getAttribute('value') === 'reject' ? 'reject' : 'approve';
+    setDecision(chosen);
+    decide.mutate(
+      { id: request.id, decision: chosen, reason },
+      { onSuccess: (r) => props.onDecided({ id: r.id, decision: chosen, status: r.status }) },
+    );
+  };
+  const reasonError = fieldError(decide.error, 'reason');
+
+  return (
+    <article className="card" aria-labelledby={headingId}>
+      <h2 id={headingId}>
+        {request.flowName}: <Link href={`/requests/${request.id}`}>{request.id}</Link>
+      </h2>
+      <dl className="facts">
+        <dt>Requester</dt>
+        <dd>{personText(request.requester)}</dd>
+        {request.grantee.sub === request.requester.sub ? null : (
+          <>
+            <dt>For</dt>
+            <dd>{personText(request.grantee)}</dd>
+          </>
+        )}
+        <dt>Access</dt>
+        <dd>
+          <UnitList units={request.units} bundle={request.bundle} />
+        </dd>
+        <dt>Duration</dt>
+        <dd>{minutesText(request.durationMinutes)}</dd>
+        <dt>Why</dt>
+        <dd>{request.justification ?? 'no justification given'}</dd>
+        <dt>Asked</dt>
+        <dd>
+          <When at={request.createdAt} />
+        </dd>
+        {request.approvalDeadline === undefined ? null : (
+          <>
+            <dt>Times out</dt>
+            <dd>
+              <Countdown until={request.approvalDeadline} />
+            </dd>
+          </>
+        )}
+        <dt>You approve as</dt>
+        <dd>{why.length === 0 ? 'an eligible approver of this flow' : why.join('; ')}</dd>
+        <dt>Tier</dt>
+        <dd>{tier === undefined || tier === 0 ? 'first approvers (not escalated)' : `escalation tier ${tier}`}</dd>
+        {request.votes.length === 0 ? null : (
+          <>
+            <dt>Votes so far</dt>
+            <dd>
+              {request.votes.map((v) => `${v.vote === 'approve' ? 'approved' : 'rejected'} by ${v.by}`).join('; ')}
+            </dd>
+          </>
+        )}
+      </dl>
+      <form onSubmit={submit} noValidate aria-label={`Decide ${request.id}`}>
+        <Field
+          label={reasonRequired ? 'Reason (required)' : 'Reason (optional)'}
+          hint="The requester and auditors see it."
+          error={reasonError}
+        >
+          {(c) => (
+            <textarea
+              {...c}
+              rows={2}
+              maxLength={2000}
+              required={reasonRequired}
+              value={reason}
+              onChange={(e) => setReason(e.target.value)}
+            />
+          )}
+        </Field>
+        <ErrorAlert error={reasonError === undefined ? decide.error : undefined} title={`Could not ${decision}`} />
+        <div className="actions">
+          <button type="submit" className="primary" value="approve" disabled={decide.isPending}>
+            Approve
+          </button>
+          <button type="submit" className="danger" value="reject" disabled={decide.isPending}>
+            Reject
+          </button>
+        </div>
+      </form>
+    </article>
   );
 }

@@ -1,0 +1,245 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
+import { DEMO } from '#lib/local/seed.ts';
+import { type Stint, startStint } from '#lib/local/stint.ts';
+import { call } from '../../support/http.ts';
+import {
+  collectPageErrors,
+  expectAccessible,
+  launchBrowser,
+  newPerson,
+  PORTAL_DIST,
+  screenshot,
+  signIn,
+} from '../../support/browser.ts';
+
+/**
+ * The requester's and the approver's pages in real Chromium against the local runtime: a request made, approved
+ * from the inbox, used with psql, revoked, all through the browser (the API is only read, to cross-check).
+ */
+
+const run = promisify(execFile);
+const PSQL = '/usr/bin/psql';
+/** How long a live page may take to show a change the workflow makes (polling with backoff reaches 15 s). */
+const LIVE = { timeout: 60_000 };
+
+const alice = { sub: 'alice', email: 'alice@example.com' };
+const bob = { sub: 'bob', email: 'bob@example.com', groups: [DEMO.approverGroup] };
+const carol = { sub: 'carol', email: 'carol@example.com', groups: [DEMO.approverGroup] };
+const root = { sub: 'root', email: 'root@example.com', groups: [DEMO.adminGroup] };
+
+let stint: Stint;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  stint = await startStint({
+    pgDataDir: join(await clusterParentDir('stint-e2e-portal-requester'), 'pg'),
+    pgPort: await freePort(),
+    port: 0,
+    portalDir: PORTAL_DIST,
+  });
+  browser = await launchBrowser();
+}, 180_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await stint?.stop();
+});
+
+async function person(who: { sub: string; email: string; groups?: string[] }, width?: number): Promise<Page> {
+  const context = await newPerson(browser, width === undefined ? {} : { width });
+  contexts.push(context);
+  const page = await context.newPage();
+  await signIn(page, stint.url, who);
+  return page;
+}
+
+async function go(page: Page, link: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link }).click();
+}
+
+/** Through the catalog and the form, as a person does; answers the new request's id from its page. */
+async function askFor(
+  page: Page,
+  flowName: string,
+  input: { minutes: number; justification: string },
+): Promise<string> {
+  await go(page, 'Request access');
+  await page.getByRole('link', { name: `Request ${flowName}` }).click();
+  await page.getByLabel('Duration (minutes)').fill(String(input.minutes));
+  await page.getByLabel('Justification').fill(input.justification);
+  await page.getByRole('button', { name: 'Submit request' }).click();
+  await page.waitForURL(/#\/requests\/[^/]+$/);
+  const id = decodeURIComponent(new URL(page.url()).hash.replace('#/requests/', ''));
+  await page.getByRole('heading', { level: 1, name: `Request ${id}` }).waitFor();
+  return id;
+}
+
+/** The page's status line shows this status (it updates by itself: no reload). */
+async function statusShows(page: Page, status: string): Promise<void> {
+  await page.getByRole('status').filter({ hasText: status.replace('_', ' ') }).first().waitFor(LIVE);
+}
+
+/** The text of a revealed credential by its label (the <dd> after the <dt>). */
+async function credential(page: Page, label: string): Promise<string> {
+  const dt = page.locator('.credentials dt').filter({ hasText: new RegExp(`^${label}$`) });
+  return (await dt.locator('xpath=following-sibling::dd[1]//code').textContent()) ?? '';
+}
+
+async function psql(
+  login: { host: string; port: string; database: string; username: string; password: string },
+  ...commands: string[]
+) {
+  // The password travels in the environment only, as the page's hint says; never in argv.
+  return run(
+    PSQL,
+    [
+      '-h',
+      login.host,
+      '-p',
+      login.port,
+      '-U',
+      login.username,
+      '-d',
+      login.database,
+      '-w',
+      '-X',
+      '-A',
+      '-t',
+      '-v',
+      'ON_ERROR_STOP=1',
+      ...commands.flatMap((c) => ['-c', c]),
+    ],
+    { env: { PATH: process.env.PATH ?? '', PGPASSWORD: login.password, PGCONNECT_TIMEOUT: '10' } },
+  );
+}
+
+async function readRequest(id: string, as: { sub: string; email: string; groups?: string[] }) {
+  const res = await call(stint.url, 'GET', `/requests/${encodeURIComponent(id)}`, { token: await stint.token(as) });
+  expect(res.status).toBe(200);
+  return res.json as { status: string; votes: { by: string; vote: string; reason?: string }[]; expiresAt?: string };
+}
+
+describe('the requester and approver pages', () => {
+  it('asks for demo-admin, is approved from the inbox, uses the credentials with psql, and revokes them', async () => {
+    // Alice finds the flow in the catalog, with who approves it.
+    const page = await person(alice);
+    const errors = collectPageErrors(page);
+    const card = page.getByRole('article', { name: /Demo: admin, approved by dba/ });
+    await card.waitFor();
+    expect(await card.textContent()).toContain('group dba');
+    expect(await card.textContent()).toContain('up to 1 h');
+    await expectAccessible(page, 'the catalog');
+    await screenshot(page, 'catalog');
+
+    // The form: the only target preselected, duration and justification typed.
+    await card.getByRole('link', { name: 'Request Demo: admin, approved by dba' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Request: Demo: admin, approved by dba' }).waitFor();
+    expect(await page.getByRole('checkbox', { name: 'admin on demo (demo-postgres)' }).isChecked()).toBe(true);
+    expect(await page.getByLabel('Duration (minutes)').inputValue()).toBe('30');
+    await page.getByLabel('Duration (minutes)').fill('10');
+    await page.getByLabel('Justification').fill('Fix the total of order 1 (ticket OPS-7)');
+    await expectAccessible(page, 'the request form');
+    await screenshot(page, 'request-form');
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    await page.waitForURL(/#\/requests\/[^/]+$/);
+    const id = decodeURIComponent(new URL(page.url()).hash.replace('#/requests/', ''));
+    await statusShows(page, 'PENDING');
+    expect(await page.getByRole('button', { name: 'Cancel request' }).isVisible()).toBe(true);
+    await expectAccessible(page, 'a pending request');
+
+    // Bob, a dba in another browser context, finds it in his inbox and approves with a reason.
+    const approver = await person(bob);
+    const approverErrors = collectPageErrors(approver);
+    await go(approver, 'Approvals');
+    const item = approver.getByRole('article').filter({ hasText: id });
+    await item.waitFor(LIVE);
+    const facts = (await item.textContent()) ?? '';
+    expect(facts).toContain('alice (alice@example.com)');
+    expect(facts).toContain('admin on demo (demo-postgres)');
+    expect(facts).toContain('10 min');
+    expect(facts).toContain('Fix the total of order 1 (ticket OPS-7)');
+    expect(facts).toContain('you are in group dba');
+    await expectAccessible(approver, 'the approvals inbox');
+    await screenshot(approver, 'approvals');
+    await item.getByLabel('Reason').fill('Checked OPS-7');
+    await item.getByRole('button', { name: 'Approve' }).click();
+    await approver.getByRole('status').filter({ hasText: `Approved ${id}` }).waitFor();
+    expect(await approver.getByRole('article').filter({ hasText: id }).count()).toBe(0);
+    await expectAccessible(approver, 'the inbox after a decision');
+
+    // Alice's page turns ACTIVE by itself, and reveals the credentials.
+    await statusShows(page, 'ACTIVE');
+    expect((await readRequest(id, alice)).status).toBe('ACTIVE');
+    expect(await page.locator('.credentials code').count()).toBe(0);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stint.url });
+    await page.getByRole('button', { name: 'Reveal credentials' }).click();
+    await page.getByRole('button', { name: 'Copy password' }).waitFor();
+    const login = {
+      host: await credential(page, 'Host'),
+      port: await credential(page, 'Port'),
+      database: await credential(page, 'Database'),
+      username: await credential(page, 'Username'),
+      password: await credential(page, 'Password'),
+    };
+    expect(login.database).toBe(DEMO.database);
+    expect(login.username).toMatch(/^stint_/);
+    expect(login.password.length).toBeGreaterThanOrEqual(16);
+    const command = (await page.locator('.command pre').first().textContent()) ?? '';
+    expect(command).toBe(
+      `psql "host=${login.host} port=${login.port} dbname=${login.database} user=${login.username}"`,
+    );
+    expect(command).not.toContain(login.password);
+    await page.getByRole('button', { name: 'Copy password' }).click();
+    await page.getByRole('status').filter({ hasText: 'Copied' }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(login.password);
+    await expectAccessible(page, 'an active request with its credentials');
+    await screenshot(page, 'request-detail');
+
+    // The credentials work: psql writes and reads the demo table as the granted role.
+    const used = await psql(
+      login,
+      "UPDATE orders SET customer = 'Ada Lovelace' WHERE id = 1",
+      'SELECT customer FROM orders WHERE id = 1',
+    );
+    expect(used.stdout.trim().split('\n')).toEqual(['UPDATE 1', 'Ada Lovelace']);
+
+    // My requests lists it, ACTIVE, with the time left.
+    await go(page, 'My requests');
+    const row = page.getByRole('row').filter({ hasText: id });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('ACTIVE');
+    expect(await row.locator('time').last().textContent()).toMatch(/^in (10 min 0 s|[1-9] min \d+ s)$/);
+    await expectAccessible(page, 'my requests');
+    await screenshot(page, 'my-requests');
+
+    // Alice revokes from the request's page: REVOKED, the credentials gone from the page, and from PostgreSQL.
+    await row.getByRole('link', { name: id }).click();
+    await statusShows(page, 'ACTIVE');
+    await page.getByRole('button', { name: 'Revoke access' }).click();
+    await page.getByLabel('Reason (optional)').fill('Fixed');
+    await page.getByRole('button', { name: 'Confirm revoke' }).click();
+    await statusShows(page, 'REVOKED');
+    expect(await page.getByRole('button', { name: 'Reveal credentials' }).count()).toBe(0);
+    expect(await page.locator('.credentials').count()).toBe(0);
+    expect(await page.content()).not.toContain(login.password);
+    const timeline = (await page.locator('ol.timeline').textContent()) ?? '';
+    expect(timeline).toContain('Approved by bob via api');
+    expect(timeline).toContain('Checked OPS-7');
+    expect(timeline).toContain('Revoked');
+    await expectAccessible(page, 'a revoked request');
+    await expect(psql(login, 'SELECT 1')).rejects.toThrow(/password authentication failed|does not exist/);
+
+    const stored = await readRequest(id, alice);
+    expect(stored.status).toBe('REVOKED');
+    expect(stored.votes).toEqual([expect.objectContaining({ by: 'bob', vote: 'approve', reason: 'Checked OPS-7' })]);
+    expect(errors).toEqual([]);
+    expect(approverErrors).toEqual([]);
+  });
+});
