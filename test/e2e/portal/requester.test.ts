@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { DEMO } from '#lib/local/seed.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
-import { call } from '../../support/http.ts';
 import {
   collectPageErrors,
   expectAccessible,
@@ -16,6 +15,7 @@ import {
   screenshot,
   signIn,
 } from '../../support/browser.ts';
+import { call } from '../../support/http.ts';
 
 /**
  * The requester's and the approver's pages in real Chromium against the local runtime: a request made, approved
@@ -83,7 +83,11 @@ async function askFor(
 
 /** The page's status line shows this status (it updates by itself: no reload). */
 async function statusShows(page: Page, status: string): Promise<void> {
-  await page.getByRole('status').filter({ hasText: status.replace('_', ' ') }).first().waitFor(LIVE);
+  await page
+    .getByRole('status')
+    .filter({ hasText: status.replace('_', ' ') })
+    .first()
+    .waitFor(LIVE);
 }
 
 /** The text of a revealed credential by its label (the <dd> after the <dt>). */
@@ -170,7 +174,10 @@ describe('the requester and approver pages', () => {
     await screenshot(approver, 'approvals');
     await item.getByLabel('Reason').fill('Checked OPS-7');
     await item.getByRole('button', { name: 'Approve' }).click();
-    await approver.getByRole('status').filter({ hasText: `Approved ${id}` }).waitFor();
+    await approver
+      .getByRole('status')
+      .filter({ hasText: `Approved ${id}` })
+      .waitFor();
     expect(await approver.getByRole('article').filter({ hasText: id }).count()).toBe(0);
     await expectAccessible(approver, 'the inbox after a decision');
 
@@ -242,4 +249,167 @@ describe('the requester and approver pages', () => {
     expect(errors).toEqual([]);
     expect(approverErrors).toEqual([]);
   });
+
+  it("shows the API's refusal under the field it names: a duration over the maximum, a missing justification", async () => {
+    const page = await person(alice);
+    const errors = collectPageErrors(page);
+    await page.getByRole('link', { name: 'Request Demo: admin, approved by dba' }).click();
+    const duration = page.getByLabel('Duration (minutes)');
+    await duration.fill('90');
+    await page.getByLabel('Justification').fill('Long migration');
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    const message = 'the duration can be at most 60 minutes under this flow';
+    await page.getByText(message).waitFor();
+    expect(await duration.getAttribute('aria-invalid')).toBe('true');
+    const describedBy = (await duration.getAttribute('aria-describedby')) ?? '';
+    const under = await page.locator(`[id="${describedBy.split(' ').at(-1)}"]`).textContent();
+    expect(under).toBe(message);
+    expect(await page.getByRole('alert').textContent()).toContain('see the messages under the fields');
+    expect(new URL(page.url()).hash).toBe('#/request/demo-admin');
+    await expectAccessible(page, 'the request form with a field error');
+
+    await duration.fill('20');
+    await page.getByLabel('Justification').fill('');
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    const justification = page.getByLabel('Justification');
+    await page.getByText('this flow requires a justification').waitFor();
+    expect(await justification.getAttribute('aria-invalid')).toBe('true');
+    expect(await duration.getAttribute('aria-invalid')).toBe('false');
+    expect(unexpected(errors)).toEqual([]);
+  });
+
+  it("puts a rejected request's reason in the requester's timeline", async () => {
+    const page = await person(alice);
+    const id = await askFor(page, 'Demo: admin, approved by dba', { minutes: 5, justification: 'Quick look' });
+    const approver = await person(bob);
+    await go(approver, 'Approvals');
+    const item = approver.getByRole('article').filter({ hasText: id });
+    await item.waitFor(LIVE);
+    await item.getByLabel('Reason').fill('Not during the change freeze');
+    await item.getByRole('button', { name: 'Reject' }).click();
+    await approver
+      .getByRole('status')
+      .filter({ hasText: `Rejected ${id}` })
+      .waitFor();
+    expect(await approver.getByRole('article').filter({ hasText: id }).count()).toBe(0);
+
+    await statusShows(page, 'REJECTED');
+    const timeline = page.locator('ol.timeline');
+    await timeline.getByText('Rejected').first().waitFor();
+    const text = (await timeline.textContent()) ?? '';
+    expect(text).toContain('Rejected by bob via api');
+    expect(text).toContain('Not during the change freeze');
+    expect(await page.getByRole('button', { name: 'Cancel request' }).count()).toBe(0);
+    expect((await readRequest(id, alice)).votes).toEqual([
+      expect.objectContaining({ by: 'bob', vote: 'reject', reason: 'Not during the change freeze' }),
+    ]);
+    await expectAccessible(page, 'a rejected request');
+  });
+
+  it("shows the API's refusal of a decision: a reason the flow requires, a request someone else decided", async () => {
+    const admin = await stint.token(root);
+    const put = await call(stint.url, 'PUT', '/flows/demo-reasoned', {
+      token: admin,
+      body: {
+        name: 'Demo: reasoned approvals',
+        requestors: { everyone: true },
+        targets: [{ integrationId: DEMO.integrationId, resource: DEMO.database, permission: 'readonly' }],
+        approval: {
+          mode: 'manual',
+          sets: [{ name: 'DBAs', groups: [DEMO.approverGroup] }],
+          rule: { type: 'anyOf' },
+          timeoutMinutes: 30,
+          reasonRequired: true,
+        },
+        defaultMinutes: 5,
+        maxMinutes: 15,
+        justificationRequired: false,
+      },
+    });
+    expect(put.status, put.text).toBe(200);
+    const page = await person(alice);
+    const first = await askFor(page, 'Demo: reasoned approvals', { minutes: 5, justification: 'One' });
+    const second = await askFor(page, 'Demo: reasoned approvals', { minutes: 5, justification: 'Two' });
+
+    const approver = await person(bob);
+    const errors = collectPageErrors(approver);
+    await go(approver, 'Approvals');
+    const item = approver.getByRole('article').filter({ hasText: first });
+    await item.waitFor(LIVE);
+    await item.getByRole('button', { name: 'Approve' }).click();
+    await item.getByText('this flow requires approvers to give a reason').waitFor();
+    expect(await item.getByLabel('Reason (required)').getAttribute('aria-invalid')).toBe('true');
+    await expectAccessible(approver, 'the inbox with a reason error');
+    await item.getByLabel('Reason (required)').fill('Read-only, fine');
+    await item.getByRole('button', { name: 'Approve' }).click();
+    await approver
+      .getByRole('status')
+      .filter({ hasText: `Approved ${first}` })
+      .waitFor();
+
+    // Carol decides the second one through the API while Bob's inbox still shows it: his click is refused.
+    const other = approver.getByRole('article').filter({ hasText: second });
+    await other.waitFor();
+    const decided = await call(stint.url, 'POST', `/requests/${encodeURIComponent(second)}/reject`, {
+      token: await stint.token(carol),
+      body: { reason: 'Duplicate' },
+    });
+    expect(decided.status, decided.text).toBe(200);
+    await other.getByLabel('Reason (required)').fill('Also fine');
+    await other.getByRole('button', { name: 'Approve' }).click();
+    await other.getByRole('alert').filter({ hasText: 'votes are only taken while PENDING' }).waitFor();
+    await expectAccessible(approver, 'the inbox with a refused decision');
+    expect(unexpected(errors)).toEqual([]);
+  });
+
+  it('shows a request it cannot read as an error, and an empty inbox and list as such', async () => {
+    const page = await person({ sub: 'dave', email: 'dave@example.com' });
+    await page.goto(`${stint.url}/#/requests/no-such-request`);
+    await page.getByRole('alert').filter({ hasText: "No request 'no-such-request'" }).waitFor();
+    await expectAccessible(page, 'a request that cannot be read');
+    await go(page, 'My requests');
+    await page.getByText('You have made no request yet.').waitFor();
+    await expectAccessible(page, 'my requests, empty');
+    await go(page, 'Approvals');
+    await page.getByText('Nothing is waiting for your decision.').waitFor();
+    await expectAccessible(page, 'an empty inbox');
+  });
+
+  it('fits a 375 px wide screen: catalog, form, request with credentials, inbox', async () => {
+    const fits = async (page: Page, what: string) => {
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(width, `${what} at 375 px`).toBeLessThanOrEqual(375);
+    };
+    const page = await person(alice, 375);
+    await page.getByRole('link', { name: 'Request Demo: admin, approved by dba' }).waitFor();
+    await fits(page, 'the catalog');
+    const pending = await askFor(page, 'Demo: admin, approved by dba', { minutes: 5, justification: 'Phone check' });
+    await page.getByRole('link', { name: '← My requests' }).waitFor();
+    await go(page, 'Request access');
+    await page.getByRole('link', { name: 'Request Demo: read-only, self-serve' }).click();
+    await page.getByLabel('Duration (minutes)').waitFor();
+    await fits(page, 'the request form');
+    await page.getByLabel('Justification').fill('Read the orders from my phone');
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    await statusShows(page, 'ACTIVE');
+    await page.getByRole('button', { name: 'Reveal credentials' }).click();
+    await page.getByRole('button', { name: 'Copy password' }).waitFor();
+    await fits(page, 'a request with its credentials');
+    await expectAccessible(page, 'a request with its credentials at 375 px');
+    await go(page, 'My requests');
+    await page.getByRole('row').filter({ hasText: pending }).waitFor();
+    await fits(page, 'my requests');
+
+    const approver = await person(bob, 375);
+    await go(approver, 'Approvals');
+    await approver.getByRole('article').filter({ hasText: pending }).waitFor(LIVE);
+    await fits(approver, 'the inbox');
+  });
 });
+
+/** Page errors but the browser's own line for an HTTP error answer the page shows (a 4xx problem it renders). */
+function unexpected(errors: string[]): string[] {
+  return errors.filter(
+    (e) => !/^console: Failed to load resource: the server responded with a status of 4\d\d/.test(e),
+  );
+}
