@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { type ReactNode, useEffect, useRef, useState } from 'react';
 import { unwrap } from '../api/client.ts';
 import { useApi } from '../app-context.tsx';
 import { ErrorAlert } from './form.tsx';
@@ -71,7 +71,7 @@ export function Credentials(props: { requestId: string }) {
 type Row = { label: string; value: string; secret?: boolean };
 
 /** Rows, ready commands and links for one unit, by its access kind. */
-function describe(unit: Record<string, unknown>): { rows: Row[]; commands: Row[]; links: Row[]; note?: string } {
+function describe(unit: Record<string, unknown>): { rows: Row[]; commands: Row[]; links: Row[]; note?: ReactNode } {
   const kind = text(unit.kind) ?? (text(unit.host) !== undefined ? 'database' : 'custom');
   const value = (v: unknown) => (typeof v === 'number' ? String(v) : text(v));
   const rows: Row[] = [];
@@ -99,7 +99,12 @@ function describe(unit: Record<string, unknown>): { rows: Row[]; commands: Row[]
         rows,
         commands,
         links,
-        note: 'psql asks for the password. To skip the prompt, run read -rs PGPASSWORD && export PGPASSWORD first and paste the password: it stays out of your shell history and the process list.',
+        note: (
+          <>
+            psql asks for the password. To skip the prompt, run <code>read -rs PGPASSWORD && export PGPASSWORD</code>{' '}
+            first and paste the password: it stays out of your shell history and the process list.
+          </>
+        ),
       };
     }
     if (engine === 'mysql') {

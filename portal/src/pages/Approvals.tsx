@@ -47,7 +47,7 @@ export function Approvals() {
       {list.isPending ? <Loading what="your approvals" /> : null}
       <ErrorAlert error={list.error} title="Could not load your approvals" />
       {list.data !== undefined && items.length === 0 ? <p>Nothing is waiting for your decision.</p> : null}
-      <div className="cards">
+      <div className="inbox">
         {items.map((r) => (
           <Pending
             key={r.id}
@@ -130,8 +130,11 @@ function Pending(props: {
   return (
     <article className="card" aria-labelledby={headingId}>
       <h2 id={headingId}>
-        {request.flowName}: <Link href={`/requests/${request.id}`}>{request.id}</Link>
+        {request.requester.sub} asks for {request.flowName}
       </h2>
+      <p className="request-id">
+        Request <Link href={`/requests/${request.id}`}>{request.id}</Link>
+      </p>
       <dl className="facts">
         <dt>Requester</dt>
         <dd>{personText(request.requester)}</dd>

@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useId, useState } from 'react';
 import { Link } from 'wouter';
 import { Credentials } from '../components/credentials.tsx';
 import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
@@ -125,27 +125,16 @@ function Detail({ request, refetch }: { request: RequestView; refetch: () => voi
         )}
       </dl>
 
-      {request.status === 'PENDING' && isRequester ? (
-        <ConfirmAction
-          id={request.id}
-          action="cancel"
-          label="Cancel request"
-          confirm="Confirm cancel"
-          explain="Withdraws the request; approvers can no longer approve it."
-        />
-      ) : null}
-      {active && (isRequester || isGrantee || admin || voted) ? (
-        <ConfirmAction
-          id={request.id}
-          action="revoke"
-          label="Revoke access"
-          confirm="Confirm revoke"
-          explain="Ends the access now: the credentials stop working and open sessions are ended where the target allows."
-        />
-      ) : null}
-      {active && (isRequester || isGrantee || admin) && (extensionsLeft === undefined || extensionsLeft > 0) ? (
-        <ExtendAction request={request} left={extensionsLeft} max={flow?.maxMinutes} />
-      ) : null}
+      <Actions
+        request={request}
+        canCancel={request.status === 'PENDING' && isRequester}
+        canRevoke={active && (isRequester || isGrantee || admin || voted)}
+        canExtend={
+          active && (isRequester || isGrantee || admin) && (extensionsLeft === undefined || extensionsLeft > 0)
+        }
+        extensionsLeft={extensionsLeft}
+        maxMinutes={flow?.maxMinutes}
+      />
 
       {active && isGrantee ? <Credentials requestId={request.id} /> : null}
       {!active && !IN_FLIGHT.has(request.status) && request.grantedAt !== undefined ? (
@@ -158,44 +147,99 @@ function Detail({ request, refetch }: { request: RequestView; refetch: () => voi
   );
 }
 
-/** Cancel or revoke: a button that opens a confirmation with an optional reason. */
-function ConfirmAction(props: {
+type Open = 'cancel' | 'revoke' | 'extend' | undefined;
+
+/** The actions this person may take on the request now: one row of buttons, the chosen one's form below. */
+function Actions(props: {
+  request: RequestView;
+  canCancel: boolean;
+  canRevoke: boolean;
+  canExtend: boolean;
+  extensionsLeft: number | undefined;
+  maxMinutes: number | undefined;
+}) {
+  const [open, setOpen] = useState<Open>();
+  const { request } = props;
+  if (!props.canCancel && !props.canRevoke && !props.canExtend) return null;
+  const close = () => setOpen(undefined);
+  return (
+    <>
+      <div className="actions">
+        {props.canCancel ? (
+          <button type="button" className="danger" aria-expanded={open === 'cancel'} onClick={() => setOpen('cancel')}>
+            Cancel request
+          </button>
+        ) : null}
+        {props.canRevoke ? (
+          <button type="button" className="danger" aria-expanded={open === 'revoke'} onClick={() => setOpen('revoke')}>
+            Revoke access
+          </button>
+        ) : null}
+        {props.canExtend ? (
+          <button type="button" aria-expanded={open === 'extend'} onClick={() => setOpen('extend')}>
+            Extend access
+          </button>
+        ) : null}
+      </div>
+      {open === 'cancel' && props.canCancel ? (
+        <EndForm
+          id={request.id}
+          action="cancel"
+          title="Cancel this request?"
+          confirm="Confirm cancel"
+          explain="Withdraws the request: approvers can no longer approve it."
+          onClose={close}
+        />
+      ) : null}
+      {open === 'revoke' && props.canRevoke ? (
+        <EndForm
+          id={request.id}
+          action="revoke"
+          title="Revoke this access?"
+          confirm="Confirm revoke"
+          explain="Ends the access now: the credentials stop working, and open sessions end where the target allows it."
+          onClose={close}
+        />
+      ) : null}
+      {open === 'extend' && props.canExtend ? (
+        <ExtendForm id={request.id} left={props.extensionsLeft} max={props.maxMinutes} onClose={close} />
+      ) : null}
+    </>
+  );
+}
+
+/** Cancel or revoke, confirmed, with an optional reason the timeline and the audit trail keep. */
+function EndForm(props: {
   id: string;
   action: 'cancel' | 'revoke';
-  label: string;
+  title: string;
   confirm: string;
   explain: string;
+  onClose: () => void;
 }) {
   const end = useEnd(props.action);
-  const [open, setOpen] = useState(false);
   const [reason, setReason] = useState('');
-  if (!open) {
-    return (
-      <div className="actions">
-        <button type="button" className="danger" onClick={() => setOpen(true)}>
-          {props.label}
-        </button>
-      </div>
-    );
-  }
+  const headingId = useId();
   const submit = (event: FormEvent) => {
     event.preventDefault();
     end.mutate({ id: props.id, reason });
   };
+  const reasonError = fieldError(end.error, 'reason');
   return (
-    <form className="card" onSubmit={submit} aria-label={props.label}>
+    <form className="card" onSubmit={submit} aria-labelledby={headingId}>
+      <h2 id={headingId}>{props.title}</h2>
       <p>{props.explain}</p>
-      <Field label="Reason (optional)" error={fieldError(end.error, 'reason')}>
+      <Field label="Reason (optional)" error={reasonError}>
         {(c) => (
           <textarea {...c} rows={2} maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} />
         )}
       </Field>
-      <ErrorAlert error={fieldError(end.error, 'reason') === undefined ? end.error : undefined} />
+      <ErrorAlert error={reasonError === undefined ? end.error : undefined} />
       <div className="actions">
         <button type="submit" className="danger" disabled={end.isPending}>
           {props.confirm}
         </button>
-        <button type="button" onClick={() => setOpen(false)}>
+        <button type="button" onClick={props.onClose}>
           Back
         </button>
       </div>
@@ -204,41 +248,30 @@ function ConfirmAction(props: {
 }
 
 /** Extend an active grant by some minutes (the flow's maximum and extension count apply). */
-function ExtendAction(props: { request: RequestView; left: number | undefined; max: number | undefined }) {
+function ExtendForm(props: { id: string; left: number | undefined; max: number | undefined; onClose: () => void }) {
   const extend = useExtend();
-  const [open, setOpen] = useState(false);
   const [minutes, setMinutes] = useState('15');
   const [reason, setReason] = useState('');
-  if (!open) {
-    return (
-      <div className="actions">
-        <button type="button" onClick={() => setOpen(true)}>
-          Extend access
-        </button>
-      </div>
-    );
-  }
+  const headingId = useId();
   const submit = (event: FormEvent) => {
     event.preventDefault();
     extend.mutate(
-      { id: props.request.id, minutes: minutes.trim() === '' ? Number.NaN : Number(minutes), reason },
-      { onSuccess: () => setOpen(false) },
+      { id: props.id, minutes: minutes.trim() === '' ? Number.NaN : Number(minutes), reason },
+      { onSuccess: props.onClose },
     );
   };
   const limits = [
-    props.max === undefined ? '' : `up to ${props.max} minutes`,
+    props.max === undefined ? '' : `Up to ${props.max} minutes`,
     props.left === undefined ? '' : `${props.left} extension${props.left === 1 ? '' : 's'} left`,
   ]
     .filter((s) => s !== '')
     .join('; ');
-  const pinned = fieldError(extend.error, 'minutes') ?? fieldError(extend.error, 'reason');
+  const minutesError = fieldError(extend.error, 'minutes');
+  const reasonError = fieldError(extend.error, 'reason');
   return (
-    <form className="card" onSubmit={submit} noValidate aria-label="Extend access">
-      <Field
-        label="Extend by (minutes)"
-        {...(limits === '' ? {} : { hint: limits })}
-        error={fieldError(extend.error, 'minutes')}
-      >
+    <form className="card" onSubmit={submit} noValidate aria-labelledby={headingId}>
+      <h2 id={headingId}>Extend this access</h2>
+      <Field label="Extend by (minutes)" {...(limits === '' ? {} : { hint: `${limits}.` })} error={minutesError}>
         {(c) => (
           <input
             {...c}
@@ -251,17 +284,17 @@ function ExtendAction(props: { request: RequestView; left: number | undefined; m
           />
         )}
       </Field>
-      <Field label="Reason for the extension (optional)" error={fieldError(extend.error, 'reason')}>
+      <Field label="Reason for the extension (optional)" error={reasonError}>
         {(c) => (
           <textarea {...c} rows={2} maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} />
         )}
       </Field>
-      <ErrorAlert error={pinned === undefined ? extend.error : undefined} />
+      <ErrorAlert error={minutesError === undefined && reasonError === undefined ? extend.error : undefined} />
       <div className="actions">
         <button type="submit" className="primary" disabled={extend.isPending}>
           Confirm extension
         </button>
-        <button type="button" onClick={() => setOpen(false)}>
+        <button type="button" onClick={props.onClose}>
           Back
         </button>
       </div>

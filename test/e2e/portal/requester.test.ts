@@ -229,6 +229,23 @@ describe('the requester and approver pages', () => {
     // Alice revokes from the request's page: REVOKED, the credentials gone from the page, and from PostgreSQL.
     await row.getByRole('link', { name: id }).click();
     await statusShows(page, 'ACTIVE');
+
+    // She extends it: too long first (the API's message under the field), then 5 minutes.
+    const before = (await readRequest(id, alice)).expiresAt ?? '';
+    await page.getByRole('button', { name: 'Extend access' }).click();
+    const extendBy = page.getByLabel('Extend by (minutes)');
+    await extendBy.fill('90');
+    await page.getByRole('button', { name: 'Confirm extension' }).click();
+    await page.getByText('an extension can be at most 60 minutes').waitFor();
+    expect(await extendBy.getAttribute('aria-invalid')).toBe('true');
+    await expectAccessible(page, 'the extend form with a field error');
+    await extendBy.fill('5');
+    await page.getByLabel('Reason for the extension').fill('Verify the fix');
+    await page.getByRole('button', { name: 'Confirm extension' }).click();
+    await page.locator('ol.timeline').getByText('Extended by 5 min').waitFor();
+    const after = (await readRequest(id, alice)).expiresAt ?? '';
+    expect(Date.parse(after) - Date.parse(before)).toBe(5 * 60_000);
+    expect(await page.locator('ol.timeline').textContent()).toContain('Verify the fix');
     await page.getByRole('button', { name: 'Revoke access' }).click();
     await page.getByLabel('Reason (optional)').fill('Fixed');
     await page.getByRole('button', { name: 'Confirm revoke' }).click();
@@ -246,7 +263,7 @@ describe('the requester and approver pages', () => {
     const stored = await readRequest(id, alice);
     expect(stored.status).toBe('REVOKED');
     expect(stored.votes).toEqual([expect.objectContaining({ by: 'bob', vote: 'approve', reason: 'Checked OPS-7' })]);
-    expect(errors).toEqual([]);
+    expect(unexpected(errors)).toEqual([]);
     expect(approverErrors).toEqual([]);
   });
 
@@ -304,6 +321,21 @@ describe('the requester and approver pages', () => {
       expect.objectContaining({ by: 'bob', vote: 'reject', reason: 'Not during the change freeze' }),
     ]);
     await expectAccessible(page, 'a rejected request');
+
+    // Her next one she withdraws herself: CANCELLED, with her reason, and out of Bob's inbox.
+    const withdrawn = await askFor(page, 'Demo: admin, approved by dba', { minutes: 5, justification: 'Second try' });
+    await approver.reload();
+    await approver.getByRole('article').filter({ hasText: withdrawn }).waitFor(LIVE);
+    await page.getByRole('button', { name: 'Cancel request' }).click();
+    await page.getByLabel('Reason (optional)').fill('Asked the wrong flow');
+    await page.getByRole('button', { name: 'Confirm cancel' }).click();
+    await statusShows(page, 'CANCELLED');
+    const cancelled = (await page.locator('ol.timeline').textContent()) ?? '';
+    expect(cancelled).toContain('Cancelled by alice via api');
+    expect(cancelled).toContain('Asked the wrong flow');
+    // The inbox polls while it lists something pending: the withdrawn request leaves it without a reload.
+    await approver.getByRole('article').filter({ hasText: withdrawn }).waitFor({ state: 'detached', ...LIVE });
+    await approver.getByText('Nothing is waiting for your decision.').waitFor();
   });
 
   it("shows the API's refusal of a decision: a reason the flow requires, a request someone else decided", async () => {
