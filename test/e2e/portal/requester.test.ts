@@ -334,7 +334,10 @@ describe('the requester and approver pages', () => {
     expect(cancelled).toContain('Cancelled by alice via api');
     expect(cancelled).toContain('Asked the wrong flow');
     // The inbox polls while it lists something pending: the withdrawn request leaves it without a reload.
-    await approver.getByRole('article').filter({ hasText: withdrawn }).waitFor({ state: 'detached', ...LIVE });
+    await approver
+      .getByRole('article')
+      .filter({ hasText: withdrawn })
+      .waitFor({ state: 'detached', ...LIVE });
     await approver.getByText('Nothing is waiting for your decision.').waitFor();
   });
 
@@ -372,8 +375,12 @@ describe('the requester and approver pages', () => {
     await item.getByText('this flow requires approvers to give a reason').waitFor();
     expect(await item.getByLabel('Reason (required)').getAttribute('aria-invalid')).toBe('true');
     await expectAccessible(approver, 'the inbox with a reason error');
-    await item.getByLabel('Reason (required)').fill('Read-only, fine');
-    await item.getByRole('button', { name: 'Approve' }).click();
+    // From the keyboard: the reason field, Tab to Approve, Enter.
+    await item.getByLabel('Reason (required)').focus();
+    await approver.keyboard.type('Read-only, fine');
+    await approver.keyboard.press('Tab');
+    expect(await approver.evaluate(() => document.activeElement?.textContent)).toBe('Approve');
+    await approver.keyboard.press('Enter');
     await approver
       .getByRole('status')
       .filter({ hasText: `Approved ${first}` })
@@ -428,6 +435,13 @@ describe('the requester and approver pages', () => {
     await page.getByRole('button', { name: 'Copy password' }).waitFor();
     await fits(page, 'a request with its credentials');
     await expectAccessible(page, 'a request with its credentials at 375 px');
+    // Hide drops them from the page; revealing again reads them anew.
+    const password = await credential(page, 'Password');
+    await page.getByRole('button', { name: 'Hide credentials' }).click();
+    await page.getByRole('button', { name: 'Reveal credentials' }).waitFor();
+    expect(await page.content()).not.toContain(password);
+    await page.getByRole('button', { name: 'Reveal credentials' }).click();
+    expect(await credential(page, 'Password')).toBe(password);
     await go(page, 'My requests');
     await page.getByRole('row').filter({ hasText: pending }).waitFor();
     await fits(page, 'my requests');
