@@ -205,7 +205,7 @@ describe('the requester and approver pages', () => {
     expect(command).not.toContain(login.password);
     await page.getByRole('button', { name: 'Copy password' }).click();
     await page.getByRole('status').filter({ hasText: 'Copied' }).waitFor();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(login.password);
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(login.password);
     await expectAccessible(page, 'an active request with its credentials');
     await screenshot(page, 'request-detail');
 
@@ -379,7 +379,7 @@ describe('the requester and approver pages', () => {
     await item.getByLabel('Reason (required)').focus();
     await approver.keyboard.type('Read-only, fine');
     await approver.keyboard.press('Tab');
-    expect(await approver.evaluate(() => document.activeElement?.textContent)).toBe('Approve');
+    expect(await approver.evaluate<string | undefined>('document.activeElement?.textContent')).toBe('Approve');
     await approver.keyboard.press('Enter');
     await approver
       .getByRole('status')
@@ -416,7 +416,7 @@ describe('the requester and approver pages', () => {
 
   it('fits a 375 px wide screen: catalog, form, request with credentials, inbox', async () => {
     const fits = async (page: Page, what: string) => {
-      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      const width = await page.evaluate<number>('document.documentElement.scrollWidth');
       expect(width, `${what} at 375 px`).toBeLessThanOrEqual(375);
     };
     const page = await person(alice, 375);
