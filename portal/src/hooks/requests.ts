@@ -13,6 +13,11 @@ export type Scope = 'mine' | 'approvals';
 /** While ACTIVE nothing is in flight, but the grant can end (expiry, someone's revoke): look again now and then. */
 const ACTIVE_POLL_MS = 30_000;
 
+/** ACTIVE past its expiry: the workflow is about to end it, so the page watches closely until it does. */
+export function overdue(request: { status: string; expiresAt?: string }): boolean {
+  return request.status === 'ACTIVE' && request.expiresAt !== undefined && Date.parse(request.expiresAt) <= Date.now();
+}
+
 /**
  * The backoff attempt of a polled query: how many answers it got since the watched state last changed, so a
  * request that moves (PENDING → APPROVED → GRANTING) is watched closely again at each step.
@@ -51,13 +56,16 @@ export function useRequests(scope: Scope) {
       const items = query.state.data?.items ?? [];
       const inFlight = items.some((r) => IN_FLIGHT.has(r.status));
       const key = items.map((r) => `${r.id}:${r.status}`).join(',');
-      if (inFlight) return backoff(true, attempt(key, query.state.dataUpdateCount));
+      if (inFlight || items.some(overdue)) return backoff(true, attempt(key, query.state.dataUpdateCount));
       return items.some((r) => r.status === 'ACTIVE') ? ACTIVE_POLL_MS : false;
     },
   });
 }
 
-/** GET /requests/{id}: live while in flight (backoff, reset at each status change), now and then while ACTIVE. */
+/**
+ * GET /requests/{id}: live while in flight or past its expiry (backoff, reset at each status change), now and then
+ * while ACTIVE.
+ */
 export function useRequest(id: string) {
   const api = useApi();
   const attempt = useAttempts();
@@ -65,10 +73,13 @@ export function useRequest(id: string) {
     queryKey: ['request', id],
     queryFn: async () => unwrap(await api.GET('/requests/{id}', { params: { path: { id } } })),
     refetchInterval: (query: Query<RequestView>) => {
-      const status = query.state.data?.status;
-      if (status === undefined) return false;
-      if (IN_FLIGHT.has(status)) return backoff(true, attempt(status, query.state.dataUpdateCount));
-      return status === 'ACTIVE' ? ACTIVE_POLL_MS : false;
+      const request = query.state.data;
+      if (request === undefined) return false;
+      const watched = overdue(request) ? 'ACTIVE-overdue' : request.status;
+      if (IN_FLIGHT.has(request.status) || overdue(request)) {
+        return backoff(true, attempt(watched, query.state.dataUpdateCount));
+      }
+      return request.status === 'ACTIVE' ? ACTIVE_POLL_MS : false;
     },
   });
 }

@@ -1,8 +1,9 @@
 import { type FormEvent, useState } from 'react';
 import { Link } from 'wouter';
-import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
+import { ErrorAlert, Field, Loading } from '../components/form.tsx';
 import {
   type ApproverSetLike,
+  apiFieldError,
   approverSetText,
   Countdown,
   minutesText,
@@ -125,7 +126,7 @@ function Pending(props: {
       { onSuccess: (r) => props.onDecided({ id: r.id, decision: chosen, status: r.status }) },
     );
   };
-  const reasonError = fieldError(decide.error, 'reason');
+  const reasonError = apiFieldError(decide.error, 'reason');
 
   return (
     <article className="card" aria-labelledby={headingId}>

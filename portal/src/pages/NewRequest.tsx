@@ -1,8 +1,8 @@
 import { type FormEvent, useId, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { ProblemError } from '../api/problem.ts';
-import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
-import { approverSetText, minutesText, unitText } from '../components/request-parts.tsx';
+import { ErrorAlert, Field, Loading } from '../components/form.tsx';
+import { apiFieldError, approverSetText, minutesText, unitText } from '../components/request-parts.tsx';
 import { useMe } from '../hooks/me.ts';
 import { type CatalogFlow, type CreateInput, useCatalog, useCreateRequest } from '../hooks/requests.ts';
 
@@ -33,11 +33,11 @@ export function NewRequest(props: { flowId: string }) {
 /** Fields the form shows; an API message for any other field goes into the alert. */
 const FORM_FIELDS = ['durationMinutes', 'justification', 'targets', 'bundle', 'grantee'];
 
-/** The API's message for a field, also under `targets[0]`-style paths. */
-function messageFor(error: unknown, path: string): string | undefined {
-  const direct = fieldError(error, path);
-  if (direct !== undefined || !(error instanceof ProblemError)) return direct;
-  return Object.entries(error.fields).find(([p]) => p.startsWith(`${path}[`))?.[1];
+const messageFor = apiFieldError;
+
+/** A message the API put on this path itself (not on a part of it). */
+function exactly(error: unknown, path: string): string | undefined {
+  return error instanceof ProblemError ? (error.forField(path) ?? error.forField(`body.${path}`)) : undefined;
 }
 
 function RequestForm({ flow }: { flow: CatalogFlow }) {
@@ -184,7 +184,7 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
           <fieldset className="choices">
             <legend>On behalf of (administrators)</legend>
             <p className="hint">Leave empty to request for yourself.</p>
-            <Field label="Grantee user id" error={messageFor(error, 'grantee')}>
+            <Field label="Grantee user id" error={messageFor(error, 'grantee.sub') ?? exactly(error, 'grantee')}>
               {(c) => (
                 <input
                   {...c}
@@ -195,7 +195,7 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
                 />
               )}
             </Field>
-            <Field label="Grantee email">
+            <Field label="Grantee email" error={messageFor(error, 'grantee.email')}>
               {(c) => (
                 <input
                   {...c}

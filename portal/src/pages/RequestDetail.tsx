@@ -1,12 +1,12 @@
 import { type FormEvent, useId, useState } from 'react';
 import { Link } from 'wouter';
 import { Credentials } from '../components/credentials.tsx';
-import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
-import { Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
+import { ErrorAlert, Field, Loading } from '../components/form.tsx';
+import { apiFieldError, Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
 import { IN_FLIGHT, StatusBadge } from '../components/status.tsx';
 import { Timeline } from '../components/timeline.tsx';
 import { useMe } from '../hooks/me.ts';
-import { type RequestView, useCatalogFlow, useEnd, useExtend, useRequest } from '../hooks/requests.ts';
+import { overdue, type RequestView, useCatalogFlow, useEnd, useExtend, useRequest } from '../hooks/requests.ts';
 
 /** What each status means for the person reading the page. */
 const STATUS_TEXT: Record<string, string> = {
@@ -51,6 +51,9 @@ function Detail({ request, refetch }: { request: RequestView; refetch: () => voi
   const voted = request.votes.some((v) => v.by === sub);
   const active = request.status === 'ACTIVE';
   const extensionsLeft = flow === undefined ? undefined : flow.maxExtensions - request.extensions.length;
+  // The expiry the countdown saw pass (an extension moves expiresAt, and the grant is live again).
+  const [elapsedAt, setElapsedAt] = useState<string>();
+  const timeUp = active && (overdue(request) || (elapsedAt !== undefined && elapsedAt === request.expiresAt));
 
   return (
     <>
@@ -105,7 +108,14 @@ function Detail({ request, refetch }: { request: RequestView; refetch: () => voi
           <>
             <dt>Expires</dt>
             <dd>
-              <Countdown until={request.expiresAt} onElapsed={refetch} /> (<When at={request.expiresAt} />)
+              <Countdown
+                until={request.expiresAt}
+                onElapsed={() => {
+                  setElapsedAt(request.expiresAt);
+                  refetch();
+                }}
+              />{' '}
+              (<When at={request.expiresAt} />)
             </dd>
           </>
         ) : null}
@@ -136,7 +146,8 @@ function Detail({ request, refetch }: { request: RequestView; refetch: () => voi
         maxMinutes={flow?.maxMinutes}
       />
 
-      {active && isGrantee ? <Credentials requestId={request.id} /> : null}
+      {active && isGrantee && !timeUp ? <Credentials requestId={request.id} /> : null}
+      {timeUp ? <p className="hint">The grant's time is up: Stint is removing the access.</p> : null}
       {!active && !IN_FLIGHT.has(request.status) && request.grantedAt !== undefined ? (
         <p className="hint">The grant has ended: its credentials no longer work and are no longer shown.</p>
       ) : null}
@@ -224,7 +235,7 @@ function EndForm(props: {
     event.preventDefault();
     end.mutate({ id: props.id, reason });
   };
-  const reasonError = fieldError(end.error, 'reason');
+  const reasonError = apiFieldError(end.error, 'reason');
   return (
     <form className="card" onSubmit={submit} aria-labelledby={headingId}>
       <h2 id={headingId}>{props.title}</h2>
@@ -266,8 +277,8 @@ function ExtendForm(props: { id: string; left: number | undefined; max: number |
   ]
     .filter((s) => s !== '')
     .join('; ');
-  const minutesError = fieldError(extend.error, 'minutes');
-  const reasonError = fieldError(extend.error, 'reason');
+  const minutesError = apiFieldError(extend.error, 'minutes');
+  const reasonError = apiFieldError(extend.error, 'reason');
   return (
     <form className="card" onSubmit={submit} noValidate aria-labelledby={headingId}>
       <h2 id={headingId}>Extend this access</h2>

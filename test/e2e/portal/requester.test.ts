@@ -272,6 +272,7 @@ describe('the requester and approver pages', () => {
     const errors = collectPageErrors(page);
     await page.getByRole('link', { name: 'Request Demo: admin, approved by dba' }).click();
     const duration = page.getByLabel('Duration (minutes)');
+    expect(await page.getByLabel('Grantee user id').count()).toBe(0);
     await duration.fill('90');
     await page.getByLabel('Justification').fill('Long migration');
     await page.getByRole('button', { name: 'Submit request' }).click();
@@ -398,6 +399,32 @@ describe('the requester and approver pages', () => {
     await other.getByRole('button', { name: 'Approve' }).click();
     await other.getByRole('alert').filter({ hasText: 'votes are only taken while PENDING' }).waitFor();
     await expectAccessible(approver, 'the inbox with a refused decision');
+    expect(unexpected(errors)).toEqual([]);
+  });
+
+  it('lets an admin ask on behalf of someone, with the API checking the grantee', async () => {
+    const page = await person(root);
+    const errors = collectPageErrors(page);
+    await page.getByRole('link', { name: 'Request Demo: read-only, self-serve' }).click();
+    await page.getByRole('group', { name: 'On behalf of (administrators)' }).waitFor();
+    await page.getByLabel('Justification').fill('Erin starts today');
+    await page.getByLabel('Grantee user id').fill('erin');
+    await page.getByLabel('Grantee email').fill('not an email');
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    const email = page.getByLabel('Grantee email');
+    await expect.poll(() => email.getAttribute('aria-invalid'), LIVE).toBe('true');
+    expect(await page.getByLabel('Grantee user id').getAttribute('aria-invalid')).toBe('false');
+    await expectAccessible(page, 'the request form with a grantee error');
+
+    await email.fill('erin@example.com');
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    await page.waitForURL(/#\/requests\/[^/]+$/);
+    await statusShows(page, 'ACTIVE');
+    expect(await page.locator('dl.facts').textContent()).toContain('Granteeerin (erin@example.com)');
+    // Credentials are the grantee's alone: the admin who asked sees none, but may revoke.
+    expect(await page.getByRole('button', { name: 'Reveal credentials' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Revoke access' }).isVisible()).toBe(true);
+    expect(await page.locator('ol.timeline').textContent()).toContain('on behalf of erin');
     expect(unexpected(errors)).toEqual([]);
   });
 
