@@ -20,11 +20,67 @@ function changeOf(
   };
 }
 
+type ApiEntry = RequestView['timeline'][number];
+
+/** What each kind of step says (the API's timeline: lib/http/views.ts). */
+function describe(e: ApiEntry): Pick<Entry, 'what' | 'tone'> {
+  switch (e.kind) {
+    case 'created':
+      return { what: 'Requested' };
+    case 'escalated':
+      return { what: `Escalated to tier ${e.tier ?? '?'}` };
+    case 'vote':
+      return e.vote === 'reject' ? { what: 'Rejected', tone: 'bad' } : { what: 'Approved', tone: 'ok' };
+    case 'approved':
+      return { what: 'Decision: approved', tone: 'ok' };
+    case 'auto-approved':
+      return { what: 'Approved automatically', tone: 'ok' };
+    case 'rejected':
+      return { what: 'Decision: rejected', tone: 'bad' };
+    case 'cancelled':
+      return { what: 'Cancelled' };
+    case 'timed-out':
+      return { what: 'Timed out: nobody decided in time', tone: 'bad' };
+    case 'granted':
+      return { what: 'Active (access granted)', tone: 'ok' };
+    case 'extended':
+      return { what: `Extended by ${minutesText(e.minutes ?? 0)}` };
+    case 'revoke-requested':
+      return { what: 'Revoke requested', tone: 'bad' };
+    case 'revoked':
+      return { what: 'Revoked', tone: 'bad' };
+    case 'expired':
+      return { what: 'Expired: time up, access removed' };
+    case 'failed':
+      return { what: 'Failed', tone: 'bad' };
+    case 'revoke-failed':
+      return { what: 'Revoke failing: Stint keeps retrying and has raised an alarm', tone: 'bad' };
+  }
+}
+
 /**
- * What happened to a request, oldest first: created, each vote, the decision, granted, each extension, and how it
- * ended, each with who, when, through which channel and why where the request records it.
+ * What happened to a request, oldest first, each step with who, when, through which channel and why: the API's
+ * `timeline` when the view has one, else what the view's own fields say.
  */
 export function timelineOf(request: RequestView): Entry[] {
+  const listed = (request as { timeline?: ApiEntry[] }).timeline;
+  if (Array.isArray(listed) && listed.length > 0) {
+    return listed.map((e) => ({
+      at: e.at,
+      ...describe(e),
+      ...(e.by === undefined ? {} : { who: e.by }),
+      ...(e.channel === undefined ? {} : { channel: e.channel }),
+      ...(e.reason === undefined ? {} : { reason: e.reason }),
+      ...(e.kind === 'created' && request.grantee.sub !== request.requester.sub
+        ? { reason: `on behalf of ${request.grantee.sub}` }
+        : {}),
+    }));
+  }
+  return derivedTimeline(request);
+}
+
+/** For a view without `timeline`: created, votes, the decision, granted, extensions and the end, from its fields. */
+function derivedTimeline(request: RequestView): Entry[] {
   const view = request as RequestView & Record<string, unknown>;
   const history = Array.isArray(view.history) ? view.history.map(changeOf).filter((c) => c !== undefined) : [];
   const changes = [...history, request.lastChange];

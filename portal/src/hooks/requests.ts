@@ -2,6 +2,7 @@ import { type Query, useMutation, useQuery, useQueryClient } from '@tanstack/rea
 import { useRef } from 'react';
 import { type Body, type Ok, unwrap } from '../api/client.ts';
 import { useApi } from '../app-context.tsx';
+import { type ApproverSetLike, record } from '../components/request-parts.tsx';
 import { backoff, IN_FLIGHT } from '../components/status.tsx';
 
 export type Catalog = Ok<'get-catalog'>;
@@ -28,6 +29,19 @@ function useAttempts() {
     if (last.current.key !== key) last.current = { key, base: updates };
     return updates - last.current.base;
   };
+}
+
+/** A manual flow's approver sets, when the catalog names them (read defensively: not every API version does). */
+export function approverSetsOf(flow: CatalogFlow): ApproverSetLike[] | undefined {
+  const sets = record(flow.approval)?.sets;
+  if (flow.approval.mode !== 'manual' || !Array.isArray(sets)) return undefined;
+  return sets.map(record).filter((set) => set !== undefined) as ApproverSetLike[];
+}
+
+/** Whether approvers of a manual flow must give a reason, when the catalog says. */
+export function reasonRequiredOf(flow: CatalogFlow | undefined): boolean | undefined {
+  const value = record(flow?.approval)?.reasonRequired;
+  return typeof value === 'boolean' ? value : undefined;
 }
 
 /** GET /catalog: the flows I may request under. */

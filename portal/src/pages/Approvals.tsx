@@ -1,22 +1,14 @@
 import { type FormEvent, useState } from 'react';
 import { Link } from 'wouter';
 import { ErrorAlert, Field, Loading } from '../components/form.tsx';
-import {
-  type ApproverSetLike,
-  apiFieldError,
-  approverSetText,
-  Countdown,
-  minutesText,
-  personText,
-  record,
-  UnitList,
-  When,
-} from '../components/request-parts.tsx';
+import { apiFieldError, Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
 import { type Me, useMe } from '../hooks/me.ts';
 import {
+  approverSetsOf,
   type CatalogFlow,
   type Decision,
   type RequestView,
+  reasonRequiredOf,
   useCatalog,
   useDecide,
   useRequests,
@@ -64,40 +56,35 @@ export function Approvals() {
 }
 
 /**
- * Why I may decide this request: the approver sets the API names for me (`approval.mine`), else the sets of
- * the flow (from my catalog) that list me, my groups or me as the requester's manager.
+ * Why I may decide this request: the sets the API says make me an approver (`approval.mine`: named as a user,
+ * through a group, as the requester's manager), else the flow's sets in my catalog that list me or my groups.
  */
 function whyMe(request: RequestView, me: Me | undefined, flow: CatalogFlow | undefined): string[] {
-  const approval = record((request as Record<string, unknown>).approval);
-  const sets = Array.isArray(approval?.sets) ? (approval.sets as unknown[]).map(record) : [];
-  if (Array.isArray(approval?.mine)) {
-    const mine = (approval.mine as unknown[]).flatMap((m) => {
-      if (typeof m === 'number') {
-        const set = sets[m];
-        return set === undefined ? [`approver set ${m + 1}`] : [approverSetText(set as ApproverSetLike)];
-      }
-      if (typeof m === 'string') return [m];
-      const r = record(m);
-      return r === undefined ? [] : [approverSetText(r as ApproverSetLike)];
-    });
-    if (mine.length > 0) return mine;
-  }
-  if (me === undefined || flow === undefined || flow.approval.mode !== 'manual') return [];
-  return flow.approval.sets.flatMap((set) => {
+  const because = (p: { name?: string; asUser: boolean; viaGroups: string[]; asManager: boolean }) => {
     const reasons = [
-      ...(set.users.includes(me.sub) ? ['you are listed by name'] : []),
-      ...set.groups.filter((g) => me.groups.includes(g)).map((g) => `you are in group ${g}`),
-      ...(set.manager === true && request.requester.manager === me.sub ? ["you are the requester's manager"] : []),
+      ...(p.asUser ? ['you are listed by name'] : []),
+      ...p.viaGroups.map((g) => `you are in group ${g}`),
+      ...(p.asManager ? ["you are the requester's manager"] : []),
     ];
-    return reasons.length === 0 ? [] : [`${set.name ?? 'approver set'}: ${reasons.join(', ')}`];
+    return `${p.name ?? 'approver set'}: ${reasons.length === 0 ? 'a member' : reasons.join(', ')}`;
+  };
+  const mine = request.approval?.mine;
+  if (mine !== undefined && mine.length > 0) return mine.map(because);
+  const sets = flow === undefined ? undefined : approverSetsOf(flow);
+  if (me === undefined || sets === undefined) return [];
+  return sets.flatMap((set) => {
+    const p = {
+      ...(set.name === undefined ? {} : { name: set.name }),
+      asUser: (set.users ?? []).includes(me.sub),
+      viaGroups: (set.groups ?? []).filter((g) => me.groups.includes(g)),
+      asManager: set.manager === true && request.requester.manager === me.sub,
+    };
+    return p.asUser || p.viaGroups.length > 0 || p.asManager ? [because(p)] : [];
   });
 }
 
 function tierOf(request: RequestView): number | undefined {
-  const approval = record((request as Record<string, unknown>).approval);
-  const tier = approval?.tier;
-  if (typeof tier === 'number') return tier;
-  return request.escalation?.tier;
+  return request.approval?.tier ?? request.escalation?.tier;
 }
 
 function Pending(props: {
@@ -111,7 +98,7 @@ function Pending(props: {
   const [reason, setReason] = useState('');
   const [decision, setDecision] = useState<Decision>('approve');
   const headingId = `approval-${request.id}`;
-  const reasonRequired = flow?.approval.mode === 'manual' && flow.approval.reasonRequired;
+  const reasonRequired = reasonRequiredOf(flow);
   const why = whyMe(request, props.me, flow);
   const tier = tierOf(request);
 
@@ -180,7 +167,9 @@ function Pending(props: {
       </dl>
       <form onSubmit={submit} noValidate aria-label={`Decide ${request.id}`}>
         <Field
-          label={reasonRequired ? 'Reason (required)' : 'Reason (optional)'}
+          label={
+            reasonRequired === true ? 'Reason (required)' : reasonRequired === false ? 'Reason (optional)' : 'Reason'
+          }
           hint="The requester and auditors see it."
           error={reasonError}
         >
@@ -189,7 +178,7 @@ function Pending(props: {
               {...c}
               rows={2}
               maxLength={2000}
-              required={reasonRequired}
+              required={reasonRequired === true}
               value={reason}
               onChange={(e) => setReason(e.target.value)}
             />

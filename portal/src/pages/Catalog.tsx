@@ -1,7 +1,7 @@
 import { Link } from 'wouter';
 import { ErrorAlert, Loading } from '../components/form.tsx';
 import { approverSetText, minutesText, ruleText, UnitList } from '../components/request-parts.tsx';
-import { type CatalogFlow, useCatalog } from '../hooks/requests.ts';
+import { approverSetsOf, type CatalogFlow, reasonRequiredOf, useCatalog } from '../hooks/requests.ts';
 
 /** The flows I may request under (GET /catalog): what each grants, for how long, and who decides. */
 export function Catalog() {
@@ -80,17 +80,21 @@ function Approval({ flow }: { flow: CatalogFlow }) {
   const approval = flow.approval;
   if (flow.breakGlass) return <>none (break-glass)</>;
   if (approval.mode === 'auto') return <>none: self-serve</>;
+  const sets = approverSetsOf(flow);
+  const reasons = reasonRequiredOf(flow);
   return (
     <>
       <span>
-        needed: {ruleText(approval.rule, approval.sets.length)}, within {minutesText(approval.timeoutMinutes)}
-        {approval.reasonRequired ? '; approvers give a reason' : ''}
+        needed: {ruleText(approval.rule, sets?.length ?? 1)}, within {minutesText(approval.timeoutMinutes)}
+        {reasons === true ? '; approvers give a reason' : ''}
       </span>
-      <ul className="plain">
-        {approval.sets.map((set) => (
-          <li key={approverSetText(set)}>{approverSetText(set)}</li>
-        ))}
-      </ul>
+      {sets === undefined ? null : (
+        <ul className="plain">
+          {sets.map((set) => (
+            <li key={approverSetText(set)}>{approverSetText(set)}</li>
+          ))}
+        </ul>
+      )}
     </>
   );
 }

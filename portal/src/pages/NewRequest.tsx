@@ -4,7 +4,7 @@ import { ProblemError } from '../api/problem.ts';
 import { ErrorAlert, Field, Loading } from '../components/form.tsx';
 import { apiFieldError, approverSetText, minutesText, unitText } from '../components/request-parts.tsx';
 import { useMe } from '../hooks/me.ts';
-import { type CatalogFlow, type CreateInput, useCatalog, useCreateRequest } from '../hooks/requests.ts';
+import { approverSetsOf, type CatalogFlow, type CreateInput, useCatalog, useCreateRequest } from '../hooks/requests.ts';
 
 /** The form of POST /requests for one flow of the catalog. */
 export function NewRequest(props: { flowId: string }) {
@@ -89,7 +89,9 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
           ? 'Break-glass: granted at once, without approval; the justification is required and reviewed.'
           : flow.approval.mode === 'auto'
             ? 'Self-serve: granted as soon as you ask.'
-            : `Needs approval from ${flow.approval.sets.map(approverSetText).join('; ')}.`}
+            : approverSetsOf(flow) === undefined
+              ? 'Needs approval.'
+              : `Needs approval from ${approverSetsOf(flow)?.map(approverSetText).join('; ')}.`}
       </p>
       <form onSubmit={submit} noValidate aria-label={`Request ${flow.name}`}>
         {flow.targets.length > 0 ? (
