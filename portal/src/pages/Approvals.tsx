@@ -2,9 +2,7 @@ import { type FormEvent, useState } from 'react';
 import { Link } from 'wouter';
 import { ErrorAlert, Field, Loading } from '../components/form.tsx';
 import { apiFieldError, Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
-import { type Me, useMe } from '../hooks/me.ts';
 import {
-  approverSetsOf,
   type CatalogFlow,
   type Decision,
   type RequestView,
@@ -20,7 +18,6 @@ type Outcome = { id: string; decision: Decision; status: string };
 export function Approvals() {
   const list = useRequests('approvals');
   const catalog = useCatalog();
-  const me = useMe().data;
   const [outcome, setOutcome] = useState<Outcome | undefined>();
   const items = list.data?.items ?? [];
   return (
@@ -45,7 +42,6 @@ export function Approvals() {
           <Pending
             key={r.id}
             request={r}
-            me={me}
             flow={catalog.data?.flows.find((f) => f.id === r.flowId)}
             onDecided={setOutcome}
           />
@@ -55,31 +51,15 @@ export function Approvals() {
   );
 }
 
-/**
- * Why I may decide this request: the sets the API says make me an approver (`approval.mine`: named as a user,
- * through a group, as the requester's manager), else the flow's sets in my catalog that list me or my groups.
- */
-function whyMe(request: RequestView, me: Me | undefined, flow: CatalogFlow | undefined): string[] {
-  const because = (p: { name?: string; asUser: boolean; viaGroups: string[]; asManager: boolean }) => {
+/** Why I may decide this request: the sets the API says make me an approver, and how (user, group, manager). */
+function whyMe(request: RequestView): string[] {
+  return (request.approval?.mine ?? []).map((p) => {
     const reasons = [
       ...(p.asUser ? ['you are listed by name'] : []),
       ...p.viaGroups.map((g) => `you are in group ${g}`),
       ...(p.asManager ? ["you are the requester's manager"] : []),
     ];
-    return `${p.name ?? 'approver set'}: ${reasons.length === 0 ? 'a member' : reasons.join(', ')}`;
-  };
-  const mine = request.approval?.mine;
-  if (mine !== undefined && mine.length > 0) return mine.map(because);
-  const sets = flow === undefined ? undefined : approverSetsOf(flow);
-  if (me === undefined || sets === undefined) return [];
-  return sets.flatMap((set) => {
-    const p = {
-      ...(set.name === undefined ? {} : { name: set.name }),
-      asUser: (set.users ?? []).includes(me.sub),
-      viaGroups: (set.groups ?? []).filter((g) => me.groups.includes(g)),
-      asManager: set.manager === true && request.requester.manager === me.sub,
-    };
-    return p.asUser || p.viaGroups.length > 0 || p.asManager ? [because(p)] : [];
+    return `${p.name ?? `approver set ${p.index + 1}`}: ${reasons.length === 0 ? 'a member' : reasons.join(', ')}`;
   });
 }
 
@@ -89,7 +69,6 @@ function tierOf(request: RequestView): number | undefined {
 
 function Pending(props: {
   request: RequestView;
-  me: Me | undefined;
   flow: CatalogFlow | undefined;
   onDecided: (outcome: Outcome) => void;
 }) {
@@ -99,7 +78,7 @@ function Pending(props: {
   const [decision, setDecision] = useState<Decision>('approve');
   const headingId = `approval-${request.id}`;
   const reasonRequired = reasonRequiredOf(flow);
-  const why = whyMe(request, props.me, flow);
+  const why = whyMe(request);
   const tier = tierOf(request);
 
   const submit = (event: FormEvent<HTMLFormElement>) => {

@@ -20,7 +20,7 @@ export function MyRequests() {
       ) : null}
       {items.length === 0 ? null : (
         <div className="table-wrap">
-          <table>
+          <table className="requests">
             <caption className="visually-hidden">Your requests, newest first</caption>
             <thead>
               <tr>
