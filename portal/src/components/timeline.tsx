@@ -46,16 +46,22 @@ function describe(e: ApiEntry): Pick<Entry, 'what' | 'tone'> {
  * channel and why.
  */
 export function timelineOf(request: RequestView): Entry[] {
-  return request.timeline.map((e) => ({
-    at: e.at,
-    ...describe(e),
-    ...(e.by === undefined ? {} : { who: e.by }),
-    ...(e.channel === undefined ? {} : { channel: e.channel }),
-    ...(e.reason === undefined ? {} : { reason: e.reason }),
-    ...(e.kind === 'created' && request.grantee.sub !== request.requester.sub
-      ? { reason: `on behalf of ${request.grantee.sub}` }
-      : {}),
-  }));
+  // The vote that decided (same person, same instant) already says it: the decision is not listed twice.
+  const decidingVote = (e: ApiEntry) =>
+    (e.kind === 'approved' || e.kind === 'rejected') &&
+    request.timeline.some((v) => v.kind === 'vote' && v.by === e.by && v.at === e.at);
+  return request.timeline
+    .filter((e) => !decidingVote(e))
+    .map((e) => ({
+      at: e.at,
+      ...describe(e),
+      ...(e.by === undefined ? {} : { who: e.by }),
+      ...(e.channel === undefined ? {} : { channel: e.channel }),
+      ...(e.reason === undefined ? {} : { reason: e.reason }),
+      ...(e.kind === 'created' && request.grantee.sub !== request.requester.sub
+        ? { reason: `on behalf of ${request.grantee.sub}` }
+        : {}),
+    }));
 }
 
 export function Timeline(props: { request: RequestView }) {
