@@ -3,7 +3,7 @@ import { approverStanding } from '#lib/domain/approvals.ts';
 import { sameUnit } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime } from '#lib/domain/common.ts';
 import { approverSets, reachedTier } from '#lib/domain/escalation.ts';
-import { AccessFlow } from '#lib/domain/flow.ts';
+import { AccessFlow, ApproverSet } from '#lib/domain/flow.ts';
 import { Identity } from '#lib/domain/identity.ts';
 import { IntegrationType } from '#lib/domain/integration.ts';
 import { AccessRequest, PendingWork } from '#lib/domain/request.ts';
@@ -290,7 +290,15 @@ export const CatalogFlow = AccessFlow.pick({
 }).extend({
   approval: z.union([
     z.object({ mode: z.literal('auto') }),
-    z.object({ mode: z.literal('manual'), rule: ApprovalView.shape.rule, timeoutMinutes: z.number().int() }),
+    z.object({
+      mode: z.literal('manual'),
+      rule: ApprovalView.shape.rule,
+      /** Who approves: the flow's approver sets (users, groups, the requester's manager). */
+      sets: z.array(ApproverSet),
+      /** Approvers must give a reason. */
+      reasonRequired: z.boolean(),
+      timeoutMinutes: z.number().int(),
+    }),
   ]),
   /** A justification is required (always under a break-glass flow). */
   justificationRequired: z.boolean(),
@@ -307,7 +315,13 @@ export function toCatalogFlow(f: AccessFlow): CatalogFlow {
     approval:
       f.approval.mode === 'auto'
         ? { mode: 'auto' }
-        : { mode: 'manual', rule: f.approval.rule, timeoutMinutes: f.approval.timeoutMinutes },
+        : {
+            mode: 'manual',
+            rule: f.approval.rule,
+            sets: f.approval.sets,
+            reasonRequired: f.approval.reasonRequired,
+            timeoutMinutes: f.approval.timeoutMinutes,
+          },
     defaultMinutes: f.defaultMinutes,
     maxMinutes: f.maxMinutes,
     justificationRequired: f.justificationRequired || f.breakGlass,

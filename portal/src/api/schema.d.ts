@@ -903,6 +903,7 @@ export interface operations {
                             } | {
                                 /** @enum {string} */
                                 mode: "manual";
+                                reasonRequired: boolean;
                                 rule: {
                                     /** @enum {string} */
                                     type: "anyOf";
@@ -914,6 +915,14 @@ export interface operations {
                                     /** @enum {string} */
                                     type: "quorum";
                                 };
+                                sets: {
+                                    /** @default [] */
+                                    groups: string[];
+                                    manager?: boolean;
+                                    name?: string;
+                                    /** @default [] */
+                                    users: string[];
+                                }[];
                                 timeoutMinutes: number;
                             };
                             /** @default false */

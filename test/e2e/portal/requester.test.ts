@@ -257,7 +257,7 @@ describe('the requester and approver pages', () => {
       expect(await page.locator('.credentials').count()).toBe(0);
       expect(await page.content()).not.toContain(login.password);
       const timeline = (await page.locator('ol.timeline').textContent()) ?? '';
-      expect(timeline).toContain('Approved by bob via api');
+      expect(timeline).toContain('Approved by bob via portal');
     expect(timeline).not.toContain('Decision: approved');
       expect(timeline).toContain('Checked OPS-7');
       expect(timeline).toContain('Revoked');
@@ -338,7 +338,7 @@ describe('the requester and approver pages', () => {
       const timeline = page.locator('ol.timeline');
       await timeline.getByText('Rejected').first().waitFor();
       const text = (await timeline.textContent()) ?? '';
-      expect(text).toContain('Rejected by bob via api');
+      expect(text).toContain('Rejected by bob via portal');
       expect(text).toContain('Not during the change freeze');
       expect(await page.getByRole('button', { name: 'Cancel request' }).count()).toBe(0);
       expect((await readRequest(id, alice)).votes).toEqual([
@@ -355,7 +355,7 @@ describe('the requester and approver pages', () => {
       await page.getByRole('button', { name: 'Confirm cancel' }).click();
       await statusShows(page, 'CANCELLED');
       const cancelled = (await page.locator('ol.timeline').textContent()) ?? '';
-      expect(cancelled).toContain('Cancelled by alice via api');
+      expect(cancelled).toContain('Cancelled by alice via portal');
       expect(cancelled).toContain('Asked the wrong flow');
       // The inbox polls while it lists something pending: the withdrawn request leaves it without a reload.
       await approver
