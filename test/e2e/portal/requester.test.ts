@@ -258,7 +258,7 @@ describe('the requester and approver pages', () => {
       expect(await page.content()).not.toContain(login.password);
       const timeline = (await page.locator('ol.timeline').textContent()) ?? '';
       expect(timeline).toContain('Approved by bob via portal');
-    expect(timeline).not.toContain('Decision: approved');
+      expect(timeline).not.toContain('Decision: approved');
       expect(timeline).toContain('Checked OPS-7');
       expect(timeline).toContain('Revoked');
       await expectAccessible(page, 'a revoked request');
