@@ -8,6 +8,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
+import { contentSecurityPolicy } from '#lib/http/portal-csp.ts';
+
+/** One CSP builder for CloudFront and the local runtime (lib/http/portal-csp.ts). */
+export { contentSecurityPolicy };
 
 /** The runtime settings the portal reads from `/config.json` next to index.html (docs/portal.md). */
 export type PortalSettings = {
@@ -279,32 +283,6 @@ export class Portal extends Construct {
 
 /** The region's API Gateway hosts (execute-api), for a CSP that cannot name the API id. */
 export const regionApiHosts = (): string => `https://*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`;
-
-/**
- * The portal's Content-Security-Policy: only its own origin for scripts, styles, fonts and images (no inline code,
- * no CDN); `connect` adds where fetch may go; `formAction` where forms may post. Without `formAction` (the policy
- * placed in index.html) only `connect-src` is given: the browser combines it with the header's full policy.
- */
-export function contentSecurityPolicy(sources: {
-  readonly connect: readonly string[];
-  readonly formAction?: readonly string[];
-}): string {
-  const connect = `connect-src ${sources.connect.join(' ')}`;
-  if (sources.formAction === undefined) return connect;
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    connect,
-    `form-action ${sources.formAction.join(' ')}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "object-src 'none'",
-    "manifest-src 'self'",
-  ].join('; ');
-}
 
 /** index.html with a CSP meta element first in its head, so it applies before any script or stylesheet loads. */
 export function withMetaCsp(html: string, policy: string): string {

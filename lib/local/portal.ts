@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative } from 'node:path';
+import { contentSecurityPolicy } from '#lib/http/portal-csp.ts';
 
 /**
  * The portal on the local runtime: the built files of portal/dist at `/` on the API's own port, and a
@@ -24,25 +25,9 @@ export type PortalSettings =
   | { mode: 'local'; apiUrl: string }
   | { mode: 'oidc'; apiUrl: string; issuer: string; clientId: string; scopes: string; redirectPath: string };
 
-/**
- * The portal's Content-Security-Policy: its own files only, no inline script or style, no frames; the API is
- * same-origin, and an OIDC issuer's origin is admitted for discovery, token and (silent) sign-in calls.
- */
+/** The CSP the local runtime sends with the portal: the CloudFront one, with the API on the portal's origin. */
 export function portalCsp(extraOrigins: readonly string[] = []): string {
-  const others = extraOrigins.length === 0 ? '' : ` ${extraOrigins.join(' ')}`;
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    `connect-src 'self'${others}`,
-    `form-action 'self'${others}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "object-src 'none'",
-    "manifest-src 'self'",
-  ].join('; ');
+  return contentSecurityPolicy({ connect: ["'self'", ...extraOrigins], formAction: ["'self'", ...extraOrigins] });
 }
 
 export const LOCAL_PORTAL_CSP = portalCsp();
