@@ -4,7 +4,8 @@ import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { z } from 'zod';
-import { REPO_ROOT } from '#lib/local/stint.ts';
+import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
+import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
 import { PORTAL_DIST } from '../../portal/build.ts';
 
 /**
@@ -100,4 +101,20 @@ export async function storageKeys(page: Page): Promise<z.infer<typeof StorageKey
   return StorageKeys.parse(
     await page.evaluate('({ session: Object.keys(sessionStorage), local: Object.keys(localStorage) })'),
   );
+}
+
+/** Stint on the local runtime with the built portal at `/`, and a Chromium: one of each per browser test file. */
+export async function startPortalStint(name: string): Promise<{ stint: Stint; browser: Browser }> {
+  const stint = await startStint({
+    pgDataDir: join(await clusterParentDir(`stint-e2e-portal-${name}`), 'pg'),
+    pgPort: await freePort(),
+    port: 0,
+    portalDir: PORTAL_DIST,
+  });
+  try {
+    return { stint, browser: await launchBrowser() };
+  } catch (error) {
+    await stint.stop();
+    throw error;
+  }
 }

@@ -1,18 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { DEMO } from '#lib/local/seed.ts';
-import { type Stint, startStint } from '#lib/local/stint.ts';
+import type { Stint } from '#lib/local/stint.ts';
 import {
   collectPageErrors,
   expectAccessible,
-  launchBrowser,
   newPerson,
-  PORTAL_DIST,
   screenshot,
   signIn,
+  startPortalStint,
 } from '../../support/browser.ts';
 import { call } from '../../support/http.ts';
 
@@ -39,13 +36,7 @@ const api = async (who: Person, method: string, path: string, body?: unknown) =>
   call(stint.url, method, path, { token: await tokenOf(who), ...(body === undefined ? {} : { body }) });
 
 beforeAll(async () => {
-  stint = await startStint({
-    pgDataDir: join(await clusterParentDir('stint-e2e-portal-admin'), 'pg'),
-    pgPort: await freePort(),
-    port: 0,
-    portalDir: PORTAL_DIST,
-  });
-  browser = await launchBrowser();
+  ({ stint, browser } = await startPortalStint('admin'));
   // Requests for the auditor to filter: two by Rita, one by Oscar, all waiting for a DBA (so they stay PENDING).
   for (const [who, justification] of [
     [REQUESTER, TRICKY],

@@ -1,19 +1,16 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { DEMO } from '#lib/local/seed.ts';
-import { type Stint, startStint } from '#lib/local/stint.ts';
+import type { Stint } from '#lib/local/stint.ts';
 import {
   collectPageErrors,
   expectAccessible,
-  launchBrowser,
   newPerson,
-  PORTAL_DIST,
   screenshot,
   signIn,
+  startPortalStint,
 } from '../../support/browser.ts';
 import { call } from '../../support/http.ts';
 
@@ -39,13 +36,7 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  stint = await startStint({
-    pgDataDir: join(await clusterParentDir('stint-e2e-portal-requester'), 'pg'),
-    pgPort: await freePort(),
-    port: 0,
-    portalDir: PORTAL_DIST,
-  });
-  browser = await launchBrowser();
+  ({ stint, browser } = await startPortalStint('requester'));
 }, 180_000);
 
 afterAll(async () => {

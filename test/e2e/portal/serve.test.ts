@@ -1,29 +1,14 @@
-import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { LOCAL_PORTAL_CSP } from '#lib/local/portal.ts';
-import { type Stint, startStint } from '#lib/local/stint.ts';
-import {
-  collectPageErrors,
-  expectAccessible,
-  launchBrowser,
-  newPerson,
-  PORTAL_DIST,
-  signIn,
-} from '../../support/browser.ts';
+import type { Stint } from '#lib/local/stint.ts';
+import { collectPageErrors, expectAccessible, newPerson, signIn, startPortalStint } from '../../support/browser.ts';
 
 let stint: Stint;
 let browser: Browser;
 
 beforeAll(async () => {
-  stint = await startStint({
-    pgDataDir: join(await clusterParentDir('stint-e2e-portal-serve'), 'pg'),
-    pgPort: await freePort(),
-    port: 0,
-    portalDir: PORTAL_DIST,
-  });
-  browser = await launchBrowser();
+  ({ stint, browser } = await startPortalStint('serve'));
 }, 180_000);
 
 afterAll(async () => {

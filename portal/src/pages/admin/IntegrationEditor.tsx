@@ -2,14 +2,16 @@ import { AdminEditor, exactError, type FormProps, JsonField, nestedError } from 
 import { Field } from '../../components/form.tsx';
 import type { IntegrationBody } from '../../hooks/admin.ts';
 
-const TYPES: IntegrationBody['type'][] = [
-  'postgresql',
-  'mysql',
-  'redis',
-  'aws-identity-center',
-  'aws-iam-role',
-  'lambda',
-];
+/** Every integration type, complete by type: one the API adds fails the type-check here until it is listed. */
+const EVERY_TYPE: Record<IntegrationBody['type'], null> = {
+  postgresql: null,
+  mysql: null,
+  redis: null,
+  'aws-identity-center': null,
+  'aws-iam-role': null,
+  lambda: null,
+};
+const TYPES = Object.keys(EVERY_TYPE) as IntegrationBody['type'][];
 
 const EMPTY: IntegrationBody = { name: '', type: 'postgresql', config: {}, resources: [] };
 
