@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_PORTAL_CSP } from '#lib/local/portal.ts';
 import { DEMO } from '#lib/local/seed.ts';
 import type { Stint } from '#lib/local/stint.ts';
 import {
@@ -122,6 +123,37 @@ async function readRequest(id: string, as: { sub: string; email: string; groups?
   expect(res.status).toBe(200);
   return res.json as { status: string; votes: { by: string; vote: string; reason?: string }[]; expiresAt?: string };
 }
+
+describe('the portal on the local runtime', () => {
+  it('serves index.html at / with the strict CSP and the security headers, and the API beside it', async () => {
+    const page = await fetch(`${stint.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toBe(LOCAL_PORTAL_CSP);
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(await page.text()).toContain('<div id="root">');
+    const config = await fetch(`${stint.url}/config.json`);
+    expect(await config.json()).toEqual({ mode: 'local', apiUrl: '' });
+    // The API's own paths are untouched: /requests without a token is the authorizer's 401.
+    expect((await fetch(`${stint.url}/requests`)).status).toBe(401);
+  });
+
+  it('signs a person in locally and shows the pages their roles allow, with no console error', async () => {
+    const context = await newPerson(browser);
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${stint.url}/`);
+    await expect.poll(() => page.getByText('Local runtime only.').isVisible()).toBe(true);
+    await expectAccessible(page, 'the sign-in page');
+    await signIn(page, stint.url, { sub: 'alice', email: 'alice@example.com' });
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await expect.poll(() => nav.getByRole('link', { name: 'My requests' }).isVisible()).toBe(true);
+    expect(await nav.getByRole('link', { name: 'Flows' }).count()).toBe(0);
+    await expectAccessible(page, 'the catalog');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
 
 describe('the requester and approver pages', () => {
   it(
