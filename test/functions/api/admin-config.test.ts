@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as deleteBundle } from '#functions/api/delete-bundle.ts';
 import { handler as deleteFlow } from '#functions/api/delete-flow.ts';
@@ -10,9 +9,9 @@ import { handler as putBundle } from '#functions/api/put-bundle.ts';
 import { handler as putFlow } from '#functions/api/put-flow.ts';
 import { handler as putIntegration } from '#functions/api/put-integration.ts';
 import { Store } from '#lib/store/store.ts';
-import { lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { anIntegration } from '../../support/fixtures.ts';
+import { callHandler, type Handler } from '../../support/handler-call.ts';
 import { stubHandlerEnv } from '../../support/handler-env.ts';
 import { ROLES, seedIntegration } from '../../support/services.ts';
 import { startTestIssuer, type TestIssuer, type TokenClaims } from '../../support/token.ts';
@@ -41,12 +40,7 @@ afterAll(async () => {
   await table.stop();
 });
 
-type Handler = (
-  event: APIGatewayProxyEventV2WithJWTAuthorizer,
-  context: typeof lambdaContext,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-
-async function call(
+function call(
   handler: Handler,
   input: {
     method: string;
@@ -57,25 +51,14 @@ async function call(
     headers?: Record<string, string>;
   },
 ) {
-  const result = await handler(
-    await issuer.event({
-      method: input.method,
-      path: input.path,
-      claims: input.claims ?? ana,
-      params: { id: input.id },
-      ...(input.body === undefined ? {} : { body: JSON.stringify(input.body) }),
-      ...(input.headers === undefined ? {} : { headers: input.headers }),
-    }),
-    lambdaContext,
-  );
-  const parsed: unknown = result.body === undefined || result.body === '' ? {} : JSON.parse(result.body);
-  const body = parsed !== null && typeof parsed === 'object' ? Object.fromEntries(Object.entries(parsed)) : {};
-  return {
-    status: result.statusCode,
-    type: result.headers?.['content-type']?.toString(),
-    etag: result.headers?.etag?.toString(),
-    body,
-  };
+  return callHandler(issuer, handler, {
+    method: input.method,
+    path: input.path,
+    claims: input.claims ?? ana,
+    params: { id: input.id },
+    ...(input.body === undefined ? {} : { body: JSON.stringify(input.body) }),
+    ...(input.headers === undefined ? {} : { headers: input.headers }),
+  });
 }
 
 const flowBody = (name: string) => ({

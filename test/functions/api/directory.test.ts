@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as deleteGroup } from '#functions/api/delete-directory-group.ts';
 import { handler as deleteUser } from '#functions/api/delete-directory-user.ts';
@@ -10,8 +9,8 @@ import { handler as putGroup } from '#functions/api/put-directory-group.ts';
 import { handler as putUser } from '#functions/api/put-directory-user.ts';
 import { handler as putAccounts } from '#functions/api/put-directory-user-accounts.ts';
 import { DirectoryStore } from '#lib/directory/store.ts';
-import { lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
+import { callHandler, type Handler } from '../../support/handler-call.ts';
 import { stubHandlerEnv } from '../../support/handler-env.ts';
 import { ROLES } from '../../support/services.ts';
 import { startTestIssuer, type TestIssuer, type TokenClaims } from '../../support/token.ts';
@@ -41,12 +40,7 @@ afterAll(async () => {
   await table.stop();
 });
 
-type Handler = (
-  event: APIGatewayProxyEventV2WithJWTAuthorizer,
-  context: typeof lambdaContext,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-
-async function call(
+function call(
   handler: Handler,
   input: {
     method: string;
@@ -58,26 +52,15 @@ async function call(
     query?: Record<string, string>;
   },
 ) {
-  const result = await handler(
-    await issuer.event({
-      method: input.method,
-      path: input.path,
-      claims: input.claims ?? adminClaims,
-      ...(input.id === undefined ? {} : { params: { id: input.id } }),
-      ...(input.body === undefined ? {} : { body: JSON.stringify(input.body) }),
-      ...(input.headers === undefined ? {} : { headers: input.headers }),
-      ...(input.query === undefined ? {} : { query: input.query }),
-    }),
-    lambdaContext,
-  );
-  const parsed: unknown = result.body === undefined || result.body === '' ? {} : JSON.parse(result.body);
-  const body = parsed !== null && typeof parsed === 'object' ? Object.fromEntries(Object.entries(parsed)) : {};
-  return {
-    status: result.statusCode,
-    type: result.headers?.['content-type']?.toString(),
-    etag: result.headers?.etag?.toString(),
-    body,
-  };
+  return callHandler(issuer, handler, {
+    method: input.method,
+    path: input.path,
+    claims: input.claims ?? adminClaims,
+    ...(input.id === undefined ? {} : { params: { id: input.id } }),
+    ...(input.body === undefined ? {} : { body: JSON.stringify(input.body) }),
+    ...(input.headers === undefined ? {} : { headers: input.headers }),
+    ...(input.query === undefined ? {} : { query: input.query }),
+  });
 }
 
 const user = (name: string, extra: Record<string, unknown> = {}) => ({

@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as approveRequest } from '#functions/api/approve-request.ts';
 import { handler as createRequest } from '#functions/api/create-request.ts';
@@ -9,9 +8,9 @@ import { handler as putIntegration } from '#functions/api/put-integration.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { sealSecret } from '#lib/secrets/seal.ts';
 import { Store } from '#lib/store/store.ts';
-import { lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { aFlow, anIdentity, anIntegration, aRequest } from '../../support/fixtures.ts';
+import { callHandler, type Handler } from '../../support/handler-call.ts';
 import { stubHandlerEnv } from '../../support/handler-env.ts';
 import { ROLES, seedFlow, seedIntegration } from '../../support/services.ts';
 import { type SfnEndpoint, startSfnEndpoint } from '../../support/sfn-endpoint.ts';
@@ -54,20 +53,7 @@ beforeEach(() => {
   sfn.calls.length = 0;
 });
 
-type Handler = (
-  event: APIGatewayProxyEventV2WithJWTAuthorizer,
-  context: typeof lambdaContext,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-
-async function call(
-  handler: Handler,
-  input: Parameters<TestIssuer['event']>[0],
-): Promise<{ status: number | undefined; type: string | undefined; body: Record<string, unknown> }> {
-  const result = await handler(await issuer.event(input), lambdaContext);
-  const parsed: unknown = result.body === undefined || result.body === '' ? {} : JSON.parse(result.body);
-  const body = parsed !== null && typeof parsed === 'object' ? Object.fromEntries(Object.entries(parsed)) : {};
-  return { status: result.statusCode, type: result.headers?.['content-type']?.toString(), body };
-}
+const call = (handler: Handler, input: Parameters<TestIssuer['event']>[0]) => callHandler(issuer, handler, input);
 
 const create = (claims: TokenClaims, body: Record<string, unknown>) =>
   call(createRequest, { method: 'POST', path: '/requests', body: JSON.stringify(body), claims });
