@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -17,6 +17,12 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export { PORTAL_DIST };
 
 export function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `The browser tests drive Chromium at ${CHROMIUM}, which is missing: apt-get install -y chromium (what .ci/run ` +
+        'does), or set CHROMIUM_PATH',
+    );
+  }
   return chromium.launch({
     executablePath: CHROMIUM,
     // Without the networking flags Chromium keeps dialling Google's services, which this machine refuses.
