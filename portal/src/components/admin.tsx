@@ -12,31 +12,16 @@ import {
   useDeleteAdmin,
   useSaveAdmin,
 } from '../hooks/admin.ts';
-import { ErrorAlert, Field, Loading } from './form.tsx';
-
-/**
- * The API's field messages keyed by their path in the request body: the API names body fields `body.<path>`
- * (`body.approval.sets.0.groups`), which this strips so a form looks fields up by the body's own paths.
- */
-export function bodyFields(error: unknown): Record<string, string> {
-  if (!(error instanceof ProblemError)) return {};
-  const fields: Record<string, string> = {};
-  for (const [path, message] of Object.entries(error.fields)) {
-    const key = path.startsWith('body.') ? path.slice('body.'.length) : path;
-    fields[key] ??= message;
-  }
-  return fields;
-}
+import { ErrorAlert, Field, fieldError, Loading } from './form.tsx';
 
 /** The API's message for exactly this body path (not the paths under it). */
 export function exactError(error: unknown, path: string): string | undefined {
-  return bodyFields(error)[path];
+  return error instanceof ProblemError ? error.forField(path) : undefined;
 }
 
 /** The API's message for this body path or any path under it (`requestors.groups.2` for `requestors.groups`). */
 export function nestedError(error: unknown, path: string): string | undefined {
-  const fields = bodyFields(error);
-  return fields[path] ?? Object.entries(fields).find(([p]) => p.startsWith(`${path}.`))?.[1];
+  return fieldError(error, path);
 }
 
 /** Splits a list typed one per line (or comma separated) into its non-empty entries. */
@@ -374,7 +359,7 @@ export function AdminEditor<K extends Kind>(props: {
   const error = save.error ?? remove.error;
   const stale = error instanceof ProblemError && error.status === 412;
   const problem = error instanceof ProblemError ? error : undefined;
-  const fieldMessages = problem === undefined || stale ? [] : Object.entries(bodyFields(problem));
+  const fieldMessages = problem === undefined || stale ? [] : Object.entries(problem.fields);
   const unplaced =
     mode === 'raw'
       ? fieldMessages

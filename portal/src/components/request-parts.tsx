@@ -1,6 +1,4 @@
 import { useEffect, useRef, useState } from 'react';
-import { ProblemError } from '../api/problem.ts';
-import { fieldError } from './form.tsx';
 
 /** Pieces the request pages share: units, people, dates, durations, countdowns, approver sets. */
 
@@ -124,18 +122,4 @@ export function record(value: unknown): Record<string, unknown> | undefined {
 
 export function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/**
- * The API's message for a body field, whichever way the problem spells its path: `durationMinutes`, the same under
- * `body.` (request validation), or a part of it (`targets.0.resource`, `targets[0]`, `grantee.email`).
- */
-export function apiFieldError(error: unknown, path: string): string | undefined {
-  if (!(error instanceof ProblemError)) return undefined;
-  for (const p of [path, `body.${path}`]) {
-    const found =
-      fieldError(error, p) ?? Object.entries(error.fields).find(([field]) => field.startsWith(`${p}[`))?.[1];
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link } from 'wouter';
-import { ErrorAlert, Field, Loading } from '../components/form.tsx';
-import { apiFieldError, Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
+import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
+import { Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
 import {
   type CatalogFlow,
   type Decision,
@@ -92,7 +92,7 @@ function Pending(props: {
       { onSuccess: (r) => props.onDecided({ id: r.id, decision: chosen, status: r.status }) },
     );
   };
-  const reasonError = apiFieldError(decide.error, 'reason');
+  const reasonError = fieldError(decide.error, 'reason');
 
   return (
     <article className="card" aria-labelledby={headingId}>

@@ -1,8 +1,8 @@
 import { type FormEvent, useId, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { ProblemError } from '../api/problem.ts';
-import { ErrorAlert, Field, Loading } from '../components/form.tsx';
-import { apiFieldError, approverSetText, minutesText, unitText } from '../components/request-parts.tsx';
+import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
+import { approverSetText, minutesText, unitText } from '../components/request-parts.tsx';
 import { useMe } from '../hooks/me.ts';
 import { approverSetsOf, type CatalogFlow, type CreateInput, useCatalog, useCreateRequest } from '../hooks/requests.ts';
 
@@ -33,7 +33,7 @@ export function NewRequest(props: { flowId: string }) {
 /** Fields the form shows; an API message for any other field goes into the alert. */
 const FORM_FIELDS = ['durationMinutes', 'justification', 'targets', 'bundle', 'grantee'];
 
-const messageFor = apiFieldError;
+const messageFor = fieldError;
 
 /** A message the API put on this path itself (not on a part of it). */
 function exactly(error: unknown, path: string): string | undefined {

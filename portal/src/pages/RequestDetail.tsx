@@ -1,8 +1,8 @@
 import { type FormEvent, useId, useState } from 'react';
 import { Link } from 'wouter';
 import { Credentials } from '../components/credentials.tsx';
-import { ErrorAlert, Field, Loading } from '../components/form.tsx';
-import { apiFieldError, Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
+import { ErrorAlert, Field, fieldError, Loading } from '../components/form.tsx';
+import { Countdown, minutesText, personText, UnitList, When } from '../components/request-parts.tsx';
 import { IN_FLIGHT, StatusBadge } from '../components/status.tsx';
 import { Timeline } from '../components/timeline.tsx';
 import { useMe } from '../hooks/me.ts';
@@ -235,7 +235,7 @@ function EndForm(props: {
     event.preventDefault();
     end.mutate({ id: props.id, reason });
   };
-  const reasonError = apiFieldError(end.error, 'reason');
+  const reasonError = fieldError(end.error, 'reason');
   return (
     <form className="card" onSubmit={submit} aria-labelledby={headingId}>
       <h2 id={headingId}>{props.title}</h2>
@@ -277,8 +277,8 @@ function ExtendForm(props: { id: string; left: number | undefined; max: number |
   ]
     .filter((s) => s !== '')
     .join('; ');
-  const minutesError = apiFieldError(extend.error, 'minutes');
-  const reasonError = apiFieldError(extend.error, 'reason');
+  const minutesError = fieldError(extend.error, 'minutes');
+  const reasonError = fieldError(extend.error, 'reason');
   return (
     <form className="card" onSubmit={submit} noValidate aria-labelledby={headingId}>
       <h2 id={headingId}>Extend this access</h2>
