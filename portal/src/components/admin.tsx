@@ -284,6 +284,31 @@ export function UnitRows(props: {
   );
 }
 
+/** The name and description every flow and bundle has (an empty description is left out of the body). */
+export function NameFields(props: {
+  draft: { name?: string | undefined; description?: string | undefined };
+  set: (patch: { name?: string; description?: string | undefined }) => void;
+  error: unknown;
+}) {
+  return (
+    <>
+      <Field label="Name" error={exactError(props.error, 'name')}>
+        {(c) => <input {...c} value={props.draft.name ?? ''} onChange={(e) => props.set({ name: e.target.value })} />}
+      </Field>
+      <Field label="Description" error={exactError(props.error, 'description')}>
+        {(c) => (
+          <textarea
+            {...c}
+            rows={2}
+            value={props.draft.description ?? ''}
+            onChange={(e) => props.set({ description: e.target.value === '' ? undefined : e.target.value })}
+          />
+        )}
+      </Field>
+    </>
+  );
+}
+
 /** Items created by this tab: the editor they land on says so once. */
 const justCreated = new Set<string>();
 

@@ -33,8 +33,6 @@ export function NewRequest(props: { flowId: string }) {
 /** Fields the form shows; an API message for any other field goes into the alert. */
 const FORM_FIELDS = ['durationMinutes', 'justification', 'targets', 'bundle', 'grantee'];
 
-const messageFor = fieldError;
-
 /** A message the API put on this path itself (not on a part of it). */
 function exactly(error: unknown, path: string): string | undefined {
   return error instanceof ProblemError ? (error.forField(path) ?? error.forField(`body.${path}`)) : undefined;
@@ -76,9 +74,9 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
   };
 
   const error = create.error;
-  const unpinned = error !== null && !FORM_FIELDS.some((f) => messageFor(error, f) !== undefined) ? error : undefined;
-  const targetsError = messageFor(error, 'targets');
-  const bundleError = messageFor(error, 'bundle');
+  const unpinned = error !== null && !FORM_FIELDS.some((f) => fieldError(error, f) !== undefined) ? error : undefined;
+  const targetsError = fieldError(error, 'targets');
+  const bundleError = fieldError(error, 'bundle');
 
   return (
     <>
@@ -148,7 +146,7 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
         <Field
           label="Duration (minutes)"
           hint={`Up to ${flow.maxMinutes} minutes (${minutesText(flow.maxMinutes)}).`}
-          error={messageFor(error, 'durationMinutes')}
+          error={fieldError(error, 'durationMinutes')}
         >
           {(c) => (
             <input
@@ -168,7 +166,7 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
         <Field
           label={justificationRequired ? 'Justification (required)' : 'Justification (optional)'}
           hint="Why you need this access: a ticket, an incident, a task. Approvers and auditors read it."
-          error={messageFor(error, 'justification')}
+          error={fieldError(error, 'justification')}
         >
           {(c) => (
             <textarea
@@ -186,7 +184,7 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
           <fieldset className="choices">
             <legend>On behalf of (administrators)</legend>
             <p className="hint">Leave empty to request for yourself.</p>
-            <Field label="Grantee user id" error={messageFor(error, 'grantee.sub') ?? exactly(error, 'grantee')}>
+            <Field label="Grantee user id" error={fieldError(error, 'grantee.sub') ?? exactly(error, 'grantee')}>
               {(c) => (
                 <input
                   {...c}
@@ -197,7 +195,7 @@ function RequestForm({ flow }: { flow: CatalogFlow }) {
                 />
               )}
             </Field>
-            <Field label="Grantee email" error={messageFor(error, 'grantee.email')}>
+            <Field label="Grantee email" error={fieldError(error, 'grantee.email')}>
               {(c) => (
                 <input
                   {...c}

@@ -1,5 +1,4 @@
-import { AdminEditor, exactError, type FormProps, UnitRows } from '../../components/admin.tsx';
-import { Field } from '../../components/form.tsx';
+import { AdminEditor, type FormProps, NameFields, UnitRows } from '../../components/admin.tsx';
 import type { BundleBody } from '../../hooks/admin.ts';
 
 const EMPTY: BundleBody = { name: '', units: [] };
@@ -24,19 +23,7 @@ function BundleForm({ draft, update, error }: FormProps<BundleBody>) {
   const set = (patch: Partial<BundleBody>) => update((d) => ({ ...d, ...patch }));
   return (
     <>
-      <Field label="Name" error={exactError(error, 'name')}>
-        {(c) => <input {...c} value={draft.name ?? ''} onChange={(e) => set({ name: e.target.value })} />}
-      </Field>
-      <Field label="Description" error={exactError(error, 'description')}>
-        {(c) => (
-          <textarea
-            {...c}
-            rows={2}
-            value={draft.description ?? ''}
-            onChange={(e) => set({ description: e.target.value === '' ? undefined : e.target.value })}
-          />
-        )}
-      </Field>
+      <NameFields draft={draft} set={set} error={error} />
       <UnitRows
         legend="Units"
         noun="Unit"

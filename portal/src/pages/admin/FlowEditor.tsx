@@ -4,6 +4,7 @@ import {
   exactError,
   type FormProps,
   ListField,
+  NameFields,
   NumberField,
   nestedError,
   UnitRows,
@@ -74,19 +75,7 @@ function FlowForm({ draft, update, error }: FormProps<FlowBody>) {
   const approval = draft.approval;
   return (
     <>
-      <Field label="Name" error={exactError(error, 'name')}>
-        {(c) => <input {...c} value={draft.name ?? ''} onChange={(e) => set({ name: e.target.value })} />}
-      </Field>
-      <Field label="Description" error={exactError(error, 'description')}>
-        {(c) => (
-          <textarea
-            {...c}
-            rows={2}
-            value={draft.description ?? ''}
-            onChange={(e) => set({ description: e.target.value === '' ? undefined : e.target.value })}
-          />
-        )}
-      </Field>
+      <NameFields draft={draft} set={set} error={error} />
 
       <fieldset>
         <legend>Who may request</legend>
