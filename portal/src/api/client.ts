@@ -1,9 +1,10 @@
 import createClient, { type Middleware } from 'openapi-fetch';
 import type { Authenticator } from '../auth/session.ts';
 import { ProblemError } from './problem.ts';
-import type { components, operations, paths } from './schema.d.ts';
+import type { paths } from './schema.d.ts';
 
-export type { components, operations, paths };
+export type { components, operations, paths } from './schema.d.ts';
+export type { Body, Ok } from './types.ts';
 
 /** The one API client: types generated from the API description, the bearer token added to every call. */
 export function createApiClient(baseUrl: string, auth: Authenticator) {
@@ -36,19 +37,3 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
 export function etagOf(response: Response): string | undefined {
   return response.headers.get('etag') ?? undefined;
 }
-
-/** A success body type by operation id, e.g. `Ok<'get-request'>`. */
-export type Ok<Op extends keyof operations> = operations[Op]['responses'] extends infer R
-  ? R extends { 200: { content: { 'application/json': infer B } } }
-    ? B
-    : R extends { 201: { content: { 'application/json': infer B } } }
-      ? B
-      : never
-  : never;
-
-/** A request body type by operation id, e.g. `Body<'create-request'>`. */
-export type Body<Op extends keyof operations> = operations[Op] extends {
-  requestBody: { content: { 'application/json': infer B } };
-}
-  ? B
-  : never;

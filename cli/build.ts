@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+/** Where the bundled CLI is: `main.js` and its lazily loaded chunks (one per command that needs more than commander). */
+export const CLI_DIR = import.meta.dirname;
+export const CLI_DIST = join(CLI_DIR, 'dist');
+export const CLI_BIN = join(CLI_DIR, 'bin', 'stint.js');
+const REPO = resolve(CLI_DIR, '..');
+const STAMP = join(CLI_DIST, '.source-hash');
+
+function files(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path)
+    .sort()
+    .flatMap((name) => files(join(path, name)));
+}
+
+/** What the bundle is built from: the CLI's sources and the repo modules it imports (listed by the last build). */
+function inputsOf(previous: string[]): string[] {
+  return [...new Set([...files(join(CLI_DIR, 'src')), join(CLI_DIR, 'build.ts'), ...previous])].sort();
+}
+
+function hashOf(inputs: string[]): string {
+  const hash = createHash('sha256');
+  for (const file of inputs) {
+    hash.update(relative(REPO, file)).update('\0');
+    hash.update(existsSync(file) ? readFileSync(file) : 'missing').update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Bundles cli/src into cli/dist unless it already holds a bundle of the current sources. Only Stint's own code is
+ * bundled (packages stay in node_modules and load from there), split so `stint --help` loads commander and nothing
+ * else. `npm ci` (prepare) and the test setup call it; `npm run cli:build` runs it by hand.
+ */
+export async function ensureCliBuilt(log: (line: string) => void = () => undefined): Promise<string> {
+  const stamp = existsSync(STAMP)
+    ? (JSON.parse(readFileSync(STAMP, 'utf8')) as { hash: string; inputs: string[] })
+    : undefined;
+  if (stamp !== undefined && existsSync(join(CLI_DIST, 'main.js'))) {
+    const inputs = inputsOf(stamp.inputs.map((f) => join(REPO, f)));
+    if (hashOf(inputs) === stamp.hash) return CLI_DIST;
+  }
+  log('bundling the CLI (esbuild)…');
+  const { build } = await import('esbuild');
+  rmSync(CLI_DIST, { recursive: true, force: true });
+  const result = await build({
+    entryPoints: [join(CLI_DIR, 'src', 'main.ts')],
+    outdir: CLI_DIST,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'warning',
+    chunkNames: 'chunks/[name]-[hash]',
+    define: { STINT_VERSION: JSON.stringify(version()) },
+  });
+  const own = Object.keys(result.metafile.inputs)
+    .filter((f) => !f.includes('node_modules'))
+    .map((f) => resolve(REPO, f));
+  const inputs = inputsOf(own);
+  writeFileSync(STAMP, JSON.stringify({ hash: hashOf(inputs), inputs: inputs.map((f) => relative(REPO, f)) }));
+  return CLI_DIST;
+}
+
+if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
+  const started = Date.now();
+  await ensureCliBuilt((line) => process.stderr.write(`[cli] ${line}\n`));
+  process.stderr.write(`[cli] ready in cli/dist (${Date.now() - started} ms)\n`);
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+}

@@ -1,0 +1,52 @@
+import createClient from 'openapi-fetch';
+import { ProblemError } from '../../portal/src/api/problem.ts';
+import type { paths } from '../../portal/src/api/schema.d.ts';
+import type { Ctx } from './context.ts';
+import { CliError, EXIT, SignedOutError } from './errors.ts';
+import { freshSession, type Session } from './session.ts';
+
+export type { Body, Ok } from '../../portal/src/api/types.ts';
+
+/**
+ * The one API client: openapi-fetch over the types generated from the API description (shared with the portal),
+ * with the session's bearer token and `X-Stint-Channel: cli` (recorded with every vote and change).
+ */
+export async function apiFor(ctx: Ctx): Promise<{ api: Api; session: Session }> {
+  const session = await freshSession();
+  if (ctx.url !== undefined && ctx.url.replace(/\/+$/, '') !== session.url) {
+    throw new SignedOutError(`signed in to ${session.url}, not ${ctx.url}: run \`stint login --url ${ctx.url}\``);
+  }
+  return { api: clientFor(session.url, session.accessToken), session };
+}
+
+export function clientFor(url: string, token: string) {
+  const client = createClient<paths>({ baseUrl: url });
+  client.use({
+    onRequest({ request }) {
+      request.headers.set('authorization', `Bearer ${token}`);
+      request.headers.set('x-stint-channel', 'cli');
+      return request;
+    },
+  });
+  return client;
+}
+export type Api = ReturnType<typeof clientFor>;
+
+/**
+ * The data of an answer, or a CliError of one line: the API's problem detail, prefixed by the field it names
+ * (`body.durationMinutes: must be at most 60`). 401 means the token was refused: exit 3, sign in again.
+ */
+export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
+  if (result.error === undefined && result.response.ok) return result.data as T;
+  const { status } = result.response;
+  const problem = new ProblemError(status, result.error);
+  if (status === 401) throw new SignedOutError(`the API refused the token (${problem.message}): run \`stint login\``);
+  const [field, message] = Object.entries(problem.fields)[0] ?? [problem.field, problem.message];
+  const line = field === undefined ? problem.message : `${field}: ${message}`;
+  throw new CliError(line, EXIT.failed, {
+    status,
+    title: problem.title,
+    detail: problem.message,
+    ...(field === undefined ? {} : { field }),
+  });
+}

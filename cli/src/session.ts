@@ -1,0 +1,125 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import envPaths from 'env-paths';
+import { decodeJwt } from 'jose';
+import { z } from 'zod';
+import { CliError, SignedOutError } from './errors.ts';
+
+/**
+ * The signed-in session: one file, `session.json`, in the user's config folder (`$XDG_CONFIG_HOME/stint`,
+ * `~/Library/Preferences/stint`, `%APPDATA%\stint\Config`; `STINT_CONFIG_DIR` overrides it), readable by the user
+ * only (mode 0600 in a 0700 folder). It holds tokens: bearer credentials for the API.
+ */
+export const LocalIdentity = z.object({
+  sub: z.string().min(1),
+  email: z.string().optional(),
+  groups: z.array(z.string()).default([]),
+});
+export type LocalIdentity = z.infer<typeof LocalIdentity>;
+
+export const Session = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('local'),
+    url: z.string().url(),
+    accessToken: z.string().min(1),
+    /** Epoch seconds. */
+    expiresAt: z.number(),
+    /** A local runtime's issuer mints a new token for the same person when this one expires. */
+    identity: LocalIdentity,
+  }),
+  z.object({
+    kind: z.literal('oidc'),
+    url: z.string().url(),
+    issuer: z.string().url(),
+    clientId: z.string().min(1),
+    accessToken: z.string().min(1),
+    expiresAt: z.number(),
+    refreshToken: z.string().optional(),
+    idToken: z.string().optional(),
+    scope: z.string().optional(),
+  }),
+]);
+export type Session = z.infer<typeof Session>;
+
+export function configDir(): string {
+  return process.env.STINT_CONFIG_DIR ?? envPaths('stint', { suffix: '' }).config;
+}
+
+export const sessionFile = (): string => join(configDir(), 'session.json');
+
+export function readSession(): Session | undefined {
+  let text: string;
+  try {
+    text = readFileSync(sessionFile(), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const parsed = Session.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new SignedOutError(`the session in ${sessionFile()} is unreadable: run \`stint login\``);
+  return parsed.data;
+}
+
+/** Written to a temporary file (0600 from the start) and renamed, so a crash never leaves half a session. */
+export function writeSession(session: Session): void {
+  const dir = configDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const file = sessionFile();
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(session, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+}
+
+export function clearSession(): boolean {
+  const file = sessionFile();
+  try {
+    readFileSync(file);
+  } catch {
+    return false;
+  }
+  rmSync(file, { force: true });
+  return true;
+}
+
+/** The `exp` of a JWT, in epoch seconds (the CLI does not verify tokens: the API does). */
+export function expiryOf(token: string, fallbackSeconds = 300): number {
+  try {
+    const { exp } = decodeJwt(token);
+    if (typeof exp === 'number') return exp;
+  } catch {
+    // An opaque access token: ask again after the fallback.
+  }
+  return Math.floor(Date.now() / 1000) + fallbackSeconds;
+}
+
+/** Renewed this long before it expires, so a call never races the expiry. */
+const EARLY_SECONDS = 60;
+
+/**
+ * The session with a token that is good for at least another minute: a local session mints a new one, an OIDC
+ * session uses its refresh token (cli/src/auth/oidc.ts). Not signed in, or the renewal refused → SignedOutError.
+ */
+export async function freshSession(): Promise<Session> {
+  const session = readSession();
+  if (session === undefined) throw new SignedOutError();
+  if (session.expiresAt - EARLY_SECONDS > Date.now() / 1000) return session;
+  const renewed =
+    session.kind === 'local'
+      ? await (await import('./auth/local.ts')).renewLocal(session)
+      : await (await import('./auth/oidc.ts')).refresh(session);
+  writeSession(renewed);
+  return renewed;
+}
+
+export function describeSession(session: Session): string {
+  return session.kind === 'local'
+    ? `${session.identity.sub} (local, ${session.url})`
+    : `${session.url} via ${session.issuer}`;
+}
+
+export function requireUrl(value: string | undefined): string {
+  if (value === undefined) throw new CliError('no API given: pass --url <api> or set STINT_URL');
+  return value.replace(/\/+$/, '');
+}
