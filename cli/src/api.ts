@@ -36,13 +36,18 @@ export type Api = ReturnType<typeof clientFor>;
  * The data of an answer, or a CliError of one line: the API's problem detail, prefixed by the field it names
  * (`body.durationMinutes: must be at most 60`). 401 means the token was refused: exit 3, sign in again.
  */
-export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
+export function unwrap<T>(
+  result: { data?: T; error?: unknown; response: Response },
+  /** The flag each body field comes from, so the line names what the person typed (`durationMinutes` → `--minutes`). */
+  flags: Record<string, string> = {},
+): T {
   if (result.error === undefined && result.response.ok) return result.data as T;
   const { status } = result.response;
   const problem = new ProblemError(status, result.error);
   if (status === 401) throw new SignedOutError(`the API refused the token (${problem.message}): run \`stint login\``);
   const [field, message] = Object.entries(problem.fields)[0] ?? [problem.field, problem.message];
-  const line = field === undefined ? problem.message : `${field}: ${message}`;
+  const flag = field === undefined ? undefined : (flags[field] ?? flags[field.split('.')[0] ?? '']);
+  const line = field === undefined ? problem.message : `${flag ?? field}: ${message}`;
   throw new CliError(line, EXIT.failed, {
     status,
     title: problem.title,

@@ -35,7 +35,7 @@ function collect(value: string, previous: string[] = []): string[] {
 }
 
 function target(value: string, previous: string[] = []): string[] {
-  if (!/^[^:\s]+:[^:\s]+$/.test(value)) throw new InvalidArgumentError('must be <resource>:<permission>');
+  if (!/^\S+:[^:\s]+$/.test(value)) throw new InvalidArgumentError('must be <resource>:<permission>');
   return [...previous, value];
 }
 
@@ -131,7 +131,7 @@ Docs: docs/cli.md in the Stint repository.`,
       .command(name)
       .argument('<id>', 'the request id')
       .description(description)
-      .action(lazy(() => import('./commands/decide.ts')));
+      .action(lazy(() => import('./commands/decide.ts').then((m) => ({ run: m.decide(name) }))));
     if (name === 'reject') command.requiredOption('-r, --reason <text>', 'why (the requester sees it)');
     else command.option('-r, --reason <text>', 'why (recorded with the decision)');
   }
@@ -152,6 +152,7 @@ Docs: docs/cli.md in the Stint repository.`,
   program
     .command('connect')
     .argument('<id>', 'the request id')
+    .argument('[client-args...]', 'arguments for the client, after `--` (e.g. -- -c "select 1")')
     .description('open a client (psql, mysql, redis-cli) with the credentials in its environment, never in argv')
     .option('--client <command>', 'the client to run instead of the engine’s usual one')
     .option('--unit <n>', 'which granted unit, when the request has several (see `stint access`)', positiveInt)
