@@ -5,7 +5,8 @@
  * import time of every Lambda. Timings are observed as the audit events arrive on the local bus.
  * The Slack interaction handler's handling time (a signed `block_actions` Approve through the local runtime, with a
  * Slack stand-in) is measured in a child process (BENCH_PART=slack), so Slack's notify function stays out of the
- * per-lifecycle counts above. Last, the portal's first-load size (BENCH_PART=portal prints only that).
+ * per-lifecycle counts above. Then the portal's first-load size (BENCH_PART=portal prints only that), and last how
+ * long `stint --help` takes in a fresh node (BENCH_PART=cli prints only that; the goal is under 150 ms).
  */
 import '#lib/local/polyfills.ts';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
 import { TargetKind } from '#lib/targets/config.ts';
 import { DRIVER_TYPES, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
+import { CLI_BIN, ensureCliBuilt } from '../cli/build.ts';
 import { ensurePortalBuilt } from '../portal/build.ts';
 import { SlackStandIn } from '../test/fixtures/slack/server.ts';
 
@@ -313,8 +315,40 @@ async function portalBundle(): Promise<void> {
   }
 }
 
+/**
+ * `stint --help` as a person runs it: the real binary in a fresh node process, wall time from spawn to exit, N runs
+ * after one warm-up, interleaved with runs of an empty `node -e ''` so the noise of this machine shows in both and
+ * the difference is the CLI's own. p50, p95 and max.
+ */
+async function cliHelp(): Promise<void> {
+  await ensureCliBuilt();
+  const runs = Number(process.env.BENCH_CLI_N ?? 30);
+  const time = (args: string[]) => {
+    const started = performance.now();
+    execFileSync(process.execPath, args, { stdio: 'ignore' });
+    return performance.now() - started;
+  };
+  time([CLI_BIN, '--help']);
+  const help: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    help.push(time([CLI_BIN, '--help']));
+    bare.push(time(['-e', '']));
+  }
+  const stats = (times: number[]) => {
+    const sorted = times.toSorted((a, b) => a - b);
+    const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(0);
+    return `p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms`;
+  };
+  console.log(`\nCLI, ${runs} runs each in a fresh node (goal: stint --help under 150 ms):`);
+  console.log(`  stint --help   ${stats(help)}`);
+  console.log(`  node -e ''     ${stats(bare)}  (node's own start, for comparison)`);
+}
+
 if (process.env.BENCH_PART === 'portal') {
   await portalBundle();
+} else if (process.env.BENCH_PART === 'cli') {
+  await cliHelp();
 } else if (process.env.BENCH_PART === 'slack') {
   await slackHandling();
 } else {
@@ -326,4 +360,5 @@ if (process.env.BENCH_PART === 'portal') {
   });
   await bundles();
   await portalBundle();
+  await cliHelp();
 }

@@ -5,8 +5,16 @@ import { buildProgram } from './program.ts';
 declare const STINT_VERSION: string;
 
 const program = buildProgram(typeof STINT_VERSION === 'string' ? STINT_VERSION : '0.0.0');
-const completion = process.argv[2] === 'complete' || process.argv[2] === 'completion';
-if (completion) (await import('./completion.ts')).register(program);
+// `stint completion <shell>` prints a shell's script, which then calls `stint complete -- …`: both come from
+// @bomb.sh/tab, loaded only then (it costs --help 13 ms); otherwise the help lists what `completion` takes.
+if (process.argv.slice(2).some((a) => a === 'completion' || a === 'complete')) {
+  (await import('./completion.ts')).register(program);
+} else {
+  program
+    .command('completion')
+    .argument('<shell>', 'bash, zsh, fish or powershell')
+    .description('print the shell completion script: source <(stint completion bash)');
+}
 
 try {
   await program.parseAsync(process.argv);
