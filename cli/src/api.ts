@@ -45,13 +45,24 @@ export function unwrap<T>(
   const { status } = result.response;
   const problem = new ProblemError(status, result.error);
   if (status === 401) throw new SignedOutError(`the API refused the token (${problem.message}): run \`stint login\``);
+  // Prefixed only by a field of what was sent (body, query, path): other fields (a request's `status`) are context.
+  const raw = rawField(result.error);
   const [field, message] = Object.entries(problem.fields)[0] ?? [problem.field, problem.message];
-  const flag = field === undefined ? undefined : (flags[field] ?? flags[field.split('.')[0] ?? '']);
-  const line = field === undefined ? problem.message : `${flag ?? field}: ${message}`;
+  const sent = raw !== undefined && /^(body|query|path)\./.test(raw) ? field : undefined;
+  const flag = sent === undefined ? undefined : (flags[sent] ?? flags[sent.split('.')[0] ?? ''] ?? sent);
+  const line = flag === undefined ? problem.message : `${flag}: ${message}`;
   throw new CliError(line, EXIT.failed, {
     status,
     title: problem.title,
     detail: problem.message,
     ...(field === undefined ? {} : { field }),
   });
+}
+
+function rawField(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { field, errors } = error as { field?: unknown; errors?: { field?: unknown }[] };
+  const first = Array.isArray(errors) ? errors[0]?.field : undefined;
+  const value = first ?? field;
+  return typeof value === 'string' ? value : undefined;
 }

@@ -80,7 +80,9 @@ export async function waitForActive(ctx: Ctx, api: Api, first: RequestView): Pro
   } finally {
     process.off('SIGINT', onInterrupt);
   }
-  show(current);
-  if (ctx.interactive) ctx.err('\n');
+  if (ctx.interactive) {
+    show(current);
+    ctx.err('\n');
+  }
   return current;
 }

@@ -122,6 +122,7 @@ describe('stint, the command line', () => {
     expect(await canLogin(creds)).toBe(false);
     const after = await as('alice', ['connect', request.id, '--', '-tAc', 'select 1']);
     expect(after.code).toBe(1);
+    expect(after.stderr).toBe('stint: Credentials are available while the grant is ACTIVE; it is REVOKED\n');
   });
 
   it('puts the credentials in the environment of what it runs, never in its arguments', async () => {
