@@ -93,7 +93,7 @@ export async function startStint(options: StintOptions): Promise<Stint> {
   const log = options.log ?? ((m: string) => process.stderr.write(`[stint] ${m}\n`));
   // The functions' own logs (Powertools) stay quiet locally unless asked for: LOG_LEVEL / POWERTOOLS_LOG_LEVEL.
   process.env.POWERTOOLS_LOG_LEVEL ??= process.env.LOG_LEVEL ?? 'WARN';
-  const template = synthTemplate(options.config);
+  const template = await synthTemplate(options.config);
   const postgres = await startEmbeddedPostgres({
     dataDir: options.pgDataDir,
     port: options.pgPort,
