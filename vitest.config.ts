@@ -12,7 +12,7 @@ export default defineConfig({
     expect: { poll: { timeout: 15_000 } },
     hookTimeout: 120_000,
     setupFiles: ['test/setup/polyfills.ts'],
-    globalSetup: ['test/setup/portal.ts'],
+    globalSetup: ['test/setup/builds.ts'],
     env: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_DEV: 'false' },
   },
 });

@@ -11,7 +11,7 @@ import { PORTAL_DIST } from '../../portal/build.ts';
 /**
  * Real Chromium for the portal's browser tests: Debian's /usr/bin/chromium (CHROMIUM_PATH overrides) driven by
  * playwright-core; .ci/run installs it with apt-get when it is missing. The portal is built once per test run
- * (test/setup/portal.ts) into PORTAL_DIST, which the local runtime serves at `/`.
+ * (test/setup/builds.ts) into PORTAL_DIST, which the local runtime serves at `/`.
  */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export { PORTAL_DIST };
