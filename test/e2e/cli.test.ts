@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
-import { cliReady, configDirFor, runCli } from '../support/cli.ts';
+import { cliReady, configDirFor, runCli, runCliOnTerminal } from '../support/cli.ts';
 import { until } from '../support/http.ts';
 
 /**
@@ -231,6 +231,30 @@ describe('stint, the command line', () => {
     expect(waited.stderr).toMatch(/rejected by bob: not today/);
     expect(Request.parse(JSON.parse(waited.stdout)).status).toBe('REJECTED');
     expect(pending.map((r) => r.id)).toContain(id);
+  });
+
+  it('asks for the flow and the justification on a terminal, and only there', async () => {
+    const onTerminal = await runCliOnTerminal(['request', '--minutes', '5', '--url', stint.url], {
+      configDir: dirs.carol as string,
+      steps: [
+        { expect: 'Which access?', keys: '\x1b[B' }, // down: the second flow, demo-readonly
+        { expect: 'self-serve', keys: '\r' },
+        { expect: 'Why do you need it?', keys: 'asked on a terminal\r' },
+      ],
+    });
+    expect(onTerminal.code, onTerminal.screen).toBe(0);
+    const id = /([0-9A-Z]{26}) {2}(APPROVED|GRANTING|ACTIVE)/.exec(onTerminal.screen)?.[1];
+    expect(id, onTerminal.screen).toBeDefined();
+    const shown = JSON.parse((await as('carol', ['show', id as string, '--output', 'json'])).stdout) as {
+      flowId: string;
+      justification: string;
+    };
+    expect(shown).toMatchObject({ flowId: 'demo-readonly', justification: 'asked on a terminal' });
+    expect((await as('carol', ['revoke', id as string])).code).toBe(0);
+
+    const noTerminal = await as('carol', ['request']);
+    expect(noTerminal.code).toBe(2);
+    expect(noTerminal.stderr).toBe('stint: missing argument: the flow to request (see `stint flows`)\n');
   });
 
   it('names the flag when the API refuses a value, and exits 2 for usage, 3 when not signed in', async () => {

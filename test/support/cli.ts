@@ -43,3 +43,37 @@ export function runCli(
     child.stdin.end(options.input ?? '');
   });
 }
+
+/**
+ * Runs `stint` on a terminal (a pseudo-terminal from util-linux `script`), answering its prompts: each step waits
+ * until `expect` appears on the screen, then types `keys`. Answers the exit code and everything shown.
+ */
+export function runCliOnTerminal(
+  args: string[],
+  options: { configDir: string; steps: { expect: string; keys: string }[]; timeoutMs?: number },
+): Promise<{ code: number | null; screen: string }> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, CLI_BIN, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    // A pseudo-terminal without a size has zero columns: the prompts would wrap after every character.
+    const child = spawn('script', ['-qec', `stty cols 120 rows 40; ${command}`, '/dev/null'], {
+      env: { ...process.env, STINT_CONFIG_DIR: options.configDir, TERM: 'xterm', CI: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    let screen = '';
+    const steps = [...options.steps];
+    let seen = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      screen += d.toString();
+      const step = steps[0];
+      if (step !== undefined && screen.indexOf(step.expect, seen) >= 0) {
+        seen = screen.length;
+        steps.shift();
+        child.stdin.write(step.keys);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, screen }));
+  });
+}
