@@ -8,7 +8,7 @@ const program = buildProgram(typeof STINT_VERSION === 'string' ? STINT_VERSION :
 // `stint completion <shell>` prints a shell's script, which then calls `stint complete -- …`: both come from
 // @bomb.sh/tab, loaded only then (it costs --help 13 ms); otherwise the help lists what `completion` takes.
 if (process.argv.slice(2).some((a) => a === 'completion' || a === 'complete')) {
-  (await import('./completion.ts')).register(program);
+  await (await import('./completion.ts')).register(program);
 } else {
   program
     .command('completion')

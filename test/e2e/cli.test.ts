@@ -186,6 +186,12 @@ describe('stint, the command line', () => {
     const selfJson = await as('alice', ['approve', id, '--output', 'json']);
     expect(JSON.parse(selfJson.stderr)).toMatchObject({ error: { status: 403, exitCode: 1 } });
 
+    // Completion offers what each command can act on: bob's approvals, alice's flows.
+    const completeId = await as('bob', ['complete', '--', 'approve', '']);
+    expect(completeId.stdout).toMatch(new RegExp(`^${id}\tPENDING demo-admin for alice$`, 'm'));
+    const completeFlow = await as('alice', ['complete', '--', 'request', '']);
+    expect(completeFlow.stdout).toMatch(/^demo-readonly\tDemo: read-only, self-serve$/m);
+
     const waiting = await as('bob', ['ls', '--approvals', '--output', 'json']);
     expect(
       z
