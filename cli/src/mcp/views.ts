@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Ok } from '../api.ts';
-import { approvalText } from '../commands/flows.ts';
 
 /**
  * What the MCP tools answer: compact views of the API's answers, shaped for a model to read (the API's request view
@@ -55,14 +54,15 @@ export type FlowView = z.infer<typeof FlowView>;
 export const CatalogView = z.object({ flows: z.array(FlowView) });
 
 export function flowView(flow: ApiFlow): FlowView {
-  const manual = flow.approval.mode === 'manual' && !flow.breakGlass;
+  const manual = flow.approval.mode === 'manual' && !flow.breakGlass ? flow.approval : undefined;
   return {
     id: flow.id,
     name: flow.name,
     ...(flow.description === undefined ? {} : { description: flow.description }),
-    needsApproval: manual,
-    ...(manual ? { approvedBy: approvalText(flow) } : {}),
-    ...(manual && flow.approval.mode === 'manual' ? { approvalTimeoutMinutes: flow.approval.timeoutMinutes } : {}),
+    needsApproval: manual !== undefined,
+    ...(manual === undefined
+      ? {}
+      : { approvedBy: describeApprovers(manual.sets, manual.rule), approvalTimeoutMinutes: manual.timeoutMinutes }),
     targets: flow.targets.map((t) => ({
       integrationId: t.integrationId,
       resource: t.resource,
@@ -108,14 +108,27 @@ export const RequestListView = z.object({
   cursor: z.string().nullable().describe('pass it back as cursor for the next page; null: no more'),
 });
 
+type ApproverSet = { name?: string; groups: string[]; users: string[]; manager?: boolean };
+type Rule = { type: 'anyOf' } | { type: 'allOf' } | { type: 'quorum'; count: number };
+
+/** Approver sets as one line: each set as its name and members (`DBAs (group dba)`), joined as the rule says. */
+export function describeApprovers(sets: ApproverSet[], rule: Rule): string {
+  const who = sets.map((s) => {
+    const members = [...s.groups.map((g) => `group ${g}`), ...s.users, ...(s.manager === true ? ['the manager'] : [])];
+    const list = members.join(' or ') || 'nobody named';
+    return s.name === undefined ? list : `${s.name} (${list})`;
+  });
+  if (rule.type === 'allOf') return `each of: ${who.join('; ')}`;
+  if (rule.type === 'quorum') return `${rule.count} approvals from: ${who.join('; ')}`;
+  return who.join('; ');
+}
+
+/** Who may approve the request now: its open approver sets (escalation opens later tiers). */
 function approversOf(request: ApiRequest): string | undefined {
-  const sets = request.approval?.sets.filter((s) => s.open);
-  if (sets === undefined || sets.length === 0) return undefined;
-  const who = sets.map(
-    (s) =>
-      s.name ?? [...s.groups.map((g) => `group ${g}`), ...s.users, ...(s.manager ? ['the manager'] : [])].join(' or '),
-  );
-  return who.join(request.approval?.rule.type === 'allOf' ? ' and ' : ' / ');
+  const { approval } = request;
+  const sets = approval?.sets.filter((s) => s.open);
+  if (approval === undefined || sets === undefined || sets.length === 0) return undefined;
+  return describeApprovers(sets, approval.rule);
 }
 
 /** What the agent should do next, by status: the one line a model most needs. */
