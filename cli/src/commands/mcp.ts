@@ -31,7 +31,9 @@ export async function run(ctx: Ctx, _args: string[], options: Options = {}): Pro
     server.server.onclose = resolve;
   });
   // The SDK's stdio transport does not notice the end of stdin by itself: the client closing it ends the server.
-  process.stdin.once('end', () => void server.close());
+  process.stdin.once('end', () => {
+    server.close().catch((error: unknown) => log(`stint mcp: closing: ${String(error)}`));
+  });
   await server.connect(new StdioServerTransport());
   log(`stint mcp: serving on stdio as ${who()}${access ? '' : ' (no get_access: credentials stay out of the agent)'}`);
   await closed;

@@ -71,7 +71,7 @@ export function createStintServer(ctx: Ctx, options: ServerOptions): McpServer {
         'The access flows the signed-in person may request: for each, its id, what it can grant (targets, ' +
         'bundles), the default and maximum duration in minutes, whether a justification is required, and whether ' +
         'a person must approve (needsApproval, approvedBy). Call it first to pick the flowId and targets for request_access.',
-      outputSchema: CatalogView.shape,
+      outputSchema: CatalogView,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     call('list_flows', async (api) => {
@@ -119,7 +119,7 @@ export function createStintServer(ctx: Ctx, options: ServerOptions): McpServer {
           .optional()
           .describe('why the access is needed, for the approvers and the audit trail (required by most flows)'),
       },
-      outputSchema: RequestView.shape,
+      outputSchema: RequestView,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     call('request_access', async (api, args) => {
@@ -148,7 +148,7 @@ export function createStintServer(ctx: Ctx, options: ServerOptions): McpServer {
         'FAILED, REVOKING, REVOKED, EXPIRED, REVOKE_FAILED), the decision (who approved or rejected, why), when ' +
         'the access expires, why it failed, and `next`: what to do now. Poll it to follow a request.',
       inputSchema: { id: Id },
-      outputSchema: RequestView.shape,
+      outputSchema: RequestView,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     call('get_request', async (api, args) => {
@@ -169,7 +169,7 @@ export function createStintServer(ctx: Ctx, options: ServerOptions): McpServer {
         limit: z.number().int().min(1).max(100).optional().describe('at most this many (default 20)'),
         cursor: z.string().min(1).max(2048).optional().describe('the cursor of the previous page'),
       },
-      outputSchema: RequestListView.shape,
+      outputSchema: RequestListView,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     call('list_requests', async (api, args) => {
@@ -199,7 +199,7 @@ export function createStintServer(ctx: Ctx, options: ServerOptions): McpServer {
           'username and password; for a cloud account or role, what to sign in with. They stop working at ' +
           'expiresAt. They are secrets: use them for the task, never write them into files, code or logs.',
         inputSchema: { id: Id },
-        outputSchema: AccessView.shape,
+        outputSchema: AccessView,
         annotations: { readOnlyHint: true, openWorldHint: false },
       },
       call('get_access', async (api, args) => {
@@ -219,7 +219,7 @@ export function createStintServer(ctx: Ctx, options: ServerOptions): McpServer {
         id: Id,
         reason: z.string().trim().min(1).max(2000).optional().describe('why (recorded with the request)'),
       },
-      outputSchema: RequestView.shape,
+      outputSchema: RequestView,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     call('cancel_request', async (api, args) => {

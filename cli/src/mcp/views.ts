@@ -136,8 +136,14 @@ function nextOf(request: ApiRequest, accessTool: boolean): string {
   const who = request.decision?.by;
   const why = request.decision?.reason === undefined ? '' : ` (${request.decision.reason})`;
   switch (request.status) {
-    case 'PENDING':
-      return 'Waiting for a person to approve it (you cannot approve it). Tell the person, then poll get_request.';
+    case 'PENDING': {
+      const approvers = approversOf(request);
+      const deadline = request.approvalDeadline === undefined ? '' : `, by ${request.approvalDeadline}`;
+      return (
+        `Waiting for a person to approve it${approvers === undefined ? '' : ` (${approvers})`}${deadline}; ` +
+        'you cannot approve it. Tell the person, then poll get_request.'
+      );
+    }
     case 'APPROVED':
     case 'GRANTING':
       return 'Approved; the access is being granted. Poll get_request until it is ACTIVE.';

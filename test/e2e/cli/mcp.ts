@@ -5,8 +5,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_BIN } from '../../../cli/build.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BIN, ensureCliBuilt } from '../../../cli/build.ts';
 import { call, until } from '../../support/http.ts';
 
 export type McpSuiteContext = {
@@ -41,6 +41,8 @@ async function agent(configDir: string, open: Agent[]): Promise<Agent> {
   const errors: Error[] = [];
   client.onerror = (error) => errors.push(error);
   await client.connect(transport);
+  // As hosts do: listing the tools first also makes the client check every answer against its outputSchema.
+  await client.listTools();
   const handle: Agent = {
     client,
     errors,
@@ -72,7 +74,23 @@ type RequestOut = { id: string; status: string; awaitingApproval: boolean; next:
 export function mcpSuite(ctx: () => McpSuiteContext): void {
   describe('stint mcp', () => {
     const open: Agent[] = [];
-    const as = async (sub: string, groups: string[] = []) => agent(await ctx().signIn(sub, groups), open);
+    // One signed-in agent per person for the whole suite: each costs a `stint login` and a server process.
+    const agents = new Map<string, Promise<Agent>>();
+    const as = (sub: string): Promise<Agent> => {
+      let found = agents.get(sub);
+      if (found === undefined) {
+        found = ctx()
+          .signIn(sub)
+          .then((dir) => agent(dir, open));
+        agents.set(sub, found);
+      }
+      return found;
+    };
+
+    // A no-op when cli/dist already holds a bundle of the current sources.
+    beforeAll(async () => {
+      await ensureCliBuilt();
+    });
 
     afterAll(async () => {
       for (const a of open) await a.client.close();
@@ -178,7 +196,7 @@ export function mcpSuite(ctx: () => McpSuiteContext): void {
       ) as RequestOut;
 
       expect(created).toMatchObject({ status: 'PENDING', awaitingApproval: true });
-      expect(created.next).toMatch(/person to approve/);
+      expect(created.next).toMatch(/person to approve it \(DBAs \(group dba\)\), by .*you cannot approve it/);
       expect(created.approvers).toContain('dba');
 
       const cancelled = dataOf(
