@@ -24,11 +24,14 @@ type Agent = {
   call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
 };
 
-/** An MCP client that spawns `node cli/bin/stint.js mcp` with the session in `configDir`, as an agent host does. */
-async function agent(configDir: string, open: Agent[]): Promise<Agent> {
+/**
+ * An MCP client that spawns `node cli/bin/stint.js mcp [flags]` with the session in `configDir`, as an agent host
+ * does.
+ */
+async function agent(configDir: string, open: Agent[], flags: string[] = []): Promise<Agent> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI_BIN, 'mcp'],
+    args: [CLI_BIN, 'mcp', ...flags],
     // Only what a host passes: no STINT_URL, so the session alone says which API.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), STINT_CONFIG_DIR: configDir },
     stderr: 'pipe',
