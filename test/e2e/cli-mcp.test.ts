@@ -1,43 +1,37 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
-import { CLI_BIN, ensureCliBuilt } from '../../cli/build.ts';
+import { cliReady, configDirFor, runCli } from '../support/cli.ts';
 import { mcpSuite } from './cli/mcp.ts';
 
 /**
- * Temporary (the lead folds mcpSuite into the CLI's end-to-end file, which owns the one local runtime, and removes
- * this file): starts Stint as test/e2e/lifecycle.test.ts does and runs the `stint mcp` cases against it.
+ * Temporary (the lead folds mcpSuite into test/e2e/cli.test.ts, which owns the one local runtime, and removes this
+ * file): starts Stint as that file does and runs the `stint mcp` cases against it.
  */
-const run = promisify(execFile);
 let stint: Stint;
+const dirs: Record<string, string> = {};
 
 beforeAll(async () => {
-  await ensureCliBuilt();
+  await cliReady();
   stint = await startStint({
     pgDataDir: join(await clusterParentDir('stint-e2e-mcp'), 'pg'),
     pgPort: await freePort(),
-    port: 0,
-    scheduleEveryMs: 1000,
   });
-}, 180_000);
+});
 
 afterAll(async () => {
   await stint?.stop();
 });
 
-async function signIn(sub: string, groups: string[] = []): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `stint-mcp-${sub}-`));
-  await run(
-    process.execPath,
-    [CLI_BIN, 'login', '--local', '--user', sub, ...groups.flatMap((g) => ['--group', g]), '--url', stint.url],
-    { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), STINT_CONFIG_DIR: dir } },
+async function signIn(who: string, groups: string[] = []): Promise<string> {
+  dirs[who] ??= configDirFor(who);
+  const res = await runCli(
+    ['login', '--local', '--url', stint.url, '--user', who, ...groups.flatMap((g) => ['--group', g])],
+    { configDir: dirs[who] },
   );
-  return dir;
+  expect(res, res.stderr).toMatchObject({ code: 0 });
+  return dirs[who];
 }
 
 mcpSuite(() => ({ url: stint.url, signIn }));
