@@ -170,6 +170,10 @@ Docs: docs/cli.md in the Stint repository.`,
     .description(
       'a Model Context Protocol server on stdio for AI agents: catalog, request, status, access (no approve)',
     )
+    .option(
+      '--no-access',
+      'leave out get_access: the agent can ask for access and follow it, never see the credentials',
+    )
     .action(lazy(() => import('./commands/mcp.ts')));
 
   return program;

@@ -7,6 +7,7 @@ import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { cliReady, configDirFor, runCli, runCliOnTerminal } from '../support/cli.ts';
 import { until } from '../support/http.ts';
+import { mcpSuite } from './cli/mcp.ts';
 
 /**
  * The `stint` command line, run as a child process (the real binary, stdin not a terminal) against the local
@@ -295,3 +296,6 @@ async function runShell(script: string): Promise<string> {
     execFile('sh', [script], (error, stdout) => (error === null ? resolve(stdout) : reject(error))),
   );
 }
+
+// stint mcp, driven by the MCP SDK's client, on the same runtime.
+mcpSuite(() => ({ url: stint.url, signIn }));

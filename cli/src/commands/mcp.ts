@@ -6,7 +6,7 @@ import { describeSession, readSession } from '../session.ts';
 declare const STINT_VERSION: string;
 
 type Options = {
-  /** `--no-access` (once program.ts declares it): leave get_access out, so credentials never reach the agent. */
+  /** `--no-access`: leave get_access out, so credentials never reach the agent. */
   access?: boolean;
 };
 

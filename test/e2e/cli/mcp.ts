@@ -262,6 +262,16 @@ export function mcpSuite(ctx: () => McpSuiteContext): void {
       expect(textOf(result)).toContain('durationMinutes');
     });
 
+    it('leaves get_access out with --no-access', async () => {
+      const guarded = await agent(await ctx().signIn('mcp-alice'), open, ['--no-access']);
+
+      const { tools } = await guarded.client.listTools();
+
+      expect(tools.map((t) => t.name)).not.toContain('get_access');
+      expect(tools.map((t) => t.name)).toContain('request_access');
+      expect(guarded.client.getInstructions()).toContain('`stint access <id>`');
+    });
+
     it('tells the person to sign in when there is no session', async () => {
       const nobody = await agent(await mkdtemp(join(tmpdir(), 'stint-mcp-nobody-')), open);
 
