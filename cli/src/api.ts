@@ -7,24 +7,27 @@ import { freshSession, type Session } from './session.ts';
 
 export type { Body, Ok } from '../../portal/src/api/types.ts';
 
+/** What the API records a change as made through: `cli`, or `mcp` for what an agent does through `stint mcp`. */
+export type CliChannel = 'cli' | 'mcp';
+
 /**
  * The one API client: openapi-fetch over the types generated from the API description (shared with the portal),
- * with the session's bearer token and `X-Stint-Channel: cli` (recorded with every vote and change).
+ * with the session's bearer token and `X-Stint-Channel` (recorded with every vote and change).
  */
-export async function apiFor(ctx: Ctx): Promise<{ api: Api; session: Session }> {
+export async function apiFor(ctx: Ctx, channel: CliChannel = 'cli'): Promise<{ api: Api; session: Session }> {
   const session = await freshSession();
   if (ctx.url !== undefined && ctx.url.replace(/\/+$/, '') !== session.url) {
     throw new SignedOutError(`signed in to ${session.url}, not ${ctx.url}: run \`stint login --url ${ctx.url}\``);
   }
-  return { api: clientFor(session.url, session.accessToken), session };
+  return { api: clientFor(session.url, session.accessToken, channel), session };
 }
 
-export function clientFor(url: string, token: string) {
+export function clientFor(url: string, token: string, channel: CliChannel = 'cli') {
   const client = createClient<paths>({ baseUrl: url });
   client.use({
     onRequest({ request }) {
       request.headers.set('authorization', `Bearer ${token}`);
-      request.headers.set('x-stint-channel', 'cli');
+      request.headers.set('x-stint-channel', channel);
       return request;
     },
   });

@@ -19,6 +19,7 @@ export const IsoDateTime = z.iso.datetime({ offset: true });
 export const Channel = z.enum([
   'api',
   'cli',
+  'mcp',
   'portal',
   'slack',
   'teams',

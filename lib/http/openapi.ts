@@ -141,9 +141,10 @@ const channelHeader = {
   in: 'header',
   required: false,
   description:
-    'What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). ' +
+    'What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent ' +
+    'through `stint mcp`) or `api` (the default). ' +
     'A label only; it grants nothing.',
-  schema: { type: 'string', enum: ['api', 'cli', 'portal'] },
+  schema: { type: 'string', enum: ['api', 'cli', 'mcp', 'portal'] },
 };
 const etagHeader = {
   ETag: {

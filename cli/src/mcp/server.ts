@@ -52,7 +52,7 @@ export function createStintServer(ctx: Ctx, options: ServerOptions): McpServer {
     <A>(name: string, work: (api: Api, args: A) => Promise<Record<string, unknown>>) =>
     async (args: A): Promise<CallToolResult> => {
       try {
-        const { api } = await apiFor(ctx);
+        const { api } = await apiFor(ctx, 'mcp');
         const result = answer(await work(api, args));
         options.log(`stint mcp: ${name}: ok`);
         return result;

@@ -490,7 +490,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             name: string;
@@ -595,7 +595,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         name: string;
@@ -618,8 +618,8 @@ export interface operations {
                 "If-Match"?: string;
                 /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
                 "If-None-Match"?: "*";
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -718,7 +718,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         name: string;
@@ -739,8 +739,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -1050,7 +1050,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             /** @default [] */
@@ -1151,7 +1151,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @default [] */
@@ -1168,8 +1168,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -1264,7 +1264,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @default [] */
@@ -1281,8 +1281,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -1476,7 +1476,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             manager?: string;
@@ -1601,7 +1601,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         manager?: string;
@@ -1618,8 +1618,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -1741,7 +1741,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         manager?: string;
@@ -1758,8 +1758,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -1843,8 +1843,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -1980,7 +1980,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         manager?: string;
@@ -2138,7 +2138,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             /** @default 0 */
@@ -2320,7 +2320,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @default 0 */
@@ -2363,8 +2363,8 @@ export interface operations {
                 "If-Match"?: string;
                 /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
                 "If-None-Match"?: "*";
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -2597,7 +2597,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @default 0 */
@@ -2638,8 +2638,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -2894,7 +2894,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             name: string;
@@ -3010,7 +3010,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         name: string;
@@ -3042,8 +3042,8 @@ export interface operations {
                 "If-Match"?: string;
                 /** @description `*`: create only; 412 if the item exists. Not together with If-Match. */
                 "If-None-Match"?: "*";
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -3155,7 +3155,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         name: string;
@@ -3185,8 +3185,8 @@ export interface operations {
             header?: {
                 /** @description The ETag (version) last read, e.g. "3": the write applies only to that version, else 412 and nothing is written. Without it the last writer wins; the portal and the CLI always send it. */
                 "If-Match"?: string;
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -3665,7 +3665,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             /** Format: date-time */
@@ -3675,7 +3675,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 /** @enum {string} */
                                 outcome: "approved" | "rejected" | "auto";
                                 reason?: string;
@@ -3687,7 +3687,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             /** @enum {string} */
@@ -3707,7 +3707,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 minutes: number;
                                 reason?: string;
                             }[];
@@ -3733,7 +3733,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
                             /** Format: date-time */
@@ -3760,7 +3760,7 @@ export interface operations {
                                 at: string;
                                 by?: string;
                                 /** @enum {string} */
-                                channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 /** @enum {string} */
                                 kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                                 minutes?: number;
@@ -3801,7 +3801,7 @@ export interface operations {
                                 at: string;
                                 by: string;
                                 /** @enum {string} */
-                                channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                                channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 /** Format: email */
                                 email: string;
                                 reason?: string;
@@ -3820,8 +3820,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path?: never;
             cookie?: never;
@@ -3961,7 +3961,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -3971,7 +3971,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             outcome: "approved" | "rejected" | "auto";
                             reason?: string;
@@ -3983,7 +3983,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @enum {string} */
@@ -4003,7 +4003,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             minutes: number;
                             reason?: string;
                         }[];
@@ -4029,7 +4029,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -4056,7 +4056,7 @@ export interface operations {
                             at: string;
                             by?: string;
                             /** @enum {string} */
-                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                             minutes?: number;
@@ -4097,7 +4097,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
                             reason?: string;
@@ -4234,7 +4234,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -4244,7 +4244,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             outcome: "approved" | "rejected" | "auto";
                             reason?: string;
@@ -4256,7 +4256,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @enum {string} */
@@ -4276,7 +4276,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             minutes: number;
                             reason?: string;
                         }[];
@@ -4302,7 +4302,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -4329,7 +4329,7 @@ export interface operations {
                             at: string;
                             by?: string;
                             /** @enum {string} */
-                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                             minutes?: number;
@@ -4370,7 +4370,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
                             reason?: string;
@@ -4698,8 +4698,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -4826,7 +4826,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -4836,7 +4836,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             outcome: "approved" | "rejected" | "auto";
                             reason?: string;
@@ -4848,7 +4848,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @enum {string} */
@@ -4868,7 +4868,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             minutes: number;
                             reason?: string;
                         }[];
@@ -4894,7 +4894,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -4921,7 +4921,7 @@ export interface operations {
                             at: string;
                             by?: string;
                             /** @enum {string} */
-                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                             minutes?: number;
@@ -4962,7 +4962,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
                             reason?: string;
@@ -4980,8 +4980,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -5108,7 +5108,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -5118,7 +5118,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             outcome: "approved" | "rejected" | "auto";
                             reason?: string;
@@ -5130,7 +5130,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @enum {string} */
@@ -5150,7 +5150,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             minutes: number;
                             reason?: string;
                         }[];
@@ -5176,7 +5176,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -5203,7 +5203,7 @@ export interface operations {
                             at: string;
                             by?: string;
                             /** @enum {string} */
-                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                             minutes?: number;
@@ -5244,7 +5244,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
                             reason?: string;
@@ -5262,8 +5262,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -5391,7 +5391,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -5401,7 +5401,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             outcome: "approved" | "rejected" | "auto";
                             reason?: string;
@@ -5413,7 +5413,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @enum {string} */
@@ -5433,7 +5433,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             minutes: number;
                             reason?: string;
                         }[];
@@ -5459,7 +5459,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -5486,7 +5486,7 @@ export interface operations {
                             at: string;
                             by?: string;
                             /** @enum {string} */
-                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                             minutes?: number;
@@ -5527,7 +5527,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
                             reason?: string;
@@ -5545,8 +5545,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -5673,7 +5673,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -5683,7 +5683,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             outcome: "approved" | "rejected" | "auto";
                             reason?: string;
@@ -5695,7 +5695,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @enum {string} */
@@ -5715,7 +5715,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             minutes: number;
                             reason?: string;
                         }[];
@@ -5741,7 +5741,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -5768,7 +5768,7 @@ export interface operations {
                             at: string;
                             by?: string;
                             /** @enum {string} */
-                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                             minutes?: number;
@@ -5809,7 +5809,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
                             reason?: string;
@@ -5827,8 +5827,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli` or `api` (the default). A label only; it grants nothing. */
-                "X-Stint-Channel"?: "api" | "cli" | "portal";
+                /** @description What the change is recorded as made through (timeline, audit events): `portal`, `cli`, `mcp` (an AI agent through `stint mcp`) or `api` (the default). A label only; it grants nothing. */
+                "X-Stint-Channel"?: "api" | "cli" | "mcp" | "portal";
             };
             path: {
                 id: string;
@@ -5955,7 +5955,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -5965,7 +5965,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             outcome: "approved" | "rejected" | "auto";
                             reason?: string;
@@ -5977,7 +5977,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** @enum {string} */
@@ -5997,7 +5997,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             minutes: number;
                             reason?: string;
                         }[];
@@ -6023,7 +6023,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
                         /** Format: date-time */
@@ -6050,7 +6050,7 @@ export interface operations {
                             at: string;
                             by?: string;
                             /** @enum {string} */
-                            channel?: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel?: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** @enum {string} */
                             kind: "created" | "escalated" | "vote" | "approved" | "auto-approved" | "rejected" | "cancelled" | "timed-out" | "granted" | "extended" | "revoke-requested" | "revoked" | "expired" | "failed" | "revoke-failed";
                             minutes?: number;
@@ -6091,7 +6091,7 @@ export interface operations {
                             at: string;
                             by: string;
                             /** @enum {string} */
-                            channel: "api" | "cli" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
+                            channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
                             reason?: string;

@@ -7,6 +7,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, ensureCliBuilt } from '../../../cli/build.ts';
+import { runCli } from '../../support/cli.ts';
 import { call, until } from '../../support/http.ts';
 
 export type McpSuiteContext = {
@@ -182,6 +183,11 @@ export function mcpSuite(ctx: () => McpSuiteContext): void {
       } finally {
         await db.end();
       }
+      // The request is recorded as made by an agent: channel mcp, for the timeline and the audit events.
+      const shown = await runCli(['show', created.id, '--output', 'json'], {
+        configDir: await ctx().signIn('mcp-alice'),
+      });
+      expect(JSON.parse(shown.stdout)).toMatchObject({ created: { by: 'mcp-alice', channel: 'mcp' } });
       // The server's log names tools and outcomes, never what they answered.
       expect(alice.stderr()).toContain('get_access: ok');
       expect(alice.stderr()).not.toContain(access.password);
