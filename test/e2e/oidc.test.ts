@@ -243,6 +243,19 @@ describe('the CLI', () => {
     });
   });
 
+  it('refuses a plain-http issuer that is not on this machine, before sending it anything', async () => {
+    const login = await cli(configDir, [
+      'login',
+      ...['--url', stint.url, '--issuer', 'http://idp.example.com', '--client-id', CLI_CLIENT_ID, '--no-browser'],
+    ]);
+
+    expect(login.code).toBe(1);
+    expect(login.stderr).toBe(
+      "stint: the issuer http://idp.example.com must be an https URL (plain http only on this machine's loopback)\n",
+    );
+    expect(existsSync(join(configDir, 'session.json'))).toBe(false);
+  });
+
   it('signs in with the code flow and PKCE on a loopback redirect, refusing a callback with another state', async () => {
     const login = runCli(configDir, ['login', '--url', stint.url, '--no-browser']);
     const [, printed = ''] = await login.stderrMatch(/Open this URL to sign in: (\S+)/);
