@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -160,9 +160,9 @@ type Run = {
   exit: Promise<number | null>;
 };
 
-function runCli(configDir: string, args: string[]): Run {
+function runCli(configDir: string, args: string[], env: Record<string, string> = {}): Run {
   const child = spawn(process.execPath, [CLI_BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: configDir, STINT_CONFIG_DIR: configDir },
+    env: { PATH: process.env.PATH ?? '', HOME: configDir, STINT_CONFIG_DIR: configDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -364,5 +364,31 @@ describe('the CLI', () => {
     const whoami = await cli(configDir, ['whoami', '--output', 'json']);
     expect(whoami.code).toBe(0);
     expect(Me.parse(JSON.parse(whoami.stdout)).sub).toBe('casey');
+  });
+
+  it('opens the sign-in URL with $BROWSER when it is set', async () => {
+    const opened = join(configDir, 'opened-url');
+    const browserScript = join(configDir, 'record-browser.sh');
+    writeFileSync(browserScript, `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`);
+    chmodSync(browserScript, 0o755);
+
+    const login = runCli(configDir, ['login', '--url', stint.url], { BROWSER: browserScript });
+    const [, printed] = await login.stderrMatch(/If it does not open, visit: (\S+)/);
+    await expect.poll(() => (existsSync(opened) ? readFileSync(opened, 'utf8') : undefined)).toBe(printed);
+    login.child.kill('SIGTERM');
+    await login.exit;
+
+    expect(new URL(printed ?? '').searchParams.get('code_challenge_method')).toBe('S256');
+  });
+
+  it('offers the device flow by itself where there is no browser to open and the issuer has one', async () => {
+    // No $BROWSER and nothing on PATH: no opener on this "server".
+    const login = runCli(configDir, ['login', '--url', stint.url], { PATH: '' });
+    const [, verificationUri] = await login.stderrMatch(/open (\S+) and enter the code (\S+)/);
+    login.child.kill('SIGTERM');
+    await login.exit;
+
+    expect(new URL(verificationUri ?? '').origin).toBe(op.issuer);
+    expect(login.stderr()).not.toContain('Open this URL to sign in');
   });
 });

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CLI_REDIRECT_URIS } from '../../../lib/identity/loopback.ts';
 import { CliError } from '../errors.ts';
+import { printable } from './printable.ts';
 
 /**
  * The loopback redirect of the browser sign-in (RFC 8252 section 7.3): an HTTP listener on the loopback interface
@@ -55,9 +56,8 @@ export async function listenForCallback(expectedState: string, timeoutMs: number
     if (error !== null) {
       answer(res, 400, 'Sign-in failed', 'The sign-in was not completed. You can close this tab.');
       const description = url.searchParams.get('error_description');
-      reject(
-        new CliError(`the issuer refused the sign-in: ${error}${description === null ? '' : ` (${description})`}`),
-      );
+      const detail = `${error}${description === null ? '' : ` (${description})`}`;
+      reject(new CliError(`the issuer refused the sign-in: ${printable(detail)}`));
       return;
     }
     answer(res, 200, 'Signed in to Stint', 'You can close this tab and go back to the terminal.');

@@ -5,6 +5,7 @@ import { CliError, SignedOutError } from '../errors.ts';
 import { expiryOf, type Session } from '../session.ts';
 import { opener } from './browser.ts';
 import { listenForCallback } from './loopback.ts';
+import { printable } from './printable.ts';
 
 /**
  * OIDC sign-in with openid-client (docs/cli-sign-in.md): the authorization code grant with PKCE (S256) on a loopback
@@ -95,7 +96,10 @@ export async function revokeRefreshToken(session: Extract<Session, { kind: 'oidc
 async function authConfigOf(url: string): Promise<z.infer<typeof AuthConfig>> {
   let res: Response;
   try {
-    res = await fetch(`${url}/auth-config`, { headers: { accept: 'application/json' } });
+    res = await fetch(`${url}/auth-config`, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (error) {
     throw new CliError(`could not reach the API at ${url}: ${messageOf(error)}`);
   }
@@ -178,9 +182,9 @@ async function deviceGrant(
   }
   try {
     const start = await oidc.initiateDeviceAuthorization(config, { scope });
-    ctx.err(`To sign in, open ${start.verification_uri} and enter the code ${start.user_code}\n`);
+    ctx.err(`To sign in, open ${printable(start.verification_uri)} and enter the code ${printable(start.user_code)}\n`);
     if (start.verification_uri_complete !== undefined) {
-      ctx.err(`(or open ${start.verification_uri_complete})\n`);
+      ctx.err(`(or open ${printable(start.verification_uri_complete)})\n`);
     }
     ctx.err('Waiting for the sign-in to complete…\n');
     // openid-client waits `interval` seconds between polls and 5 s more after each slow_down (RFC 8628 section 3.5),
@@ -215,12 +219,14 @@ function sessionOf(
 /** openid-client's errors carry the issuer's `error` and `error_description`; a network failure hides in `cause`. */
 function messageOf(error: unknown): string {
   if (error instanceof oidc.ResponseBodyError) {
-    return error.error_description === undefined ? error.error : `${error.error}: ${error.error_description}`;
+    return printable(
+      error.error_description === undefined ? error.error : `${error.error}: ${error.error_description}`,
+    );
   }
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;
-    if (error.message === 'fetch failed' && cause instanceof Error) return cause.message;
-    return error.message;
+    if (error.message === 'fetch failed' && cause instanceof Error) return printable(cause.message);
+    return printable(error.message);
   }
-  return String(error);
+  return printable(String(error));
 }
