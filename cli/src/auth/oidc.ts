@@ -44,7 +44,8 @@ export async function loginOidc(ctx: Ctx, url: string, options: OidcLoginOptions
         : `${url} announces no OIDC client for the CLI: pass --client-id <id> (ask your Stint administrator)`,
     );
   }
-  const scope = options.scope ?? announced?.cli?.scopes.join(' ') ?? 'openid';
+  // The portal's and the Cognito clients' scopes when nothing says otherwise: the API wants an email.
+  const scope = options.scope ?? announced?.cli?.scopes.join(' ') ?? 'openid email profile';
   const config = await configure(issuer, clientId);
 
   const device =
