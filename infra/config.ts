@@ -112,6 +112,28 @@ const stintConfigSchema = (mode: ConfigMode) =>
         })
         .optional(),
       /**
+       * The CLI's OIDC client at `auth.issuer` (docs/cli-sign-in.md), announced by GET /auth-config so that
+       * `stint login --url <api>` needs nothing else: a public client (no secret) with the authorization code grant
+       * (PKCE) and the loopback redirect URIs of lib/identity/loopback.ts, optionally the device grant, and its id
+       * among `auth.audience` (or its tokens carrying an audience listed there). Only with `auth`: the Cognito pool
+       * the stack creates has its own CLI client. Omitted → GET /auth-config names the issuer only and users pass
+       * `stint login --client-id`.
+       */
+      cli: z
+        .strictObject({
+          clientId: z
+            .string()
+            .regex(/^[\x21-\x7e]{1,256}$/, { error: 'must be a client id (printable characters, no spaces)' }),
+          scopes: z
+            .string()
+            .regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, {
+              error: 'must be OAuth scopes separated by single spaces',
+            })
+            .refine((scopes) => scopes.split(' ').includes('openid'), { error: 'must include openid' })
+            .default('openid email profile offline_access'),
+        })
+        .optional(),
+      /**
        * The web portal (S3 + CloudFront, docs/portal.md). `domainName` and `certificateArn` (an ACM certificate in
        * us-east-1, as CloudFront requires) serve it on your own domain; `clientId` is the portal's OIDC client at
        * `auth.issuer` (required with `auth`; with the Cognito pool the stack creates the client);
@@ -341,6 +363,13 @@ const stintConfigSchema = (mode: ConfigMode) =>
           code: 'custom',
           path: ['portal', 'clientId'],
           message: 'is set only with auth (without auth the stack creates the portal client in its Cognito pool)',
+        });
+      }
+      if (config.auth === undefined && config.cli !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cli'],
+          message: 'is set only with auth (without auth the stack creates the CLI client in its Cognito pool)',
         });
       }
       if (config.jiraApprovals !== undefined && !config.targets.some((t) => t.kind === 'jira')) {

@@ -65,6 +65,16 @@ const Env = z.object({
    * OpenID configuration.
    */
   STINT_USERINFO_URL: z.url().optional(),
+  /**
+   * GET /auth-config only (what `stint login --url` reads before it has a token): the issuer to sign in at, and the
+   * CLI's public OIDC client there with the scopes it asks for (space-separated), when there is one.
+   */
+  STINT_AUTH_ISSUER: z.url().optional(),
+  STINT_CLI_CLIENT_ID: z.string().min(1).optional(),
+  STINT_CLI_SCOPES: z
+    .string()
+    .regex(/^\S+( \S+)*$/)
+    .default('openid email profile'),
   /** The driver function of each integration type, as JSON `{ type: name }`: routes that call drivers only. */
   STINT_DRIVER_FUNCTIONS: z.string().min(2).optional(),
   /** The functions custom integrations may call (stint.config.ts drivers.lambda, as JSON): put-integration only. */
@@ -107,6 +117,11 @@ export type Config = {
     readonly jwksUrl?: string;
     /** The issuer's OIDC UserInfo endpoint (absent: its discovery document's `userinfo_endpoint`). */
     readonly userinfoUrl?: string;
+  };
+  /** What GET /auth-config announces: the issuer, and the CLI's client there when one is configured. */
+  readonly signIn: {
+    readonly issuer: string;
+    readonly cli: { readonly clientId: string; readonly scopes: readonly string[] } | undefined;
   };
   /** What custom integrations may call (absent: nothing but, locally, `file:` modules). */
   readonly lambdaIntegrations: LambdaDeploymentConfig;
@@ -188,6 +203,15 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
         audiences,
         ...(e.STINT_JWKS_URL === undefined ? {} : { jwksUrl: e.STINT_JWKS_URL }),
         ...(e.STINT_USERINFO_URL === undefined ? {} : { userinfoUrl: e.STINT_USERINFO_URL }),
+      };
+    },
+    get signIn() {
+      return {
+        issuer: required(e.STINT_AUTH_ISSUER, 'STINT_AUTH_ISSUER'),
+        cli:
+          e.STINT_CLI_CLIENT_ID === undefined
+            ? undefined
+            : { clientId: e.STINT_CLI_CLIENT_ID, scopes: e.STINT_CLI_SCOPES.split(' ') },
       };
     },
     get scimTokenRef() {

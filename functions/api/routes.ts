@@ -43,7 +43,10 @@ export type Route = {
   readonly path: string;
   /** File name under functions/api/, without extension. */
   readonly entry: string;
-  /** false only for GET /health (the API description needs a token like every other route). */
+  /**
+   * false only for GET /health and GET /auth-config (what `stint login` reads before it has a token); the API
+   * description needs a token like every other route.
+   */
   readonly auth: boolean;
   readonly dynamo: readonly TableAction[];
   readonly access: readonly RouteAccess[];
@@ -55,6 +58,7 @@ const authenticated = (...sets: (readonly TableAction[])[]): readonly TableActio
 
 export const routes: readonly Route[] = [
   { method: 'GET', path: '/health', entry: 'health', auth: false, dynamo: [], access: [] },
+  { method: 'GET', path: '/auth-config', entry: 'auth-config', auth: false, dynamo: [], access: [] },
   { method: 'GET', path: '/openapi.json', entry: 'openapi', auth: true, dynamo: authenticated(), access: [] },
   { method: 'GET', path: '/me', entry: 'get-me', auth: true, dynamo: authenticated(), access: [] },
   { method: 'GET', path: '/catalog', entry: 'get-catalog', auth: true, dynamo: authenticated(CONFIG_LIST), access: [] },

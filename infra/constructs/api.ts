@@ -250,6 +250,7 @@ export class Api extends Construct {
       config: props.config,
     });
     if (route.auth) this.setTokenEnvironment(fn);
+    if (route.entry === 'auth-config') this.setSignInEnvironment(fn, props.config);
     const access = new Set(route.access);
     if (route.dynamo.length > 0) fn.grantTable(props.table, route.dynamo);
     if (access.has('startExecution')) fn.grantStartExecution(props.stateMachine);
@@ -292,6 +293,21 @@ export class Api extends Construct {
     const jwksUrl = this.userPool !== undefined ? `${this.issuer}/.well-known/jwks.json` : this.jwksUrl;
     if (jwksUrl !== undefined) fn.fn.addEnvironment('STINT_JWKS_URL', jwksUrl);
     if (this.userInfoUrl !== undefined) fn.fn.addEnvironment('STINT_USERINFO_URL', this.userInfoUrl);
+  }
+
+  /**
+   * GET /auth-config answers where to sign in: the authorizer's issuer, and the CLI client (the pool's, or
+   * `cli` of the config with a bring-your-own issuer). Only that function is told.
+   */
+  private setSignInEnvironment(fn: StintFunction, config: StintConfig): void {
+    fn.fn.addEnvironment('STINT_AUTH_ISSUER', this.issuer);
+    const cli =
+      this.cliClient !== undefined
+        ? { clientId: this.cliClient.userPoolClientId, scopes: CLIENT_SCOPES.map((s) => s.scopeName).join(' ') }
+        : config.cli;
+    if (cli === undefined) return;
+    fn.fn.addEnvironment('STINT_CLI_CLIENT_ID', cli.clientId);
+    fn.fn.addEnvironment('STINT_CLI_SCOPES', cli.scopes);
   }
 
   private createUserPool(

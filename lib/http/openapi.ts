@@ -18,7 +18,7 @@ import {
   ListQuery,
   ListRequestsQuery,
 } from './schemas.ts';
-import { CatalogFlow, MeView, RequestView } from './views.ts';
+import { AuthConfigView, CatalogFlow, MeView, RequestView } from './views.ts';
 
 /** Request bodies and responses by route entry: the same zod schemas the handlers validate with. */
 export const bodies: Record<string, z.ZodType> = {
@@ -49,6 +49,7 @@ const page = (item: z.ZodType) => z.object({ items: z.array(item), cursor: z.str
 /** The body of each route's success answer (a 204 has none). */
 export const responses: Record<string, z.ZodType> = {
   health: z.object({ status: z.literal('ok') }),
+  'auth-config': AuthConfigView,
   openapi: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) }),
   'get-me': MeView,
   'get-catalog': z.object({ flows: z.array(CatalogFlow) }),

@@ -274,6 +274,17 @@ export function toMeView(identity: Identity, roles: { adminGroup: string; audito
   };
 }
 
+/**
+ * GET /auth-config: the issuer to sign in at; the CLI's public client there (`stint login --url`), when one is
+ * configured; `local: true` on the local runtime, where `stint login --local` signs in instead.
+ */
+export const AuthConfigView = z.object({
+  issuer: z.url(),
+  cli: z.object({ clientId: z.string().min(1), scopes: z.array(z.string().min(1)) }).optional(),
+  local: z.literal(true).optional(),
+});
+export type AuthConfigView = z.infer<typeof AuthConfigView>;
+
 /** One flow of GET /catalog: what a requester may ask for under it, for how long, and how it is approved. */
 export const CatalogFlow = AccessFlow.pick({
   id: true,

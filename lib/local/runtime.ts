@@ -196,12 +196,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       STINT_LOCAL: 'true',
       // API functions verify bearer tokens themselves, so they trust the local issuer that replaces the template's.
       STINT_JWT_ISSUER: issuerUrl,
+      // GET /auth-config names the issuer the gateway trusts here, not the template's Cognito pool.
+      STINT_AUTH_ISSUER: issuerUrl,
       STINT_JWT_AUDIENCE: audience,
       STINT_JWKS_URL: `${url}/_local/.well-known/jwks.json`,
       // The template names the Cognito domain's UserInfo endpoint, which does not exist locally.
       STINT_USERINFO_URL: `${url}/_local/userinfo`,
       ...options.env,
     });
+    // The template names the Cognito pool's CLI client, which does not exist here: GET /auth-config announces a CLI
+    // client locally only when one is given (a test's stand-in provider), else `local: true` says to use --local.
+    if (options.env?.STINT_CLI_CLIENT_ID === undefined) delete process.env.STINT_CLI_CLIENT_ID;
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
 

@@ -373,6 +373,13 @@ describe('service routes', () => {
     expect(doc.status).toBe(200);
     expect(Object.keys((doc.json as { paths: Record<string, unknown> }).paths)).toContain('/requests/{id}/approve');
   });
+
+  it('answers /auth-config without a token: the local issuer, no CLI client (stint login --local), local: true', async () => {
+    const answer = await call(stint.url, 'GET', '/auth-config');
+
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ issuer: `${stint.url}/_local`, local: true });
+  });
 });
 
 describe('bad input', () => {

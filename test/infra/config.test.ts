@@ -150,6 +150,16 @@ describe('stint.config.ts portal fields', () => {
     });
   });
 
+  it("takes the CLI's client at a configured issuer, with its scopes defaulting to refreshable OIDC ones", () => {
+    const config = parseStintConfig({
+      stackName: 'Stint',
+      auth: okta,
+      portal: { clientId: 'p' },
+      cli: { clientId: 'c1' },
+    });
+    expect(config.cli).toEqual({ clientId: 'c1', scopes: 'openid email profile offline_access' });
+  });
+
   it('needs no portal section with the Cognito pool the stack creates', () => {
     expect(parseStintConfig({ stackName: 'Stint' }).portal.clientId).toBeUndefined();
   });
@@ -184,6 +194,15 @@ describe('stint.config.ts portal fields', () => {
     [{ portal: { idpOrigins: ['https://id.example.com/'] } }, 'portal.idpOrigins.0: must be an origin'],
     [{ portal: { idpOrigins: ['https://id.example.com/oauth'] } }, 'portal.idpOrigins.0: must be an origin'],
     [{ portal: { bucketName: 'mine' } }, 'stint.config.ts: portal: Unrecognized key: "bucketName"'],
+    [{ cli: { clientId: 'stint-cli' } }, 'stint.config.ts: cli: is set only with auth'],
+    [
+      { auth: okta, portal: { clientId: 'p' }, cli: { clientId: 'a b' } },
+      'stint.config.ts: cli.clientId: must be a client id',
+    ],
+    [
+      { auth: okta, portal: { clientId: 'p' }, cli: { clientId: 'c', scopes: 'email' } },
+      'stint.config.ts: cli.scopes: must include openid',
+    ],
   ])('rejects %j naming the field', (fields, message) => {
     expect(errorOf({ stackName: 'Stint', ...fields })).toContain(message);
   });

@@ -70,3 +70,52 @@ describe('API functions know the token issuer', () => {
     expect(missing.map((r) => r.path)).toEqual([]);
   });
 });
+
+describe('GET /auth-config says where to sign in', () => {
+  const signInVariables = ['STINT_AUTH_ISSUER', 'STINT_CLI_CLIENT_ID', 'STINT_CLI_SCOPES'];
+
+  it("names the authorizer's issuer and the Cognito pool's CLI client, to that function only", () => {
+    const { cfn } = synth({ stackName: 'StintTest' });
+    const { Issuer } = authorizerOf(cfn);
+    const cliClient = onlyResourceOfType(cfn, 'AWS::Cognito::UserPoolClient', (_id, r) =>
+      String(r.Properties.ClientName).endsWith('-cli'),
+    )[0];
+
+    const env = envOf(cfn, 'auth-config');
+    expect(env.STINT_AUTH_ISSUER).toEqual(Issuer);
+    expect(env.STINT_CLI_CLIENT_ID).toEqual({ Ref: cliClient });
+    expect(env.STINT_CLI_SCOPES).toBe('openid email profile');
+    expect(env.STINT_JWT_ISSUER).toBeUndefined();
+    expect(env.STINT_TABLE_NAME).toBeUndefined();
+    const others = routes.filter((r) => r.entry !== 'auth-config');
+    for (const route of others) {
+      const variables = Object.keys(envOf(cfn, route.entry));
+      expect(
+        variables.filter((v) => signInVariables.includes(v)),
+        route.entry,
+      ).toEqual([]);
+    }
+  });
+
+  it("names a configured issuer and, when configured, the CLI's client there", () => {
+    const auth = { issuer: 'https://login.example.com/oauth2/default', audience: ['api://stint'] };
+    const portal = { clientId: 'stint-portal' };
+    const withCli = synth({
+      stackName: 'StintProd',
+      auth,
+      portal,
+      cli: { clientId: 'stint-cli', scopes: 'openid email' },
+    });
+    const withoutCli = synth({ stackName: 'StintProd', auth, portal });
+
+    expect(envOf(withCli.cfn, 'auth-config')).toMatchObject({
+      STINT_AUTH_ISSUER: auth.issuer,
+      STINT_CLI_CLIENT_ID: 'stint-cli',
+      STINT_CLI_SCOPES: 'openid email',
+    });
+    const bare = envOf(withoutCli.cfn, 'auth-config');
+    expect(bare.STINT_AUTH_ISSUER).toBe(auth.issuer);
+    expect(bare.STINT_CLI_CLIENT_ID).toBeUndefined();
+    expect(bare.STINT_CLI_SCOPES).toBeUndefined();
+  });
+});

@@ -63,7 +63,7 @@ describe('Jira approvals (configured)', () => {
   });
 
   it('serves POST /webhooks/jira without the JWT authorizer, and every other API route with it', () => {
-    expect(routeKeysWithoutJwt(cfn)).toEqual(['GET /health', 'POST /webhooks/jira']);
+    expect(routeKeysWithoutJwt(cfn)).toEqual(['GET /auth-config', 'GET /health', 'POST /webhooks/jira']);
     const keys = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').map(([, r]) => String(r.Properties.RouteKey));
     for (const route of [...routes, ...jiraWebhookRoutes]) {
       expect(keys.filter((k) => k === `${route.method} ${route.path}`)).toHaveLength(1);

@@ -26,12 +26,17 @@ beforeAll(() => {
 });
 
 describe('Slack (configured)', () => {
-  it('puts the JWT authorizer on every route except /health, SCIM (its own bearer token) and the Slack webhooks', () => {
+  it('puts the JWT authorizer on every route except /health, /auth-config, SCIM (its own bearer token) and the Slack webhooks', () => {
     const open = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route')
       .filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')
       .map(([, r]) => String(r.Properties.RouteKey))
       .filter((key) => !key.split(' ')[1]?.startsWith('/scim/v2/'));
-    expect(open.sort()).toEqual(['GET /health', 'POST /webhooks/slack/commands', 'POST /webhooks/slack/interactions']);
+    expect(open.sort()).toEqual([
+      'GET /auth-config',
+      'GET /health',
+      'POST /webhooks/slack/commands',
+      'POST /webhooks/slack/interactions',
+    ]);
     const all = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').length;
     expect(all).toBe(routes.length + scimRoutes.length + slackWebhookRoutes.length);
   });

@@ -62,7 +62,7 @@ describe('HTTP API', () => {
     expect(keys.some((k) => typeof k === 'string' && k.split(' ')[1]?.startsWith('/_local'))).toBe(false);
   });
 
-  it('puts the JWT authorizer on every route except /health', () => {
+  it('puts the JWT authorizer on every route except /health and /auth-config', () => {
     const authorizerId = logicalIdOfType('AWS::ApiGatewayV2::Authorizer');
     const byKey = new Map(resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r]));
     const open: string[] = [];
@@ -75,7 +75,7 @@ describe('HTTP API', () => {
         open.push(`${route.method} ${route.path}`);
       }
     }
-    expect(open.sort()).toEqual(['GET /health']);
+    expect(open.sort()).toEqual(['GET /auth-config', 'GET /health']);
   });
 
   it('creates nothing Slack without a slack configuration', () => {
@@ -96,11 +96,14 @@ describe('HTTP API', () => {
       expect(props?.AuthorizationType ?? 'NONE').toBe('NONE');
       expect(props?.AuthorizerId).toBeUndefined();
     }
-    // Every route outside /scim/v2 except /health still has the authorizer.
+    // Every route outside /scim/v2 except /health and /auth-config still has the authorizer.
     const unauthenticated = resourcesOfType(cfn, 'AWS::ApiGatewayV2::Route')
       .filter(([, r]) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE')
       .map(([, r]) => String(r.Properties.RouteKey));
-    expect(unauthenticated.filter((k) => !k.split(' ')[1]?.startsWith('/scim/v2/')).sort()).toEqual(['GET /health']);
+    expect(unauthenticated.filter((k) => !k.split(' ')[1]?.startsWith('/scim/v2/')).sort()).toEqual([
+      'GET /auth-config',
+      'GET /health',
+    ]);
   });
 
   it('grants each SCIM function the generated SCIM token secret, named by STINT_SCIM_TOKEN_REF, and the table but to discovery', () => {
@@ -534,6 +537,7 @@ describe('least privilege', () => {
     expect(actions.has('dynamodb:PutItem')).toBe(false);
     expect(allowedActions(cfn, api('put-flow')).has('dynamodb:PutItem')).toBe(true);
     expect(allowedActions(cfn, api('health')).has('dynamodb:GetItem')).toBe(false);
+    expect(allowedActions(cfn, api('auth-config')).has('dynamodb:GetItem')).toBe(false);
   });
 
   it('gives the directory admin routes the table only: reads read, writes write (pointers, memberships)', () => {

@@ -48,3 +48,23 @@ describe('parseConfig: the API token issuer', () => {
     );
   });
 });
+
+describe('parseConfig: what GET /auth-config announces', () => {
+  it('reads the issuer, and the CLI client with its space-separated scopes when one is set', () => {
+    const signIn = parseConfig({
+      STINT_AUTH_ISSUER: 'https://login.example.com/oauth2/default',
+      STINT_CLI_CLIENT_ID: 'stint-cli',
+      STINT_CLI_SCOPES: 'openid email offline_access',
+    }).signIn;
+
+    expect(signIn).toEqual({
+      issuer: 'https://login.example.com/oauth2/default',
+      cli: { clientId: 'stint-cli', scopes: ['openid', 'email', 'offline_access'] },
+    });
+  });
+
+  it('has no CLI client without STINT_CLI_CLIENT_ID, and fails naming STINT_AUTH_ISSUER without an issuer', () => {
+    expect(parseConfig({ STINT_AUTH_ISSUER: 'https://idp.example.com' }).signIn.cli).toBeUndefined();
+    expect(() => parseConfig({}).signIn).toThrow('STINT_AUTH_ISSUER');
+  });
+});
