@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { filesUnder, hashFiles } from '../lib/local/source-hash.ts';
 
 /** Where the bundled CLI is: `main.js` and its lazily loaded chunks (one per command that needs more than commander). */
 export const CLI_DIR = import.meta.dirname;
@@ -9,27 +9,12 @@ export const CLI_BIN = join(CLI_DIR, 'bin', 'stint.js');
 const REPO = resolve(CLI_DIR, '..');
 const STAMP = join(CLI_DIST, '.source-hash');
 
-function files(path: string): string[] {
-  if (!existsSync(path)) return [];
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path)
-    .sort()
-    .flatMap((name) => files(join(path, name)));
-}
-
 /** What the bundle is built from: the CLI's sources and the repo modules it imports (listed by the last build). */
 function inputsOf(previous: string[]): string[] {
-  return [...new Set([...files(join(CLI_DIR, 'src')), join(CLI_DIR, 'build.ts'), ...previous])].sort();
+  return [...new Set([...filesUnder(join(CLI_DIR, 'src')), join(CLI_DIR, 'build.ts'), ...previous])].sort();
 }
 
-function hashOf(inputs: string[]): string {
-  const hash = createHash('sha256');
-  for (const file of inputs) {
-    hash.update(relative(REPO, file)).update('\0');
-    hash.update(existsSync(file) ? readFileSync(file) : 'missing').update('\0');
-  }
-  return hash.digest('hex');
-}
+const hashOf = (inputs: string[]) => hashFiles(REPO, inputs);
 
 /**
  * Bundles cli/src into cli/dist unless it already holds a bundle of the current sources. Only Stint's own code is

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { filesUnder, hashFiles } from '../lib/local/source-hash.ts';
 
 /** Where the built portal is: index.html, assets/ and public files, served as they are. */
 export const PORTAL_DIR = import.meta.dirname;
@@ -8,21 +8,12 @@ export const PORTAL_DIST = join(PORTAL_DIR, 'dist');
 const STAMP = join(PORTAL_DIST, '.source-hash');
 const INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'];
 
-function files(path: string): string[] {
-  if (!existsSync(path)) return [];
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path)
-    .sort()
-    .flatMap((name) => files(join(path, name)));
-}
-
-/** A hash of everything the build reads: a checkout's file times say nothing, contents do. */
+/** A hash of everything the build reads. */
 export function sourceHash(): string {
-  const hash = createHash('sha256');
-  for (const file of INPUTS.flatMap((p) => files(join(PORTAL_DIR, p)))) {
-    hash.update(relative(PORTAL_DIR, file)).update('\0').update(readFileSync(file)).update('\0');
-  }
-  return hash.digest('hex');
+  return hashFiles(
+    PORTAL_DIR,
+    INPUTS.flatMap((p) => filesUnder(join(PORTAL_DIR, p))),
+  );
 }
 
 /**

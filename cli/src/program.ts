@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type Ctx, contextOf } from './context.ts';
+import { STATUSES } from './statuses.ts';
 
 /**
  * The whole command surface: every command, argument and flag, with its help. Each command's work is in its own
@@ -8,21 +9,6 @@ import { type Ctx, contextOf } from './context.ts';
 // Each command declares the options object it reads; commander builds it from the flags declared here.
 type Run = (ctx: Ctx, args: string[], options: never) => Promise<void>;
 type Loader = () => Promise<{ run: Run }>;
-
-const STATUSES = [
-  'PENDING',
-  'APPROVED',
-  'REJECTED',
-  'CANCELLED',
-  'TIMED_OUT',
-  'GRANTING',
-  'ACTIVE',
-  'FAILED',
-  'REVOKING',
-  'REVOKED',
-  'EXPIRED',
-  'REVOKE_FAILED',
-];
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)

@@ -1,4 +1,14 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { decodeJwt } from 'jose';
@@ -102,15 +112,55 @@ const EARLY_SECONDS = 60;
  * session uses its refresh token (cli/src/auth/oidc.ts). Not signed in, or the renewal refused → SignedOutError.
  */
 export async function freshSession(): Promise<Session> {
-  const session = readSession();
-  if (session === undefined) throw new SignedOutError();
-  if (session.expiresAt - EARLY_SECONDS > Date.now() / 1000) return session;
-  const renewed =
-    session.kind === 'local'
-      ? await (await import('./auth/local.ts')).renewLocal(session)
-      : await (await import('./auth/oidc.ts')).refresh(session);
-  writeSession(renewed);
-  return renewed;
+  const first = readSession();
+  if (first === undefined) throw new SignedOutError();
+  if (!expiring(first)) return first;
+  // Commands run side by side (a script's `stint … &`) must not renew at once: issuers rotate refresh tokens, and
+  // a refresh token used twice makes them revoke the whole grant. One renews; the others then read its session.
+  return withSessionLock(async () => {
+    const session = readSession();
+    if (session === undefined) throw new SignedOutError();
+    if (!expiring(session)) return session;
+    const renewed =
+      session.kind === 'local'
+        ? await (await import('./auth/local.ts')).renewLocal(session)
+        : await (await import('./auth/oidc.ts')).refresh(session);
+    writeSession(renewed);
+    return renewed;
+  });
+}
+
+const expiring = (session: Session) => session.expiresAt - EARLY_SECONDS <= Date.now() / 1000;
+
+/** A lock held longer than this belongs to a process that died while renewing. */
+const STALE_LOCK_MS = 30_000;
+
+/** `session.lock`, created exclusively (O_EXCL) in the config folder, held while a session is renewed. */
+async function withSessionLock<T>(work: () => Promise<T>): Promise<T> {
+  const dir = configDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = join(dir, 'session.lock');
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (age > STALE_LOCK_MS) rmSync(lock, { force: true });
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }
 
 export function describeSession(session: Session): string {

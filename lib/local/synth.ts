@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -11,10 +10,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { StintConfigInput } from '#infra/config.ts';
+import { filesUnder, hashFiles } from './source-hash.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
@@ -27,21 +27,10 @@ const INPUTS = ['infra', 'lib', 'functions', 'events', 'package-lock.json', 'por
 const CACHE_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'stint-synth');
 const KEEP = 40;
 
-function files(path: string): string[] {
-  if (!existsSync(path)) return [];
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path)
-    .sort()
-    .flatMap((name) => files(join(path, name)));
-}
-
 /** The cache key of a synth: the inputs' contents and the config overrides. */
 export function synthKey(overrides: Partial<StintConfigInput>, root = REPO_ROOT): string {
-  const hash = createHash('sha256').update(JSON.stringify(overrides)).update('\0');
-  for (const file of INPUTS.flatMap((p) => files(join(root, p)))) {
-    hash.update(relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
-  }
-  return hash.digest('hex').slice(0, 32);
+  const inputs = INPUTS.flatMap((p) => filesUnder(join(root, p)));
+  return hashFiles(root, inputs, JSON.stringify(overrides)).slice(0, 32);
 }
 
 /**

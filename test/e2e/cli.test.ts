@@ -1,12 +1,12 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { cliReady, configDirFor, runCli, runCliOnTerminal } from '../support/cli.ts';
 import { until } from '../support/http.ts';
+import { canLogin } from '../support/postgres.ts';
 import { mcpSuite } from './cli/mcp.ts';
 
 /**
@@ -47,24 +47,6 @@ async function status(who: string, id: string): Promise<string> {
   const res = await as(who, ['show', id, '--output', 'json']);
   expect(res.code, res.stderr).toBe(0);
   return Request.parse(JSON.parse(res.stdout)).status;
-}
-
-async function canLogin(creds: z.infer<typeof Access>): Promise<boolean> {
-  const client = new pg.Client({
-    host: creds.host,
-    port: creds.port,
-    database: creds.database,
-    user: creds.username,
-    password: creds.password,
-    connectionTimeoutMillis: 5000,
-  });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 beforeAll(async () => {

@@ -10,6 +10,7 @@ import { type Stint, startStint } from '#lib/local/stint.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
 import { call, until } from '../support/http.ts';
+import { canLogin, loginWith } from '../support/postgres.ts';
 
 /**
  * The lifecycle end to end, through the local runtime over HTTP, on the synthesized template, with a real
@@ -65,27 +66,6 @@ async function access(who: Person, id: string) {
     password: string;
     expiresAt: string;
   };
-}
-async function login(creds: { host: string; port: number; database: string; username: string; password: string }) {
-  const client = new pg.Client({
-    host: creds.host,
-    port: creds.port,
-    database: creds.database,
-    user: creds.username,
-    password: creds.password,
-    connectionTimeoutMillis: 5000,
-  });
-  await client.connect();
-  return client;
-}
-async function canLogin(creds: Parameters<typeof login>[0]): Promise<boolean> {
-  try {
-    const client = await login(creds);
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
 }
 async function adminQuery<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
   const { host, port, adminUser, adminPassword } = stint.postgres;
@@ -197,7 +177,7 @@ describe.concurrent('waiting on the clock', { timeout: 300_000 }, () => {
 
     const creds = await access('alice', id);
     expect(await canLogin({ ...creds, password: 'wrong-password' })).toBe(false);
-    const session = await login(creds);
+    const session = await loginWith(creds);
     const rows = await session.query('SELECT count(*)::int AS n FROM orders');
     expect(rows.rows[0]?.n).toBeGreaterThan(0);
     await expect(session.query(`INSERT INTO orders (customer, total) VALUES ('mallory', 1)`)).rejects.toThrow(
@@ -227,7 +207,7 @@ describe.concurrent('waiting on the clock', { timeout: 300_000 }, () => {
     await reach('bob', second.id, 'ACTIVE');
     const secondCreds = await access('bob', second.id);
     await reach('bob', first.id, 'EXPIRED');
-    const session = await login(secondCreds);
+    const session = await loginWith(secondCreds);
     expect((await session.query('SELECT count(*)::int AS n FROM orders')).rows[0]?.n).toBeGreaterThan(0);
     await session.end();
     expect((await act('bob', second.id, 'revoke')).status).toBe(200);
@@ -309,7 +289,7 @@ describe('active grants', () => {
     await act('dba1', id, 'approve');
     await reach('alice', id, 'ACTIVE');
     const creds = await access('alice', id);
-    const session = await login(creds);
+    const session = await loginWith(creds);
     session.on('error', () => undefined);
     expect((await act('dba1', id, 'revoke', { reason: 'done' })).status).toBe(200);
     await reach('alice', id, 'REVOKED');

@@ -322,6 +322,20 @@ describe('the CLI', () => {
     expect(statSync(join(configDir, 'session.json')).mode & 0o777).toBe(0o600);
   });
 
+  it('renews one at a time when commands run side by side, so a rotated refresh token is never used twice', async () => {
+    const refreshesBefore = op.tokenRequests.filter((t) => t.grantType === 'refresh_token').length;
+
+    const runs = await Promise.all([1, 2, 3].map(() => cli(configDir, ['whoami', '--output', 'json'])));
+
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
+    // Each renewal used the refresh token the previous one was given (60-second tokens are renewed every time).
+    const refreshes = op.tokenRequests.filter((t) => t.grantType === 'refresh_token').slice(refreshesBefore);
+    expect(refreshes.length).toBeGreaterThanOrEqual(1);
+    expect(refreshes.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(refreshes.map((r) => r.refreshToken)).size).toBe(refreshes.length);
+    expect(existsSync(join(configDir, 'session.lock'))).toBe(false);
+  });
+
   it('signs out, revoking the refresh token at the provider; whoami then exits 3', async () => {
     const { refreshToken } = sessionIn(configDir);
 

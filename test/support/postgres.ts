@@ -81,3 +81,30 @@ export function useTestPostgres(): { readonly current: TestPostgres } {
     },
   };
 }
+
+/** A database login as GET /requests/{id}/access hands it out. */
+export type DatabaseLogin = { host: string; port: number; database: string; username: string; password: string };
+
+/** Connects with a granted login (password authentication, over TCP); the caller ends the client. */
+export async function loginWith(creds: DatabaseLogin): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: creds.host,
+    port: creds.port,
+    database: creds.database,
+    user: creds.username,
+    password: creds.password,
+    connectionTimeoutMillis: 5000,
+  });
+  await client.connect();
+  return client;
+}
+
+/** Whether the login is accepted now. */
+export async function canLogin(creds: DatabaseLogin): Promise<boolean> {
+  try {
+    await (await loginWith(creds)).end();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { type Api, apiFor, unwrap } from '../api.ts';
 import type { Ctx } from '../context.ts';
 import { CliError } from '../errors.ts';
+import { STATUSES } from '../statuses.ts';
 import { answer, messageOf, refusal } from './result.ts';
-import { AccessView, CatalogView, flowView, RequestListView, RequestView, requestView, STATUSES } from './views.ts';
+import { AccessView, CatalogView, flowView, RequestListView, RequestView, requestView } from './views.ts';
 
 export type ServerOptions = {
   /** Offer get_access (the credentials of an active request). `stint mcp --no-access` leaves it out. */

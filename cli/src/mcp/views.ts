@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Ok } from '../api.ts';
+import { STATUSES } from '../statuses.ts';
 
 /**
  * What the MCP tools answer: compact views of the API's answers, shaped for a model to read (the API's request view
@@ -8,21 +9,6 @@ import type { Ok } from '../api.ts';
  */
 type ApiRequest = Ok<'get-request'>;
 type ApiFlow = Ok<'get-catalog'>['flows'][number];
-
-export const STATUSES = [
-  'PENDING',
-  'APPROVED',
-  'REJECTED',
-  'CANCELLED',
-  'TIMED_OUT',
-  'GRANTING',
-  'ACTIVE',
-  'FAILED',
-  'REVOKING',
-  'REVOKED',
-  'EXPIRED',
-  'REVOKE_FAILED',
-] as const satisfies readonly ApiRequest['status'][];
 
 export const Target = z.object({
   integrationId: z.string().optional(),

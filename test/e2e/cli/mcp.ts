@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, ensureCliBuilt } from '../../../cli/build.ts';
 import { runCli } from '../../support/cli.ts';
 import { call, until } from '../../support/http.ts';
+import { loginWith } from '../../support/postgres.ts';
 
 export type McpSuiteContext = {
   url: string;
@@ -168,15 +168,7 @@ export function mcpSuite(ctx: () => McpSuiteContext): void {
         password: string;
       };
       expect(access.kind).toBe('database');
-      const db = new pg.Client({
-        host: access.host,
-        port: access.port,
-        database: access.database,
-        user: access.username,
-        password: access.password,
-        connectionTimeoutMillis: 5000,
-      });
-      await db.connect();
+      const db = await loginWith(access);
       try {
         const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM orders');
         expect(Number(rows[0]?.n)).toBeGreaterThan(0);
