@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { CAPABILITIES } from './capabilities.ts';
+import { generatePassword, PRINCIPAL_PREFIX, parseAdminSecret, principalNameFor } from './principals.ts';
 import {
   type Capabilities,
   type DriverContext,
@@ -38,13 +39,10 @@ export const PostgresConfig = z.strictObject({
 });
 export type PostgresConfig = z.infer<typeof PostgresConfig>;
 
-const AdminSecret = z.object({ username: z.string().min(1), password: z.string().min(1) });
-type AdminSecret = z.infer<typeof AdminSecret>;
-
 /** What grant returns as state and revoke/extend read back. */
 const PostgresState = z.object({ role: z.string().regex(/^stint_[a-z0-9_]{1,57}$/) });
 
-export const ROLE_PREFIX = 'stint_';
+export const ROLE_PREFIX = PRINCIPAL_PREFIX;
 export const CONNECTION_LIMIT = 10;
 /** Marks roles Stint created: revoke and extend never touch a role without it. */
 const MARKER = 'managed by stint';
@@ -63,23 +61,9 @@ const PERMANENT_SQLSTATES = new Set([
   '28000', // invalid_authorization_specification (no pg_hba entry, admin role missing)
 ]);
 
-/**
- * The role of one access unit of one request: `stint_<request id>_<8 hex>`, lowercase, ≤ 63 characters.
- * The suffix (a digest of the request id and the unit) keeps units of one request, and long ids cut short,
- * apart.
- */
+/** The role of one access unit of one request: `stint_<request id>_<8 hex>` (principals.ts). */
 export function roleNameFor(requestId: string, unit: AccessUnit): string {
-  const id = requestId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  const digest = createHash('sha256')
-    .update([requestId, unit.integrationId, unit.resource, unit.permission].join('\0'))
-    .digest('hex')
-    .slice(0, 8);
-  return `${ROLE_PREFIX}${id.slice(0, 63 - ROLE_PREFIX.length - 9)}_${digest}`;
-}
-
-/** A URL-safe random password (43 characters, 256 bits). */
-export function generatePassword(): string {
-  return randomBytes(32).toString('base64url');
+  return principalNameFor(requestId, unit, 63);
 }
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -106,21 +90,6 @@ function parseConfig(ctx: DriverContext): PostgresConfig {
   return parsed.data;
 }
 
-function parseAdminSecret(ctx: DriverContext): AdminSecret {
-  const problem = `integration ${ctx.integration.id}: the admin secret is not JSON {"username","password"}`;
-  if (ctx.admin.secret === undefined) throw new GrantPermanentError(`${problem} (the integration names no secretRef)`);
-  let json: unknown;
-  try {
-    json = JSON.parse(ctx.admin.secret);
-  } catch {
-    // JSON.parse's message quotes the input: never pass it on.
-    throw new GrantPermanentError(problem);
-  }
-  const parsed = AdminSecret.safeParse(json);
-  if (!parsed.success) throw new GrantPermanentError(problem);
-  return parsed.data;
-}
-
 function sslOptions(cfg: PostgresConfig): pg.ClientConfig['ssl'] {
   const mode = cfg.sslmode ?? (config().local ? 'disable' : 'verify-full');
   if (mode === 'disable') return false;
@@ -136,7 +105,7 @@ async function withClient<T>(
   work: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
   const cfg = parseConfig(ctx);
-  const admin = parseAdminSecret(ctx);
+  const admin = parseAdminSecret(ctx.integration.id, ctx.admin.secret);
   const client = new pg.Client({
     host: cfg.host,
     port: cfg.port,

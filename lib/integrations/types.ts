@@ -187,7 +187,27 @@ export interface IntegrationDriver {
   /** Drift check: is the granted access still present on the target? */
   verify?(ctx: DriverContext, state: DriverState): Promise<{ present: boolean }>;
   discover?(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'>): Promise<Discovered>;
+  /**
+   * The orphan sweep (drivers with a per-request principal): the principal a unit of a request has on the target,
+   * by name (deterministic: principals.ts principalNameFor), so the sweep knows what every live request holds.
+   */
+  principalOf?(requestId: string, unit: AccessUnit): string;
+  /** The orphan sweep: every principal on the target that Stint created (its prefix and marker), nothing else. */
+  listManaged?(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'>): Promise<ManagedPrincipal[]>;
+  /**
+   * The orphan sweep: removes a principal Stint created that no live request holds, as revoke would (sessions ended,
+   * nothing left); idempotent. Refuses (throws) a principal without Stint's marker.
+   */
+  revokeManaged?(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'>, principal: ManagedPrincipal): Promise<void>;
 }
+
+/** A principal Stint created on a target, as listManaged finds it. */
+export type ManagedPrincipal = {
+  /** The user / role / ACL user name (principals.ts: `stint_…`). */
+  name: string;
+  /** The request it was made for, where the target keeps it (a comment, an attribute). */
+  requestId?: string;
+};
 
 /** An error retrying cannot fix (missing role, bad config, unreadable admin secret): the workflow does not retry it. */
 export class GrantPermanentError extends Error {
