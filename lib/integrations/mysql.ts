@@ -71,6 +71,7 @@ const PERMANENT_ERRNOS = new Set([
   1045, // ER_ACCESS_DENIED_ERROR (the admin login)
   1049, // ER_BAD_DB_ERROR (unknown database)
   1064, // ER_PARSE_ERROR
+  1095, // ER_KILL_DENIED_ERROR (the admin may not kill the user's connections)
   1141, // ER_NONEXISTING_GRANT
   1142, // ER_TABLEACCESS_DENIED_ERROR
   1227, // ER_SPECIFIC_ACCESS_DENIED_ERROR (the admin lacks a privilege)

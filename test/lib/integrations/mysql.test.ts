@@ -165,6 +165,31 @@ describe('mysql driver (MariaDB)', () => {
     await revoked(ctx, {});
   });
 
+  it("fails revoke permanently with the server's reason when the admin may not kill the user's connections", async () => {
+    const ctx = context();
+    const out = await granted(ctx);
+    const open = await connectAs(out.state.user, out.secret, fx.database);
+    const weak = { username: `stintweak_${fx.suffix}`, password: randomBytes(12).toString('hex') };
+    const w = `'${weak.username}'@'%'`;
+    await rootQuery(`CREATE USER ${w} IDENTIFIED BY '${weak.password}'`);
+    await rootQuery(`GRANT CREATE USER, PROCESS ON *.* TO ${w}`);
+    await rootQuery(`GRANT SELECT ON mysql.user TO ${w}`);
+    await rootQuery(`GRANT EVENT ON \`${fx.database}\`.* TO ${w}`);
+    try {
+      const error = await mysqlDriver
+        .revoke({ ...ctx, admin: { secret: JSON.stringify(weak) } }, out.state)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GrantPermanentError);
+      expect((error as Error).message).toMatch(/errno 1095/);
+      // The full admin then finishes the job.
+      await revoked(ctx, out.state);
+      expect(await traces(out.state.user)).toEqual(nothingLeft);
+    } finally {
+      open.destroy();
+      await rootQuery(`DROP USER IF EXISTS ${w}`);
+    }
+  });
+
   it('a retried grant resets the password and ends up with one user, one role, one event', async () => {
     const ctx = context();
     const first = await granted(ctx);
