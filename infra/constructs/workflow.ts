@@ -210,6 +210,7 @@ export class Workflow extends Construct {
     };
     const drivers: Record<DriverType, StintFunction> = {
       postgresql: makeDriver('postgresql'),
+      mysql: makeDriver('mysql'),
       'aws-identity-center': makeDriver('aws-identity-center'),
       'aws-iam-role': makeDriver('aws-iam-role'),
       lambda: makeDriver('lambda'),

@@ -28,6 +28,10 @@ export const CAPABILITIES: Record<DriverType, Capabilities> = {
     targetEnforcesExpiry: true,
     issuesCredentials: false,
   },
+  // Revoke kills the user's connections (they survive DROP USER otherwise). The server drops the user at expiry only
+  // when its event_scheduler is ON, which Stint cannot promise for every server: false here, and each grant's state
+  // records serverExpiry (docs/integrations/mysql.md).
+  mysql: { endsLiveSessions: true, residualSessionSeconds: 0, targetEnforcesExpiry: false, issuesCredentials: false },
   // The deny on identitystore:userId + aws:TokenIssueTime ends sessions opened before revoke, once it propagates.
   'aws-identity-center': {
     endsLiveSessions: true,

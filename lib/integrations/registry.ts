@@ -3,11 +3,13 @@ import type { IntegrationInput, IntegrationType } from '#lib/domain/integration.
 import { awsIamRoleDriver } from './aws-iam-role.ts';
 import { awsIdentityCenterDriver } from './aws-identity-center.ts';
 import { lambdaDriver } from './lambda.ts';
+import { mysqlDriver } from './mysql.ts';
 import { postgresqlDriver } from './postgresql.ts';
 import type { IntegrationDriver } from './types.ts';
 
 const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
   postgresql: postgresqlDriver,
+  mysql: mysqlDriver,
   'aws-identity-center': awsIdentityCenterDriver,
   'aws-iam-role': awsIamRoleDriver,
   lambda: lambdaDriver,

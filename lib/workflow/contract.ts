@@ -32,6 +32,7 @@ export type StepFunction = (typeof STEP_FUNCTIONS)[number];
 /** Integration types with a driver function (functions/workflow/driver-<type>.ts). */
 export const DRIVER_TYPES = [
   'postgresql',
+  'mysql',
   'aws-identity-center',
   'aws-iam-role',
   'lambda',

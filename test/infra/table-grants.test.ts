@@ -112,6 +112,10 @@ const EXPECTED: Record<string, Expected> = {
     dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
+  'functions/workflow/driver-mysql.ts': {
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
+  },
   // Also the grantee's directory user and pointers: it links the Identity Store user id it found.
   'functions/workflow/driver-aws-identity-center.ts': {
     dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
