@@ -3,6 +3,7 @@ import { awsIamRoleSpec } from './aws-iam-role.ts';
 import { awsIdentityCenterSpec } from './aws-identity-center.ts';
 import { lambdaSpec } from './lambda.ts';
 import { postgresqlSpec } from './postgresql.ts';
+import { redisSpec } from './redis.ts';
 import type { DriverSpec } from './spec.ts';
 
 /** The infrastructure of every driver type the state machine routes to (lib/workflow/contract.ts DRIVER_TYPES). */
@@ -11,4 +12,5 @@ export const DRIVER_SPECS: Record<DriverType, DriverSpec> = {
   'aws-identity-center': awsIdentityCenterSpec,
   'aws-iam-role': awsIamRoleSpec,
   lambda: lambdaSpec,
+  redis: redisSpec,
 };

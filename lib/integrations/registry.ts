@@ -4,6 +4,7 @@ import { awsIamRoleDriver } from './aws-iam-role.ts';
 import { awsIdentityCenterDriver } from './aws-identity-center.ts';
 import { lambdaDriver } from './lambda.ts';
 import { postgresqlDriver } from './postgresql.ts';
+import { redisDriver } from './redis.ts';
 import type { IntegrationDriver } from './types.ts';
 
 const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
@@ -11,6 +12,7 @@ const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
   'aws-identity-center': awsIdentityCenterDriver,
   'aws-iam-role': awsIamRoleDriver,
   lambda: lambdaDriver,
+  redis: redisDriver,
 };
 
 /** The driver of an integration type; a type without one is a ValidationError on `type`. */

@@ -174,7 +174,7 @@ describe('putIntegration', () => {
 
   it('refuses an integration type that has no driver yet', async () => {
     const result = await fieldOf(
-      service.putIntegration('redis', { ...integrationInput, type: 'redis' }, admin, 'api', integrationChecks),
+      service.putIntegration('mysql', { ...integrationInput, type: 'mysql' }, admin, 'api', integrationChecks),
     );
 
     expect(result.error).toBeInstanceOf(ValidationError);
