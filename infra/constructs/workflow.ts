@@ -214,6 +214,7 @@ export class Workflow extends Construct {
       'aws-identity-center': makeDriver('aws-identity-center'),
       'aws-iam-role': makeDriver('aws-iam-role'),
       lambda: makeDriver('lambda'),
+      redis: makeDriver('redis'),
     };
     this.drivers = drivers;
 

@@ -48,4 +48,7 @@ export const CAPABILITIES: Record<DriverType, Capabilities> = {
   },
   // The customer's function decides what revoke ends and how long a session outlives it: Stint promises nothing.
   lambda: { endsLiveSessions: false, residualSessionSeconds: 0, targetEnforcesExpiry: false, issuesCredentials: false },
+  // Revoke deletes the user (ACL DELUSER disconnects it) and kills its connections; Redis ACLs have no expiry, so
+  // the workflow's expiry wait (and the reconciler's nudge of a grant past expiresAt) revokes on time.
+  redis: { endsLiveSessions: true, residualSessionSeconds: 0, targetEnforcesExpiry: false, issuesCredentials: false },
 };

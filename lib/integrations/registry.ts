@@ -5,6 +5,7 @@ import { awsIdentityCenterDriver } from './aws-identity-center.ts';
 import { lambdaDriver } from './lambda.ts';
 import { mysqlDriver } from './mysql.ts';
 import { postgresqlDriver } from './postgresql.ts';
+import { redisDriver } from './redis.ts';
 import type { IntegrationDriver } from './types.ts';
 
 const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
@@ -13,6 +14,7 @@ const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
   'aws-identity-center': awsIdentityCenterDriver,
   'aws-iam-role': awsIamRoleDriver,
   lambda: lambdaDriver,
+  redis: redisDriver,
 };
 
 /** The driver of an integration type; a type without one is a ValidationError on `type`. */

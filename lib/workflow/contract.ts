@@ -36,6 +36,7 @@ export const DRIVER_TYPES = [
   'aws-identity-center',
   'aws-iam-role',
   'lambda',
+  'redis',
 ] as const satisfies readonly IntegrationType[];
 export type DriverType = (typeof DRIVER_TYPES)[number];
 export function isDriverType(type: string): type is DriverType {

@@ -129,6 +129,10 @@ const EXPECTED: Record<string, Expected> = {
     dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
+  'functions/workflow/driver-redis.ts': {
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
+  },
   'functions/workflow/reconciler.ts': {
     dynamo: ['Query:gsi2', 'GetItem', 'PutItem'],
     states: ['StartExecution', 'DescribeExecution', 'SendTaskSuccess'],

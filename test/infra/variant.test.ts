@@ -45,7 +45,11 @@ beforeAll(() => {
 });
 
 /** Only database drivers run in the VPC. */
-const inVpc = ['functions/workflow/driver-postgresql.ts', 'functions/workflow/driver-mysql.ts'];
+const inVpc = [
+  'functions/workflow/driver-postgresql.ts',
+  'functions/workflow/driver-mysql.ts',
+  'functions/workflow/driver-redis.ts',
+];
 
 describe('a configured deployment (own issuer, VPC, alarm email)', () => {
   it('validates JWTs from the configured issuer and audiences, with no Cognito pool', () => {
