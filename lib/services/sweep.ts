@@ -116,7 +116,7 @@ export class OrphanSweep {
           type: integration.type,
           error: errorName(error),
           // Driver errors name the target and the SQL state, never a secret (lib/integrations/*.ts).
-          message: error instanceof Error ? error.message.slice(0, 300) : undefined,
+          detail: error instanceof Error ? error.message.slice(0, 300) : undefined,
         });
       }
     }
@@ -181,7 +181,7 @@ export class OrphanSweep {
           integrationId: integration.id,
           principal: principal.name,
           error: errorName(error),
-          message: error instanceof Error ? error.message.slice(0, 300) : undefined,
+          detail: error instanceof Error ? error.message.slice(0, 300) : undefined,
         });
         continue;
       }
