@@ -17,7 +17,7 @@ import { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types
 import { AccessUnit, Bundle } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime, Slug, Subject } from '#lib/domain/common.ts';
 import { AccessFlow } from '#lib/domain/flow.ts';
-import { Integration } from '#lib/domain/integration.ts';
+import { Integration, IntegrationType } from '#lib/domain/integration.ts';
 import { AccessRequest, Extension, RequestStatus, Vote } from '#lib/domain/request.ts';
 
 export const EVENT_SOURCE = 'stint';
@@ -165,6 +165,47 @@ export const GrantRevokeFailed = requestEvent(
   'Revocation failed after its retries; the reconciler keeps trying (alarm)',
 );
 
+/** The integration the orphan sweep looked at (lib/services/sweep.ts). */
+const SweptIntegration = z
+  .strictObject({ id: Slug, type: IntegrationType })
+  .meta({ description: 'The integration whose target the orphan sweep read' });
+
+/**
+ * The orphan sweep's findings: not a request's state change, so they are not read from the stream but published by
+ * the sweep itself (PutEvents, same envelope; docs/operations.md says why). Their id is
+ * `sweep:<integration>:<principal>:<sweep time>` (orphan) or `drift:<request>:<principal>:<sweep time>` (drift).
+ */
+export const GrantOrphanRevoked = z
+  .strictObject({
+    ...envelope('grant.orphan_revoked'),
+    integration: SweptIntegration,
+    /** The user / role / ACL user the sweep removed (Stint's prefix and marker). */
+    principal: z.string().min(1).max(128),
+    /** The request it was made for, when the target recorded it. */
+    requestId: AccessRequest.shape.id.optional(),
+    /** That request's status when the sweep ran (absent: no such request). */
+    requestStatus: RequestStatus.optional(),
+  })
+  .meta({
+    title: 'grant.orphan_revoked',
+    description:
+      'The orphan sweep found a principal Stint created that no live request holds (a lost revoke, a restored backup) and removed it',
+  });
+export const GrantDriftDetected = z
+  .strictObject({
+    ...envelope('grant.drift_detected'),
+    request: RequestView,
+    /** The unit whose principal the target lacks. */
+    unit: AccessUnit,
+    integration: SweptIntegration,
+    principal: z.string().min(1).max(128),
+  })
+  .meta({
+    title: 'grant.drift_detected',
+    description:
+      'The orphan sweep found an ACTIVE request whose principal the target lacks (removed behind Stint’s back); reported only, never re-granted',
+  });
+
 /** A directory user as consumers see it (the item's fields; no keys). */
 export const DirectoryUserView = z
   .strictObject({
@@ -263,6 +304,8 @@ export const EVENT_SCHEMAS = {
   'grant.revoked': GrantRevoked,
   'grant.expired': GrantExpired,
   'grant.revoke_failed': GrantRevokeFailed,
+  'grant.orphan_revoked': GrantOrphanRevoked,
+  'grant.drift_detected': GrantDriftDetected,
   'flow.created': FlowCreated,
   'flow.updated': FlowUpdated,
   'flow.deleted': FlowDeleted,
@@ -297,6 +340,8 @@ export const StintEvent = z.discriminatedUnion('type', [
   GrantRevoked,
   GrantExpired,
   GrantRevokeFailed,
+  GrantOrphanRevoked,
+  GrantDriftDetected,
   FlowCreated,
   FlowUpdated,
   FlowDeleted,
@@ -312,19 +357,26 @@ export const StintEvent = z.discriminatedUnion('type', [
 export type StintEvent = z.infer<typeof StintEvent>;
 export type StintEventOf<T extends EventType> = Extract<StintEvent, { type: T }>;
 
-/** Events about a request (they carry `request`). */
-export type RequestEvent = Extract<StintEvent, { request: RequestView }>;
+/** Events about a request's state (they carry `request`; the sweep's drift report carries one too, see SweepEvent). */
+export type RequestEvent = Exclude<Extract<StintEvent, { request: RequestView }>, { type: SweepEventType }>;
+/** The orphan sweep's findings (published by the sweep, not from the stream). */
+export const SWEEP_EVENT_TYPES = ['grant.orphan_revoked', 'grant.drift_detected'] as const;
+export type SweepEventType = (typeof SWEEP_EVENT_TYPES)[number];
+export type SweepEvent = Extract<StintEvent, { type: SweepEventType }>;
 export type RequestEventType = RequestEvent['type'];
 
 /**
  * Severity, for routing and alerting:
- * - `high`: a grant failed or could not be revoked; break-glass use (request.created, grant.active);
+ * - `high`: a grant failed or could not be revoked; break-glass use (request.created, grant.active); the sweep
+ *   removed access nobody held (grant.orphan_revoked);
+ * - `warning`: the target lacks access an ACTIVE request holds (grant.drift_detected);
  * - `warning`: an admin deleted a flow, integration or bundle;
  * - `info` for directory changes, deletions included (the IdP deprovisions people routinely);
  * - `info`: everything else (rejections and time-outs included: they are normal outcomes).
  */
 export function severityOf(type: EventType, breakGlass: boolean): Severity {
-  if (type === 'grant.failed' || type === 'grant.revoke_failed') return 'high';
+  if (type === 'grant.failed' || type === 'grant.revoke_failed' || type === 'grant.orphan_revoked') return 'high';
+  if (type === 'grant.drift_detected') return 'warning';
   if (breakGlass && (type === 'request.created' || type === 'grant.active')) return 'high';
   if (type.endsWith('.deleted')) return 'warning';
   return 'info';

@@ -233,6 +233,13 @@ const stintConfigSchema = (mode: ConfigMode) =>
         .min(1, { error: 'must be at least 1' })
         .max(1440, { error: 'must be at most 1440 (one day)' })
         .default(5),
+      /** How often the orphan sweep and drift check runs (docs/operations.md "The orphan sweep"). */
+      sweepRateMinutes: z
+        .number({ error: 'must be a number of minutes' })
+        .int({ error: 'must be a whole number of minutes' })
+        .min(5, { error: 'must be at least 5' })
+        .max(1440, { error: 'must be at most 1440 (one day)' })
+        .default(60),
       /** Retention of every log group. */
       logRetentionDays: z
         .number({ error: 'must be a number of days' })

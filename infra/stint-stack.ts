@@ -91,7 +91,16 @@ export class StintStack extends Stack {
       table: this.data.table,
       stateMachine: this.workflow.stateMachine,
       stateMachineName: this.workflow.stateMachineName,
+      drivers: this.workflow.drivers,
+      bus: this.events.bus,
     });
+    this.alerts.alarmOnMetric(
+      this.reconciler,
+      'SweepFailuresAlarm',
+      METRIC.sweepFailures,
+      'Stint: the orphan sweep could not read a target, remove an orphan, publish a finding, or read the live ' +
+        'requests (then it removed nothing). The reconciler log names the integration; see docs/operations.md.',
+    );
     this.alerts.alarmOnMetric(
       this.reconciler,
       'StuckRequestsAlarm',

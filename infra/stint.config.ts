@@ -26,6 +26,8 @@ export default defineConfig({
   // vpc: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-…'], securityGroupIds: ['sg-…'] },
   // alarmEmail: 'oncall@example.com',
   reconcilerRateMinutes: 5,
+  // The orphan sweep (access Stint created that no live request holds; drift) runs this often.
+  sweepRateMinutes: 60,
   logRetentionDays: 365,
   removalPolicy: 'retain',
   events: { busName: 'stint', archiveRetentionDays: 365 },

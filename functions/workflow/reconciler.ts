@@ -1,15 +1,31 @@
+import { z } from 'zod';
 import { logger } from '#lib/observability/logger.ts';
-import { addReconcileMetrics, stintMetrics } from '#lib/observability/metrics.ts';
+import { addReconcileMetrics, addSweepMetrics, stintMetrics } from '#lib/observability/metrics.ts';
 import type { ReconcileReport } from '#lib/services/reconciler.ts';
-import { reconciler } from '#lib/services/wiring.ts';
+import type { SweepReport } from '#lib/services/sweep.ts';
+import { reconciler, sweep } from '#lib/services/wiring.ts';
 
-/** `Stint/StuckRequests` (and `Stint/RevokeFailed`) drive the alarms (infra/stint-stack.ts, infra/constructs/workflow.ts). */
+/**
+ * `Stint/StuckRequests` (and `Stint/RevokeFailed`, `Stint/SweepFailures`) drive the alarms (infra/stint-stack.ts,
+ * infra/constructs/workflow.ts).
+ */
 const metrics = stintMetrics();
 
-/** Scheduled (every few minutes in AWS). `{ "resumeAll": true }` resumes every non-terminal request. */
-export const handler = async (event: unknown): Promise<ReconcileReport> => {
-  const resumeAll = typeof event === 'object' && event !== null && 'resumeAll' in event && event.resumeAll === true;
-  const report = await reconciler().run({ resumeAll });
+const Flags = z.object({ resumeAll: z.boolean().optional(), sweep: z.boolean().optional() });
+const flag = (event: unknown, name: 'resumeAll' | 'sweep'): boolean => Flags.safeParse(event).data?.[name] === true;
+
+/**
+ * Scheduled (every few minutes in AWS). `{ "resumeAll": true }` resumes every non-terminal request; `{ "sweep": true }`
+ * (its own, slower schedule: infra/constructs/reconciler.ts) runs the orphan sweep and drift check instead.
+ */
+export const handler = async (event: unknown): Promise<ReconcileReport | SweepReport> => {
+  if (flag(event, 'sweep')) {
+    const report = await sweep().run();
+    logger.debug('orphan sweep run', report);
+    if (addSweepMetrics(metrics, report)) metrics.publishStoredMetrics();
+    return report;
+  }
+  const report = await reconciler().run({ resumeAll: flag(event, 'resumeAll') });
   logger.debug('reconciler run', report);
   if (addReconcileMetrics(metrics, report)) metrics.publishStoredMetrics();
   return report;

@@ -36,6 +36,19 @@ export async function publishRecord(
   eventBusName: string,
 ): Promise<string[]> {
   const events = eventsFromChange(changeFromStreamRecord(record));
+  await publishEvents(events, client, eventBusName);
+  return events.map((e) => e.id);
+}
+
+/**
+ * Sends events (already validated by their schemas) to the bus; throws when EventBridge refuses any entry. Used by
+ * the publisher for stream records and by the orphan sweep for its findings (lib/services/sweep.ts).
+ */
+export async function publishEvents(
+  events: StintEvent[],
+  client: EventBridgeClient,
+  eventBusName: string,
+): Promise<void> {
   const entries = entriesOf(events, eventBusName);
   for (let i = 0; i < entries.length; i += MAX_ENTRIES) {
     const result = await client.send(new PutEventsCommand({ Entries: entries.slice(i, i + MAX_ENTRIES) }));
@@ -45,5 +58,4 @@ export async function publishRecord(
       throw new PublishError(`EventBridge refused ${failed} event(s): ${codes.join(', ') || 'no error code'}`);
     }
   }
-  return events.map((e) => e.id);
 }

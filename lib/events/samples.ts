@@ -5,7 +5,14 @@
  * Used by scripts/generate-events.ts and the tests.
  */
 import { z } from 'zod';
-import { EVENT_SCHEMAS, EVENT_TYPES, type EventType, type StintEvent } from '#events/schemas.ts';
+import {
+  EVENT_SCHEMAS,
+  EVENT_TYPES,
+  type EventType,
+  type StintEvent,
+  SWEEP_EVENT_TYPES,
+  type SweepEventType,
+} from '#events/schemas.ts';
 import type { Bundle } from '#lib/domain/bundle.ts';
 import type { ChangeRecord } from '#lib/domain/common.ts';
 import type { AccessFlow } from '#lib/domain/flow.ts';
@@ -13,6 +20,12 @@ import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration } from '#lib/domain/integration.ts';
 import type { AccessRequest, UnitGrant, Vote } from '#lib/domain/request.ts';
 import { eventsFromChange, type Image, type StreamChange } from './from-stream.ts';
+import { driftDetectedEvent, orphanRevokedEvent } from './sweep-events.ts';
+
+/** Event types the publisher reads from the stream (the sweep's findings are published by the sweep). */
+export type StreamEventType = Exclude<EventType, SweepEventType>;
+const SWEEP: ReadonlySet<string> = new Set(SWEEP_EVENT_TYPES);
+export const STREAM_EVENT_TYPES = EVENT_TYPES.filter((t): t is StreamEventType => !SWEEP.has(t));
 
 export const REQUEST_ID = '01JQ8Z3K7M2X4V6B8N0P2R4T6W';
 export const APPROVAL_TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAapprovalTaskTokenDoNotLeak';
@@ -306,8 +319,8 @@ export function configItem<T extends { id: string }>(kind: 'flow' | 'integration
 export const insert = (newImage: Image): StreamChange => ({ eventName: 'INSERT', newImage });
 export const modify = (oldImage: Image, newImage: Image): StreamChange => ({ eventName: 'MODIFY', oldImage, newImage });
 
-/** One stream change per event type, each yielding exactly that event. */
-export function sampleChanges(): Record<EventType, StreamChange> {
+/** One stream change per event type read from the stream, each yielding exactly that event. */
+export function sampleChanges(): Record<StreamEventType, StreamChange> {
   const s = requestStages();
   const r = (from: AccessRequest, to: AccessRequest) => modify(requestItem(from), requestItem(to));
   const admin = <T extends { id: string; version: number; lastChange: ChangeRecord; deleted?: boolean }>(
@@ -400,8 +413,8 @@ export function sampleChanges(): Record<EventType, StreamChange> {
     'directory.user.changed': modify(directoryItem('user', userV1), directoryItem('user', userV2)),
     'directory.group.changed': modify(directoryItem('group', groupV1), directoryItem('group', groupV2)),
   };
-  return Object.fromEntries(EVENT_TYPES.map((type) => [type, required(changes[type], type)])) as Record<
-    EventType,
+  return Object.fromEntries(STREAM_EVENT_TYPES.map((type) => [type, required(changes[type], type)])) as Record<
+    StreamEventType,
     StreamChange
   >;
 }
@@ -414,7 +427,28 @@ function required<T>(value: T | undefined, name: string): T {
 /** The sample event of each type, validated by its own schema. */
 export function buildSamples(): Record<EventType, StintEvent> {
   const changes = sampleChanges();
+  const sweepAt = new Date(at(45));
+  const integration = { id: 'pg-prod', type: 'postgresql' as const };
+  const principal = 'stint_01jq8z3k7m2x4v6b8n0p2r4t6w_5c0ffee1';
+  const sweep: Record<SweepEventType, StintEvent> = {
+    'grant.orphan_revoked': orphanRevokedEvent({
+      integration,
+      principal,
+      requestId: REQUEST_ID,
+      requestStatus: 'REVOKED',
+      at: sweepAt,
+    }),
+    'grant.drift_detected': driftDetectedEvent({
+      integration,
+      request: requestStages().extended,
+      unit: { integrationId: 'pg-prod', resource: 'payments', permission: 'readwrite' },
+      principal,
+      at: sweepAt,
+    }),
+  };
   const samples = EVENT_TYPES.map((type) => {
+    if (type === 'grant.orphan_revoked' || type === 'grant.drift_detected')
+      return [type, EVENT_SCHEMAS[type].parse(sweep[type])] as const;
     const events = eventsFromChange(changes[type]);
     const [event] = events;
     if (events.length !== 1 || event === undefined || event.type !== type) {

@@ -8,8 +8,13 @@ import {
   DiscoverAnswer as DiscoverAnswerSchema,
   type DriverCall,
   type DriverType,
+  type Holder,
   IssueCredentialsAnswer,
+  ListManagedAnswer,
+  RevokeManagedAnswer,
+  type SweptType,
 } from '#lib/workflow/contract.ts';
+import type { ManagedPrincipal } from './types.ts';
 
 /** Errors a driver function throws that mean the same thing to the API caller (lib/services/workflow.ts). */
 const PASSED_ON: Record<string, new (message: string, field?: string) => Error> = {
@@ -54,7 +59,7 @@ export class DriverClient {
 }
 
 let client: DriverClient | undefined;
-/** The module-scope client of the functions that call drivers (get-access, discover-integration). */
+/** The module-scope client of the functions that call drivers (get-access, discover-integration, reconciler). */
 export function driverClient(): DriverClient {
   client ??= new DriverClient(new LambdaClient({}), (type) => config().driverFunction(type));
   return client;
@@ -71,3 +76,12 @@ export const issueCredentials = (
 /** AdminService.discover's asker, through the driver functions. */
 export const discoverTarget = (type: DriverType, integrationId: string): Promise<DiscoverAnswer> =>
   driverClient().call(type, { call: 'discover', integrationId }, DiscoverAnswerSchema);
+
+/** The orphan sweep's target (lib/services/sweep.ts SweepTarget), through the driver functions. */
+export const sweepTarget = {
+  listManaged: (type: SweptType, integrationId: string, holders: Holder[]): Promise<ListManagedAnswer> =>
+    driverClient().call(type, { call: 'list-managed', integrationId, holders }, ListManagedAnswer),
+  revokeManaged: async (type: SweptType, integrationId: string, principal: ManagedPrincipal): Promise<void> => {
+    await driverClient().call(type, { call: 'revoke-managed', integrationId, principal }, RevokeManagedAnswer);
+  },
+};

@@ -8,11 +8,13 @@ import { CAPABILITIES } from './capabilities.ts';
 import { generatePassword, PRINCIPAL_PREFIX, parseAdminSecret, principalNameFor } from './principals.ts';
 import {
   type Capabilities,
+  type Discovered,
   type DriverContext,
   type DriverState,
   type GrantOutcome,
   GrantPermanentError,
   type IntegrationDriver,
+  type ManagedPrincipal,
   type RevokeOutcome,
 } from './types.ts';
 
@@ -81,7 +83,10 @@ export async function scramVerifier(password: string, iterations = 4096): Promis
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
-function parseConfig(ctx: DriverContext): PostgresConfig {
+/** What the admin connection needs: every call (grant … revoke, and the sweep's and discovery's calls). */
+type AdminContext = Pick<DriverContext, 'integration' | 'admin'>;
+
+function parseConfig(ctx: AdminContext): PostgresConfig {
   const parsed = PostgresConfig.safeParse(ctx.integration.config);
   if (!parsed.success)
     throw new GrantPermanentError(
@@ -99,11 +104,7 @@ function sslOptions(cfg: PostgresConfig): pg.ClientConfig['ssl'] {
 }
 
 /** One client per operation, with timeouts; always closed. SQL errors that retrying cannot fix become permanent. */
-async function withClient<T>(
-  ctx: DriverContext,
-  database: string,
-  work: (client: pg.Client) => Promise<T>,
-): Promise<T> {
+async function withClient<T>(ctx: AdminContext, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const cfg = parseConfig(ctx);
   const admin = parseAdminSecret(ctx.integration.id, ctx.admin.secret);
   const client = new pg.Client({
@@ -159,7 +160,7 @@ async function findRole(client: pg.Client, role: string): Promise<RoleRow | unde
   return rows[0];
 }
 
-function assertManaged(ctx: DriverContext, role: string, row: RoleRow): void {
+function assertManaged(ctx: AdminContext, role: string, row: RoleRow): void {
   if (!row.comment?.startsWith(MARKER))
     throw new GrantPermanentError(
       `integration ${ctx.integration.id}: role ${role} exists but was not created by Stint; refusing to touch it`,
@@ -241,8 +242,16 @@ async function grant(ctx: DriverContext): Promise<GrantOutcome> {
 }
 
 async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOutcome> {
+  await dropRole(ctx, roleOf(ctx, state), ctx.unit.resource);
+  return { status: 'done' };
+}
+
+/**
+ * Disables the role, ends its sessions, drops what it owns (in `resource`, when known, and every database where it
+ * holds something) and drops it; a role already gone is done, a role without Stint's marker is refused.
+ */
+async function dropRole(ctx: AdminContext, role: string, resource: string | undefined): Promise<void> {
   const cfg = parseConfig(ctx);
-  const role = roleOf(ctx, state);
   const r = escapeIdentifier(role);
 
   const databases = await withClient(ctx, cfg.database, async (client) => {
@@ -267,11 +276,11 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
       `SELECT d.datname AS name FROM pg_database d
          WHERE d.datallowconn AND (d.datname = $1 OR d.oid IN (
            SELECT s.dbid FROM pg_shdepend s WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $2::oid))`,
-      [ctx.unit.resource, existing.oid],
+      [resource ?? null, existing.oid],
     );
     return { oid: existing.oid, names: deps.map((row) => row.name) };
   });
-  if (databases === undefined) return { status: 'done' };
+  if (databases === undefined) return;
 
   for (const database of databases.names) {
     await withClient(ctx, database, async (client) => {
@@ -285,10 +294,9 @@ async function revoke(ctx: DriverContext, state: DriverState): Promise<RevokeOut
     // A session that was authenticating while LOGIN was being removed.
     await terminateSessions(ctx, client, databases.oid);
   });
-  return { status: 'done' };
 }
 
-async function terminateSessions(ctx: DriverContext, client: pg.Client, oid: string): Promise<void> {
+async function terminateSessions(ctx: AdminContext, client: pg.Client, oid: string): Promise<void> {
   const result = await select(
     client,
     z.object({ ended: z.boolean() }),
@@ -323,6 +331,82 @@ async function verify(ctx: DriverContext, state: DriverState): Promise<{ present
   });
 }
 
+/** Roles that are PostgreSQL's, RDS's or Aurora's own: never offered as something to grant. */
+const SYSTEM_ROLE = /^(pg_|rds|aurora_)/;
+
+/**
+ * What the target offers (`GET /integrations/{id}/discover`): every database the admin user may connect to, each
+ * offering the roles that could back a permission — roles that cannot log in (group roles), except PostgreSQL's,
+ * RDS's and Stint's own. One permission per role (its grants: that role), for the admin to rename or combine.
+ */
+async function discover(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'>): Promise<Discovered> {
+  const cfg = parseConfig(ctx);
+  return await withClient(ctx, cfg.database, async (client) => {
+    const databases = await select(
+      client,
+      NameRow,
+      `SELECT datname AS name FROM pg_database
+         WHERE datallowconn AND NOT datistemplate AND has_database_privilege(datname, 'CONNECT')
+         ORDER BY datname`,
+      [],
+    );
+    const roles = await select(
+      client,
+      z.object({ name: z.string(), comment: z.string().nullable() }),
+      `SELECT rolname AS name, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles
+         WHERE NOT rolcanlogin AND NOT rolsuper ORDER BY rolname`,
+      [],
+    );
+    const offered = roles.filter(
+      (role) => !SYSTEM_ROLE.test(role.name) && !role.name.startsWith(ROLE_PREFIX) && !role.comment?.startsWith(MARKER),
+    );
+    const permissions = offered.map((role) => ({
+      id: role.name,
+      ...(role.comment === null ? {} : { description: role.comment.slice(0, 500) }),
+      grants: [role.name],
+    }));
+    return { resources: databases.map((db) => ({ id: db.name, permissions })) };
+  });
+}
+
+/** The sweep's view of a role comment: `managed by stint; request <id>`. */
+const MANAGED_COMMENT = /^managed by stint(?:; request (\S{1,64}))?/;
+
+/**
+ * Every role Stint created: named with the prefix AND carrying the marker. A role with the prefix but not the
+ * marker was made by someone else (or by hand) and is never listed, so the sweep can never remove it.
+ */
+async function listManaged(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'>): Promise<ManagedPrincipal[]> {
+  const cfg = parseConfig(ctx);
+  const rows = await withClient(ctx, cfg.database, (client) =>
+    select(
+      client,
+      z.object({ name: z.string(), comment: z.string().nullable() }),
+      // LIKE's `_` is a wildcard: the prefix is compared as a plain string.
+      `SELECT rolname AS name, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles
+         WHERE left(rolname, $1) = $2 ORDER BY rolname`,
+      [ROLE_PREFIX.length, ROLE_PREFIX],
+    ),
+  );
+  return rows.flatMap((row) => {
+    const marker = row.comment === null ? null : MANAGED_COMMENT.exec(row.comment);
+    if (marker === null) return [];
+    return [{ name: row.name, ...(marker[1] === undefined ? {} : { requestId: marker[1] }) }];
+  });
+}
+
+/** Removes a role Stint created that no live request holds, as revoke does; refuses one without the marker. */
+async function revokeManaged(
+  ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'>,
+  principal: ManagedPrincipal,
+): Promise<void> {
+  if (!PostgresState.safeParse({ role: principal.name }).success)
+    throw new GrantPermanentError(
+      `integration ${ctx.integration.id}: ${JSON.stringify(principal.name.slice(0, 80))} is not a Stint role name; refusing to touch it`,
+    );
+  await dropRole(ctx, principal.name, undefined);
+}
+
 /** What PostgreSQL can promise (lib/integrations/capabilities.ts). */
 export const POSTGRESQL_CAPABILITIES: Capabilities = CAPABILITIES.postgresql;
 
@@ -337,4 +421,8 @@ export const postgresqlDriver: IntegrationDriver = {
   revoke,
   extend,
   verify,
+  discover,
+  principalOf: roleNameFor,
+  listManaged,
+  revokeManaged,
 };

@@ -9,6 +9,8 @@ export const METRIC = {
   revokeFailed: 'RevokeFailed',
   /** The reconciler gave up on a request stuck in one status (lib/services/reconciler.ts, MAX_RESTARTS). */
   stuckRequests: 'StuckRequests',
+  /** The orphan sweep could not read a target, remove an orphan or publish a finding, or read the live requests. */
+  sweepFailures: 'SweepFailures',
 } as const;
 
 /** One Metrics instance per function, at module scope. */
@@ -23,5 +25,12 @@ export function stintMetrics(): Metrics {
 export function addReconcileMetrics(metrics: Metrics, report: { gaveUp: number; failedRevokes: number }): boolean {
   if (report.gaveUp > 0) metrics.addMetric(METRIC.stuckRequests, MetricUnit.Count, report.gaveUp);
   if (report.failedRevokes > 0) metrics.addMetric(METRIC.revokeFailed, MetricUnit.Count, report.failedRevokes);
+  return metrics.hasStoredMetrics();
+}
+
+/** Adds what an orphan sweep could not do (SweepFailures; an aborted sweep counts one). */
+export function addSweepMetrics(metrics: Metrics, report: { failed: number; aborted?: string }): boolean {
+  const failures = report.failed + (report.aborted === undefined ? 0 : 1);
+  if (failures > 0) metrics.addMetric(METRIC.sweepFailures, MetricUnit.Count, failures);
   return metrics.hasStoredMetrics();
 }

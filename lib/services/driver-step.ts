@@ -4,23 +4,35 @@ import {
   DriverCall,
   DriverStepInput,
   type IssueCredentialsAnswer,
+  type ListManagedAnswer,
+  type RevokeManagedAnswer,
 } from '#lib/workflow/contract.ts';
 import { workflow } from './wiring.ts';
 
 /**
  * The handler of one driver type's function (functions/workflow/driver-<type>.ts): the state machine calls it for
- * that type's units with the action Load chose, and API functions call it directly for credentials and discovery
- * (DriverCall). Its bundle holds this one driver and its clients only.
+ * that type's units with the action Load chose, and API functions call it directly for credentials and discovery,
+ * the reconciler for the orphan sweep (DriverCall). Its bundle holds this one driver and its clients only.
  */
 export function driverStep(
   driver: IntegrationDriver,
-): (event: unknown) => Promise<undefined | IssueCredentialsAnswer | DiscoverAnswer> {
+): (
+  event: unknown,
+) => Promise<undefined | IssueCredentialsAnswer | DiscoverAnswer | ListManagedAnswer | RevokeManagedAnswer> {
   return async (event) => {
     const steps = workflow();
     if (typeof event === 'object' && event !== null && 'call' in event) {
       const call = DriverCall.parse(event);
-      if (call.call === 'issue-credentials') return steps.issueCredentials(call.requestId, call.caller, driver);
-      return steps.discover(call.integrationId, driver);
+      switch (call.call) {
+        case 'issue-credentials':
+          return steps.issueCredentials(call.requestId, call.caller, driver);
+        case 'discover':
+          return steps.discover(call.integrationId, driver);
+        case 'list-managed':
+          return steps.listManaged(call.integrationId, call.holders, driver);
+        case 'revoke-managed':
+          return steps.revokeManaged(call.integrationId, call.principal, driver);
+      }
     }
     const { requestId, action } = DriverStepInput.parse(event);
     const step = {

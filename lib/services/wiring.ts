@@ -1,6 +1,9 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { config } from '#lib/config.ts';
 import { defaultDirectory } from '#lib/directory/default.ts';
+import { publishEvents } from '#lib/events/publish.ts';
+import { sweepTarget } from '#lib/integrations/driver-client.ts';
 import { integrationSecretResolver, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
 import { ScimService } from '#lib/scim/service.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
@@ -12,6 +15,7 @@ import { AdminService } from './admin.ts';
 import { DirectoryAdminService } from './directory-admin.ts';
 import { Reconciler } from './reconciler.ts';
 import { RequestService } from './requests.ts';
+import { OrphanSweep } from './sweep.ts';
 import { WorkflowService } from './workflow.ts';
 
 /**
@@ -73,3 +77,12 @@ export const workflow = lazy(
     }),
 );
 export const reconciler = lazy(() => new Reconciler({ store: store(), executions: executions() }));
+/** The orphan sweep (the reconciler's `{ "sweep": true }` schedule): drivers through Lambda Invoke, findings to the bus. */
+export const sweep = lazy(() => {
+  const eventBridge = new EventBridgeClient({});
+  return new OrphanSweep({
+    store: store(),
+    target: sweepTarget,
+    publish: (events) => publishEvents(events, eventBridge, config().eventBusName),
+  });
+});

@@ -12,6 +12,7 @@ import {
   type DriverContext,
   GrantPermanentError,
   type IntegrationDriver,
+  type ManagedPrincipal,
   type Pending,
 } from '#lib/integrations/types.ts';
 import { logger } from '#lib/observability/logger.ts';
@@ -19,7 +20,9 @@ import { LeaseBusyError, type Store } from '#lib/store/store.ts';
 import {
   branchOf,
   type DiscoverAnswer,
+  type Holder,
   type IssueCredentialsAnswer,
+  type ListManagedAnswer,
   type LoadOutput,
   MAX_WAIT_SECONDS,
   type Next,
@@ -489,6 +492,53 @@ export class WorkflowService {
     const secret =
       integration.secretRef === undefined ? undefined : await this.deps.resolveSecret(integration.secretRef);
     return driver.discover({ integration, admin: secret === undefined ? {} : { secret }, now: this.now() });
+  }
+
+  /**
+   * The orphan sweep's read (lib/services/sweep.ts): every principal Stint created on the integration's target, and
+   * the principal each holder (a unit of a live request) has there, by the driver's deterministic principalOf.
+   */
+  async listManaged(integrationId: string, holders: Holder[], driver: IntegrationDriver): Promise<ListManagedAnswer> {
+    const { integration, admin, listManaged, principalOf } = await this.sweepTarget(integrationId, driver);
+    const managed = await listManaged({ integration, admin, now: this.now() });
+    return {
+      managed: managed.map((p) => ({ name: p.name, ...(p.requestId === undefined ? {} : { requestId: p.requestId }) })),
+      principals: holders.map((h) => principalOf(h.requestId, h.unit)),
+    };
+  }
+
+  /** The orphan sweep's removal of one principal no live request holds (the driver refuses one without its marker). */
+  async revokeManaged(
+    integrationId: string,
+    principal: ManagedPrincipal,
+    driver: IntegrationDriver,
+  ): Promise<{ revoked: true }> {
+    const { integration, admin, revokeManaged } = await this.sweepTarget(integrationId, driver);
+    await revokeManaged({ integration, admin, now: this.now() }, principal);
+    return { revoked: true };
+  }
+
+  private async sweepTarget(integrationId: string, driver: IntegrationDriver) {
+    const integration = await this.deps.store.getIntegration(integrationId);
+    if (integration === undefined) throw new NotFoundError(`No integration '${integrationId}'`, 'id');
+    const { principalOf, listManaged, revokeManaged } = driver;
+    if (
+      integration.type !== driver.type ||
+      principalOf === undefined ||
+      listManaged === undefined ||
+      revokeManaged === undefined
+    ) {
+      throw new ValidationError(`${integration.type} integrations do not take part in the orphan sweep`, 'id');
+    }
+    const secret =
+      integration.secretRef === undefined ? undefined : await this.deps.resolveSecret(integration.secretRef);
+    return {
+      integration,
+      admin: secret === undefined ? {} : { secret },
+      principalOf: principalOf.bind(driver),
+      listManaged: listManaged.bind(driver),
+      revokeManaged: revokeManaged.bind(driver),
+    };
   }
 }
 

@@ -56,6 +56,8 @@
  * | request.cancelled           | 99          | Cancel Request         |                                            |
  * | request.timed_out           | 99          | Time Out Request       |                                            |
  * | flow/integration/bundle.*   | 99          | Create/Update/Delete … | see below                                  |
+ * | grant.orphan_revoked        | 2           | Revoke Privileges      | the sweep removed a principal nobody held  |
+ * | grant.drift_detected        | 99          | Detect Drift           | nothing changed: a report                  |
  *
  * Admin events (`flow.*`, `integration.*`, `bundle.*`) would fit Entity Management (3004) better, but the issue
  * asks for 3005 and OCSF does not forbid it. 3005 *requires* `user` ("the user to which privileges were
@@ -74,7 +76,7 @@
  * Never in the output: task tokens and credentials (events never carry them), an integration's `secretRef`.
  */
 import { z } from 'zod';
-import type { Actor, RequestEvent, RequestView, Severity, StintEvent } from '#events/schemas.ts';
+import type { Actor, RequestEvent, RequestView, Severity, StintEvent, SweepEvent } from '#events/schemas.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
 import type { RequestStatus } from '#lib/domain/request.ts';
@@ -274,12 +276,13 @@ const REQUEST_ACTIVITIES: Record<RequestEvent['type'], { id: ActivityId; name: s
 };
 
 type DirectoryEvent = Extract<StintEvent, { type: 'directory.user.changed' | 'directory.group.changed' }>;
-type AdminEvent = Exclude<StintEvent, RequestEvent | DirectoryEvent>;
+type AdminEvent = Exclude<StintEvent, RequestEvent | DirectoryEvent | SweepEvent>;
 const ADMIN_NOUNS = { flow: 'Access Flow', integration: 'Integration', bundle: 'Bundle' } as const;
 const ADMIN_VERBS = { created: 'Create', updated: 'Update', deleted: 'Delete' } as const;
 
 /** One Stint audit event as an OCSF 1.5.0 User Access Management (3005) event. */
 export function toOcsf(event: StintEvent): OcsfUserAccessManagement {
+  if (event.type === 'grant.orphan_revoked' || event.type === 'grant.drift_detected') return fromSweepEvent(event);
   if ('request' in event) return fromRequestEvent(event);
   if (event.type === 'directory.user.changed' || event.type === 'directory.group.changed')
     return fromDirectoryEvent(event);
@@ -359,6 +362,67 @@ function fromRequestEvent(event: RequestEvent): OcsfUserAccessManagement {
       data: { integration_id: u.integrationId },
     })),
     unmapped: { stint: requestUnmapped(event) },
+  };
+}
+
+/**
+ * The orphan sweep's findings. An orphan's removal is Revoke Privileges (2) of the principal itself (`user`: the
+ * target's user / role, no directory user known); drift is Other (99) "Detect Drift" for the grantee, status 99
+ * "Drift Detected": nothing was changed, the target lacks what the request holds.
+ */
+function fromSweepEvent(event: SweepEvent): OcsfUserAccessManagement {
+  const integration = {
+    uid: event.integration.id,
+    name: event.integration.id,
+    type: 'Stint Integration',
+    data: { integration_type: event.integration.type },
+  };
+  const common = {
+    event_type: event.type,
+    schema_version: event.schemaVersion,
+    integration_id: event.integration.id,
+    integration_type: event.integration.type,
+    principal: event.principal,
+    actor_channel: event.actor.channel,
+  };
+  if (event.type === 'grant.orphan_revoked') {
+    return {
+      ...header(event, { id: 2, name: ACTIVITY_CAPTIONS[2] }),
+      status_id: success.id,
+      status: success.caption,
+      message: `The orphan sweep removed ${event.principal} from ${event.integration.id}: no live request holds it`,
+      metadata: { ...metadataOf(event), correlation_uid: event.requestId ?? `integration:${event.integration.id}` },
+      actor: actorOf(event.actor, undefined),
+      user: { uid: event.principal, name: event.principal },
+      privileges: [],
+      resources: [integration],
+      unmapped: {
+        stint: compact({ ...common, request_id: event.requestId, request_status: event.requestStatus }),
+      },
+    };
+  }
+  const r = event.request;
+  const drift = other('Drift Detected');
+  return {
+    ...header(event, { id: 99, name: 'Detect Drift' }),
+    status_id: drift.id,
+    status: drift.caption,
+    status_code: r.status,
+    message: `${event.integration.id} lacks ${event.principal}, which request ${r.id} of ${r.grantee.sub} holds (${privilegeOf(event.unit)})`,
+    metadata: {
+      ...metadataOf(event),
+      correlation_uid: r.id,
+      labels: Object.entries(r.labels).map(([key, value]) => `${key}:${value}`),
+    },
+    actor: actorOf(event.actor, r),
+    user: {
+      uid: r.grantee.sub,
+      email_addr: r.grantee.email,
+      ...(r.grantee.groups.length > 0 ? { groups: r.grantee.groups.map((name) => ({ name })) } : {}),
+    },
+    privileges: [privilegeOf(event.unit)],
+    resources: [integration],
+    unmapped: { stint: compact({ ...common, request_id: r.id, request_status: r.status }) },
   };
 }
 

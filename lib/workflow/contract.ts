@@ -95,15 +95,57 @@ export const DriverStepInput = ExecutionInput.extend({ action: DriverAction });
 export type DriverStepInput = z.infer<typeof DriverStepInput>;
 
 /**
+ * Driver types whose driver takes part in the orphan sweep (principalOf, listManaged, revokeManaged): the reconciler
+ * asks only their functions and may invoke only those (infra/constructs/reconciler.ts). A test holds it equal to the
+ * drivers that implement the three.
+ */
+export const SWEPT_TYPES = ['postgresql', 'mysql', 'redis'] as const satisfies readonly DriverType[];
+export type SweptType = (typeof SWEPT_TYPES)[number];
+export function isSweptType(type: string): type is SweptType {
+  return (SWEPT_TYPES as readonly string[]).includes(type);
+}
+
+const Unit = z.object({ integrationId: z.string(), resource: z.string(), permission: z.string() });
+/** A principal Stint created, as the driver's listManaged finds it (lib/integrations/types.ts ManagedPrincipal). */
+export const ManagedPrincipalSchema = z.strictObject({
+  name: z.string().min(1).max(128),
+  requestId: z.string().min(1).max(64).optional(),
+});
+/** An access unit of a live request: the sweep asks the driver which principal it has on the target. */
+export const Holder = z.strictObject({ requestId: z.string().min(1).max(64), unit: Unit });
+export type Holder = z.infer<typeof Holder>;
+
+/**
  * What API functions ask of a driver function directly (Lambda Invoke, RequestResponse): credentials issued on
  * `GET /requests/{id}/access` (drivers with capabilities.issuesCredentials) and what the target offers
  * (`GET /integrations/{id}/discover`). The driver function checks again who asks (defence in depth).
+ * The reconciler's orphan sweep (lib/services/sweep.ts) asks the same way: `list-managed` (what Stint created on the
+ * target, and the principal of each unit live requests hold) and `revoke-managed` (remove one orphan).
  */
 export const DriverCall = z.discriminatedUnion('call', [
   z.strictObject({ call: z.literal('issue-credentials'), requestId: z.string().min(1).max(64), caller: z.string() }),
   z.strictObject({ call: z.literal('discover'), integrationId: z.string().min(1).max(64) }),
+  z.strictObject({
+    call: z.literal('list-managed'),
+    integrationId: z.string().min(1).max(64),
+    holders: z.array(Holder).max(20_000),
+  }),
+  z.strictObject({
+    call: z.literal('revoke-managed'),
+    integrationId: z.string().min(1).max(64),
+    principal: ManagedPrincipalSchema,
+  }),
 ]);
 export type DriverCall = z.infer<typeof DriverCall>;
+
+/** list-managed: the managed principals on the target, and the principal of each holder (same order). */
+export const ListManagedAnswer = z.object({
+  managed: z.array(ManagedPrincipalSchema),
+  principals: z.array(z.string()),
+});
+export type ListManagedAnswer = z.infer<typeof ListManagedAnswer>;
+export const RevokeManagedAnswer = z.object({ revoked: z.literal(true) });
+export type RevokeManagedAnswer = z.infer<typeof RevokeManagedAnswer>;
 
 /** One unit's credentials, as issue-credentials answers them. */
 export const IssuedUnit = z.object({

@@ -32,6 +32,7 @@ describe('stint.config.ts validation', () => {
       auditorGroup: 'stint-auditors',
       secretsPrefix: 'stint/',
       reconcilerRateMinutes: 5,
+      sweepRateMinutes: 60,
       logRetentionDays: 365,
       removalPolicy: 'retain',
       events: { busName: 'stint', archiveRetentionDays: 365 },

@@ -27,6 +27,7 @@ import {
   resourcesOfType,
   type State,
   stateMachineDefinition,
+  statementsOf,
   synth,
   tableGrants,
 } from './synth.ts';
@@ -462,8 +463,37 @@ describe('reconciler', () => {
       expect(actions.has(action), action).toBe(true);
     }
     expect(actions.has('states:SendTaskFailure')).toBe(false);
-    expect(tableGrants(cfn, step('reconciler')).actions).toEqual(['GetItem', 'PutItem', 'Query:gsi2']);
+    expect(tableGrants(cfn, step('reconciler')).actions).toEqual(['GetItem', 'PutItem', 'Query:gsi1', 'Query:gsi2']);
     expect(actions.has('secretsmanager:GetSecretValue')).toBe(false);
+  });
+
+  it('runs the orphan sweep every hour, on the same function with { sweep: true }', () => {
+    const reconciler = functionByEntry(cfn, step('reconciler'));
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [reconciler.logicalId, 'Arn'] },
+          Input: JSON.stringify({ sweep: true }),
+        }),
+      ],
+    });
+  });
+
+  it('may invoke the driver functions of the swept types only, and publish to the bus', () => {
+    const reconciler = functionByEntry(cfn, step('reconciler'));
+    const invoke = statementsOf(cfn, step('reconciler')).filter((st) =>
+      st.actions.some((a) => a.startsWith('lambda:')),
+    );
+    expect(invoke).toHaveLength(1);
+    expect(invoke[0]?.actions).toEqual(['lambda:InvokeFunction']);
+    const swept = ['postgresql', 'mysql', 'redis'].map((type) => ({
+      'Fn::GetAtt': [functionByEntry(cfn, `functions/workflow/driver-${type}.ts`).logicalId, 'Arn'],
+    }));
+    expect(invoke[0]?.resources).toEqual(swept);
+    expect(allowedActions(cfn, step('reconciler')).has('events:PutEvents')).toBe(true);
+    expect(reconciler.Environment.Variables).toHaveProperty('STINT_DRIVER_FUNCTIONS');
+    expect(reconciler.Environment.Variables).toHaveProperty('STINT_EVENT_BUS_NAME');
   });
 });
 

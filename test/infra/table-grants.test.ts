@@ -133,8 +133,9 @@ const EXPECTED: Record<string, Expected> = {
     dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
+  // The orphan sweep lists the integrations (gsi1).
   'functions/workflow/reconciler.ts': {
-    dynamo: ['Query:gsi2', 'GetItem', 'PutItem'],
+    dynamo: ['Query:gsi2', 'GetItem', 'PutItem', 'Query:gsi1'],
     states: ['StartExecution', 'DescribeExecution', 'SendTaskSuccess'],
   },
   // The stream read of its event source mapping, on the stream only (asserted below); nothing on the table.

@@ -72,7 +72,7 @@ describe('eventsFromChange: request status changes', () => {
     expect(event?.id).toBe(`request:${to.id}:${to.version}`);
     expect(event?.actor.sub).toBe(actor);
     expect(event?.time).toBe(to.lastChange.at);
-    expect(event && 'request' in event ? [event.request.status, event.previousStatus] : []).toEqual([
+    expect(event && 'previousStatus' in event ? [event.request.status, event.previousStatus] : []).toEqual([
       to.status,
       from.status,
     ]);

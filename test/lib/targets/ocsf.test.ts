@@ -50,6 +50,8 @@ describe('toOcsf on the sample events', () => {
       ['grant.revoked', 2, 'Revoke Privileges', 1, 'Success'],
       ['grant.expired', 2, 'Revoke Privileges', 1, 'Success'],
       ['grant.revoke_failed', 2, 'Revoke Privileges', 2, 'Failure'],
+      ['grant.orphan_revoked', 2, 'Revoke Privileges', 1, 'Success'],
+      ['grant.drift_detected', 99, 'Detect Drift', 99, 'Drift Detected'],
       ['flow.created', 99, 'Create Access Flow', 1, 'Success'],
       ['flow.updated', 99, 'Update Access Flow', 1, 'Success'],
       ['flow.deleted', 99, 'Delete Access Flow', 1, 'Success'],
