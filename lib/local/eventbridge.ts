@@ -105,6 +105,7 @@ export class LocalEventBridge implements AwsService {
   readonly #buses = new Set<string>(['default']);
   readonly #rules: Rule[] = [];
   readonly #schedules: Schedule[] = [];
+  #ticks = 0;
   readonly #log: StintBusEvent[] = [];
   readonly #subscribers = new Set<(event: StintBusEvent) => void>();
   readonly #dlq: EventDeadLetter[] = [];
@@ -264,10 +265,31 @@ export class LocalEventBridge implements AwsService {
     return this.#schedules.map((s) => ({ id: s.id, expression: s.expression, target: s.target.label }));
   }
 
+  /**
+   * The local clock's tick (every `scheduleEveryMs`): time is compressed so the most frequent schedule runs at each
+   * tick and every other one in proportion to its rate (the reconciler every minute, the hourly orphan sweep at every
+   * 60th tick), as in AWS, only faster. A schedule whose expression is not `rate(…)` runs at each tick.
+   */
+  async tick(): Promise<void> {
+    this.#ticks++;
+    const periods = this.#schedules.map((s) => rateMinutes(s.expression));
+    const fastest = Math.min(...periods.filter((p): p is number => p !== undefined));
+    const due = this.#schedules.filter((_, i) => {
+      const period = periods[i];
+      if (period === undefined || !Number.isFinite(fastest)) return true;
+      return this.#ticks % Math.max(1, Math.round(period / fastest)) === 0;
+    });
+    await this.#run(due);
+  }
+
   /** Runs every scheduled target once, now, and resolves when all are done (retries included). */
   async runSchedules(): Promise<void> {
+    await this.#run(this.#schedules);
+  }
+
+  async #run(schedules: Schedule[]): Promise<void> {
     await Promise.all(
-      this.#schedules.map((s) => {
+      schedules.map((s) => {
         const event =
           s.kind === 'rule'
             ? {
@@ -383,4 +405,13 @@ function atPath(value: unknown, path: string): unknown {
     current = isRecord(current) ? current[key] : undefined;
   }
   return current;
+}
+
+/** The period of a `rate(N unit)` expression in minutes; undefined for anything else (cron, at). */
+export function rateMinutes(expression: string): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
+  if (m === null) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? '';
+  return unit.startsWith('minute') ? n : unit.startsWith('hour') ? n * 60 : n * 1440;
 }

@@ -389,15 +389,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     journal.start();
     sqs.start();
+    // One schedule run at a time: the clock's ticks (each schedule in proportion to its rate) and runSchedules()
+    // (every schedule, now), which waits for a tick in flight and then runs them all.
     let scheduled: Promise<void> | undefined;
-    const runSchedules = () => {
-      scheduled ??= eventbridge.runSchedules().finally(() => {
+    const single = (work: () => Promise<void>) => {
+      scheduled ??= work().finally(() => {
         scheduled = undefined;
       });
       return scheduled;
     };
+    const runSchedules = async (): Promise<void> => {
+      while (scheduled !== undefined) await scheduled.catch(() => undefined);
+      return single(() => eventbridge.runSchedules());
+    };
     const timer = setInterval(() => {
-      void runSchedules().catch((err: unknown) => log(`schedule run failed: ${String(err)}`));
+      if (scheduled !== undefined) return;
+      void single(() => eventbridge.tick()).catch((err: unknown) => log(`schedule run failed: ${String(err)}`));
     }, options.scheduleEveryMs ?? DEFAULT_SCHEDULE_MS);
     cleanup.timer = () => clearInterval(timer);
 

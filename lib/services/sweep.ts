@@ -36,6 +36,8 @@ export type SweepReport = {
   revoked: number;
   /** ACTIVE units whose principal the target lacks (each with a grant.drift_detected event). */
   drift: number;
+  /** Marked principals whose request this deployment has no record of (another deployment's): kept, logged. */
+  foreign: number;
   /** Findings whose event could not be published (logged; counted in failed too). */
   unpublished: number;
   /** Set when nothing was removed because the live requests could not be read completely (fail closed). */
@@ -88,7 +90,7 @@ export class OrphanSweep {
   }
 
   async run(): Promise<SweepReport> {
-    const report: SweepReport = { swept: 0, failed: 0, revoked: 0, drift: 0, unpublished: 0 };
+    const report: SweepReport = { swept: 0, failed: 0, revoked: 0, drift: 0, foreign: 0, unpublished: 0 };
     const startedAt = this.now();
     let integrations: Integration[];
     let before: LiveRead;
@@ -120,7 +122,7 @@ export class OrphanSweep {
         });
       }
     }
-    if (report.revoked + report.drift + report.failed > 0 || report.aborted !== undefined)
+    if (report.revoked + report.drift + report.failed + report.foreign > 0 || report.aborted !== undefined)
       logger.info('orphan sweep', report);
     return report;
   }
@@ -161,6 +163,17 @@ export class OrphanSweep {
       if (expected.has(principal.name)) continue;
       const request =
         principal.requestId === undefined ? undefined : await this.deps.store.getRequest(principal.requestId);
+      if (request === undefined) {
+        // Marked, but for a request this deployment has no record of: another Stint deployment sharing the server
+        // (a staging stack, a second region) made it, and removing it would end access this one never granted.
+        report.foreign++;
+        logger.warn('orphan sweep: kept a Stint-marked principal whose request this deployment does not know', {
+          integrationId: integration.id,
+          principal: principal.name,
+          requestId: principal.requestId,
+        });
+        continue;
+      }
       if (
         request !== undefined &&
         (LIVE_STATUSES.includes(request.status) || Date.parse(request.lastChange.at) >= startedAt.getTime())

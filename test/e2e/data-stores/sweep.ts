@@ -54,11 +54,27 @@ export function sweepSuite(ctx: () => { stint: Stint; tokenFor(sub: string, grou
   }
 
   describe('the orphan sweep (PostgreSQL, local runtime)', () => {
-    it('removes a Stint-marked role nobody holds with grant.orphan_revoked, and leaves an unmarked stint_ role', async () => {
+    it('removes the role of a REVOKED request restored behind Stint’s back with grant.orphan_revoked, and leaves an unmarked stint_ role and another deployment’s role', async () => {
       const { stint } = ctx();
-      const requestId = ulid();
+      // A hand-restored backup: the role of a request Stint already revoked is back, with its marker.
+      const token = await ctx().tokenFor('sweep-restored');
+      const requestId = await activeRequest(token);
+      const revoked = await call(stint.url, 'POST', `/requests/${requestId}/revoke`, { token, body: {} });
+      expect(revoked.status, revoked.text).toBe(200);
+      await until(
+        async () => RequestJson.parse((await call(stint.url, 'GET', `/requests/${requestId}`, { token })).json),
+        (r) => r.status === 'REVOKED',
+        120_000,
+      );
       const orphan = roleNameFor(requestId, unit);
       const unmarked = `stint_e2e_unmarked_${ulid().toLowerCase()}`;
+      // Marked for a request this deployment never saw: another Stint deployment on the same server made it.
+      const foreignId = ulid();
+      const foreign = roleNameFor(foreignId, unit);
+      await admin(`CREATE ROLE ${escapeIdentifier(foreign)} NOLOGIN`);
+      await admin(
+        `COMMENT ON ROLE ${escapeIdentifier(foreign)} IS ${escapeLiteral(`managed by stint; request ${foreignId}`)}`,
+      );
       await admin(`CREATE ROLE ${escapeIdentifier(orphan)} LOGIN`);
       await admin(
         `COMMENT ON ROLE ${escapeIdentifier(orphan)} IS ${escapeLiteral(`managed by stint; request ${requestId}`)}`,
@@ -75,6 +91,7 @@ export function sweepSuite(ctx: () => { stint: Stint; tokenFor(sub: string, grou
 
         expect(await roleExists(orphan)).toBe(false);
         expect(await roleExists(unmarked)).toBe(true);
+        expect(await roleExists(foreign)).toBe(true);
         expect(events[0]?.source).toBe('stint');
         expect(events[0]?.detail).toMatchObject({
           type: 'grant.orphan_revoked',
@@ -83,7 +100,9 @@ export function sweepSuite(ctx: () => { stint: Stint; tokenFor(sub: string, grou
           requestId,
         });
         expect(sweepEvents('grant.orphan_revoked', unmarked)).toEqual([]);
+        expect(sweepEvents('grant.orphan_revoked', foreign)).toEqual([]);
       } finally {
+        await admin(`DROP ROLE IF EXISTS ${escapeIdentifier(foreign)}`);
         await admin(`DROP ROLE IF EXISTS ${escapeIdentifier(unmarked)}`);
         await admin(`DROP ROLE IF EXISTS ${escapeIdentifier(orphan)}`);
       }

@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalEventBridge, type StintBusEvent } from '#lib/local/eventbridge.ts';
+import { LocalEventBridge, rateMinutes, type StintBusEvent } from '#lib/local/eventbridge.ts';
 import { loadTemplate } from '#lib/local/template.ts';
 import { sdkConfig, serveAws } from './aws-server.ts';
 
@@ -190,5 +190,20 @@ describe('LocalEventBridge', () => {
       },
       { fn: 'Sched', event: { job: 'reconcile' } },
     ]);
+  });
+
+  it('runs each schedule on the clock’s ticks in proportion to its rate: the fastest at every tick', async () => {
+    const { eb, calls } = bridge();
+    // rate(5 minutes) and rate(1 hour): the hourly one runs at every 12th tick.
+    for (let i = 0; i < 24; i++) await eb.tick();
+    expect(calls.filter((c) => c.fn === 'Tick')).toHaveLength(24);
+    expect(calls.filter((c) => c.fn === 'Sched')).toHaveLength(2);
+  });
+
+  it('reads rate expressions in minutes, and nothing else as a rate', () => {
+    expect([rateMinutes('rate(1 minute)'), rateMinutes('rate(2 hours)'), rateMinutes('rate(1 day)')]).toEqual([
+      1, 120, 1440,
+    ]);
+    expect(rateMinutes('cron(0 12 * * ? *)')).toBeUndefined();
   });
 });

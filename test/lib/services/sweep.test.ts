@@ -184,16 +184,15 @@ describe('the orphan sweep on PostgreSQL', () => {
     });
   });
 
-  it('removes a Stint-marked role whose request does not exist (no status in the event)', async () => {
+  it('keeps a Stint-marked role whose request this deployment has no record of (another deployment’s)', async () => {
     const requestId = ulid();
     const role = await markedRole(requestId);
 
-    await sweep.run();
+    const report = await sweep.run();
 
-    expect(await roleExists(role)).toBe(false);
-    expect(published.map((e) => e.type)).toEqual(['grant.orphan_revoked']);
-    expect(published[0]).toMatchObject({ principal: role, requestId });
-    expect(published[0]).not.toHaveProperty('requestStatus');
+    expect(await roleExists(role)).toBe(true);
+    expect(published).toEqual([]);
+    expect(report).toMatchObject({ revoked: 0, foreign: 1 });
   });
 
   it('leaves a role with the prefix but without the marker alone', async () => {
@@ -327,7 +326,8 @@ describe('the orphan sweep on PostgreSQL', () => {
         secretRef: `env:${SECRET_ENV}`,
       }),
     );
-    const role = await markedRole(ulid());
+    const request = await storedRequest('REVOKED', { revokedAt: new Date().toISOString(), endReason: 'revoked' });
+    const role = await markedRole(request.id);
 
     const report = await sweep.run();
 
