@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ensurePortalBuilt } from '../../portal/build.ts';
 import { DEMO } from './seed.ts';
+import { type StoreDemo, seedMysqlDemo, seedRedisDemo } from './seed-stores.ts';
 import { REPO_ROOT, startStint } from './stint.ts';
 
 /** `npm start`: Stint on this machine, data kept in .stint/ across restarts. */
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     pgPort: env.STINT_PG_PORT,
   });
   const url = `http://localhost:${env.PORT}`;
+  const stores = await seedStoreDemos(stint, env.STINT_STATE_DIR);
   process.stdout.write(`
 Stint is running on ${url} (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; data in ${env.STINT_STATE_DIR})
 
@@ -34,6 +36,7 @@ Portal: ${url}/ — sign in as anyone (local only): "alice" to ask for access; "
 Demo: PostgreSQL with password auth on 127.0.0.1:${stint.postgres.port}, database "${DEMO.database}".
   Flow demo-readonly — self-serve, auto-approved, read-only, up to 15 minutes.
   Flow demo-admin    — read/write, approved by a member of group "${DEMO.approverGroup}", up to 60 minutes.
+${stores}
 
 Try it (the README walks through the whole lifecycle):
   TOKEN=$(curl -s -X POST ${url}/_local/token -H 'content-type: application/json' \\
@@ -56,6 +59,43 @@ API description (with a token): ${url}/openapi.json — Ctrl-C stops Stint (requ
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
+
+/**
+ * The MySQL / MariaDB and Redis demos (lib/local/seed-stores.ts), added through the API as an admin would: a server
+ * that is not there is skipped, and the lines say so.
+ */
+async function seedStoreDemos(stint: Awaited<ReturnType<typeof startStint>>, stateDir: string): Promise<string> {
+  const token = await stint.token({ sub: 'stint-demo', email: 'stint-demo@example.com', groups: [DEMO.adminGroup] });
+  const put = async (path: string, body: unknown) => {
+    const res = await fetch(`${stint.url}${path}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
+  };
+  const lines: string[] = [];
+  for (const [label, seed] of [
+    ['MySQL / MariaDB', seedMysqlDemo],
+    ['Redis', seedRedisDemo],
+  ] as const) {
+    try {
+      const demo: StoreDemo | { skipped: string } = await seed(stateDir);
+      if ('skipped' in demo) {
+        lines.push(`${label} demo: skipped, ${demo.skipped}.`);
+        continue;
+      }
+      await put(`/integrations/${demoId(demo)}`, demo.integration);
+      await put(`/flows/${demo.flowId}`, demo.flow);
+      lines.push(`Demo: ${demo.summary}.`);
+    } catch (error) {
+      lines.push(`${label} demo: not seeded (${error instanceof Error ? error.message : String(error)}).`);
+    }
+  }
+  return lines.join('\n');
+}
+
+const demoId = (demo: StoreDemo) => demo.flow.targets[0]?.integrationId ?? '';
 
 main().catch((error: unknown) => {
   process.stderr.write(`[stint] could not start: ${error instanceof Error ? error.message : String(error)}\n`);
