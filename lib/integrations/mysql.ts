@@ -4,7 +4,14 @@ import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { CAPABILITIES } from './capabilities.ts';
-import { generatePassword, PRINCIPAL_PREFIX, parseAdminSecret, principalNameFor } from './principals.ts';
+import {
+  endpointFields,
+  generatePassword,
+  PRINCIPAL_PREFIX,
+  parseAdminSecret,
+  principalNameFor,
+  TlsMode,
+} from './principals.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -32,13 +39,9 @@ import {
  */
 
 export const MysqlConfig = z.strictObject({
-  host: z.string().min(1).max(253),
-  port: z.number().int().min(1).max(65535).default(3306),
+  ...endpointFields(3306),
   /** Default: verify-full, or disable in the local runtime. */
-  tls: z.enum(['disable', 'require', 'verify-full']).optional(),
-  /** What grantees connect to, when it differs from what Stint uses (a proxy, a public endpoint). */
-  publicHost: z.string().min(1).max(253).optional(),
-  publicPort: z.number().int().min(1).max(65535).optional(),
+  tls: TlsMode.optional(),
 });
 export type MysqlConfig = z.infer<typeof MysqlConfig>;
 

@@ -5,7 +5,14 @@ import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { CAPABILITIES } from './capabilities.ts';
-import { generatePassword, PRINCIPAL_PREFIX, parseAdminSecret, principalNameFor } from './principals.ts';
+import {
+  endpointFields,
+  generatePassword,
+  PRINCIPAL_PREFIX,
+  parseAdminSecret,
+  principalNameFor,
+  TlsMode,
+} from './principals.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -29,15 +36,11 @@ import {
  */
 
 export const PostgresConfig = z.strictObject({
-  host: z.string().min(1).max(253),
-  port: z.number().int().min(1).max(65535).default(5432),
+  ...endpointFields(5432),
   /** The database the admin connection opens (the grantee's database is the resource). */
   database: z.string().min(1).max(63),
   /** Default: verify-full, or disable in the local runtime. */
-  sslmode: z.enum(['disable', 'require', 'verify-full']).optional(),
-  /** What grantees connect to, when it differs from what Stint uses (a proxy, a public endpoint). */
-  publicHost: z.string().min(1).max(253).optional(),
-  publicPort: z.number().int().min(1).max(65535).optional(),
+  sslmode: TlsMode.optional(),
 });
 export type PostgresConfig = z.infer<typeof PostgresConfig>;
 

@@ -71,3 +71,24 @@ export function parseAdminSecret(integrationId: string, secret: string | undefin
   if (!parsed.success) throw new GrantPermanentError(problem);
   return parsed.data;
 }
+
+const Host = z.string().min(1).max(253);
+const Port = z.number().int().min(1).max(65535);
+
+/** A TLS mode of a database connection: default verify-full, or disable in the local runtime. */
+export const TlsMode = z.enum(['disable', 'require', 'verify-full']);
+export type TlsMode = z.infer<typeof TlsMode>;
+
+/**
+ * The endpoint fields every database driver's config has: where Stint connects, and what grantees connect to when
+ * it differs (a proxy, a public endpoint).
+ */
+export function endpointFields(defaultPort: number) {
+  return {
+    host: Host,
+    port: Port.default(defaultPort),
+    /** What grantees connect to, when it differs from what Stint uses (a proxy, a public endpoint). */
+    publicHost: Host.optional(),
+    publicPort: Port.optional(),
+  };
+}

@@ -6,7 +6,14 @@ import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { IntegrationInput } from '#lib/domain/integration.ts';
 import { CAPABILITIES } from './capabilities.ts';
-import { generatePassword, PRINCIPAL_PREFIX, parseAdminSecret, principalNameFor } from './principals.ts';
+import {
+  endpointFields,
+  generatePassword,
+  PRINCIPAL_PREFIX,
+  parseAdminSecret,
+  principalNameFor,
+  TlsMode,
+} from './principals.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -30,13 +37,9 @@ import {
  */
 
 export const RedisConfig = z.strictObject({
-  host: z.string().min(1).max(253),
-  port: z.number().int().min(1).max(65535).default(6379),
+  ...endpointFields(6379),
   /** Default: verify-full, or disable in the local runtime. `true` = verify-full, `false` = disable. */
-  tls: z.union([z.boolean(), z.enum(['disable', 'require', 'verify-full'])]).optional(),
-  /** What grantees connect to, when it differs from what Stint uses (a proxy, a public endpoint). */
-  publicHost: z.string().min(1).max(253).optional(),
-  publicPort: z.number().int().min(1).max(65535).optional(),
+  tls: z.union([z.boolean(), TlsMode]).optional(),
 });
 export type RedisConfig = z.infer<typeof RedisConfig>;
 
