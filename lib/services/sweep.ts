@@ -67,8 +67,9 @@ type LiveRead = { requests: AccessRequest[] };
 /**
  * The orphan sweep and drift check (docs/operations.md), run by the reconciler on its own schedule. Per integration
  * whose driver takes part (contract.ts SWEPT_TYPES):
- * - orphan: a principal Stint created (its prefix and marker, as the driver lists it) that no live request holds →
- *   removed through the driver (as revoke does), then `grant.orphan_revoked`;
+ * - orphan: a principal Stint created (its prefix and marker, as the driver lists it) for a request this deployment
+ *   knows, that no live request holds → removed through the driver (as revoke does), then `grant.orphan_revoked`.
+ *   A marked principal whose request this deployment has no record of is another deployment's: kept (`foreign`);
  * - drift: an ACTIVE request's granted unit whose principal the target lacks → `grant.drift_detected` (report only).
  *
  * Races. A grant creates its principal only once its request is GRANTING (written), and principalOf is
