@@ -5,6 +5,7 @@ import { defaultDirectory } from '#lib/directory/default.ts';
 import { publishEvents } from '#lib/events/publish.ts';
 import { sweepTarget } from '#lib/integrations/driver-client.ts';
 import { integrationSecretResolver, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
+import { lazy } from '#lib/lazy.ts';
 import { ScimService } from '#lib/scim/service.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { sealSecret } from '#lib/secrets/seal.ts';
@@ -18,18 +19,7 @@ import { RequestService } from './requests.ts';
 import { OrphanSweep } from './sweep.ts';
 import { WorkflowService } from './workflow.ts';
 
-/**
- * Module-scope singletons for Lambda entries: each is built on first use, so a function only needs the
- * configuration (and IAM) of what it actually touches, and SDK clients live across invocations.
- */
-function lazy<T>(make: () => T): () => T {
-  let value: T | undefined;
-  return () => {
-    value ??= make();
-    return value;
-  };
-}
-
+// Module-scope singletons for Lambda entries, each built on first use (lib/lazy.ts).
 export const store = lazy(() => new Store(createDocumentClient(), config().tableName));
 /** The identity directory on the same table (SCIM, channels, and the requester's manager and groups). */
 export const directory = defaultDirectory;

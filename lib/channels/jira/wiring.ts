@@ -1,5 +1,6 @@
 import type { LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { config } from '#lib/config.ts';
+import { lazy } from '#lib/lazy.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { requests, store, directory as storeDirectory } from '#lib/services/wiring.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
@@ -8,15 +9,7 @@ import { createOutbound } from '#lib/targets/outbound.ts';
 import { JiraApi } from './client.ts';
 import { JiraState } from './state.ts';
 
-/** Module-scope singletons of the Jira webhook function, built on first use (see lib/services/wiring.ts). */
-function lazy<T>(make: () => T): () => T {
-  let value: T | undefined;
-  return () => {
-    value ??= make();
-    return value;
-  };
-}
-
+/** Module-scope singletons of the Jira webhook function, built on first use (lib/lazy.ts). */
 export const jiraState = lazy(() => new JiraState(createDocumentClient(), config().tableName));
 export const webhookSecret = () => resolveSecret(config().jiraApprovals.webhookSecretRef);
 export const jiraTargets = lazy(() => config().targets.filter((t) => t.kind === 'jira'));

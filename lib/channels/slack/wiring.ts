@@ -1,20 +1,13 @@
 import type { LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { config } from '#lib/config.ts';
+import { lazy } from '#lib/lazy.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { admin, requests, store, directory as storeDirectory } from '#lib/services/wiring.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { DEFAULT_SLACK_API_URL, SlackClient } from './client.ts';
 import { SlackState } from './state.ts';
 
-/** Module-scope singletons of the Slack functions, built on first use (see lib/services/wiring.ts). */
-function lazy<T>(make: () => T): () => T {
-  let value: T | undefined;
-  return () => {
-    value ??= make();
-    return value;
-  };
-}
-
+/** Module-scope singletons of the Slack functions, built on first use (lib/lazy.ts). */
 export const slackClient = lazy(() => {
   const { apiUrl, botTokenRef } = config().slack;
   // A configured stand-in (local runtime, tests) also answers response_url calls.
