@@ -8,6 +8,17 @@ export const Slug = z
   .max(64)
   .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit');
 
+/** A Slug made from a name found on a target (a role, a permission set) for discovery; `fallback` when nothing is left. */
+export function slugOf(name: string, fallback: string): string {
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 64);
+  return slug === '' ? fallback : slug;
+}
+
 /** A user's stable subject (the JWT `sub`, or a directory id): well-formed, single-line. */
 export const Subject = Line.min(1).max(256);
 export const GroupName = Line.min(1).max(256);

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-sso-admin';
 import { z } from 'zod';
 import { IDENTITY_STORE_ID, IDENTITY_STORE_USER_ID, IdentityStoreAccount } from '#lib/directory/types.ts';
+import { slugOf } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { Resource } from '#lib/domain/integration.ts';
 import { type AwsTarget, awsClient, awsErrorName, toDriverError } from './aws-clients.ts';
@@ -950,16 +951,8 @@ async function verify(ctx: DriverContext, state: DriverState): Promise<{ present
   return { present: await hasAssignment(cfg, parsed.data) };
 }
 
-/** A permission id from a permission set name: lowercase slug (Slug in lib/domain/common.ts), ≤ 64. */
-export function slugOf(name: string): string {
-  const slug = name
-    .toLowerCase()
-    .replace(/[^a-z0-9_.-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .replace(/-+$/, '')
-    .slice(0, 64);
-  return slug === '' ? 'permission-set' : slug;
-}
+/** A permission id from a permission set name (lib/domain/common.ts slugOf). */
+export const permissionIdOf = (name: string): string => slugOf(name, 'permission-set');
 
 async function discover(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'>): Promise<Discovered> {
   const cfg = parseConfig(ctx.integration);
@@ -1015,8 +1008,8 @@ async function discover(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'
   const permissions: Discovered['resources'][number]['permissions'] = [];
   for (const arn of arns) {
     const set = await describePermissionSet(cfg, cfg.instanceArn, arn);
-    let id = slugOf(set.name);
-    for (let n = 2; used.has(id); n++) id = `${slugOf(set.name).slice(0, 60)}-${n}`;
+    let id = permissionIdOf(set.name);
+    for (let n = 2; used.has(id); n++) id = `${permissionIdOf(set.name).slice(0, 60)}-${n}`;
     used.add(id);
     permissions.push({ id, grants: [arn], ...(set.description === undefined ? {} : { description: set.description }) });
   }

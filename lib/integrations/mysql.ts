@@ -3,6 +3,7 @@ import mysql from 'mysql2/promise';
 import { z } from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
+import { slugOf } from '#lib/domain/common.ts';
 import { CAPABILITIES } from './capabilities.ts';
 import {
   endpointFields,
@@ -11,6 +12,7 @@ import {
   parseAdminSecret,
   principalNameFor,
   TlsMode,
+  tlsModeOf,
 } from './principals.ts';
 import {
   type Capabilities,
@@ -122,7 +124,7 @@ function parseConfig(ctx: Admin): MysqlConfig {
 }
 
 function sslOptions(cfg: MysqlConfig): mysql.ConnectionOptions['ssl'] {
-  const mode = cfg.tls ?? (config().local ? 'disable' : 'verify-full');
+  const mode = tlsModeOf(cfg.tls, config().local);
   if (mode === 'disable') return undefined;
   // verify-full: the server certificate must chain to a trusted CA (on Lambda, NODE_EXTRA_CA_CERTS = the RDS
   // bundle) and name the host.
@@ -461,17 +463,6 @@ async function verify(ctx: DriverContext, state: DriverState): Promise<{ present
 
 const SYSTEM_DATABASES = new Set(['information_schema', 'mysql', 'performance_schema', 'sys']);
 
-/** A permission id from a role name: lowercase slug (Slug in lib/domain/common.ts), ≤ 64. */
-function slugOf(name: string): string {
-  const slug = name
-    .toLowerCase()
-    .replace(/[^a-z0-9_.-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .replace(/-+$/, '')
-    .slice(0, 64);
-  return slug === '' ? 'role' : slug;
-}
-
 /**
  * The databases (SHOW DATABASES without the system ones) and the roles (MariaDB: is_role; MySQL 8: locked accounts
  * without a password, what CREATE ROLE makes) an admin could pick; every role is offered on every database, since
@@ -494,7 +485,7 @@ async function discover(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'
     return {
       resources: databases.sort().map((id) => ({
         id,
-        permissions: roles.map((role) => ({ id: slugOf(role), description: `role ${role}`, grants: [role] })),
+        permissions: roles.map((role) => ({ id: slugOf(role, 'role'), description: `role ${role}`, grants: [role] })),
       })),
     };
   });

@@ -12,6 +12,7 @@ import {
   parseAdminSecret,
   principalNameFor,
   TlsMode,
+  tlsModeOf,
 } from './principals.ts';
 import {
   type Capabilities,
@@ -99,7 +100,7 @@ function parseConfig(ctx: AdminContext): PostgresConfig {
 }
 
 function sslOptions(cfg: PostgresConfig): pg.ClientConfig['ssl'] {
-  const mode = cfg.sslmode ?? (config().local ? 'disable' : 'verify-full');
+  const mode = tlsModeOf(cfg.sslmode, config().local);
   if (mode === 'disable') return false;
   // verify-full: the server certificate must chain to a trusted CA (on Lambda, set NODE_EXTRA_CA_CERTS to the
   // RDS bundle) and name the host.

@@ -79,6 +79,13 @@ const Port = z.number().int().min(1).max(65535);
 export const TlsMode = z.enum(['disable', 'require', 'verify-full']);
 export type TlsMode = z.infer<typeof TlsMode>;
 
+/** The TLS mode a driver uses: the configured one, else verify-full in AWS and disable in the local runtime. */
+export function tlsModeOf(configured: TlsMode | boolean | undefined, local: boolean): TlsMode {
+  if (configured === true) return 'verify-full';
+  if (configured === false) return 'disable';
+  return configured ?? (local ? 'disable' : 'verify-full');
+}
+
 /**
  * The endpoint fields every database driver's config has: where Stint connects, and what grantees connect to when
  * it differs (a proxy, a public endpoint).

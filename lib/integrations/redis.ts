@@ -13,6 +13,7 @@ import {
   parseAdminSecret,
   principalNameFor,
   TlsMode,
+  tlsModeOf,
 } from './principals.ts';
 import {
   type Capabilities,
@@ -142,8 +143,7 @@ function parseConfig(ctx: Pick<DriverContext, 'integration'>): RedisConfig {
 }
 
 function tlsOptions(cfg: RedisConfig): RedisOptions['tls'] {
-  const setting = cfg.tls ?? (config().local ? 'disable' : 'verify-full');
-  const mode = setting === true ? 'verify-full' : setting === false ? 'disable' : setting;
+  const mode = tlsModeOf(cfg.tls, config().local);
   if (mode === 'disable') return undefined;
   // verify-full: the server certificate must chain to a trusted CA (NODE_EXTRA_CA_CERTS) and name the host.
   return { servername: cfg.host, rejectUnauthorized: mode === 'verify-full' };

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import type { FlowInput } from '#lib/domain/flow.ts';
 import type { IntegrationInput } from '#lib/domain/integration.ts';
+import { demoFlows } from './seed.ts';
 
 /**
  * `npm start`'s demos on the machine's own MySQL / MariaDB and Redis, when they are reachable: a database (or key
@@ -39,20 +40,15 @@ function adminSecretFile(stateDir: string, name: string, username: string): { re
   return { ref: `file:${file}`, password };
 }
 
+/** The demo PostgreSQL's self-serve flow (lib/local/seed.ts) on another target. */
 function selfServe(name: string, integrationId: string, resource: string, permission: string): FlowInput {
+  const base = demoFlows['demo-readonly'];
+  if (base === undefined) throw new Error('lib/local/seed.ts has no demo-readonly flow');
   return {
+    ...base,
     name,
     description: 'Anyone may read it for up to 15 minutes, no approval needed.',
-    requestors: { everyone: true, users: [], groups: [] },
     targets: [{ integrationId, resource, permission }],
-    bundles: [],
-    approval: { mode: 'auto' },
-    defaultMinutes: 15,
-    maxMinutes: 15,
-    justificationRequired: true,
-    maxExtensions: 1,
-    breakGlass: false,
-    labels: { env: 'demo' },
   };
 }
 

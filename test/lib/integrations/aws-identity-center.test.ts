@@ -8,7 +8,7 @@ import {
   denySid,
   awsIdentityCenterDriver as driver,
   durationSeconds,
-  slugOf,
+  permissionIdOf,
   validateResources,
 } from '#lib/integrations/aws-identity-center.ts';
 import {
@@ -574,11 +574,12 @@ describe('helpers', () => {
       durationSeconds('PT1H30M'),
       durationSeconds(undefined),
     ]).toEqual([3600, 43200, 5400, 3600]);
-    expect([slugOf('AdministratorAccess'), slugOf('Billing & Cost'), slugOf('--x')]).toEqual([
-      'administratoraccess',
-      'billing-cost',
-      'x',
-    ]);
+    expect([
+      permissionIdOf('AdministratorAccess'),
+      permissionIdOf('Billing & Cost'),
+      permissionIdOf('--x'),
+      permissionIdOf('--&'),
+    ]).toEqual(['administratoraccess', 'billing-cost', 'x', 'permission-set']);
   });
 
   it('maps AWS errors: throttling and conflicts retryable, access denied permanent', () => {
