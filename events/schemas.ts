@@ -12,7 +12,7 @@
  * (`grants[].sealedSecret`) or anything else of `grants`, and the table's key attributes. The schemas are strict
  * (`additionalProperties: false`), so a leak fails validation before it is published.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import { AccessUnit, Bundle } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime, Slug, Subject } from '#lib/domain/common.ts';

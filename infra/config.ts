@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AwsIamRoleDeployment } from '#infra/drivers/aws-iam-role.ts';
 import { AwsIdentityCenterDeployment } from '#infra/drivers/aws-identity-center.ts';
 import { DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';

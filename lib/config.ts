@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';
 import { LambdaDeploymentConfig } from '#lib/integrations/lambda-deployment.ts';
 import { TargetConfig } from '#lib/targets/config.ts';

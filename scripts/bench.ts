@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import { z } from 'zod';
+import * as z from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { ESM_REQUIRE_BANNER } from '#infra/constructs/stint-function.ts';
 import { signSlackRequest } from '#lib/channels/slack/verify.ts';

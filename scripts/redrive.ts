@@ -22,7 +22,7 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A redrive that cannot start or did not finish; the message says why, for a person. */
 export class RedriveError extends Error {

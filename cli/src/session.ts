@@ -12,7 +12,7 @@ import {
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { decodeJwt } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CliError, SignedOutError } from './errors.ts';
 
 /**

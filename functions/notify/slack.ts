@@ -1,5 +1,5 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { notifySlack, SLACK_EVENT_TYPES } from '#lib/channels/slack/notify.ts';
 import { directory, slackClient, slackState, store } from '#lib/channels/slack/wiring.ts';
 import { config } from '#lib/config.ts';

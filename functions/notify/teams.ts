@@ -1,5 +1,5 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { notifyTeams, TEAMS_EVENT_TYPES } from '#lib/channels/teams/notify.ts';
 import { directory, store, teamsConnector, teamsState } from '#lib/channels/teams/wiring.ts';
 import { config } from '#lib/config.ts';

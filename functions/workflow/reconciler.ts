@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { logger } from '#lib/observability/logger.ts';
 import { addReconcileMetrics, addSweepMetrics, stintMetrics } from '#lib/observability/metrics.ts';
 import type { ReconcileReport } from '#lib/services/reconciler.ts';

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintConfig } from '#infra/config.ts';
 import { DISCOVER_TAG, TAG_GRANTEE, TAG_REQUEST, TAG_UNIT } from '#lib/integrations/aws-iam-role.ts';
 import type { DriverSpec } from './spec.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Line, Text } from './text.ts';
 
 /** Identifiers chosen by admins (flow, integration, bundle, resource and permission ids). */

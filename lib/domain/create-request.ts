@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AccessUnit, type Bundle, sameUnit } from './bundle.ts';
 import { type Channel, Email, Slug, Subject } from './common.ts';
 import { ForbiddenError, NotFoundError, PolicyError, ValidationError } from './errors.ts';

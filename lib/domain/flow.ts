@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccessUnit } from './bundle.ts';
 import { ChangeRecord, GroupName, Slug, Subject } from './common.ts';
 import { Line, Text } from './text.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GroupName, Subject } from './common.ts';
 
 /** The person behind a call: from verified JWT claims (API) or a verified channel user. */

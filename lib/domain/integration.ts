@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChangeRecord, Slug, Subject } from './common.ts';
 import { Line, Text } from './text.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccessUnit } from './bundle.ts';
 import { ChangeRecord, Channel, IsoDateTime, Slug, Subject } from './common.ts';
 import { AccessFlow } from './flow.ts';

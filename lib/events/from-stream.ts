@@ -25,7 +25,7 @@
  * An image that does not parse throws StreamRecordError: the publisher reports the record as failed rather than
  * silently dropping an audit event.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type Actor,
   type EventType,

@@ -4,7 +4,7 @@
  * changes run through `eventsFromChange`, so a sample is exactly what the publisher would send.
  * Used by scripts/generate-events.ts and the tests.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   EVENT_SCHEMAS,
   EVENT_TYPES,

@@ -5,7 +5,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Image, type StreamChange, StreamRecordError } from './from-stream.ts';
 
 const Base64 = z.base64().transform((b) => Buffer.from(b, 'base64'));

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainError, PayloadTooLargeError, ValidationError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import { assertWellFormed } from '#lib/domain/text.ts';

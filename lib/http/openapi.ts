@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import { Bundle, BundleInput } from '#lib/domain/bundle.ts';

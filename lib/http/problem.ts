@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type CurrentVersion, type DomainError, PreconditionFailedError, ValidationError } from '#lib/domain/errors.ts';
 
 /** RFC 9457 problem details. `field` and `errors` are extension members naming what was wrong. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChatAccount, DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
 import { Email, Subject } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';

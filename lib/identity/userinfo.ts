@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainError, UnauthenticatedError } from '#lib/domain/errors.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { type Discovery, discoverIssuer } from './token.ts';

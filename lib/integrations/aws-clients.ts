@@ -1,5 +1,5 @@
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrantPermanentError } from './types.ts';
 
 /**

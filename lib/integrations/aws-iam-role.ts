@@ -14,7 +14,7 @@ import {
   GetCallerIdentityCommand,
   STSClient,
 } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Identity } from '#lib/domain/identity.ts';
 import { awsCall, awsClient, awsErrorName, toDriverError } from '#lib/integrations/aws-clients.ts';
 import {

@@ -17,7 +17,7 @@ import {
   PutInlinePolicyToPermissionSetCommand,
   SSOAdminClient,
 } from '@aws-sdk/client-sso-admin';
-import { z } from 'zod';
+import * as z from 'zod';
 import { IDENTITY_STORE_ID, IDENTITY_STORE_USER_ID, IdentityStoreAccount } from '#lib/directory/types.ts';
 import { slugOf } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';

@@ -1,5 +1,5 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import { ForbiddenError, NotFoundError, TargetError, ValidationError } from '#lib/domain/errors.ts';
 import type { IntegrationType } from '#lib/domain/integration.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What a deployment lets custom integrations call, in a module of its own: the admin API (lib/config.ts) and the

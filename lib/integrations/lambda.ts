@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import { CAPABILITIES } from './capabilities.ts';
 import { LambdaDeploymentConfig } from './lambda-deployment.ts';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { z } from 'zod';
+import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { slugOf } from '#lib/domain/common.ts';

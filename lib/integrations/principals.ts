@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { GrantPermanentError } from './types.ts';
 

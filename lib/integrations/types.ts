@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChatAccount } from '#lib/directory/types.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import type { Identity } from '#lib/domain/identity.ts';

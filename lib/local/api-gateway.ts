@@ -8,7 +8,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PayloadTooLargeError, readBody } from './http.ts';
 import { LOCAL_ACCOUNT, type LocalTemplate } from './template.ts';
 

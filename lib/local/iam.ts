@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AwsResponse, type AwsService, awsError } from './http.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
 

@@ -13,7 +13,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The local issuer (local mode only): an RSA key pair (RS256, as API Gateway's HTTP API JWT authorizer accepts

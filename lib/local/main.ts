@@ -1,6 +1,6 @@
 import './polyfills.ts';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensurePortalBuilt } from '../../portal/build.ts';
 import { DEMO } from './seed.ts';
 import { type StoreDemo, seedMysqlDemo, seedRedisDemo } from './seed-stores.ts';

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { corsFromTemplate, LocalApiGateway, routesFromTemplate } from './api-gateway.ts';
 import { LocalDynamo } from './dynamodb.ts';
 import { matchesEventPattern, parseEventPattern } from './event-pattern.ts';
@@ -93,6 +93,8 @@ export type LocalRuntime = {
   subscribe(listener: (event: StintBusEvent) => void): () => void;
   stats(): {
     dynamodb: Record<string, number>;
+    /** DynamoDB calls by calling function (logical id; `-` outside any function) and operation. */
+    dynamodbByCaller: Record<string, Record<string, number>>;
     stateTransitions: number;
     stepFunctions: Record<string, number>;
     invocations: Record<string, number>;
@@ -438,6 +440,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       subscribe: (listener) => eventbridge.subscribe(listener),
       stats: () => ({
         dynamodb: dynamo.stats(),
+        dynamodbByCaller: dynamo.statsByCaller(),
         stateTransitions: sfn.stateTransitions(),
         stepFunctions: sfn.apiCalls(),
         invocations: lambda.stats().invocations,

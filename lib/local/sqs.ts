@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { journalLines } from './durable.ts';
 import type { AwsResponse, AwsService } from './http.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';

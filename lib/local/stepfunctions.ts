@@ -2,7 +2,7 @@ import './polyfills.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AwsResponse, type AwsService, awsError, awsJson } from './http.ts';
 import { LambdaTimeoutError } from './lambda.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';

@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintConfigInput } from '#infra/config.ts';
 import { filesUnder, hashFiles } from './source-hash.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A synthesized CloudFormation template, read back for the local runtime (one code

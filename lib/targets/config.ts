@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EventType, Severity } from '#events/schemas.ts';
 import { Slug } from '#lib/domain/common.ts';
 import { SecretRef } from '#lib/domain/integration.ts';

@@ -1,6 +1,6 @@
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { StintEvent } from '#events/schemas.ts';
 import { logger } from '#lib/observability/logger.ts';
 import type { TargetConfig } from './config.ts';

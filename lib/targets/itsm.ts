@@ -2,7 +2,7 @@
  * What the ITSM kinds (jira, servicenow) share: templates over request fields, the human text of a ticket and of
  * each later event, the marker that lets a redelivered event be recognised, and credential parsing.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type RequestEvent, type RequestEventType, RequestView, type StintEvent } from '#events/schemas.ts';
 import { PermanentDeliveryError } from './types.ts';
 

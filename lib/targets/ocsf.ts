@@ -75,7 +75,7 @@
  *
  * Never in the output: task tokens and credentials (events never carry them), an integration's `secretRef`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Actor, RequestEvent, RequestView, Severity, StintEvent, SweepEvent } from '#events/schemas.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';

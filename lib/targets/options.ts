@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from './config.ts';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import type { TargetConfig, TargetKind } from './config.ts';
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EVENT_TYPES } from '#events/schemas.ts';
 import { StintConfigSchema } from '#infra/config.ts';
 import { TEAMS_EVENT_TYPES } from '#lib/channels/teams/notify.ts';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import { awsIamRoleDriver, REVOKE_POLICY_PREFIX } from '#lib/integrations/aws-iam-role.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';

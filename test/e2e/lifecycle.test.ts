@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import type { FlowInput } from '#lib/domain/flow.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';

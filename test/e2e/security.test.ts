@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FlowInput } from '#lib/domain/flow.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { DEMO, demoFlows } from '#lib/local/seed.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { APPROVE_VERB } from '#lib/channels/teams/cards.ts';
 import { NOT_KNOWN, OTHER_TENANT } from '#lib/channels/teams/invoke.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Integration, type Resource } from '#lib/domain/integration.ts';
 import { createLambdaDriver } from '#lib/integrations/lambda.ts';
 import { GrantPermanentError } from '#lib/integrations/types.ts';

@@ -7,7 +7,7 @@ import type {
 } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Route, routes } from '#functions/api/routes.ts';
 import { type ScimRoute, scimRoutes } from '#functions/scim/routes.ts';
 import { bodies } from '#lib/http/openapi.ts';

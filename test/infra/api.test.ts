@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CLI_REDIRECT_URIS } from '#lib/identity/loopback.ts';
 import { type CfnResource, type CfnTemplate, onlyResourceOfType, resourcesOfType, synth } from './synth.ts';
 

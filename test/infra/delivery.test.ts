@@ -1,6 +1,6 @@
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintConfigInput } from '#infra/config.ts';
 import { DELIVERY } from '#infra/constructs/delivery.ts';
 import type { StintStack } from '#infra/stint-stack.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { IDENTITY_READS } from '#lib/store/access.ts';
 import { type CfnTemplate, functionByEntry, onlyResourceOfType, synth } from './synth.ts';

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Stack, Stage } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { cognitoDomainPrefix } from '#infra/constructs/api.ts';
 import { contentSecurityPolicy, withMetaCsp } from '#infra/constructs/portal.ts';
 import type { StintStack } from '#infra/stint-stack.ts';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { scimEntries, scimRoutes } from '#functions/scim/routes.ts';
 import { ENTRY_METADATA_KEY, REPO_ROOT } from '#infra/constructs/stint-function.ts';

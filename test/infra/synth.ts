@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseStintConfig, type StintConfigInput } from '#infra/config.ts';
 import { StintStack } from '#infra/stint-stack.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The ledger file of examples/custom-integration/handler.mjs: one entry per granted unit. */
 export const Ledger = z.object({

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FlowInput } from '#lib/domain/flow.ts';
 import { RequestStatus } from '#lib/domain/request.ts';
 import { isTerminal } from '#lib/domain/transitions.ts';

@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Ctx } from '../context.ts';
 import { CliError, SignedOutError } from '../errors.ts';
 import { expiryOf, type Session } from '../session.ts';

@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Api, apiFor, unwrap } from '../api.ts';
 import type { Ctx } from '../context.ts';
 import { CliError } from '../errors.ts';

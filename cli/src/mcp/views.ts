@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Ok } from '../api.ts';
 import { STATUSES } from '../statuses.ts';
 

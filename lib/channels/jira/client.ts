@@ -12,7 +12,7 @@
  *   when the user's profile visibility allows it).
  * - Issue comments › Add comment: `POST /rest/api/3/issue/{key}/comment`, `{ body: <ADF> }`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { basic, joinUrl } from '#lib/targets/itsm.ts';
 import { adf } from '#lib/targets/kinds/jira.ts';
 import type { Outbound } from '#lib/targets/types.ts';

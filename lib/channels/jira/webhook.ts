@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { voteRefusal } from '#lib/channels/refusal.ts';
 import { errorName, type LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { header } from '#lib/channels/slack/verify.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A minimal Slack Web API client over fetch: the six methods Stint uses, form-encoded (every Web API method

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CreateRequestInput } from '#lib/domain/create-request.ts';
 import { DomainError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { voteRefusal } from '#lib/channels/refusal.ts';
 import { malformedPayloadResponse } from '#lib/channels/webhook-lambda.ts';
 import { approverStanding } from '#lib/domain/approvals.ts';

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Verifies that an activity POSTed to the bot really comes from the Bot Framework Connector, as specified in

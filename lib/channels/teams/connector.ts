@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ADAPTIVE_CARD_TYPE, type AdaptiveCard } from './cards.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { voteRefusal } from '#lib/channels/refusal.ts';
 import { malformedPayloadResponse, type WebhookResponse } from '#lib/channels/webhook-lambda.ts';
 import type { ChatAccount, DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';

@@ -9,7 +9,7 @@
  */
 
 import { gzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { TargetConfig } from '../config.ts';

@@ -13,7 +13,7 @@
  * "Response filtering") so it stays small whatever the batch size, keeping `error` and `status` for non-2xx answers.
  */
 
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TargetConfig } from '../config.ts';
 import { parseTargetOptions, plainEndpoint } from '../options.ts';
 import { type EventFormatter, sizeBatches, stintFormat } from '../payload.ts';

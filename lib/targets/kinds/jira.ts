@@ -26,7 +26,7 @@
  * - later events: the comment carries `[stint-event:<event id>]`; if one of the recent comments already has it, the
  *   comment is not posted again. A transition not available any more after such a comment was done already.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RequestEvent, StintEvent } from '#events/schemas.ts';
 import {
   basic,

@@ -24,7 +24,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import type { TargetConfig } from '../config.ts';
 import { parseTargetOptions, plainEndpoint } from '../options.ts';

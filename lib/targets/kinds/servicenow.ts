@@ -21,7 +21,7 @@
  * carries `[stint-event:<event id>]` and is not written again when `sys_journal_field` already has it (a state change
  * is idempotent by itself).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RequestEvent, StintEvent } from '#events/schemas.ts';
 import {
   basic,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { sizeBatches, stintFormat } from '../payload.ts';
 import {

@@ -1,7 +1,7 @@
 import pg, { escapeIdentifier, escapeLiteral } from 'pg';
 import { ulid } from 'ulid';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { roleNameFor } from '#lib/integrations/postgresql.ts';
 import { DEMO } from '#lib/local/seed.ts';
 import type { Stint } from '#lib/local/stint.ts';

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotApproverError, ValidationError } from '#lib/domain/errors.ts';
 import { httpHandler, MAX_BODY_BYTES } from '#lib/http/handler.ts';
 import { apiEvent, lambdaContext } from '../../support/api-event.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LambdaError, LambdaTimeoutError, LocalLambda } from '#lib/local/lambda.ts';
 import { loadTemplate } from '#lib/local/template.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintBusEvent } from '#lib/local/eventbridge.ts';
 import { createLocalIssuer } from '#lib/local/issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '#lib/local/runtime.ts';

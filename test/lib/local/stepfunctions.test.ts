@@ -11,7 +11,7 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LocalLambda } from '#lib/local/lambda.ts';
 import { LocalStepFunctions, namedError, TaskTokenRegistry } from '#lib/local/stepfunctions.ts';
 import { loadTemplate } from '#lib/local/template.ts';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
 import type { DriverContext, IntegrationDriver } from '#lib/integrations/types.ts';
 import { MAX_RESTARTS, type ReconcileReport, Reconciler } from '#lib/services/reconciler.ts';

@@ -2,7 +2,7 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { buildSamples } from '#lib/events/samples.ts';
 import { TargetConfig } from '#lib/targets/config.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { TargetConfig, type TargetConfigInput } from '#lib/targets/config.ts';
 import {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { buildSamples } from '#lib/events/samples.ts';
 import { hecEventUrl, SplunkHecOptions, splunkHecDriver } from '#lib/targets/kinds/splunk-hec.ts';

@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StintEvent } from '#events/schemas.ts';
 import { buildSamples } from '#lib/events/samples.ts';
 import { SumoLogicOptions, sumoLogicDriver } from '#lib/targets/kinds/sumo-logic.ts';
