@@ -11,7 +11,14 @@ import type { Alerts } from '#infra/constructs/alerts.ts';
 import { logicalIdOf, METRICS_NAMESPACE, SERVICE_NAME, StintFunction } from '#infra/constructs/stint-function.ts';
 import { DRIVER_SPECS } from '#infra/drivers/index.ts';
 import { METRIC } from '#lib/observability/metrics.ts';
-import { ITEM_READ, LEASE_UPDATE, REQUEST_UPDATE, type TableAction, tableActions } from '#lib/store/access.ts';
+import {
+  ITEM_READ,
+  LEASE_UPDATE,
+  REQUEST_TOKEN,
+  REQUEST_UPDATE,
+  type TableAction,
+  tableActions,
+} from '#lib/store/access.ts';
 import {
   branchOf,
   DRIVER_TYPES,
@@ -37,6 +44,8 @@ export const STATE = {
   grantFailed: 'GrantFailed',
   revokeFailed: 'RevokeFailed',
   done: 'Done',
+  /** Route's default: a branch no state matches. From a caller's route: Load; from Load itself: Unroutable. */
+  reload: 'Reload',
   unroutable: 'Unroutable',
 } as const;
 export type StateName = (typeof STATE)[keyof typeof STATE];
@@ -119,7 +128,8 @@ const STEPS: Record<StepFunction, StepSpec> = {
     description: 'Stores the task token of an approval or expiry wait',
     memorySize: 256,
     timeout: Duration.seconds(10),
-    table: REQUEST_UPDATE,
+    // The token by UpdateItem when the route gave the version; updateRequest when it did not.
+    table: tableActions(REQUEST_TOKEN, REQUEST_UPDATE),
     items: [REQUEST_ITEMS],
   },
   'grant-failed': {
@@ -227,7 +237,10 @@ export class Workflow extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout: sfn.Timeout.duration(STEPS[step].timeout.plus(Duration.seconds(10))),
       });
-    /** A wait: register-token stores the token; SendTaskSuccess/Failure or the timeout ends it. */
+    /**
+     * A wait: register-token stores the token; SendTaskSuccess/Failure or the timeout ends it. SendTaskSuccess's output
+     * (the route of what the waking caller wrote, or `{}`) becomes $.load, and Route goes on from it.
+     */
     const wait = (state: StateName, kind: 'approval' | 'active'): tasks.LambdaInvoke =>
       new tasks.LambdaInvoke(this, state, {
         lambdaFunction: steps['register-token'].fn,
@@ -239,22 +252,25 @@ export class Workflow extends Construct {
           taskToken: sfn.JsonPath.taskToken,
           version: sfn.JsonPath.numberAt('$.load.version'),
         }),
-        // Resolved against the state input, where Load put it (≤ MAX_WAIT_SECONDS: longer waits are chunked).
+        // Resolved against the state input, where the route put it (≤ MAX_WAIT_SECONDS: longer waits are chunked).
         taskTimeout: sfn.Timeout.at('$.load.waitSeconds'),
-        resultPath: sfn.JsonPath.DISCARD,
+        resultPath: '$.load',
       });
     const errorPath = '$.error';
 
+    /** A step's LoadOutput (lib/workflow/contract.ts), as $.load. */
+    const routeSelector = {
+      next: sfn.JsonPath.stringAt('$.Payload.next'),
+      waitSeconds: sfn.JsonPath.numberAt('$.Payload.waitSeconds'),
+      version: sfn.JsonPath.numberAt('$.Payload.version'),
+      driver: sfn.JsonPath.stringAt('$.Payload.driver'),
+      branch: sfn.JsonPath.stringAt('$.Payload.branch'),
+    };
     const load = new tasks.LambdaInvoke(this, STATE.load, {
       lambdaFunction: steps.load.fn,
       payload: sfn.TaskInput.fromObject(ids),
-      resultSelector: {
-        next: sfn.JsonPath.stringAt('$.Payload.next'),
-        waitSeconds: sfn.JsonPath.numberAt('$.Payload.waitSeconds'),
-        version: sfn.JsonPath.numberAt('$.Payload.version'),
-        driver: sfn.JsonPath.stringAt('$.Payload.driver'),
-        branch: sfn.JsonPath.stringAt('$.Payload.branch'),
-      },
+      // `loaded`: this route was read from the table (Reload tells an unknown branch of Load's from a caller's).
+      resultSelector: { ...routeSelector, loaded: true },
       resultPath: '$.load',
       taskTimeout: sfn.Timeout.duration(STEPS.load.timeout.plus(Duration.seconds(10))),
     }).addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 4 });
@@ -283,12 +299,13 @@ export class Workflow extends Construct {
       // SendTaskFailure (reject, cancel) or a failed registration: Load routes on what the table says.
       .addCatch(load, { errors: [sfn.Errors.ALL], resultPath: errorPath });
 
-    /** A target-side step: the driver function of one type, told the action; its result is discarded. */
+    /** A target-side step: the driver function of one type, told the action; it answers the route of what follows. */
     const driverTask = (action: DriverAction, type: DriverType): tasks.LambdaInvoke =>
       new tasks.LambdaInvoke(this, driverState(action, type), {
         lambdaFunction: drivers[type].fn,
         payload: sfn.TaskInput.fromObject({ ...ids, action }),
-        resultPath: sfn.JsonPath.DISCARD,
+        resultSelector: routeSelector,
+        resultPath: '$.load',
         taskTimeout: sfn.Timeout.duration(DRIVER_SPECS[type].timeout.plus(Duration.seconds(10))),
       });
     /** One action's task per driver type, each reached from Route by its branch `<action>:<type>`. */
@@ -341,23 +358,28 @@ export class Workflow extends Construct {
       error: 'UnknownNext',
       cause: 'Load returned a next step this state machine does not know',
     });
+    const reload = new sfn.Choice(this, STATE.reload)
+      .when(sfn.Condition.isPresent('$.load.loaded'), unroutable)
+      .otherwise(load);
 
-    // Route on $.load.branch: a step's name, or `<action>:<type>` straight to that driver's task (one Choice).
+    // Route on $.load.branch: a step's name, or `<action>:<type>` straight to that driver's task (one Choice). The
+    // execution starts here: with no route in its input (a resumed execution: {requestId, attempt}) it loads first.
     const targets: Record<Exclude<Next, DriverAction>, sfn.IChainable> = {
       'await-approval': awaitApproval,
       'await-expiry': awaitExpiry,
       poll,
       done,
     };
-    const route = new sfn.Choice(this, STATE.route);
+    const route = new sfn.Choice(this, STATE.route).when(sfn.Condition.isNotPresent('$.load.branch'), load);
     for (const [branch, target] of [
       ...Object.entries(targets),
       ...[...grant, ...applyExtension, ...revoke, ...cleanup].map((d) => [d.branch, d.task] as const),
     ]) {
       route.when(sfn.Condition.stringEquals('$.load.branch', branch), target);
     }
-    route.otherwise(unroutable);
+    route.otherwise(reload);
 
+    // A step that answers the route (a driver step; a wait, from SendTaskSuccess) goes straight to Route.
     for (const state of [
       awaitApproval,
       ...grant.map((d) => d.task),
@@ -365,13 +387,12 @@ export class Workflow extends Construct {
       awaitExpiry,
       ...revoke.map((d) => d.task),
       ...cleanup.map((d) => d.task),
-      poll,
-      timeOut,
-      grantFailed,
-      revokeFailed,
     ]) {
-      state.next(load);
+      state.next(route);
     }
+    load.next(route);
+    // After a Poll wait or a failure step, the request is read again.
+    for (const state of [poll, timeOut, grantFailed, revokeFailed]) state.next(load);
 
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logRetentionDays, removalPolicy });
@@ -383,7 +404,7 @@ export class Workflow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       comment: 'Stint: one execution per access request (lib/workflow/contract.ts)',
-      definitionBody: sfn.DefinitionBody.fromChainable(load.next(route)),
+      definitionBody: sfn.DefinitionBody.fromChainable(route),
       tracingEnabled: true,
       logs: {
         destination: logGroup,

@@ -5,20 +5,21 @@ import {
   DriverStepInput,
   type IssueCredentialsAnswer,
   type ListManagedAnswer,
+  type LoadOutput,
   type RevokeManagedAnswer,
 } from '#lib/workflow/contract.ts';
 import { workflow } from './wiring.ts';
 
 /**
  * The handler of one driver type's function (functions/workflow/driver-<type>.ts): the state machine calls it for
- * that type's units with the action Load chose, and API functions call it directly for credentials and discovery,
+ * that type's units with the action Route chose, and API functions call it directly for credentials and discovery,
  * the reconciler for the orphan sweep (DriverCall). Its bundle holds this one driver and its clients only.
  */
 export function driverStep(
   driver: IntegrationDriver,
 ): (
   event: unknown,
-) => Promise<undefined | IssueCredentialsAnswer | DiscoverAnswer | ListManagedAnswer | RevokeManagedAnswer> {
+) => Promise<LoadOutput | IssueCredentialsAnswer | DiscoverAnswer | ListManagedAnswer | RevokeManagedAnswer> {
   return async (event) => {
     const steps = workflow();
     if (typeof event === 'object' && event !== null && 'call' in event) {
@@ -41,7 +42,7 @@ export function driverStep(
       revoke: () => steps.revoke(requestId, driver),
       cleanup: () => steps.cleanup(requestId, driver),
     }[action];
-    await step();
-    return undefined; // the state machine discards a step's result
+    // What follows, from the request as the step left it: the state machine routes on it without a Load.
+    return step();
   };
 }

@@ -14,6 +14,7 @@ import { openSecret } from '#lib/secrets/seal.ts';
 import type { Page, Store } from '#lib/store/store.ts';
 import { type DriverType, type IssueCredentialsAnswer, isDriverType } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
+import { routeOf } from '#lib/workflow/route.ts';
 
 export type Roles = { adminGroup: string; auditorGroup: string };
 
@@ -82,7 +83,7 @@ export class RequestService {
       channel,
     });
     await store.createRequest(request);
-    await this.startSafely(request.id);
+    await this.startSafely(request);
     return request;
   }
 
@@ -106,12 +107,13 @@ export class RequestService {
   }
 
   /** Starting the execution can fail after the item is written; the reconciler starts it then. */
-  private async startSafely(requestId: string): Promise<void> {
+  private async startSafely(request: AccessRequest): Promise<void> {
     try {
-      await this.deps.executions.start(requestId, 0);
+      // The route of what was just written: the execution goes straight to it (no Load).
+      await this.deps.executions.start(request.id, 0, routeOf(request, this.now()));
     } catch (error) {
       logger.error('could not start the execution; the reconciler will', {
-        requestId,
+        requestId: request.id,
         error: error instanceof Error ? error.name : 'unknown',
       });
     }
@@ -214,7 +216,8 @@ export class RequestService {
       return result.outcome === 'duplicate' ? null : result.request;
     });
     // Only the write that decided resumes the wait. No token yet: register-token sees the decision and resumes itself.
-    if (seen.token !== undefined && seen.outcome === 'approved') await this.deps.executions.resume(seen.token);
+    if (seen.token !== undefined && seen.outcome === 'approved')
+      await this.deps.executions.resume(seen.token, routeOf(request, this.now()));
     if (seen.token !== undefined && seen.outcome === 'rejected')
       await this.deps.executions.fail(seen.token, 'Rejected', 'The request was rejected');
     return { request, outcome: seen.outcome };
@@ -229,14 +232,14 @@ export class RequestService {
     who: Identity,
     wait: 'approvalToken' | 'activeToken',
     change: (current: AccessRequest) => AccessRequest,
-    wake: (token: string) => Promise<boolean>,
+    wake: (token: string, written: AccessRequest) => Promise<boolean>,
   ): Promise<AccessRequest> {
     let token: string | undefined;
     const { request } = await this.updateVisible(id, who, (current) => {
       token = current[wait];
       return change(current);
     });
-    if (token !== undefined) await wake(token);
+    if (token !== undefined) await wake(token, request);
     return request;
   }
 
@@ -265,7 +268,7 @@ export class RequestService {
       who,
       'activeToken',
       (current) => requestRevoke(current, { ...this.actor(who, input), isAdmin: this.isAdmin(who) }),
-      (token) => this.deps.executions.resume(token),
+      (token, written) => this.deps.executions.resume(token, routeOf(written, this.now())),
     );
   }
 
@@ -281,7 +284,7 @@ export class RequestService {
       'activeToken',
       (current) =>
         extendGrant(current, { ...this.actor(who, input), minutes: input.minutes, isAdmin: this.isAdmin(who) }),
-      (token) => this.deps.executions.resume(token),
+      (token, written) => this.deps.executions.resume(token, routeOf(written, this.now())),
     );
   }
 

@@ -4,7 +4,7 @@ import { type AccessUnit, sameUnit } from '#lib/domain/bundle.ts';
 import type { Channel } from '#lib/domain/common.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
-import type { IntegrationType } from '#lib/domain/integration.ts';
+import type { Integration, IntegrationType } from '#lib/domain/integration.ts';
 import { abandonGrant, changeStatus, failRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, PendingWork, UnitGrant } from '#lib/domain/request.ts';
 import { isTerminal as isTerminalStatus } from '#lib/domain/transitions.ts';
@@ -17,18 +17,16 @@ import {
 } from '#lib/integrations/types.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { LeaseBusyError, type Store } from '#lib/store/store.ts';
-import {
-  branchOf,
-  type DiscoverAnswer,
-  type Holder,
-  type IssueCredentialsAnswer,
-  type ListManagedAnswer,
-  type LoadOutput,
-  MAX_WAIT_SECONDS,
-  type Next,
-  type RegisterTokenInput,
+import type {
+  DiscoverAnswer,
+  Holder,
+  IssueCredentialsAnswer,
+  ListManagedAnswer,
+  LoadOutput,
+  RegisterTokenInput,
 } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
+import { grantOf, needsRevoke, routeOutput } from '#lib/workflow/route.ts';
 
 export type WorkflowDeps = {
   store: Store;
@@ -45,6 +43,12 @@ export type WorkflowDeps = {
 
 const CHANNEL: Channel = 'workflow';
 
+/** The route of an execution whose request does not exist. */
+const MISSING: LoadOutput = { next: 'done', waitSeconds: 1, version: 0, driver: 'postgresql', branch: 'done' };
+
+/** A step's integration reads, by `<live|any>:<id>`: each integration is read once per invocation. */
+type IntegrationReads = Map<string, Promise<Integration | undefined>>;
+
 /**
  * A driver answering "pending" is asked again at most this many times per unit and action. With the drivers'
  * backoff (capped at 30 s for Identity Center) that is well over 20 minutes of target-side work, and an
@@ -57,14 +61,6 @@ export const LEASE_BUSY_POLL_SECONDS = 5;
 const MAX_POLL_SECONDS = 300;
 /** A cleanup that keeps failing is retried this many times (backing off), then given up with an error log. */
 export const MAX_CLEANUP_ATTEMPTS = 5;
-
-function secondsUntil(iso: string, now: Date): number {
-  return Math.ceil((Date.parse(iso) - now.getTime()) / 1000);
-}
-
-function waitFor(seconds: number): number {
-  return Math.min(Math.max(seconds, 1), MAX_WAIT_SECONDS);
-}
 
 /**
  * The state machine's steps. Each takes the request id, reads the request and acts on what the data says
@@ -97,11 +93,17 @@ export class WorkflowService {
     const request = await this.deps.store.getRequest(requestId);
     if (request === undefined) {
       logger.warn('execution for a missing request', { requestId });
-      return { next: 'done', waitSeconds: 1, version: 0, driver: 'postgresql', branch: 'done' };
+      return MISSING;
     }
-    const types = await this.unitTypes(request);
-    const next = route(request, types, this.now());
-    return { ...next, version: request.version, branch: branchOf(next.next, next.driver) };
+    return this.routeOf(request);
+  }
+
+  /**
+   * What follows a step, from the request as the step last wrote (or read) it: the state machine routes on it
+   * without a Load. The next step re-reads the request, so a copy that has gone stale since does no harm.
+   */
+  private async routeOf(request: AccessRequest): Promise<LoadOutput> {
+    return routeOutput(request, await this.unitTypes(request), this.now());
   }
 
   /** Each unit's integration type: recorded on the request, else (requests made before it was) read once. */
@@ -123,11 +125,20 @@ export class WorkflowService {
   async registerToken(input: RegisterTokenInput): Promise<void> {
     const status = input.kind === 'approval' ? 'PENDING' : 'ACTIVE';
     const field = input.kind === 'approval' ? 'approvalToken' : 'activeToken';
-    const { changed } = await this.deps.store.updateRequest(input.requestId, (current) => {
-      if (current.status !== status) return null;
-      if (input.version !== undefined && current.version !== input.version) return null;
-      return { ...current, [field]: input.taskToken };
-    });
+    // The version Route passed: one conditional UpdateItem, no read (the token is all that changes).
+    const changed =
+      input.version === undefined
+        ? (
+            await this.deps.store.updateRequest(input.requestId, (current) =>
+              current.status === status ? { ...current, [field]: input.taskToken } : null,
+            )
+          ).changed
+        : await this.deps.store.setRequestToken(input.requestId, {
+            field,
+            token: input.taskToken,
+            status,
+            version: input.version,
+          });
     if (!changed) await this.deps.executions.resume(input.taskToken);
   }
 
@@ -144,12 +155,20 @@ export class WorkflowService {
     index: number,
     driver: IntegrationDriver,
     purpose: 'grant' | 'cleanup',
+    read: IntegrationReads = new Map(),
   ): Promise<DriverContext> {
     const unit = request.units[index];
     if (unit === undefined) throw new Error(`request ${request.id} has no unit ${index}`);
     // Taking access away must keep working after an admin deleted the integration or edited its resources.
     const cleanup = purpose === 'cleanup';
-    const integration = await this.deps.store.getIntegration(unit.integrationId, { includeDeleted: cleanup });
+    // Read once per step invocation (units of one integration share it), always the current version.
+    const readKey = `${cleanup ? 'any' : 'live'}:${unit.integrationId}`;
+    let reading = read.get(readKey);
+    if (reading === undefined) {
+      reading = this.deps.store.getIntegration(unit.integrationId, { includeDeleted: cleanup });
+      read.set(readKey, reading);
+    }
+    const integration = await reading;
     if (integration === undefined) throw new Error(`integration ${unit.integrationId} no longer exists`);
     if (integration.type !== driver.type) {
       throw new GrantPermanentError(
@@ -190,13 +209,27 @@ export class WorkflowService {
     };
   }
 
-  /** Replaces (or adds) the unit's entry in `grants`, while the request is still in `status`. */
-  private async record(requestId: string, status: AccessRequest['status'], grant: UnitGrant): Promise<AccessRequest> {
-    const { request } = await this.deps.store.updateRequest(requestId, (current) => {
-      if (current.status !== status) return null;
-      const others = current.grants.filter((g) => !sameUnit(g.unit, grant.unit));
-      return { ...current, grants: [...others, grant] };
-    });
+  /**
+   * Replaces (or adds) the unit's entry in `grants`, while the request is still in `status`, starting from the step's
+   * own copy (no read unless it is stale). `then` finishes the step in the same write when the recorded unit was the
+   * last one (GRANTING → ACTIVE, REVOKING → REVOKED…): one conditional write, one state change.
+   */
+  private async record(
+    known: AccessRequest,
+    status: AccessRequest['status'],
+    grant: UnitGrant,
+    then?: (recorded: AccessRequest) => AccessRequest | null,
+  ): Promise<AccessRequest> {
+    const { request } = await this.deps.store.updateRequest(
+      known.id,
+      (current) => {
+        if (current.status !== status) return null;
+        const others = current.grants.filter((g) => !sameUnit(g.unit, grant.unit));
+        const recorded = { ...current, grants: [...others, grant] };
+        return then?.(recorded) ?? recorded;
+      },
+      { current: known },
+    );
     return request;
   }
 
@@ -217,21 +250,35 @@ export class WorkflowService {
    * APPROVED → GRANTING → grant this driver's units (recording each outcome as it lands; a pending one is asked
    * again after the state machine's Poll wait) → ACTIVE once every unit of every type is granted.
    */
-  async grant(requestId: string, driver: IntegrationDriver): Promise<void> {
+  async grant(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
     const { store } = this.deps;
     let { request } = await store.updateRequest(requestId, (current) => {
       if (current.status !== 'APPROVED') return null;
       const expiresAt = new Date(this.now().getTime() + current.durationMinutes * 60_000).toISOString();
       return changeStatus(current, 'GRANTING', this.actor('grant'), { expiresAt });
     });
-    if (request.status !== 'GRANTING') return; // someone else moved it on; Load routes
+    if (request.status !== 'GRANTING') return this.routeOf(request); // someone else moved it on
     const types = await this.unitTypes(request);
+    const integrations: IntegrationReads = new Map();
+    const activate = (current: AccessRequest): AccessRequest | null => {
+      if (current.status !== 'GRANTING') return null;
+      const done = current.units.every((u) =>
+        current.grants.some((g) => sameUnit(g.unit, u) && g.pending === undefined),
+      );
+      if (!done) return null; // pending units, or units of another type: Route goes on
+      const finalExpiry = current.expiresAt ?? this.now().toISOString();
+      return changeStatus(current, 'ACTIVE', this.actor('activate'), {
+        grantedAt: this.now().toISOString(),
+        expiresAt: finalExpiry,
+        enforcedExpiresAt: finalExpiry,
+      });
+    };
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
       const existing = grantOf(request, unit);
       if (existing !== undefined && existing.pending === undefined) continue; // granted
       if (existing?.pending !== undefined && Date.parse(existing.pending.nextAt) > this.now().getTime()) continue;
-      const ctx = await this.context(request, index, driver, 'grant');
+      const ctx = await this.context(request, index, driver, 'grant', integrations);
       const key = singleLeaseKey(driver, ctx);
       if (key !== undefined) {
         try {
@@ -248,7 +295,7 @@ export class WorkflowService {
             pollAfterSeconds: LEASE_BUSY_POLL_SECONDS,
             reason: 'another request is revoking the same access on the target',
           };
-          request = await this.record(requestId, 'GRANTING', {
+          request = await this.record(request, 'GRANTING', {
             unit,
             state: busy.state,
             pending: { ...this.pendingWork(existing?.pending, 'grant', busy), waitingFor: 'lease' },
@@ -270,30 +317,25 @@ export class WorkflowService {
             `integration ${ctx.integration.id}: the target did not finish granting after ${MAX_POLLS} checks since ${pending.since} (last: ${outcome.reason})`,
           );
         }
-        request = await this.record(requestId, 'GRANTING', { unit, state: outcome.state, pending });
+        request = await this.record(request, 'GRANTING', { unit, state: outcome.state, pending });
         continue;
       }
-      request = await this.record(requestId, 'GRANTING', {
-        unit,
-        state: outcome.state,
-        ...(outcome.access === undefined ? {} : { access: outcome.access }),
-        ...(outcome.secret === undefined ? {} : { sealedSecret: await this.deps.seal(outcome.secret) }),
-        enforcedExpiresAt: ctx.expiresAt.toISOString(),
-      });
-    }
-    await store.updateRequest(requestId, (current) => {
-      if (current.status !== 'GRANTING') return null;
-      const done = current.units.every((u) =>
-        current.grants.some((g) => sameUnit(g.unit, u) && g.pending === undefined),
+      request = await this.record(
+        request,
+        'GRANTING',
+        {
+          unit,
+          state: outcome.state,
+          ...(outcome.access === undefined ? {} : { access: outcome.access }),
+          ...(outcome.secret === undefined ? {} : { sealedSecret: await this.deps.seal(outcome.secret) }),
+          enforcedExpiresAt: ctx.expiresAt.toISOString(),
+        },
+        activate,
       );
-      if (!done) return null; // pending units, or units of another type: Load routes
-      const finalExpiry = current.expiresAt ?? this.now().toISOString();
-      return changeStatus(current, 'ACTIVE', this.actor('activate'), {
-        grantedAt: this.now().toISOString(),
-        expiresAt: finalExpiry,
-        enforcedExpiresAt: finalExpiry,
-      });
-    });
+    }
+    // Every unit granted before this run (a repeated step): activate now; else the last record did, or work is left.
+    ({ request } = await store.updateRequest(requestId, activate, { current: request }));
+    return this.routeOf(request);
   }
 
   /**
@@ -311,26 +353,30 @@ export class WorkflowService {
   }
 
   /** Move the target-side expiry of this driver's units to the extended expiresAt. */
-  async applyExtension(requestId: string, driver: IntegrationDriver): Promise<void> {
+  async applyExtension(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
     let request = await this.deps.store.getRequest(requestId);
-    if (request === undefined || request.status !== 'ACTIVE' || request.expiresAt === undefined) return;
+    if (request === undefined) return MISSING;
+    if (request.status !== 'ACTIVE' || request.expiresAt === undefined) return this.routeOf(request);
     const expiresAt = request.expiresAt;
     const types = await this.unitTypes(request);
+    const integrations: IntegrationReads = new Map();
+    const applied = (current: AccessRequest): AccessRequest | null =>
+      current.status === 'ACTIVE' &&
+      current.expiresAt === expiresAt &&
+      current.enforcedExpiresAt !== expiresAt &&
+      current.grants.every((g) => g.enforcedExpiresAt === expiresAt)
+        ? { ...current, enforcedExpiresAt: expiresAt }
+        : null;
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
       const grant = grantOf(request, unit);
       if (grant === undefined || grant.enforcedExpiresAt === expiresAt) continue;
-      const ctx = await this.context(request, index, driver, 'cleanup');
+      const ctx = await this.context(request, index, driver, 'cleanup', integrations);
       await driver.extend(ctx, grant.state);
-      request = await this.record(requestId, 'ACTIVE', { ...grant, enforcedExpiresAt: expiresAt });
+      request = await this.record(request, 'ACTIVE', { ...grant, enforcedExpiresAt: expiresAt }, applied);
     }
-    await this.deps.store.updateRequest(requestId, (current) =>
-      current.status === 'ACTIVE' &&
-      current.expiresAt === expiresAt &&
-      current.grants.every((g) => g.enforcedExpiresAt === expiresAt)
-        ? { ...current, enforcedExpiresAt: expiresAt }
-        : null,
-    );
+    ({ request } = await this.deps.store.updateRequest(requestId, applied, { current: request }));
+    return this.routeOf(request);
   }
 
   /**
@@ -340,22 +386,37 @@ export class WorkflowService {
    * A shared target-side thing (a lease) is taken away only by the request that leaves it empty; a per-request
    * principal always is.
    */
-  async revoke(requestId: string, driver: IntegrationDriver): Promise<void> {
+  async revoke(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
     const { store } = this.deps;
     let { request } = await store.updateRequest(requestId, (current) => {
       if (current.status !== 'ACTIVE') return null;
-      // Extended after Load routed here: the time is not up; Load routes to apply-extension and waits again.
+      // Extended after the route was chosen: the time is not up; Route goes to apply-extension and waits again.
       if (current.expiresAt !== undefined && Date.parse(current.expiresAt) > this.now().getTime()) return null;
       return changeStatus(current, 'REVOKING', this.actor('revoke', 'the grant expired'), { endReason: 'expired' });
     });
-    if (request.status !== 'REVOKING') return;
+    if (request.status !== 'REVOKING') return this.routeOf(request);
     const types = await this.unitTypes(request);
+    const integrations: IntegrationReads = new Map();
+    const finish = (current: AccessRequest): AccessRequest | null => {
+      if (current.status !== 'REVOKING') return null;
+      if (current.units.some((u) => needsRevoke(current, u))) return null; // pending, or another type's units left
+      if (current.endReason === 'failed') {
+        return changeStatus(current, 'FAILED', this.actor('fail', current.failureReason), {
+          grants: current.grants.map(eraseSecret),
+        });
+      }
+      const to = current.endReason === 'revoked' ? 'REVOKED' : 'EXPIRED';
+      return changeStatus(current, to, this.actor(to === 'REVOKED' ? 'revoked' : 'expired'), {
+        revokedAt: this.now().toISOString(),
+        grants: current.grants.map(eraseSecret),
+      });
+    };
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
       if (!needsRevoke(request, unit)) continue;
       const grant = grantOf(request, unit);
       if (grant?.pending?.action === 'revoke' && Date.parse(grant.pending.nextAt) > this.now().getTime()) continue;
-      const ctx = await this.context(request, index, driver, 'cleanup');
+      const ctx = await this.context(request, index, driver, 'cleanup', integrations);
       const key = singleLeaseKey(driver, ctx);
       const base: UnitGrant = grant ?? { unit, state: {} };
       if (key !== undefined) {
@@ -365,7 +426,7 @@ export class WorkflowService {
             requestId: request.id,
             holders: lease.requestIds.length,
           });
-          request = await this.record(requestId, 'REVOKING', { ...withoutPending(base), revoked: true });
+          request = await this.record(request, 'REVOKING', { ...withoutPending(base), revoked: true }, finish);
           continue;
         }
         ctx.lease = { soleHolder: true, ...(lease.owned === undefined ? {} : { owned: lease.owned }) };
@@ -379,7 +440,7 @@ export class WorkflowService {
             `integration ${ctx.integration.id}: the target did not finish revoking after ${MAX_POLLS} checks since ${pending.since} (last: ${outcome.reason})`,
           );
         }
-        request = await this.record(requestId, 'REVOKING', { ...base, state: outcome.state, pending });
+        request = await this.record(request, 'REVOKING', { ...base, state: outcome.state, pending });
         continue;
       }
       if (key !== undefined) await store.finishLeaseRevoke(key, request.id, this.change('lease-free'));
@@ -390,26 +451,20 @@ export class WorkflowService {
               dueAt: new Date(this.now().getTime() + Math.max(outcome.cleanup.afterSeconds, 0) * 1000).toISOString(),
               state: outcome.cleanup.state,
             };
-      request = await this.record(requestId, 'REVOKING', {
-        ...withoutPending(eraseSecret(base)),
-        revoked: true,
-        ...(cleanup === undefined ? {} : { cleanup }),
-      });
+      request = await this.record(
+        request,
+        'REVOKING',
+        {
+          ...withoutPending(eraseSecret(base)),
+          revoked: true,
+          ...(cleanup === undefined ? {} : { cleanup }),
+        },
+        finish,
+      );
     }
-    await store.updateRequest(requestId, (current) => {
-      if (current.status !== 'REVOKING') return null;
-      if (current.units.some((u) => needsRevoke(current, u))) return null; // pending, or another type's units left
-      if (current.endReason === 'failed') {
-        return changeStatus(current, 'FAILED', this.actor('fail', current.failureReason), {
-          grants: current.grants.map(eraseSecret),
-        });
-      }
-      const to = current.endReason === 'revoked' ? 'REVOKED' : 'EXPIRED';
-      return changeStatus(current, to, this.actor(to === 'REVOKED' ? 'revoked' : 'expired'), {
-        revokedAt: this.now().toISOString(),
-        grants: current.grants.map(eraseSecret),
-      });
-    });
+    // Every unit revoked before this run (a repeated step): finish now; else the last record did, or work is left.
+    ({ request } = await store.updateRequest(requestId, finish, { current: request }));
+    return this.routeOf(request);
   }
 
   async revokeFailed(requestId: string, error: { Error: string; Cause?: string }): Promise<void> {
@@ -424,10 +479,12 @@ export class WorkflowService {
    * valid), once due. A cleanup that fails is retried with backoff and given up after MAX_CLEANUP_ATTEMPTS (logged
    * as an error): what it removes only denies sessions of an ended request.
    */
-  async cleanup(requestId: string, driver: IntegrationDriver): Promise<void> {
+  async cleanup(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
     let request = await this.deps.store.getRequest(requestId);
-    if (request === undefined || !isTerminalStatus(request.status)) return;
+    if (request === undefined) return MISSING;
+    if (!isTerminalStatus(request.status)) return this.routeOf(request);
     const types = await this.unitTypes(request);
+    const integrations: IntegrationReads = new Map();
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
       const grant = grantOf(request, unit);
@@ -437,7 +494,7 @@ export class WorkflowService {
       let next: UnitGrant = rest;
       try {
         if (driver.cleanup !== undefined) {
-          await driver.cleanup(await this.context(request, index, driver, 'cleanup'), due.state);
+          await driver.cleanup(await this.context(request, index, driver, 'cleanup', integrations), due.state);
         }
       } catch (error) {
         const attempts = (typeof due.state.attempts === 'number' ? due.state.attempts : 0) + 1;
@@ -452,8 +509,9 @@ export class WorkflowService {
           next = { ...rest, cleanup: { dueAt: retryAt, state: { ...due.state, attempts } } };
         }
       }
-      request = await this.record(requestId, request.status, next);
+      request = await this.record(request, request.status, next);
     }
+    return this.routeOf(request);
   }
 
   /**
@@ -471,12 +529,16 @@ export class WorkflowService {
     }
     if (driver.issueCredentials === undefined) return { units: [] };
     const types = await this.unitTypes(request);
+    const integrations: IntegrationReads = new Map();
     const units: IssueCredentialsAnswer['units'] = [];
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
       const grant = grantOf(request, unit);
       if (grant === undefined || grant.pending !== undefined || grant.revoked === true) continue;
-      const issued = await driver.issueCredentials(await this.context(request, index, driver, 'grant'), grant.state);
+      const issued = await driver.issueCredentials(
+        await this.context(request, index, driver, 'grant', integrations),
+        grant.state,
+      );
       units.push({ unit, fields: issued.fields, expiresAt: issued.expiresAt.toISOString() });
     }
     return { units };
@@ -558,18 +620,6 @@ export function idempotencyKey(requestId: string, unit: AccessUnit): string {
     .slice(0, 32);
 }
 
-/** Whether the revoke path still has to take this unit away (every unit when undoing a failed grant). */
-function needsRevoke(request: AccessRequest, unit: AccessUnit): boolean {
-  const grant = grantOf(request, unit);
-  if (grant === undefined) return request.endReason === 'failed';
-  return grant.revoked !== true;
-}
-
-/** What the drivers reported for this unit of the request, if anything yet. */
-function grantOf(request: AccessRequest, unit: AccessUnit): UnitGrant | undefined {
-  return request.grants.find((g) => sameUnit(g.unit, unit));
-}
-
 function eraseSecret(grant: UnitGrant): UnitGrant {
   const { sealedSecret: _erased, ...rest } = grant;
   return rest;
@@ -597,101 +647,4 @@ export function failureReason(error: { Error: string; Cause?: string }): string 
     // not JSON: keep as is
   }
   return `${error.Error}: ${message}`.slice(0, 2000);
-}
-
-type Route = { next: Next; waitSeconds: number; driver: IntegrationType };
-
-/**
- * The next target-side step for `action`: the first unit with work due now (its type's driver function does it),
- * else a Poll wait until the earliest pending unit is due. `undefined` when no unit has work left.
- */
-function nextUnitWork(
-  request: AccessRequest,
-  types: IntegrationType[],
-  now: Date,
-  hasWork: (unit: AccessUnit, grant: UnitGrant | undefined) => boolean,
-  dueAt: (grant: UnitGrant | undefined) => string | undefined,
-  next: Next,
-): Route | undefined {
-  let earliest: { at: number; driver: IntegrationType } | undefined;
-  for (const [index, unit] of request.units.entries()) {
-    const grant = grantOf(request, unit);
-    if (!hasWork(unit, grant)) continue;
-    const driver = types[index] ?? 'postgresql';
-    const at = dueAt(grant);
-    if (at === undefined || Date.parse(at) <= now.getTime()) return { next, waitSeconds: 1, driver };
-    if (earliest === undefined || Date.parse(at) < earliest.at) earliest = { at: Date.parse(at), driver };
-  }
-  if (earliest === undefined) return undefined;
-  return {
-    next: 'poll',
-    waitSeconds: waitFor(Math.ceil((earliest.at - now.getTime()) / 1000)),
-    driver: earliest.driver,
-  };
-}
-
-/** Where the data says the execution should go next. */
-export function route(request: AccessRequest, types: IntegrationType[], now: Date): Route {
-  const first = types[0] ?? 'postgresql';
-  const pendingAt = (action: PendingWork['action']) => (g: UnitGrant | undefined) =>
-    g?.pending?.action === action ? g.pending.nextAt : undefined;
-  switch (request.status) {
-    case 'PENDING':
-      return {
-        next: 'await-approval',
-        waitSeconds: waitFor(secondsUntil(request.approvalDeadline ?? now.toISOString(), now)),
-        driver: first,
-      };
-    case 'APPROVED':
-      return { next: 'grant', waitSeconds: 1, driver: first };
-    case 'GRANTING':
-      return (
-        nextUnitWork(
-          request,
-          types,
-          now,
-          (_, g) => g === undefined || g.pending !== undefined,
-          pendingAt('grant'),
-          'grant',
-        ) ?? { next: 'grant', waitSeconds: 1, driver: first } // all granted: the step activates
-      );
-    case 'ACTIVE': {
-      const left = secondsUntil(request.expiresAt ?? now.toISOString(), now);
-      if (left <= 0) return { next: 'revoke', waitSeconds: 1, driver: first };
-      if (request.enforcedExpiresAt !== request.expiresAt) {
-        return (
-          nextUnitWork(
-            request,
-            types,
-            now,
-            (_, g) => g !== undefined && g.enforcedExpiresAt !== request.expiresAt,
-            () => undefined,
-            'apply-extension',
-          ) ?? { next: 'apply-extension', waitSeconds: 1, driver: first }
-        );
-      }
-      return { next: 'await-expiry', waitSeconds: waitFor(left), driver: first };
-    }
-    case 'REVOKING':
-      return (
-        nextUnitWork(request, types, now, (unit) => needsRevoke(request, unit), pendingAt('revoke'), 'revoke') ?? {
-          next: 'revoke',
-          waitSeconds: 1,
-          driver: first,
-        }
-      );
-    default: {
-      if (!isTerminalStatus(request.status)) return { next: 'done', waitSeconds: 1, driver: first };
-      return (
-        nextUnitWork(
-          request,
-          types,
-          now,
-          (_, g) => g?.cleanup !== undefined,
-          (g) => g?.cleanup?.dueAt,
-          'cleanup',
-        ) ?? { next: 'done', waitSeconds: 1, driver: first }
-      );
-    }
-  }
 }

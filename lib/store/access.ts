@@ -34,6 +34,8 @@ export function tableActions(...sets: readonly (readonly TableAction[])[]): read
 export const ITEM_READ = ['GetItem'] as const satisfies readonly TableAction[];
 /** updateRequest: GetItem of the request, then a conditional PutItem of the next version. */
 export const REQUEST_UPDATE = ['GetItem', 'PutItem'] as const satisfies readonly TableAction[];
+/** setRequestToken: one conditional UpdateItem (the task token of a wait), no read. */
+export const REQUEST_TOKEN = ['UpdateItem'] as const satisfies readonly TableAction[];
 /** createRequest: the approver pointers in one BatchWriteItem (puts only), then the request (PutItem). */
 export const REQUEST_CREATE = ['BatchWriteItem', 'PutItem'] as const satisfies readonly TableAction[];
 /** listRequestsByRequester (gsi1), listRequestsAwaitingApprover (approver pointers, then BatchGetItem), listAllRequests (gsi3). */

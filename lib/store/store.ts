@@ -37,7 +37,7 @@ import {
   userApproverKey,
 } from './keys.ts';
 import { batchGet, type Filter, type Item, MergedReader, PartitionReader, readPartition, sortKeyOf } from './query.ts';
-import { KEY_ATTRIBUTES } from './table.ts';
+import { KEY_ATTRIBUTES, NO_EVENT_ATTRIBUTE } from './table.ts';
 
 export type Page<T> = { items: T[]; cursor?: string };
 
@@ -216,11 +216,15 @@ export class Store {
   async updateRequest(
     id: string,
     mutate: (current: AccessRequest) => AccessRequest | null,
-    options: { attempts?: number } = {},
+    options: { attempts?: number; current?: AccessRequest } = {},
   ): Promise<{ request: AccessRequest; changed: boolean }> {
     const attempts = options.attempts ?? UPDATE_ATTEMPTS;
+    // A copy the caller holds (what its own last write stored) spares the first read: the write is conditional on
+    // its version, so a stale copy only costs a VersionConflictError and a fresh read.
+    let known = options.current?.id === id ? options.current : undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const current = await this.getRequest(id);
+      const current = known ?? (await this.getRequest(id));
+      known = undefined;
       if (current === undefined) throw new NotFoundError(`request ${id} not found`, 'id');
       const next = mutate(current);
       if (next === null) return { request: current, changed: false };
@@ -232,6 +236,45 @@ export class Store {
       }
     }
     throw new ConflictError(`request ${id} kept changing concurrently; gave up after ${attempts} attempts`, 'id');
+  }
+
+  /**
+   * Stores the task token of a workflow wait: one conditional UpdateItem, no read. Only if the request is still at
+   * `version` and in `status` (the version the route was computed from): false otherwise, and nothing is written.
+   * The item is marked `noEvent` (every full write drops the mark): the change is no audit event, and the publisher's
+   * stream filter (infra/constructs/events.ts) does not deliver it.
+   */
+  async setRequestToken(
+    id: string,
+    wait: { field: 'approvalToken' | 'activeToken'; token: string; status: RequestStatus; version: number },
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: requestKey(id),
+          UpdateExpression: 'SET #token = :token, #version = :next, #noEvent = :true',
+          ConditionExpression: '#version = :expected AND #status = :status',
+          ExpressionAttributeNames: {
+            '#token': wait.field,
+            '#version': 'version',
+            '#status': 'status',
+            '#noEvent': NO_EVENT_ATTRIBUTE,
+          },
+          ExpressionAttributeValues: {
+            ':token': wait.token,
+            ':next': wait.version + 1,
+            ':expected': wait.version,
+            ':status': wait.status,
+            ':true': true,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalFailure(error)) return false;
+      throw error;
+    }
   }
 
   async listRequestsByRequester(

@@ -30,7 +30,14 @@ export const KEY_ATTRIBUTES = [
   'gsi3sk',
   'ttl',
   'entity',
+  'noEvent',
 ] as const;
+
+/**
+ * Set by a write whose change is no audit event (a request's task token: Store.setRequestToken); every full write of
+ * the item drops it. The publisher's stream filter does not deliver such records (infra/constructs/events.ts).
+ */
+export const NO_EVENT_ATTRIBUTE = 'noEvent' satisfies (typeof KEY_ATTRIBUTES)[number];
 
 /** Every item has `entity` naming what it holds; domain fields sit at the top level. */
 export type Entity =

@@ -8,20 +8,29 @@ import { IntegrationType } from '#lib/domain/integration.ts';
  * from DynamoDB (the state machine is a function of the data: docs/architecture.md), so any execution can be restarted and continues where the
  * data says.
  *
- * State machine (JSONPath):
- *   Load → Route (Choice on $.load.branch: the next step, and for a driver step `<action>:<type>`)
+ * `$.load` (LoadOutput) is the route: Load computes it from the table; a caller that has just written the request
+ * computes the same pure function (lib/workflow/route.ts) of what it wrote and hands it over instead: the API in the
+ * StartExecution input and in SendTaskSuccess's output, a driver step as its result. Every step re-reads the request
+ * and acts on what the data says, so a stale route costs a step, never a wrong action.
+ *
+ * State machine (JSONPath), starting at Route:
+ *   Route (Choice on $.load.branch: the next step, and for a driver step `<action>:<type>`)
+ *     no $.load.branch → Load (an execution started with only {requestId, attempt}, a wait woken with `{}`) → Route
  *     await-approval  → AwaitApproval  (lambda:invoke.waitForTaskToken register-token kind=approval,
- *                                        TimeoutSecondsPath $.load.waitSeconds; Catch States.Timeout → TimeOut;
- *                                        Catch States.ALL → Load) → Load
- *     grant:<type>    → Grant<Type> (the type's driver function,
- *                                        action grant; Retry except GrantPermanentError; Catch → GrantFailed) → Load
- *     apply-extension:<type> → ApplyExtension<Type> (Retry; Catch → Load) → Load
+ *                                        TimeoutSecondsPath $.load.waitSeconds; result → $.load; Catch States.Timeout
+ *                                        → TimeOut; Catch States.ALL → Load) → Route
+ *     grant:<type>    → Grant<Type> (the type's driver function, action grant; result → $.load;
+ *                                        Retry except GrantPermanentError; Catch → GrantFailed) → Route
+ *     apply-extension:<type> → ApplyExtension<Type> (result → $.load; Retry; Catch → Load) → Route
  *     await-expiry    → AwaitExpiry    (waitForTaskToken register-token kind=active, TimeoutSecondsPath
- *                                        $.load.waitSeconds, chunked ≤ MAX_WAIT_SECONDS; Catch → Load) → Load
- *     revoke:<type>   → Revoke<Type> (Retry for hours; Catch → RevokeFailed) → Load
+ *                                        $.load.waitSeconds, chunked ≤ MAX_WAIT_SECONDS; result → $.load;
+ *                                        Catch → Load) → Route
+ *     revoke:<type>   → Revoke<Type> (result → $.load; Retry for hours; Catch → RevokeFailed) → Route
  *     poll            → Poll (Wait SecondsPath $.load.waitSeconds: a driver answered "pending") → Load
- *     cleanup:<type>  → Cleanup<Type> (Retry; Catch → Done: the reconciler restarts due cleanups) → Load
+ *     cleanup:<type>  → Cleanup<Type> (result → $.load; Retry; Catch → Done: the reconciler restarts due cleanups)
+ *                                        → Route
  *     done            → Done (Succeed)
+ *     anything else   → Reload (Choice: a route Load returned → Unroutable (Fail); a caller's → Load)
  *   TimeOut, GrantFailed, RevokeFailed → Load
  * GrantFailed records why and hands the request to the revoke path (REVOKING, endReason failed), which undoes
  * every unit through its driver function and ends FAILED.
@@ -70,6 +79,7 @@ export type Next = z.infer<typeof Next>;
  * once past 2^31 ms (~24.8 days); AWS would wait, and a chunk re-loads the request either way. */
 export const MAX_WAIT_SECONDS = 20 * 24 * 3600;
 
+/** $.load: what Load answers, and what a caller that has just written the request hands over instead. */
 export const LoadOutput = z.object({
   next: Next,
   /** Seconds the next wait may last (≥ 1); 1 when the next state does not wait. */
@@ -172,7 +182,10 @@ export type DiscoverAnswer = z.infer<typeof DiscoverAnswer>;
 export const RegisterTokenInput = ExecutionInput.extend({
   kind: z.enum(['approval', 'active']),
   taskToken: z.string().min(1),
-  /** $.load.version: when the request changed since Load, the wait ends at once and Load runs again. */
+  /**
+   * $.load.version: the token is stored only while the request is at this version (one conditional UpdateItem, no
+   * read); when it changed since the route was computed, the wait ends at once and Load runs.
+   */
   version: z.number().int().min(0).optional(),
 });
 export type RegisterTokenInput = z.infer<typeof RegisterTokenInput>;

@@ -11,7 +11,7 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { logger } from '#lib/observability/logger.ts';
-import { executionName } from './contract.ts';
+import { executionName, type LoadOutput } from './contract.ts';
 
 /**
  * The workflow as the rest of Stint sees it. Sends are idempotent by design: a token that is already used,
@@ -19,9 +19,13 @@ import { executionName } from './contract.ts';
  * so `false` is returned instead of an error.
  */
 export interface Executions {
-  start(requestId: string, attempt: number): Promise<void>;
-  /** Resume a wait; false when the token is no longer live. */
-  resume(taskToken: string): Promise<boolean>;
+  /**
+   * `load`: the route of the request as the caller just wrote it (lib/workflow/route.ts), so the execution starts at
+   * that step instead of loading the request first; without it the execution loads first (the reconciler, restarts).
+   */
+  start(requestId: string, attempt: number, load?: LoadOutput): Promise<void>;
+  /** Resume a wait (with the route of what the caller wrote, as for start); false when the token is no longer live. */
+  resume(taskToken: string, load?: LoadOutput): Promise<boolean>;
   /** Fail a wait (reject, cancel); false when the token is no longer live. */
   fail(taskToken: string, error: string, cause: string): Promise<boolean>;
   isRunning(requestId: string, attempt: number): Promise<boolean>;
@@ -48,17 +52,17 @@ export class StepFunctionsExecutions implements Executions {
     return `${prefix}:execution:${machine}:${executionName(requestId, attempt)}`;
   }
 
-  async start(requestId: string, attempt: number): Promise<void> {
+  async start(requestId: string, attempt: number, load?: LoadOutput): Promise<void> {
     try {
       await this.client.send(
         new StartExecutionCommand({
           stateMachineArn: this.stateMachineArn(),
           name: executionName(requestId, attempt),
-          input: JSON.stringify({ requestId, attempt }),
+          input: JSON.stringify(load === undefined ? { requestId, attempt } : { requestId, attempt, load }),
         }),
       );
     } catch (error) {
-      // Same name, same input: Step Functions returns the existing execution; another input is a bug.
+      // Same name: the execution exists already (started by another caller, perhaps with another route); it runs.
       if (error instanceof ExecutionAlreadyExists) {
         logger.warn('execution already exists', { requestId, attempt });
         return;
@@ -67,9 +71,10 @@ export class StepFunctionsExecutions implements Executions {
     }
   }
 
-  async resume(taskToken: string): Promise<boolean> {
+  async resume(taskToken: string, load?: LoadOutput): Promise<boolean> {
     try {
-      await this.client.send(new SendTaskSuccessCommand({ taskToken, output: '{}' }));
+      // The wait's result becomes $.load: `{}` (no route) makes Route load the request first.
+      await this.client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(load ?? {}) }));
       return true;
     } catch (error) {
       if (isGone(error)) return false;

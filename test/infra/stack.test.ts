@@ -172,13 +172,24 @@ describe('HTTP API', () => {
   });
 });
 
+/** The LoadOutput a step answers, as $.load (lib/workflow/contract.ts). */
+const ROUTE_SELECTOR = {
+  'next.$': '$.Payload.next',
+  'waitSeconds.$': '$.Payload.waitSeconds',
+  'version.$': '$.Payload.version',
+  'driver.$': '$.Payload.driver',
+  'branch.$': '$.Payload.branch',
+};
+
 describe('state machine', () => {
   it('is a Standard state machine with full logging and X-Ray tracing', () => {
     const sm = onlyResourceOfType(cfn, 'AWS::StepFunctions::StateMachine')[1].Properties;
     expect(sm.StateMachineType).toBe('STANDARD');
     expect(sm.TracingConfiguration).toEqual({ Enabled: true });
     expect(sm.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
-    expect(definition.StartAt).toBe(STATE.load);
+    // Route first: a caller's route in the input skips Load; an input without one ({requestId, attempt}) loads.
+    expect(definition.StartAt).toBe(STATE.route);
+    expect(state(STATE.route).Choices?.[0]).toEqual({ Variable: '$.load.branch', IsPresent: false, Next: STATE.load });
   });
 
   it('names its states with the exported constants', () => {
@@ -204,25 +215,23 @@ describe('state machine', () => {
           'version.$': '$.load.version',
         },
       });
-      expect(s.ResultPath).toBeNull();
-      expect(s.Next).toBe(STATE.load);
+      // SendTaskSuccess's output (the waking caller's route, or {} to load) is the next $.load.
+      expect(s.ResultPath).toBe('$.load');
+      expect(s.ResultSelector).toBeUndefined();
+      expect(s.Next).toBe(STATE.route);
     }
   });
 
-  it('loads into $.load = { next, waitSeconds, version, driver, branch } and routes every branch', () => {
+  it('loads into $.load = { next, waitSeconds, version, driver, branch, loaded } and routes every branch', () => {
     const load = state(STATE.load);
     expect(load.ResultPath).toBe('$.load');
-    expect(load.ResultSelector).toEqual({
-      'next.$': '$.Payload.next',
-      'waitSeconds.$': '$.Payload.waitSeconds',
-      'version.$': '$.Payload.version',
-      'driver.$': '$.Payload.driver',
-      'branch.$': '$.Payload.branch',
-    });
+    expect(load.ResultSelector).toEqual({ ...ROUTE_SELECTOR, loaded: true });
     expect(load.Next).toBe(STATE.route);
     const route = state(STATE.route);
     expect(route.Choices?.every((c) => c.Variable === '$.load.branch')).toBe(true);
-    const targets = Object.fromEntries(route.Choices?.map((c) => [c.StringEquals, c.Next]) ?? []);
+    const targets = Object.fromEntries(
+      route.Choices?.flatMap((c) => (c.StringEquals === undefined ? [] : [[c.StringEquals, c.Next]])) ?? [],
+    );
     // Every Next value: the steps by name, each driver action once per driver type (`<action>:<type>`).
     expect(targets).toEqual({
       'await-approval': STATE.awaitApproval,
@@ -237,10 +246,15 @@ describe('state machine', () => {
     });
     expect(Next.options.every((next) => DRIVER_TYPES.some((type) => branchOf(next, type) in targets))).toBe(true);
     expect(state(STATE.done).Type).toBe('Succeed');
-    expect(state(route.Default ?? '').Type).toBe('Fail');
+    // An unknown branch: a caller's route goes to Load; one Load itself returned fails the execution (no loop).
+    expect(route.Default).toBe(STATE.reload);
+    const reload = state(STATE.reload);
+    expect(reload.Choices).toEqual([{ Variable: '$.load.loaded', IsPresent: true, Next: STATE.unroutable }]);
+    expect(reload.Default).toBe(STATE.load);
+    expect(state(STATE.unroutable).Type).toBe('Fail');
   });
 
-  it('invokes the driver function of each type for its actions, then loads again', () => {
+  it('invokes the driver function of each type for its actions, then routes on the route it answers', () => {
     for (const action of DriverAction.options) {
       for (const type of DRIVER_TYPES) {
         const task = state(driverState(action, type));
@@ -249,7 +263,10 @@ describe('state machine', () => {
           FunctionName: `<Fn::GetAtt:${fn}.Arn>`,
           Payload: { 'requestId.$': '$.requestId', 'attempt.$': '$.attempt', action },
         });
-        expect(task.Next).toBe(STATE.load);
+        expect(task.ResultPath).toBe('$.load');
+        // Load's selector without `loaded`: a branch it does not know goes to Load (Reload), not to Unroutable.
+        expect(task.ResultSelector).toEqual(ROUTE_SELECTOR);
+        expect(task.Next).toBe(STATE.route);
       }
     }
   });

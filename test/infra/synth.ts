@@ -196,7 +196,16 @@ const State = z.looseObject({
   Catch: z
     .array(z.object({ ErrorEquals: z.array(z.string()), Next: z.string(), ResultPath: z.string().optional() }))
     .optional(),
-  Choices: z.array(z.object({ Variable: z.string(), StringEquals: z.string(), Next: z.string() })).optional(),
+  Choices: z
+    .array(
+      z.object({
+        Variable: z.string(),
+        StringEquals: z.string().optional(),
+        IsPresent: z.boolean().optional(),
+        Next: z.string(),
+      }),
+    )
+    .optional(),
   Default: z.string().optional(),
 });
 export type State = z.infer<typeof State>;

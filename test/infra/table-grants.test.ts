@@ -100,9 +100,10 @@ const EXPECTED: Record<string, Expected> = {
   // The integration only for requests made before their units' types were recorded on them.
   'functions/workflow/load.ts': { dynamo: ['GetItem'], leadingKeys: ['INTEGRATION#*', REQUEST_ITEMS] },
   'functions/workflow/register-token.ts': {
-    dynamo: ['GetItem', 'PutItem'],
+    // The token by one conditional UpdateItem; GetItem + PutItem only for an input without the route's version.
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: [REQUEST_ITEMS],
-    // Resumes its own wait when the request moved on since Load (granted by the state machine's name).
+    // Resumes its own wait when the request moved on since the route (granted by the state machine's name).
     states: ['SendTaskSuccess'],
   },
   'functions/workflow/time-out.ts': { dynamo: ['GetItem', 'PutItem'], leadingKeys: [REQUEST_ITEMS] },

@@ -1,3 +1,4 @@
+import type { LoadOutput } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 
 /**
@@ -13,6 +14,9 @@ export class RecordingExecutions implements Executions {
   readonly resumes: { token: string; live: boolean }[] = [];
   readonly fails: { token: string; error: string; cause: string; live: boolean }[] = [];
   readonly isRunningCalls: { requestId: string; attempt: number }[] = [];
+  /** The route handed to each start and resume, in call order (undefined: none; the execution loads first). */
+  readonly startRoutes: (LoadOutput | undefined)[] = [];
+  readonly resumeRoutes: (LoadOutput | undefined)[] = [];
   failStarts = false;
   private readonly liveTokens = new Set<string>();
   private readonly running = new Set<string>();
@@ -34,18 +38,20 @@ export class RecordingExecutions implements Executions {
     return this;
   }
 
-  async start(requestId: string, attempt: number): Promise<void> {
+  async start(requestId: string, attempt: number, load?: LoadOutput): Promise<void> {
     // Let concurrent callers interleave as they would around a network call.
     await Promise.resolve();
     if (this.failStarts) throw new Error('StartExecution failed (recording stand-in told to fail)');
     this.starts.push({ requestId, attempt });
+    this.startRoutes.push(load);
     this.running.add(key(requestId, attempt));
   }
 
-  async resume(token: string): Promise<boolean> {
+  async resume(token: string, load?: LoadOutput): Promise<boolean> {
     await Promise.resolve();
     const live = this.liveTokens.delete(token);
     this.resumes.push({ token, live });
+    this.resumeRoutes.push(load);
     return live;
   }
 

@@ -107,6 +107,10 @@ describe('create', () => {
     expect(request.decision?.outcome).toBe('auto');
     expect((await store.getRequest(request.id))?.status).toBe('APPROVED');
     expect(executions.starts).toEqual([{ requestId: request.id, attempt: 0 }]);
+    // The route of what it wrote: the execution goes straight to the grant, no Load.
+    expect(executions.startRoutes).toEqual([
+      { next: 'grant', waitSeconds: 1, version: request.version, driver: 'postgresql', branch: 'grant:postgresql' },
+    ]);
   });
 
   it('leaves a manual request PENDING and visible to its approvers, user and group', async () => {
@@ -115,6 +119,9 @@ describe('create', () => {
     expect(request.status).toBe('PENDING');
     expect(request.approvalDeadline).toBe('2030-01-15T11:00:00.000Z');
     expect(executions.starts).toEqual([{ requestId: request.id, attempt: 0 }]);
+    expect(executions.startRoutes).toEqual([
+      { next: 'await-approval', waitSeconds: 3600, version: 1, driver: 'postgresql', branch: 'await-approval' },
+    ]);
     const forUser = await service.list(approver1, { scope: 'approvals' });
     const forGroup = await service.list(dba(1), { scope: 'approvals' });
     expect(forUser.items.map((r) => r.id)).toEqual([request.id]);
@@ -160,6 +167,10 @@ describe('decide', () => {
     expect(second.status).toBe('APPROVED');
     expect(second.decision).toMatchObject({ outcome: 'approved', by: 'dba-2', channel: 'slack' });
     expect(executions.resumes).toEqual([{ token: 'approval-token', live: true }]);
+    // The wait's result is the route of the decision's write: on to the grant.
+    expect(executions.resumeRoutes).toEqual([
+      { next: 'grant', waitSeconds: 1, version: second.version, driver: 'postgresql', branch: 'grant:postgresql' },
+    ]);
   });
 
   it('resumes the registered approval token exactly once when ten approvers approve at once', async () => {
@@ -323,13 +334,26 @@ describe('cancel', () => {
 describe('revoke', () => {
   it('lets the grantee end the grant early and resumes the expiry wait', async () => {
     executions.live('active-token');
-    const request = await storedActive();
+    const request = await storedActive({ unitTypes: ['postgresql'] });
 
     const revoking = await service.revoke(request.id, alice, { reason: 'done', channel: 'api' });
 
     expect(revoking.status).toBe('REVOKING');
     expect(revoking.endReason).toBe('revoked');
     expect(executions.resumes).toEqual([{ token: 'active-token', live: true }]);
+    expect(executions.resumeRoutes).toEqual([
+      { next: 'revoke', waitSeconds: 1, version: revoking.version, driver: 'postgresql', branch: 'revoke:postgresql' },
+    ]);
+  });
+
+  it('resumes without a route a request whose unit types are not recorded (the execution loads first)', async () => {
+    executions.live('active-token');
+    const request = await storedActive({ unitTypes: undefined });
+
+    await service.revoke(request.id, alice, { channel: 'api' });
+
+    expect(executions.resumes).toEqual([{ token: 'active-token', live: true }]);
+    expect(executions.resumeRoutes).toEqual([undefined]);
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { requestRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
@@ -5,9 +6,11 @@ import { postgresqlDriver, roleNameFor } from '#lib/integrations/postgresql.ts';
 import { GrantPermanentError } from '#lib/integrations/types.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { openSecret, sealSecret } from '#lib/secrets/seal.ts';
-import { route, WorkflowService } from '#lib/services/workflow.ts';
+import { WorkflowService } from '#lib/services/workflow.ts';
+import { requestKey } from '#lib/store/keys.ts';
 import { Store } from '#lib/store/store.ts';
 import { MAX_WAIT_SECONDS } from '#lib/workflow/contract.ts';
+import { route } from '#lib/workflow/route.ts';
 import { driverContext } from '../../support/driver-context.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
 import { aFlow, anIdentity, anIntegration, aRequest } from '../../support/fixtures.ts';
@@ -244,6 +247,30 @@ describe('grant', () => {
     expect((await workflow.load(request.id)).next).toBe('await-expiry');
   });
 
+  it('answers the route of what follows, as Load reads it from the table after its write', async () => {
+    const request = await approved();
+
+    const next = await workflow.grant(request.id, pg);
+
+    expect(next).toMatchObject({
+      next: 'await-expiry',
+      branch: 'await-expiry',
+      version: (await stored(request.id)).version,
+    });
+    expect(next).toEqual(await workflow.load(request.id));
+  });
+
+  it('does nothing on a stale route (the request is ACTIVE already) and answers the route the data gives', async () => {
+    const request = await approved();
+    await workflow.grant(request.id, pg);
+    const first = await stored(request.id);
+
+    const next = await workflow.grant(request.id, pg);
+
+    expect(await stored(request.id)).toEqual(first);
+    expect(next).toMatchObject({ next: 'await-expiry', version: first.version });
+  });
+
   it('changes nothing when repeated after it succeeded (a retried invocation)', async () => {
     const request = await approved();
     await workflow.grant(request.id, pg);
@@ -344,10 +371,11 @@ describe('revoke', () => {
       requestRevoke(r, { who: alice, channel: 'api', now: clock.now(), isAdmin: false }),
     );
 
-    await workflow.revoke(request.id, pg);
+    const next = await workflow.revoke(request.id, pg);
 
     expect((await stored(request.id)).status).toBe('REVOKED');
     expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
+    expect(next).toMatchObject({ next: 'done', branch: 'done' });
   });
 
   it('revokes a grant whose integration an admin deleted while it was ACTIVE', async () => {
@@ -385,12 +413,14 @@ describe('revoke', () => {
     const extendedTo = new Date(clock.now().getTime() + 15 * 60_000).toISOString();
     await store.updateRequest(request.id, (r) => ({ ...r, expiresAt: extendedTo }));
 
-    await workflow.revoke(request.id, pg);
+    const next = await workflow.revoke(request.id, pg);
 
     const after = await stored(request.id);
     expect(after.status).toBe('ACTIVE');
     expect(await role(roleNameFor(request.id, readonly))).toBeDefined();
     expect((await workflow.load(request.id)).next).toBe('apply-extension');
+    // Its answer (the next $.load) routes on the data too, not on the stale route that brought it here.
+    expect(next).toEqual(await workflow.load(request.id));
   });
 
   it('records REVOKE_FAILED with the reason, only from REVOKING', async () => {
@@ -453,6 +483,20 @@ describe('registerToken', () => {
 
     expect((await stored(request.id)).approvalToken).toBe('t1');
     expect(executions.resumes).toEqual([]);
+  });
+
+  it('stores the token by a conditional update marked noEvent, which the next full write drops', async () => {
+    const request = aRequest();
+    await store.createRequest(request);
+
+    await workflow.registerToken({ requestId: request.id, attempt: 0, kind: 'approval', taskToken: 't1', version: 1 });
+
+    const raw = async () =>
+      (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: requestKey(request.id) }))).Item;
+    expect(await raw()).toMatchObject({ approvalToken: 't1', version: 2, noEvent: true });
+    expect(await stored(request.id)).toEqual({ ...request, approvalToken: 't1', version: 2 });
+    await store.updateRequest(request.id, (r) => ({ ...r, justification: 'changed' }));
+    expect(await raw()).not.toHaveProperty('noEvent');
   });
 
   it('resumes at once when the request changed since Load (stale version)', async () => {
