@@ -370,7 +370,11 @@ export class Workflow extends Construct {
       poll,
       done,
     };
-    const route = new sfn.Choice(this, STATE.route).when(sfn.Condition.isNotPresent('$.load.branch'), load);
+    // Not(IsPresent) rather than IsPresent: false, which the local engine (aws-local-stepfunctions 3.0) never matches.
+    const route = new sfn.Choice(this, STATE.route).when(
+      sfn.Condition.not(sfn.Condition.isPresent('$.load.branch')),
+      load,
+    );
     for (const [branch, target] of [
       ...Object.entries(targets),
       ...[...grant, ...applyExtension, ...revoke, ...cleanup].map((d) => [d.branch, d.task] as const),

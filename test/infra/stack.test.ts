@@ -189,7 +189,10 @@ describe('state machine', () => {
     expect(sm.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
     // Route first: a caller's route in the input skips Load; an input without one ({requestId, attempt}) loads.
     expect(definition.StartAt).toBe(STATE.route);
-    expect(state(STATE.route).Choices?.[0]).toEqual({ Variable: '$.load.branch', IsPresent: false, Next: STATE.load });
+    expect(state(STATE.route).Choices?.[0]).toEqual({
+      Not: { Variable: '$.load.branch', IsPresent: true },
+      Next: STATE.load,
+    });
   });
 
   it('names its states with the exported constants', () => {
@@ -228,7 +231,7 @@ describe('state machine', () => {
     expect(load.ResultSelector).toEqual({ ...ROUTE_SELECTOR, loaded: true });
     expect(load.Next).toBe(STATE.route);
     const route = state(STATE.route);
-    expect(route.Choices?.every((c) => c.Variable === '$.load.branch')).toBe(true);
+    expect(route.Choices?.slice(1).every((c) => c.Variable === '$.load.branch')).toBe(true);
     const targets = Object.fromEntries(
       route.Choices?.flatMap((c) => (c.StringEquals === undefined ? [] : [[c.StringEquals, c.Next]])) ?? [],
     );

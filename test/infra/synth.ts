@@ -199,9 +199,10 @@ const State = z.looseObject({
   Choices: z
     .array(
       z.object({
-        Variable: z.string(),
+        Variable: z.string().optional(),
         StringEquals: z.string().optional(),
         IsPresent: z.boolean().optional(),
+        Not: z.object({ Variable: z.string(), IsPresent: z.boolean() }).optional(),
         Next: z.string(),
       }),
     )
