@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { StintConfig } from '#infra/config.ts';
 import type { Alerts } from '#infra/constructs/alerts.ts';
 import { StintFunction } from '#infra/constructs/stint-function.ts';
+import { PUBLISHER_FILTERS } from '#lib/events/stream-filter.ts';
 
 export type EventsProps = {
   readonly config: StintConfig;
@@ -79,6 +80,8 @@ export class Events extends Construct {
         maxRecordAge: Duration.hours(PUBLISHER_STREAM.maxRecordAgeHours),
         // One batch per shard at a time: the events of one request stay in order.
         parallelizationFactor: 1,
+        // Records that are no audit event (leases, pointers, task tokens, TTL removals) are not delivered.
+        filters: PUBLISHER_FILTERS.map((pattern) => lambda.FilterCriteria.filter(pattern)),
         onFailure: new SqsDlq(this.deadLetters),
       }),
     );

@@ -42,6 +42,7 @@ import { AccessFlow } from '#lib/domain/flow.ts';
 import { Integration } from '#lib/domain/integration.ts';
 import { AccessRequest, type RequestStatus } from '#lib/domain/request.ts';
 import { type Entity, KEY_ATTRIBUTES } from '#lib/store/table.ts';
+import { isSilentEntity } from './stream-filter.ts';
 
 export type Image = Record<string, unknown>;
 
@@ -97,18 +98,10 @@ export function eventsFromChange(change: StreamChange): StintEvent[] {
   if (newImage === undefined) throw new StreamRecordError(`${change.eventName} record without a new image`);
   const entity = EntityOf.safeParse(newImage);
   if (!entity.success) throw new StreamRecordError(`item without a known entity: ${describe(entity.error)}`);
-  switch (entity.data.entity) {
-    case 'lease':
-    case 'approver-pointer':
-    case 'slack-posts':
-    case 'slack-sent':
-    case 'slack-replay':
-    case 'teams-copy':
-    case 'teams-notice':
-    case 'jira-replay':
-    case 'directory-member':
-    case 'directory-pointer':
-      return [];
+  const kind = entity.data.entity;
+  // The publisher's stream filter drops these before they reach it (lib/events/stream-filter.ts).
+  if (isSilentEntity(kind)) return [];
+  switch (kind) {
     case 'request':
       return requestEvents(change);
     case 'flow':

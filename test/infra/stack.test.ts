@@ -7,6 +7,7 @@ import { routes } from '#functions/api/routes.ts';
 import { scimEntries, scimRoutes } from '#functions/scim/routes.ts';
 import { ENTRY_METADATA_KEY, REPO_ROOT } from '#infra/constructs/stint-function.ts';
 import { driverState, REVOKE_FAILED_METRIC, REVOKE_RETRY, STATE, STATE_STEP } from '#infra/constructs/workflow.ts';
+import { PUBLISHER_FILTERS } from '#lib/events/stream-filter.ts';
 import { TABLE } from '#lib/store/table.ts';
 import {
   branchOf,
@@ -438,7 +439,10 @@ describe('audit events', () => {
       MaximumRetryAttempts: 10,
       MaximumRecordAgeInSeconds: 86_400,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+      // Records that are no audit event are not delivered (test/lib/events/stream-filter.test.ts); no batching window.
+      FilterCriteria: { Filters: PUBLISHER_FILTERS.map((pattern) => ({ Pattern: JSON.stringify(pattern) })) },
     });
+    expect(mapping.Properties.MaximumBatchingWindowInSeconds).toBeUndefined();
   });
 
   it('lets the publisher put events on the stint bus only', () => {

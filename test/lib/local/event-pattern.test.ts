@@ -138,3 +138,57 @@ describe('matchesEventPattern', () => {
     expect(() => matchesEventPattern(parseEventPattern(pattern), rich)).toThrow(EventPatternError);
   });
 });
+
+/** The DynamoDB stream record of AWS's "Using event filtering with a DynamoDB event source" page. */
+const ddbRecord = {
+  eventID: '1',
+  eventVersion: '1.0',
+  dynamodb: {
+    ApproximateCreationDateTime: '1678831218.0',
+    Keys: { CustomerName: { S: 'AnyCompany Industries' } },
+    NewImage: {
+      AccountManager: { S: 'Pat Candella' },
+      PaymentTerms: { S: '60 days' },
+      CustomerName: { S: 'AnyCompany Industries' },
+    },
+    SequenceNumber: '111',
+    SizeBytes: 26,
+    StreamViewType: 'NEW_IMAGE',
+  },
+};
+
+describe('matchesEventPattern on DynamoDB stream records (Lambda event filtering, the AWS page examples)', () => {
+  it.each([
+    ['a table key', { dynamodb: { Keys: { CustomerName: { S: ['AnyCompany Industries'] } } } }, true],
+    ['another key value', { dynamodb: { Keys: { CustomerName: { S: ['Other Company'] } } } }, false],
+    ['an attribute', { dynamodb: { NewImage: { AccountManager: { S: ['Pat Candella'] } } } }, true],
+    [
+      'two attributes (AND)',
+      { dynamodb: { NewImage: { AccountManager: { S: ['Pat Candella'] }, PaymentTerms: { S: ['60 days'] } } } },
+      true,
+    ],
+    [
+      'two attributes, one not matching',
+      { dynamodb: { NewImage: { AccountManager: { S: ['Pat Candella'] }, PaymentTerms: { S: ['30 days'] } } } },
+      false,
+    ],
+    ['one of several values (OR)', { dynamodb: { NewImage: { PaymentTerms: { S: ['30 days', '60 days'] } } } }, true],
+    ['exists on a leaf', { dynamodb: { NewImage: { AccountManager: { S: [{ exists: true }] } } } }, true],
+    // `exists` applies to leaves: on the attribute's map ({ S: … }) it does not match.
+    ['exists on a non-leaf', { dynamodb: { NewImage: { AccountManager: [{ exists: true }] } } }, false],
+    ['does not exist, on a missing leaf', { dynamodb: { NewImage: { Address: { S: [{ exists: false }] } } } }, true],
+    [
+      'does not exist, on a present leaf',
+      { dynamodb: { NewImage: { PaymentTerms: { S: [{ exists: false }] } } } },
+      false,
+    ],
+    ['anything-but', { dynamodb: { NewImage: { PaymentTerms: { S: [{ 'anything-but': ['30 days'] }] } } } }, true],
+    [
+      'anything-but the value',
+      { dynamodb: { NewImage: { PaymentTerms: { S: [{ 'anything-but': ['60 days'] }] } } } },
+      false,
+    ],
+  ])('%s', (_name, pattern, expected) => {
+    expect(matchesEventPattern(parseEventPattern(pattern), ddbRecord)).toBe(expected);
+  });
+});
