@@ -72,8 +72,11 @@ export async function identityOfDirectoryUser(
   return merge({ sub: entry.id, groups: [] }, entry, directoryGroups);
 }
 
-function lookUp(directory: IdentityDirectory, sub: string): Promise<[DirectoryUser | undefined, string[]]> {
-  return Promise.all([directory.userById(sub), directory.groupsOf(sub)]);
+async function lookUp(directory: IdentityDirectory, sub: string): Promise<[DirectoryUser | undefined, string[]]> {
+  const entry = await directory.userById(sub);
+  // Directory groups count only for an active person it knows (merge): no membership read for anyone else.
+  if (entry === undefined || !entry.active) return [entry, []];
+  return [entry, await directory.groupsOf(sub)];
 }
 
 function merge(claimed: ClaimedIdentity, entry: DirectoryUser | undefined, directoryGroups: string[]): Identity {

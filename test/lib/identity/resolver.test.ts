@@ -44,6 +44,25 @@ describe('resolveIdentity', () => {
     });
   });
 
+  it('reads memberships only of an active person the directory knows (one read fewer for anyone else)', async () => {
+    const asked: string[] = [];
+    const counting = {
+      userById: (id: string) => directory.userById(id),
+      groupsOf: (id: string) => {
+        asked.push(id);
+        return directory.groupsOf(id);
+      },
+    };
+
+    await resolveIdentity(counting, { sub: 'stranger', email: 'stranger@example.com', groups: [] });
+    await resolveIdentity(counting, { sub: 'left', email: 'left@corp.example', groups: [] });
+    await expect(resolveIdentity(counting, { sub: 'gone', groups: [] })).rejects.toBeInstanceOf(DeactivatedUserError);
+    const dora = await resolveIdentity(counting, { sub: 'dora', groups: [] });
+
+    expect(asked).toEqual(['dora']);
+    expect(dora.groups).toContain('dba');
+  });
+
   it("adds the directory's groups and manager to the token's, each group once", async () => {
     const identity = await resolveIdentity(directory, {
       sub: 'dora',
