@@ -71,7 +71,12 @@ describe('POST /requests', () => {
         body: {
           stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:stint',
           name: id,
-          input: JSON.stringify({ requestId: id, attempt: 0 }),
+          // With the route of what was written: the execution starts at the grant, no Load.
+          input: JSON.stringify({
+            requestId: id,
+            attempt: 0,
+            load: { next: 'grant', waitSeconds: 1, driver: 'postgresql', version: 1, branch: 'grant:postgresql' },
+          }),
         },
       },
     ]);
@@ -145,7 +150,11 @@ describe('POST /requests/{id}/approve', () => {
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ status: 'APPROVED', decision: { by: 'dba-1', reason: 'ok' } });
     expect(approved.body).not.toHaveProperty('approvalToken');
-    expect(sfn.calls).toEqual([{ operation: 'SendTaskSuccess', body: { taskToken: 'approval-token', output: '{}' } }]);
+    // The wait's output is the route of the approval's write (the state machine's next $.load).
+    const output = { next: 'grant', waitSeconds: 1, driver: 'postgresql', version: 3, branch: 'grant:postgresql' };
+    expect(sfn.calls).toEqual([
+      { operation: 'SendTaskSuccess', body: { taskToken: 'approval-token', output: JSON.stringify(output) } },
+    ]);
   });
 });
 
