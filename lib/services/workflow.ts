@@ -66,7 +66,7 @@ export const MAX_CLEANUP_ATTEMPTS = 5;
  * The state machine's steps. Each takes the request id, reads the request and acts on what the data says
  * (the state machine is a function of the data: docs/architecture.md), so repeating any step, or restarting the
  * whole execution, is harmless. The target-side steps (grant, applyExtension, revoke, cleanup) run in the driver
- * function of one integration type and work on that type's units; Load routes to the next type with work left.
+ * function of one integration type and work on that type's units; the route each step answers goes on to the next type with work left.
  */
 export class WorkflowService {
   private readonly now: () => Date;
@@ -119,7 +119,7 @@ export class WorkflowService {
   }
 
   /**
-   * Store the wait's task token, unless the request moved on since Load: then resume at once so Load runs
+   * Store the wait's task token, unless the request moved on since its route was computed: then resume at once so Load runs
    * again. Both this write and a decision are conditional on the version, so exactly one of them resumes.
    */
   async registerToken(input: RegisterTokenInput): Promise<void> {
@@ -382,7 +382,7 @@ export class WorkflowService {
   /**
    * ACTIVE → REVOKING (once expiresAt has passed; REVOKING already when someone revoked early) → revoke this
    * driver's units → once every unit of every type is revoked: EXPIRED | REVOKED, or FAILED when it undoes a grant
-   * that failed (`endReason: 'failed'`). An ACTIVE grant whose expiry lies ahead (extended since Load) is left alone.
+   * that failed (`endReason: 'failed'`). An ACTIVE grant whose expiry lies ahead (extended since the route was computed) is left alone.
    * A shared target-side thing (a lease) is taken away only by the request that leaves it empty; a per-request
    * principal always is.
    */
