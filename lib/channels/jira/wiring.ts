@@ -11,9 +11,9 @@ import { JiraApi } from './client.ts';
 import { JiraState } from './state.ts';
 
 /** Module-scope singletons of the Jira webhook function, built on first use (lib/lazy.ts). */
-export const jiraState = lazy(() => new JiraState(createDocumentClient(), config().tableName));
+export const jiraState = /* @__PURE__ */ lazy(() => new JiraState(createDocumentClient(), config().tableName));
 export const webhookSecret = () => resolveSecret(config().jiraApprovals.webhookSecretRef);
-export const jiraTargets = lazy(() => targetsOf(config()).filter((t) => t.kind === 'jira'));
+export const jiraTargets = /* @__PURE__ */ lazy(() => targetsOf(config()).filter((t) => t.kind === 'jira'));
 
 /** A REST client with the target's credentials (resolveSecret caches the secret for 5 minutes). */
 export async function jiraFor(target: TargetConfig): Promise<JiraApi> {

@@ -4,6 +4,10 @@ import { DirectoryAdminService } from '../directory-admin.ts';
 import { directory, roles, secretRefMode, store } from './store.ts';
 
 /** Flows, integrations and bundles (the admin API): the table only. */
-export const admin = lazy(() => new AdminService({ store: store(), roles: roles(), secretRefMode: secretRefMode() }));
+export const admin = /* @__PURE__ */ lazy(
+  () => new AdminService({ store: store(), roles: roles(), secretRefMode: secretRefMode() }),
+);
 /** Directory users and groups (the admin API). */
-export const directoryAdmin = lazy(() => new DirectoryAdminService({ directory: directory(), roles: roles() }));
+export const directoryAdmin = /* @__PURE__ */ lazy(
+  () => new DirectoryAdminService({ directory: directory(), roles: roles() }),
+);

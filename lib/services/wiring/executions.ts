@@ -7,6 +7,6 @@ import { type Executions, StepFunctionsExecutions } from '#lib/workflow/executio
  * Step Functions, for the functions that start executions or end waits. The state machine ARN is read on the first
  * start or isRunning: functions that only end waits need none.
  */
-export const executions = lazy(
+export const executions = /* @__PURE__ */ lazy(
   (): Executions => new StepFunctionsExecutions(new SFNClient({}), () => config().stateMachineArn),
 );

@@ -9,9 +9,9 @@ import { executions } from './executions.ts';
 import { store } from './store.ts';
 
 /** The reconciler function's two schedules. */
-export const reconciler = lazy(() => new Reconciler({ store: store(), executions: executions() }));
+export const reconciler = /* @__PURE__ */ lazy(() => new Reconciler({ store: store(), executions: executions() }));
 /** The orphan sweep (the reconciler's `{ "sweep": true }` schedule): drivers through Lambda Invoke, findings to the bus. */
-export const sweep = lazy(() => {
+export const sweep = /* @__PURE__ */ lazy(() => {
   const eventBridge = new EventBridgeClient({});
   return new OrphanSweep({
     store: store(),
