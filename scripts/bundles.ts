@@ -3,12 +3,13 @@
  * with the metafile's bytes per input: shared by the bench (sizes, cold import) and test/infra/bundles.test.ts
  * (budgets and forbidden inputs).
  */
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
 import { routes } from '#functions/api/routes.ts';
 import { jiraWebhookRoutes, slackWebhookRoutes, teamsWebhookRoutes } from '#functions/callbacks/routes.ts';
 import { scimEntries } from '#functions/scim/routes.ts';
-import { ESM_REQUIRE_BANNER, REPO_ROOT } from '#infra/constructs/stint-function.ts';
+import { BUNDLE_ALIASES, ESM_REQUIRE_BANNER, REPO_ROOT } from '#infra/constructs/stint-function.ts';
 import { TargetKind } from '#lib/targets/config.ts';
 import { DRIVER_TYPES, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
 
@@ -32,7 +33,7 @@ export function functionEntries(): string[] {
   ];
 }
 
-/** The esbuild options NodejsFunction derives from StintFunction's `bundling` (source maps aside). */
+/** The esbuild options NodejsFunction derives from StintFunction's `bundling` (source maps aside; BUNDLE_ALIASES below). */
 export const bundleOptions = {
   bundle: true,
   platform: 'node',
@@ -66,8 +67,11 @@ export async function bundleFunctions(
 ): Promise<BundleResult[]> {
   const repoRoot = resolve(options.repoRoot ?? REPO_ROOT);
   const outdir = options.outdir ?? join(repoRoot, '.stint-bundles');
+  // A baseline checkout may predate an alias's module: alias only what the checkout holds.
+  const alias = Object.fromEntries(Object.entries(BUNDLE_ALIASES).filter(([, to]) => existsSync(join(repoRoot, to))));
   const result = await build({
     ...bundleOptions,
+    alias,
     absWorkingDir: repoRoot,
     // One output per entry, named after its whole path (two entries may share a file name).
     entryPoints: entries.map((entry) => ({ in: join(repoRoot, entry), out: entry.replace(/\.ts$/, '') })),
