@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import * as z from 'zod';
 import { AwsIamRoleDeployment } from '#infra/drivers/aws-iam-role.ts';
 import { AwsIdentityCenterDeployment } from '#infra/drivers/aws-identity-center.ts';
-import { DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';
+import { DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/defaults.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { LambdaDeploymentConfig } from '#lib/integrations/lambda.ts';
 import { isItsm, TargetConfig } from '#lib/targets/config.ts';

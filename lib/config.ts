@@ -1,7 +1,5 @@
 import * as z from 'zod';
-import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/connector.ts';
-import { LambdaDeploymentConfig } from '#lib/integrations/lambda-deployment.ts';
-import { TargetConfig } from '#lib/targets/config.ts';
+import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/defaults.ts';
 
 /**
  * Runtime configuration of every Lambda (and of the local runtime, which sets the same variables).
@@ -93,7 +91,8 @@ export type Config = {
   readonly eventBusName: string;
   readonly credentialsKeyRef: string;
   readonly scimTokenRef: string;
-  readonly targets: TargetConfig[];
+  /** STINT_TARGETS as set (JSON); parsed by targetsOf (lib/targets/config.ts), so only delivery code bundles the schemas. */
+  readonly targetsJson: string;
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
   readonly teams: {
     readonly appId: string;
@@ -123,8 +122,11 @@ export type Config = {
     readonly issuer: string;
     readonly cli: { readonly clientId: string; readonly scopes: readonly string[] } | undefined;
   };
-  /** What custom integrations may call (absent: nothing but, locally, `file:` modules). */
-  readonly lambdaIntegrations: LambdaDeploymentConfig;
+  /**
+   * What custom integrations may call, STINT_LAMBDA_INTEGRATIONS as JSON (absent: `{}`, nothing but, locally, `file:`
+   * modules); parsed by lambdaIntegrationsOf (lib/integrations/lambda-deployment.ts).
+   */
+  readonly lambdaIntegrationsJson: string;
   /** The name of the driver function of an integration type (routes that call drivers: access, discover). */
   driverFunction(type: string): string;
 };
@@ -217,10 +219,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     get scimTokenRef() {
       return required(e.STINT_SCIM_TOKEN_REF, 'STINT_SCIM_TOKEN_REF');
     },
-    get targets() {
-      const parsed = z.array(TargetConfig).safeParse(JSON.parse(required(e.STINT_TARGETS, 'STINT_TARGETS')));
-      if (!parsed.success) throw new Error(`Configuration error: STINT_TARGETS: ${parsed.error.issues[0]?.message}`);
-      return parsed.data;
+    get targetsJson() {
+      return required(e.STINT_TARGETS, 'STINT_TARGETS');
     },
     driverFunction(type) {
       const parsed = z
@@ -231,12 +231,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       if (name === undefined) throw new Error(`Configuration error: STINT_DRIVER_FUNCTIONS names no ${type} function`);
       return name;
     },
-    get lambdaIntegrations() {
-      const parsed = LambdaDeploymentConfig.safeParse(JSON.parse(e.STINT_LAMBDA_INTEGRATIONS ?? '{}'));
-      if (!parsed.success)
-        throw new Error(`Configuration error: STINT_LAMBDA_INTEGRATIONS: ${parsed.error.issues[0]?.message}`);
-      return parsed.data;
-    },
+    lambdaIntegrationsJson: e.STINT_LAMBDA_INTEGRATIONS ?? '{}',
   };
 }
 

@@ -10,23 +10,19 @@
  */
 import '#lib/local/polyfills.ts';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import * as z from 'zod';
-import { routes } from '#functions/api/routes.ts';
-import { ESM_REQUIRE_BANNER } from '#infra/constructs/stint-function.ts';
 import { signSlackRequest } from '#lib/channels/slack/verify.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
-import { REPO_ROOT, type Stint, startStint } from '#lib/local/stint.ts';
-import { TargetKind } from '#lib/targets/config.ts';
-import { DRIVER_TYPES, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
+import { type Stint, startStint } from '#lib/local/stint.ts';
 import { CLI_BIN, ensureCliBuilt } from '../cli/build.ts';
 import { ensurePortalBuilt } from '../portal/build.ts';
 import { SlackStandIn } from '../test/fixtures/slack/server.ts';
+import { bundleFunctions, functionEntries } from './bundles.ts';
 
 const N = z.coerce.number().int().min(1).max(1000).default(20).parse(process.env.BENCH_N);
 
@@ -232,40 +228,12 @@ Slack interaction handler, warm, through the local runtime over HTTP (N=${N}):`)
 
 /** Each entry bundled as `cdk deploy` bundles it, then imported cold in a fresh Node process. */
 async function bundles(): Promise<void> {
-  const entries = [
-    ...routes.map((r) => `functions/api/${r.entry}.ts`),
-    ...STEP_FUNCTIONS.map((s) => `functions/workflow/${s}.ts`),
-    ...DRIVER_TYPES.map((t) => `functions/workflow/driver-${t}.ts`),
-    'functions/workflow/reconciler.ts',
-    'functions/events/publisher.ts',
-    ...TargetKind.options.map((kind) => `functions/delivery/${kind}.ts`),
-    'functions/callbacks/slack-interactions.ts',
-    'functions/callbacks/slack-commands.ts',
-    'functions/callbacks/teams-messages.ts',
-    'functions/callbacks/jira-webhook.ts',
-    'functions/notify/slack.ts',
-    'functions/notify/teams.ts',
-  ];
   const out = mkdtempSync(join(tmpdir(), 'stint-bundles-'));
   console.log(
     '\nLambda bundles (esbuild, ESM, minified, AWS SDK included) and cold import time (fresh node, median of 3):',
   );
   try {
-    for (const entry of entries) {
-      const outfile = join(out, `${entry.replaceAll('/', '_')}.mjs`);
-      await build({
-        entryPoints: [join(REPO_ROOT, entry)],
-        outfile,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: { js: ESM_REQUIRE_BANNER },
-        minify: true,
-        external: ['pg-native'],
-        logLevel: 'error',
-      });
+    for (const { entry, bytes, outfile } of await bundleFunctions(functionEntries(), { outdir: out })) {
       const times = [0, 1, 2].map(() => {
         const ms = execFileSync(
           process.execPath,
@@ -278,7 +246,7 @@ async function bundles(): Promise<void> {
         );
         return Number.parseFloat(ms.trim().split('\n').pop() ?? 'NaN');
       });
-      const kb = statSync(outfile).size / 1024;
+      const kb = bytes / 1024;
       console.log(
         `  ${entry.padEnd(40)} ${kb.toFixed(0).padStart(6)} KiB   cold import ${percentile(times, 50).toFixed(0).padStart(4)} ms`,
       );

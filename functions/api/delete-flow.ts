@@ -1,6 +1,6 @@
 import { httpHandler } from '#lib/http/handler.ts';
 import { etagOf, IdParams, preconditionOf } from '#lib/http/schemas.ts';
-import { admin } from '#lib/services/wiring.ts';
+import { admin } from '#lib/services/wiring/admin.ts';
 
 export const handler = httpHandler({ params: IdParams }, async ({ params, identity, event, channel }) => {
   const tombstone = await admin().remove('flow', params.id, identity, channel, preconditionOf(event.headers));

@@ -1,6 +1,6 @@
 import { httpHandler } from '#lib/http/handler.ts';
 import { toCatalogFlow } from '#lib/http/views.ts';
-import { admin } from '#lib/services/wiring.ts';
+import { admin } from '#lib/services/wiring/admin.ts';
 
 export const handler = httpHandler({}, async ({ identity }) => ({
   status: 200,

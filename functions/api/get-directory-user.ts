@@ -1,6 +1,6 @@
 import { httpHandler } from '#lib/http/handler.ts';
 import { DirectoryIdParams, etagOf } from '#lib/http/schemas.ts';
-import { directoryAdmin } from '#lib/services/wiring.ts';
+import { directoryAdmin } from '#lib/services/wiring/admin.ts';
 
 export const handler = httpHandler({ params: DirectoryIdParams }, async ({ params, identity }) => {
   const user = await directoryAdmin().getUser(params.id, identity);

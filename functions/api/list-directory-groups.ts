@@ -1,6 +1,6 @@
 import { httpHandler } from '#lib/http/handler.ts';
 import { DirectoryGroupsQuery } from '#lib/http/schemas.ts';
-import { directoryAdmin } from '#lib/services/wiring.ts';
+import { directoryAdmin } from '#lib/services/wiring/admin.ts';
 
 export const handler = httpHandler({ query: DirectoryGroupsQuery }, async ({ query, identity }) => {
   const page = await directoryAdmin().listGroups(identity, query);

@@ -1,6 +1,6 @@
 import { httpHandler } from '#lib/http/handler.ts';
 import { ListQuery } from '#lib/http/schemas.ts';
-import { admin } from '#lib/services/wiring.ts';
+import { admin } from '#lib/services/wiring/admin.ts';
 
 export const handler = httpHandler({ query: ListQuery }, async ({ query, identity }) => {
   const page = await admin().list('flow', identity, query);

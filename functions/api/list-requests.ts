@@ -1,10 +1,10 @@
 import { httpHandler } from '#lib/http/handler.ts';
 import { ListRequestsQuery } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
-import { requests } from '#lib/services/wiring.ts';
+import { requestReads } from '#lib/services/wiring/request-reads.ts';
 
 export const handler = httpHandler({ query: ListRequestsQuery }, async ({ query, identity }) => {
-  const page = await requests().list(identity, query);
+  const page = await requestReads().list(identity, query);
   return {
     status: 200,
     body: { items: page.items.map((r) => toRequestView(r, identity)), cursor: page.cursor ?? null },

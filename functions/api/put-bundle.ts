@@ -1,7 +1,7 @@
 import { BundleInput } from '#lib/domain/bundle.ts';
 import { httpHandler } from '#lib/http/handler.ts';
 import { etagOf, IdParams, writePreconditionOf } from '#lib/http/schemas.ts';
-import { admin } from '#lib/services/wiring.ts';
+import { admin } from '#lib/services/wiring/admin.ts';
 
 export const handler = httpHandler(
   { params: IdParams, body: BundleInput },

@@ -1,7 +1,7 @@
 import { FlowInput } from '#lib/domain/flow.ts';
 import { httpHandler } from '#lib/http/handler.ts';
 import { etagOf, IdParams, writePreconditionOf } from '#lib/http/schemas.ts';
-import { admin } from '#lib/services/wiring.ts';
+import { admin } from '#lib/services/wiring/admin.ts';
 
 export const handler = httpHandler(
   { params: IdParams, body: FlowInput },

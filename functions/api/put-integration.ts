@@ -2,7 +2,7 @@ import { IntegrationInput } from '#lib/domain/integration.ts';
 import { httpHandler } from '#lib/http/handler.ts';
 import { etagOf, IdParams, writePreconditionOf } from '#lib/http/schemas.ts';
 import { integrationChecks } from '#lib/integrations/registry.ts';
-import { admin } from '#lib/services/wiring.ts';
+import { admin } from '#lib/services/wiring/admin.ts';
 
 /** The one function that holds every driver: it checks an integration against its type's driver. */
 export const handler = httpHandler(

@@ -1,7 +1,7 @@
 import { httpHandler } from '#lib/http/handler.ts';
 import { DecisionBody, IdParams } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
-import { requests } from '#lib/services/wiring.ts';
+import { requests } from '#lib/services/wiring/requests.ts';
 
 export const handler = httpHandler(
   { params: IdParams, body: DecisionBody },

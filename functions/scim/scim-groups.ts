@@ -1,7 +1,7 @@
 import { ScimError } from '#lib/scim/errors.ts';
 import { scimHandler } from '#lib/scim/handler.ts';
 import { ListQuery, PatchRequest, ScimGroupInput } from '#lib/scim/schemas.ts';
-import { scim } from '#lib/services/wiring.ts';
+import { scim } from '#lib/services/wiring/scim.ts';
 
 /** Every /scim/v2/Groups route (functions/scim/routes.ts), by route key. */
 export const handler = scimHandler(async (request) => {

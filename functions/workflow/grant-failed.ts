@@ -1,4 +1,4 @@
-import { workflow } from '#lib/services/wiring.ts';
+import { workflow } from '#lib/services/wiring/workflow.ts';
 import { FailedStepInput } from '#lib/workflow/contract.ts';
 
 export const handler = async (event: unknown): Promise<void> => {

@@ -3,7 +3,7 @@ import { logger } from '#lib/observability/logger.ts';
 import { addReconcileMetrics, addSweepMetrics, stintMetrics } from '#lib/observability/metrics.ts';
 import type { ReconcileReport } from '#lib/services/reconciler.ts';
 import type { SweepReport } from '#lib/services/sweep.ts';
-import { reconciler, sweep } from '#lib/services/wiring.ts';
+import { reconciler, sweep } from '#lib/services/wiring/reconciler.ts';
 
 /**
  * `Stint/StuckRequests` (and `Stint/RevokeFailed`, `Stint/SweepFailures`) drive the alarms (infra/stint-stack.ts,

@@ -1,5 +1,5 @@
-import { workflow } from '#lib/services/wiring.ts';
+import { tokenWorkflow } from '#lib/services/wiring/workflow-tokens.ts';
 import { RegisterTokenInput } from '#lib/workflow/contract.ts';
 
 export const handler = async (event: unknown): Promise<void> =>
-  workflow().registerToken(RegisterTokenInput.parse(event));
+  tokenWorkflow().registerToken(RegisterTokenInput.parse(event));

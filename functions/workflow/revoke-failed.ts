@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC, stintMetrics } from '#lib/observability/metrics.ts';
-import { workflow } from '#lib/services/wiring.ts';
+import { workflow } from '#lib/services/wiring/workflow.ts';
 import { FailedStepInput } from '#lib/workflow/contract.ts';
 
 /** `Stint/RevokeFailed` drives the alarm (infra/constructs/workflow.ts); the reconciler keeps retrying. */

@@ -33,6 +33,12 @@ export const METRICS_NAMESPACE = 'Stint';
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __stintCreateRequire } from 'node:module'; const require = __stintCreateRequire(import.meta.url);";
 
+/**
+ * Modules a Lambda bundle replaces (esbuild `alias`, paths relative to the repository root): the SDK's default
+ * credential chain by the environment credentials Lambda provides (lib/aws/lambda-credentials.ts).
+ */
+export const BUNDLE_ALIASES = { '@aws-sdk/credential-provider-node': './lib/aws/lambda-credentials.ts' } as const;
+
 export type StintFunctionProps = {
   /** Repo-relative path of the handler, e.g. `functions/api/create-request.ts` (exports `handler`). */
   readonly entry: string;
@@ -111,6 +117,11 @@ export class StintFunction extends Construct {
         minify: true,
         // Bundle the pinned @aws-sdk/* versions rather than the runtime's; pg's optional native driver is unused.
         externalModules: ['pg-native'],
+        esbuildArgs: {
+          '--alias': Object.entries(BUNDLE_ALIASES)
+            .map(([from, to]) => `${from}=${to}`)
+            .join(','),
+        },
       },
       ...network,
     });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DomainError } from '#lib/domain/errors.ts';
-import { assertWellFormed } from '#lib/domain/text.ts';
+import { assertWellFormed } from '#lib/domain/well-formed.ts';
 import { problemFromDomainError } from '#lib/http/problem.ts';
 import { logger } from '#lib/observability/logger.ts';
 

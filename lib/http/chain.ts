@@ -1,10 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import * as z from 'zod';
+import type * as z from 'zod';
 import { DomainError, PayloadTooLargeError, ValidationError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
-import { assertWellFormed } from '#lib/domain/text.ts';
+import { assertWellFormed } from '#lib/domain/well-formed.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { type ApiChannel, apiChannelOf } from './channel.ts';
 import {
@@ -92,7 +92,9 @@ export function httpChain<S extends Schemas>(
   fn: (input: HttpInput<S>) => Promise<HttpOutput>,
   caller: CallerOf | undefined,
 ) {
-  const fieldOf = requestFieldOf(new Set(schemas.body instanceof z.ZodObject ? Object.keys(schemas.body.shape) : []));
+  // The body's top-level fields, read structurally (a z.object has a `shape`): no runtime zod on public routes.
+  const shape: unknown = schemas.body !== undefined && 'shape' in schemas.body ? schemas.body.shape : undefined;
+  const fieldOf = requestFieldOf(new Set(typeof shape === 'object' && shape !== null ? Object.keys(shape) : []));
   const base = async (
     event: APIGatewayProxyEventV2WithJWTAuthorizer,
     context: Context,

@@ -3,7 +3,7 @@ import { config } from '#lib/config.ts';
 import { defaultDirectory } from '#lib/directory/default.ts';
 import { UnauthenticatedError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
-import { assertWellFormed } from '#lib/domain/text.ts';
+import { assertWellFormed } from '#lib/domain/well-formed.ts';
 import { type IdentityDirectory, resolveIdentity } from '#lib/identity/resolver.ts';
 import { claimedIdentityOf, createTokenVerifier, type TokenVerifier } from '#lib/identity/token.ts';
 import { createUserInfoLookup, type UserInfoLookup } from '#lib/identity/userinfo.ts';

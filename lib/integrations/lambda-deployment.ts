@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { Config } from '#lib/config.ts';
 
 /**
  * What a deployment lets custom integrations call, in a module of its own: the admin API (lib/config.ts) and the
@@ -24,3 +25,11 @@ export const LambdaDeploymentConfig = z.strictObject({
   allowTagged: z.boolean({ error: 'must be true or false' }).default(false),
 });
 export type LambdaDeploymentConfig = z.output<typeof LambdaDeploymentConfig>;
+
+/** STINT_LAMBDA_INTEGRATIONS (Config.lambdaIntegrationsJson) parsed, or a configuration error. */
+export function lambdaIntegrationsOf(config: Pick<Config, 'lambdaIntegrationsJson'>): LambdaDeploymentConfig {
+  const parsed = LambdaDeploymentConfig.safeParse(JSON.parse(config.lambdaIntegrationsJson));
+  if (!parsed.success)
+    throw new Error(`Configuration error: STINT_LAMBDA_INTEGRATIONS: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}

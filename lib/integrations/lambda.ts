@@ -4,7 +4,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import { CAPABILITIES } from './capabilities.ts';
-import { LambdaDeploymentConfig } from './lambda-deployment.ts';
+import { LambdaDeploymentConfig, lambdaIntegrationsOf } from './lambda-deployment.ts';
 
 export { LambdaDeploymentConfig };
 
@@ -261,7 +261,7 @@ export function createLambdaDriver(options: LambdaDriverOptions = {}): Integrati
       const fn = LambdaConfig.parse(input.config).function;
       const problem = await lambdaFunctionProblem(fn, {
         local: config().local,
-        allowed: config().lambdaIntegrations,
+        allowed: lambdaIntegrationsOf(config()),
       });
       if (problem !== undefined) throw new ValidationError(problem, 'config.function');
     },

@@ -1,4 +1,3 @@
-import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { GrantPermanentError } from './types.ts';
 
 /**
@@ -24,10 +23,13 @@ export function integrationSecretRefProblem(ref: string, mode: SecretRefMode): s
   return undefined;
 }
 
-/** resolveSecret for integration admin secrets: a reference this mode does not accept fails the grant for good. */
+/**
+ * `resolve` (lib/secrets/resolve.ts) for integration admin secrets: a reference this mode does not accept fails the
+ * grant for good. `resolve` is passed in so the admin API, which only checks references, carries no Secrets Manager.
+ */
 export function integrationSecretResolver(
   mode: () => SecretRefMode,
-  resolve: (ref: string) => Promise<string> = resolveSecret,
+  resolve: (ref: string) => Promise<string>,
 ): (ref: string) => Promise<string> {
   return async (ref) => {
     const problem = integrationSecretRefProblem(ref, mode());

@@ -1,4 +1,4 @@
-import { isWellFormed } from '#lib/domain/text.ts';
+import { isWellFormed } from '#lib/domain/well-formed.ts';
 import { ScimError } from './errors.ts';
 import type { ScimType } from './schemas.ts';
 

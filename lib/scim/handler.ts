@@ -4,7 +4,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type * as z from 'zod';
 import { config } from '#lib/config.ts';
 import { DomainError } from '#lib/domain/errors.ts';
-import { assertWellFormed, Line } from '#lib/domain/text.ts';
+import { Line } from '#lib/domain/text.ts';
+import { assertWellFormed } from '#lib/domain/well-formed.ts';
 import { MAX_BODY_BYTES } from '#lib/http/chain.ts';
 import { logger } from '#lib/observability/logger.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';

@@ -8,7 +8,7 @@ import {
   type LoadOutput,
   type RevokeManagedAnswer,
 } from '#lib/workflow/contract.ts';
-import { workflow } from './wiring.ts';
+import { workflow } from './wiring/workflow.ts';
 
 /**
  * The handler of one driver type's function (functions/workflow/driver-<type>.ts): the state machine calls it for

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { EventType, Severity } from '#events/schemas.ts';
+import type { Config } from '#lib/config.ts';
 import { Slug } from '#lib/domain/common.ts';
 import { SecretRef } from '#lib/domain/integration.ts';
 
@@ -61,6 +62,13 @@ export const TargetConfig = z
   });
 export type TargetConfig = z.infer<typeof TargetConfig>;
 export type TargetConfigInput = z.input<typeof TargetConfig>;
+
+/** Every target of a delivery function: STINT_TARGETS (Config.targetsJson) parsed, or a configuration error. */
+export function targetsOf(config: Pick<Config, 'targetsJson'>): TargetConfig[] {
+  const parsed = z.array(TargetConfig).safeParse(JSON.parse(config.targetsJson));
+  if (!parsed.success) throw new Error(`Configuration error: STINT_TARGETS: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
 
 const SEVERITY_ORDER: Severity[] = ['info', 'warning', 'high'];
 

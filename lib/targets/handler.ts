@@ -4,6 +4,7 @@ import { config } from '#lib/config.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
+import { targetsOf } from './config.ts';
 import { Delivery } from './deliver.ts';
 import { createOutbound } from './outbound.ts';
 import { RequestTicketStore } from './tickets.ts';
@@ -19,7 +20,7 @@ export function deliveryHandler(driver: TargetDriver): (event: SQSEvent) => Prom
   let tickets: RequestTicketStore | undefined;
   return async (event) => {
     delivery ??= new Delivery(driver, {
-      targets: config().targets,
+      targets: targetsOf(config()),
       sqs,
       resolveSecret,
       outbound: (target) => createOutbound({ local: config().local, allowPrivateNetwork: target.allowPrivateNetwork }),

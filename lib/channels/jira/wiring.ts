@@ -2,17 +2,18 @@ import type { LinkingDirectory } from '#lib/channels/slack/identity.ts';
 import { config } from '#lib/config.ts';
 import { lazy } from '#lib/lazy.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
-import { requests, store, directory as storeDirectory } from '#lib/services/wiring.ts';
+import { requests } from '#lib/services/wiring/requests.ts';
+import { store, directory as storeDirectory } from '#lib/services/wiring/store.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
-import type { TargetConfig } from '#lib/targets/config.ts';
+import { type TargetConfig, targetsOf } from '#lib/targets/config.ts';
 import { createOutbound } from '#lib/targets/outbound.ts';
 import { JiraApi } from './client.ts';
 import { JiraState } from './state.ts';
 
 /** Module-scope singletons of the Jira webhook function, built on first use (lib/lazy.ts). */
-export const jiraState = lazy(() => new JiraState(createDocumentClient(), config().tableName));
+export const jiraState = /* @__PURE__ */ lazy(() => new JiraState(createDocumentClient(), config().tableName));
 export const webhookSecret = () => resolveSecret(config().jiraApprovals.webhookSecretRef);
-export const jiraTargets = lazy(() => config().targets.filter((t) => t.kind === 'jira'));
+export const jiraTargets = /* @__PURE__ */ lazy(() => targetsOf(config()).filter((t) => t.kind === 'jira'));
 
 /** A REST client with the target's credentials (resolveSecret caches the secret for 5 minutes). */
 export async function jiraFor(target: TargetConfig): Promise<JiraApi> {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ADAPTIVE_CARD_TYPE, type AdaptiveCard } from './cards.ts';
+import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from './defaults.ts';
 
 /**
  * A minimal Bot Connector (v3 REST) and Microsoft Graph client over fetch, for proactive Teams cards. No Bot Framework
@@ -22,8 +23,6 @@ import { ADAPTIVE_CARD_TYPE, type AdaptiveCard } from './cards.ts';
  * any other failure, a 4xx or an answer of the wrong shape, throws TeamsApiError (retrying will not help). A 401 from
  * the Connector or Graph drops the cached token and is tried once more with a fresh one.
  */
-export const DEFAULT_TEAMS_SERVICE_URL = 'https://smba.trafficmanager.net/teams/';
-export const DEFAULT_GRAPH_URL = 'https://graph.microsoft.com';
 export const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com/.default';
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 /** A cached token is renewed this long before it expires (or at half its life, when that is shorter). */

@@ -1,6 +1,7 @@
 import { config } from '#lib/config.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
-import { directory, requests, store } from '#lib/services/wiring.ts';
+import { requests } from '#lib/services/wiring/requests.ts';
+import { directory, store } from '#lib/services/wiring/store.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { BotFrameworkAuth } from './auth.ts';
 import { TeamsConnector } from './connector.ts';

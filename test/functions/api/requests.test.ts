@@ -18,7 +18,7 @@ import { startTestIssuer, type TestIssuer, type TokenClaims } from '../../suppor
 
 /**
  * Handlers end to end at handler level: API Gateway events in, the real middy chain, services wired from the
- * environment (lib/services/wiring.ts) onto dynalite and a wire-level Step Functions endpoint.
+ * environment (lib/services/wiring/*.ts) onto dynalite and a wire-level Step Functions endpoint.
  */
 const KEY = 'a-fixed-sealing-key-for-tests-0123456789';
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { GroupName, Subject } from '#lib/domain/common.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { Identity } from '#lib/domain/identity.ts';
-import { assertWellFormed, hasControlCharacters, isWellFormed, Line, malformedPath, Text } from '#lib/domain/text.ts';
+import { Line, Text } from '#lib/domain/text.ts';
+import { assertWellFormed, hasControlCharacters, isWellFormed, malformedPath } from '#lib/domain/well-formed.ts';
 
 describe('well-formed Unicode', () => {
   it('tells lone surrogates from surrogate pairs', () => {
