@@ -6,10 +6,12 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
+import * as z from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { jiraWebhookRoutes, slackWebhookRoutes, teamsWebhookRoutes } from '#functions/callbacks/routes.ts';
 import { scimEntries } from '#functions/scim/routes.ts';
-import { BUNDLE_ALIASES, ESM_REQUIRE_BANNER, REPO_ROOT } from '#infra/constructs/stint-function.ts';
+// A namespace import: the bench copies this file into a baseline checkout, whose construct may predate BUNDLE_ALIASES.
+import * as stintFunction from '#infra/constructs/stint-function.ts';
 import { TargetKind } from '#lib/targets/config.ts';
 import { DRIVER_TYPES, STEP_FUNCTIONS } from '#lib/workflow/contract.ts';
 
@@ -40,7 +42,7 @@ export const bundleOptions = {
   format: 'esm',
   target: 'node22',
   mainFields: ['module', 'main'],
-  banner: { js: ESM_REQUIRE_BANNER },
+  banner: { js: stintFunction.ESM_REQUIRE_BANNER },
   minify: true,
   external: ['pg-native'],
   logLevel: 'error',
@@ -65,10 +67,14 @@ export async function bundleFunctions(
   entries: readonly string[],
   options: { repoRoot?: string; outdir?: string } = {},
 ): Promise<BundleResult[]> {
-  const repoRoot = resolve(options.repoRoot ?? REPO_ROOT);
+  const repoRoot = resolve(options.repoRoot ?? stintFunction.REPO_ROOT);
   const outdir = options.outdir ?? join(repoRoot, '.stint-bundles');
   // A baseline checkout may predate an alias's module: alias only what the checkout holds.
-  const alias = Object.fromEntries(Object.entries(BUNDLE_ALIASES).filter(([, to]) => existsSync(join(repoRoot, to))));
+  const alias = Object.fromEntries(
+    Object.entries(
+      z.record(z.string(), z.string()).optional().parse(Reflect.get(stintFunction, 'BUNDLE_ALIASES')) ?? {},
+    ).filter(([, to]) => existsSync(join(repoRoot, to))),
+  );
   const result = await build({
     ...bundleOptions,
     alias,

@@ -42,6 +42,8 @@ export type LambdaStats = {
   invocations: Record<string, number>;
   /** Milliseconds the first import of each function's module took (cold start). */
   coldImportMs: Record<string, number>;
+  /** Milliseconds spent in each function's handler, summed over its invocations (what Lambda bills as duration). */
+  durationMs: Record<string, number>;
 };
 
 export class LocalLambda {
@@ -49,6 +51,7 @@ export class LocalLambda {
   readonly #handlers = new Map<string, Promise<Handler>>();
   readonly #invocations: Record<string, number> = {};
   readonly #coldImportMs: Record<string, number> = {};
+  readonly #durationMs: Record<string, number> = {};
 
   constructor(
     private readonly template: LocalTemplate,
@@ -145,6 +148,7 @@ export class LocalLambda {
     };
     // The handler cannot be stopped in-process: past the timeout the invocation fails as in AWS, the handler keeps
     // running in the background, and whatever it returns or throws later is discarded.
+    const started = performance.now();
     const running = new Promise<unknown>((resolve) => resolve(handler(event, context)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_resolve, reject) => {
@@ -165,6 +169,7 @@ export class LocalLambda {
       throw new LambdaError(`${fn.id} threw a non-Error value: ${String(err)}`);
     } finally {
       clearTimeout(timer);
+      this.#durationMs[fn.id] = (this.#durationMs[fn.id] ?? 0) + (performance.now() - started);
     }
   }
 
@@ -177,7 +182,11 @@ export class LocalLambda {
   }
 
   stats(): LambdaStats {
-    return { invocations: { ...this.#invocations }, coldImportMs: { ...this.#coldImportMs } };
+    return {
+      invocations: { ...this.#invocations },
+      coldImportMs: { ...this.#coldImportMs },
+      durationMs: { ...this.#durationMs },
+    };
   }
 
   #load(fn: LocalFunction): Promise<Handler> {

@@ -99,6 +99,8 @@ export type LocalRuntime = {
     stepFunctions: Record<string, number>;
     invocations: Record<string, number>;
     coldImportMs: Record<string, number>;
+    /** Milliseconds in each function's handler, summed over its invocations. */
+    durationMs: Record<string, number>;
     /** Per queue: messages visible, in flight and delayed now; sent, received, deleted and dead-lettered so far. */
     sqs: Record<string, QueueStats>;
   };
@@ -445,6 +447,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         stepFunctions: sfn.apiCalls(),
         invocations: lambda.stats().invocations,
         coldImportMs: lambda.stats().coldImportMs,
+        durationMs: lambda.stats().durationMs,
         sqs: sqs.stats(),
       }),
       queues: () => sqs.queues(),

@@ -24,6 +24,18 @@ describe('LocalLambda', () => {
     expect(Object.keys(lambda.stats().coldImportMs)).toEqual(['Hello']);
   });
 
+  it("sums the time spent in each function's handler over its invocations (what Lambda bills as duration)", async () => {
+    const lambda = new LocalLambda(
+      loadTemplate({ Resources: { Slow: fn(SLOW, {}, 5), Hello: fn(HELLO, {}, 5) } }),
+      repoRoot,
+    );
+    await lambda.invoke('Slow', { id: 'first', sleepMs: 120 });
+    await lambda.invoke('Slow', { id: 'second', sleepMs: 120 });
+    const { durationMs } = lambda.stats();
+    expect(Object.keys(durationMs)).toEqual(['Slow']); // a function never invoked has no duration
+    expect(durationMs.Slow).toBeGreaterThanOrEqual(200); // both sleeps, not one
+  });
+
   it('finds a function by ARN, qualified ARN and entry path', async () => {
     const t = loadTemplate({ Resources: { Hello: fn(HELLO, {}) } });
     const lambda = new LocalLambda(t, repoRoot);
