@@ -16,6 +16,7 @@ import {
   LEASE_UPDATE,
   REQUEST_TOKEN,
   REQUEST_UPDATE,
+  REQUEST_WITH_INTEGRATIONS,
   type TableAction,
   tableActions,
 } from '#lib/store/access.ts';
@@ -101,16 +102,17 @@ type StepSpec = {
   readonly table: readonly TableAction[];
   /**
    * The kinds of item it touches (partition-key patterns, `dynamodb:LeadingKeys`): every call of a step is keyed
-   * (GetItem, PutItem, UpdateItem; never a Query), so its role can name the items as well as the actions.
+   * (GetItem, BatchGetItem, PutItem, UpdateItem; never a Query), so its role can name the items as well as the actions.
    */
   readonly items: readonly string[];
 };
 
 /**
- * Every driver function: the request (update), its integration (read), leases, and the key sealing issued
+ * Every driver function: the request and its integrations (one BatchGetItem), the request (update), an integration
+ * the route's hint did not name (read), leases, and the key sealing issued
  * credentials; network, secrets and AWS permissions come from the driver's spec (infra/drivers/).
  */
-const DRIVER_TABLE = tableActions(REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE);
+const DRIVER_TABLE = tableActions(REQUEST_WITH_INTEGRATIONS, REQUEST_UPDATE, ITEM_READ, LEASE_UPDATE);
 const DRIVER_ITEMS = [REQUEST_ITEMS, INTEGRATION_ITEMS, LEASE_ITEMS];
 /** The directory user and its unique-value pointers (lib/directory/keys.ts): userById, linkAccount. */
 const DIRECTORY_USER_ITEMS = ['DUSER#*', 'DPTR#*'];
@@ -265,6 +267,7 @@ export class Workflow extends Construct {
       version: sfn.JsonPath.numberAt('$.Payload.version'),
       driver: sfn.JsonPath.stringAt('$.Payload.driver'),
       branch: sfn.JsonPath.stringAt('$.Payload.branch'),
+      integrationIds: sfn.JsonPath.listAt('$.Payload.integrationIds'),
     };
     const load = new tasks.LambdaInvoke(this, STATE.load, {
       lambdaFunction: steps.load.fn,
@@ -303,7 +306,8 @@ export class Workflow extends Construct {
     const driverTask = (action: DriverAction, type: DriverType): tasks.LambdaInvoke =>
       new tasks.LambdaInvoke(this, driverState(action, type), {
         lambdaFunction: drivers[type].fn,
-        payload: sfn.TaskInput.fromObject({ ...ids, action }),
+        // The route that chose this step ($.load): its integrationIds are read with the request in one BatchGetItem.
+        payload: sfn.TaskInput.fromObject({ ...ids, action, route: sfn.JsonPath.objectAt('$.load') }),
         resultSelector: routeSelector,
         resultPath: '$.load',
         taskTimeout: sfn.Timeout.duration(DRIVER_SPECS[type].timeout.plus(Duration.seconds(10))),

@@ -35,12 +35,13 @@ export function driverStep(
           return steps.revokeManaged(call.integrationId, call.principal, driver);
       }
     }
-    const { requestId, action } = DriverStepInput.parse(event);
+    const { requestId, action, route } = DriverStepInput.parse(event);
+    // The route's hint: the integrations to read with the request in one BatchGetItem.
     const step = {
-      grant: () => steps.grant(requestId, driver),
-      'apply-extension': () => steps.applyExtension(requestId, driver),
-      revoke: () => steps.revoke(requestId, driver),
-      cleanup: () => steps.cleanup(requestId, driver),
+      grant: () => steps.grant(requestId, driver, route),
+      'apply-extension': () => steps.applyExtension(requestId, driver, route),
+      revoke: () => steps.revoke(requestId, driver, route),
+      cleanup: () => steps.cleanup(requestId, driver, route),
     }[action];
     // What follows, from the request as the step left it: the state machine routes on it without a Load.
     return step();

@@ -44,10 +44,20 @@ export type WorkflowDeps = {
 const CHANNEL: Channel = 'workflow';
 
 /** The route of an execution whose request does not exist. */
-const MISSING: LoadOutput = { next: 'done', waitSeconds: 1, version: 0, driver: 'postgresql', branch: 'done' };
+const MISSING: LoadOutput = {
+  next: 'done',
+  waitSeconds: 1,
+  version: 0,
+  driver: 'postgresql',
+  branch: 'done',
+  integrationIds: [],
+};
 
 /** A step's integration reads, by `<live|any>:<id>`: each integration is read once per invocation. */
 type IntegrationReads = Map<string, Promise<Integration | undefined>>;
+
+/** What the route that led to a driver step hints ($.load): the integrations to read with the request. */
+export type StepHint = { integrationIds?: readonly string[] | undefined };
 
 /**
  * A driver answering "pending" is asked again at most this many times per unit and action. With the drivers'
@@ -104,6 +114,26 @@ export class WorkflowService {
    */
   private async routeOf(request: AccessRequest): Promise<LoadOutput> {
     return routeOutput(request, await this.unitTypes(request), this.now());
+  }
+
+  /**
+   * A driver step's first read: the request and the integrations the route's hint names, in one BatchGetItem (a
+   * GetItem of the request without a hint). The integrations seed the step's reads; any other one its units name is
+   * read when needed, so a wrong or stale hint costs a read, never a wrong action.
+   */
+  private async readForStep(
+    requestId: string,
+    hint: StepHint | undefined,
+  ): Promise<{ request: AccessRequest | undefined; integrations: IntegrationReads }> {
+    const integrations: IntegrationReads = new Map();
+    const ids = hint?.integrationIds ?? [];
+    if (ids.length === 0) return { request: await this.deps.store.getRequest(requestId), integrations };
+    const read = await this.deps.store.getRequestWithIntegrations(requestId, ids);
+    for (const [id, integration] of read.integrations) {
+      integrations.set(`any:${id}`, Promise.resolve(integration));
+      integrations.set(`live:${id}`, Promise.resolve(integration?.deleted === true ? undefined : integration));
+    }
+    return { request: read.request, integrations };
   }
 
   /** Each unit's integration type: recorded on the request, else (requests made before it was) read once. */
@@ -250,16 +280,21 @@ export class WorkflowService {
    * APPROVED → GRANTING → grant this driver's units (recording each outcome as it lands; a pending one is asked
    * again after the state machine's Poll wait) → ACTIVE once every unit of every type is granted.
    */
-  async grant(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
+  async grant(requestId: string, driver: IntegrationDriver, hint?: StepHint): Promise<LoadOutput> {
     const { store } = this.deps;
-    let { request } = await store.updateRequest(requestId, (current) => {
-      if (current.status !== 'APPROVED') return null;
-      const expiresAt = new Date(this.now().getTime() + current.durationMinutes * 60_000).toISOString();
-      return changeStatus(current, 'GRANTING', this.actor('grant'), { expiresAt });
-    });
+    const read = await this.readForStep(requestId, hint);
+    let { request } = await store.updateRequest(
+      requestId,
+      (current) => {
+        if (current.status !== 'APPROVED') return null;
+        const expiresAt = new Date(this.now().getTime() + current.durationMinutes * 60_000).toISOString();
+        return changeStatus(current, 'GRANTING', this.actor('grant'), { expiresAt });
+      },
+      read.request === undefined ? {} : { current: read.request },
+    );
     if (request.status !== 'GRANTING') return this.routeOf(request); // someone else moved it on
     const types = await this.unitTypes(request);
-    const integrations: IntegrationReads = new Map();
+    const { integrations } = read;
     const activate = (current: AccessRequest): AccessRequest | null => {
       if (current.status !== 'GRANTING') return null;
       const done = current.units.every((u) =>
@@ -353,13 +388,14 @@ export class WorkflowService {
   }
 
   /** Move the target-side expiry of this driver's units to the extended expiresAt. */
-  async applyExtension(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
-    let request = await this.deps.store.getRequest(requestId);
+  async applyExtension(requestId: string, driver: IntegrationDriver, hint?: StepHint): Promise<LoadOutput> {
+    const read = await this.readForStep(requestId, hint);
+    let { request } = read;
     if (request === undefined) return MISSING;
     if (request.status !== 'ACTIVE' || request.expiresAt === undefined) return this.routeOf(request);
     const expiresAt = request.expiresAt;
     const types = await this.unitTypes(request);
-    const integrations: IntegrationReads = new Map();
+    const { integrations } = read;
     const applied = (current: AccessRequest): AccessRequest | null =>
       current.status === 'ACTIVE' &&
       current.expiresAt === expiresAt &&
@@ -386,17 +422,22 @@ export class WorkflowService {
    * A shared target-side thing (a lease) is taken away only by the request that leaves it empty; a per-request
    * principal always is.
    */
-  async revoke(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
+  async revoke(requestId: string, driver: IntegrationDriver, hint?: StepHint): Promise<LoadOutput> {
     const { store } = this.deps;
-    let { request } = await store.updateRequest(requestId, (current) => {
-      if (current.status !== 'ACTIVE') return null;
-      // Extended after the route was chosen: the time is not up; Route goes to apply-extension and waits again.
-      if (current.expiresAt !== undefined && Date.parse(current.expiresAt) > this.now().getTime()) return null;
-      return changeStatus(current, 'REVOKING', this.actor('revoke', 'the grant expired'), { endReason: 'expired' });
-    });
+    const read = await this.readForStep(requestId, hint);
+    let { request } = await store.updateRequest(
+      requestId,
+      (current) => {
+        if (current.status !== 'ACTIVE') return null;
+        // Extended after the route was chosen: the time is not up; Route goes to apply-extension and waits again.
+        if (current.expiresAt !== undefined && Date.parse(current.expiresAt) > this.now().getTime()) return null;
+        return changeStatus(current, 'REVOKING', this.actor('revoke', 'the grant expired'), { endReason: 'expired' });
+      },
+      read.request === undefined ? {} : { current: read.request },
+    );
     if (request.status !== 'REVOKING') return this.routeOf(request);
     const types = await this.unitTypes(request);
-    const integrations: IntegrationReads = new Map();
+    const { integrations } = read;
     const finish = (current: AccessRequest): AccessRequest | null => {
       if (current.status !== 'REVOKING') return null;
       if (current.units.some((u) => needsRevoke(current, u))) return null; // pending, or another type's units left
@@ -479,12 +520,13 @@ export class WorkflowService {
    * valid), once due. A cleanup that fails is retried with backoff and given up after MAX_CLEANUP_ATTEMPTS (logged
    * as an error): what it removes only denies sessions of an ended request.
    */
-  async cleanup(requestId: string, driver: IntegrationDriver): Promise<LoadOutput> {
-    let request = await this.deps.store.getRequest(requestId);
+  async cleanup(requestId: string, driver: IntegrationDriver, hint?: StepHint): Promise<LoadOutput> {
+    const read = await this.readForStep(requestId, hint);
+    let { request } = read;
     if (request === undefined) return MISSING;
     if (!isTerminalStatus(request.status)) return this.routeOf(request);
     const types = await this.unitTypes(request);
-    const integrations: IntegrationReads = new Map();
+    const { integrations } = read;
     for (const [index, unit] of request.units.entries()) {
       if (types[index] !== driver.type) continue;
       const grant = grantOf(request, unit);

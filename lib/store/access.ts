@@ -32,6 +32,8 @@ export function tableActions(...sets: readonly (readonly TableAction[])[]): read
 
 /** getRequest, getFlow, getBundle, getIntegration: one GetItem. */
 export const ITEM_READ = ['GetItem'] as const satisfies readonly TableAction[];
+/** getRequestWithIntegrations (a driver step's first read): the request and its integrations in one BatchGetItem. */
+export const REQUEST_WITH_INTEGRATIONS = ['BatchGetItem'] as const satisfies readonly TableAction[];
 /** updateRequest: GetItem of the request, then a conditional PutItem of the next version. */
 export const REQUEST_UPDATE = ['GetItem', 'PutItem'] as const satisfies readonly TableAction[];
 /** setRequestToken: one conditional UpdateItem (the task token of a wait), no read. */

@@ -190,6 +190,32 @@ export class Store {
     return item === undefined ? undefined : fromItem(AccessRequest, item);
   }
 
+  /**
+   * The request and the integrations it names, in one strongly consistent BatchGetItem (a workflow step: the ids come
+   * from the route's hint, the request stays the truth, so a step reads any other integration its units name itself).
+   * `integrations` holds every id asked for: the item as stored (soft-deleted ones included, `deleted: true`), or
+   * undefined when there is none.
+   */
+  async getRequestWithIntegrations(
+    id: string,
+    integrationIds: readonly string[],
+  ): Promise<{ request: AccessRequest | undefined; integrations: Map<string, Integration | undefined> }> {
+    const ids = [...new Set(integrationIds)];
+    const items = await batchGet(this.doc, this.tableName, [
+      requestKey(id),
+      ...ids.map((i) => configKey(INTEGRATIONS.entity, i)),
+    ]);
+    const wanted = requestKey(id);
+    const requestItem = items.find((item) => item.pk === wanted.pk && item.sk === wanted.sk);
+    const integrations = new Map<string, Integration | undefined>(ids.map((i) => [i, undefined]));
+    for (const item of items) {
+      if (item === requestItem) continue;
+      const integration = fromItem(INTEGRATIONS.schema, item);
+      integrations.set(integration.id, integration);
+    }
+    return { request: requestItem === undefined ? undefined : fromItem(AccessRequest, requestItem), integrations };
+  }
+
   async saveRequest(next: AccessRequest, expectedVersion: number): Promise<AccessRequest> {
     const stored = validated(AccessRequest, { ...next, version: expectedVersion + 1 }, 'request');
     try {

@@ -90,6 +90,12 @@ export const LoadOutput = z.object({
   driver: IntegrationType,
   /** What Route chooses on (branchOf): `next`, or `<action>:<type>` for a driver step (one Choice, not two). */
   branch: z.string(),
+  /**
+   * A hint for a driver step: the integrations its units name, which it reads with the request in one BatchGetItem
+   * (empty when the next step is no driver step). The request stays the truth: an integration its units name and the
+   * hint lacks is read on its own. Every step answers it (the state machine's ResultSelector picks it).
+   */
+  integrationIds: z.array(z.string().min(1).max(64)).max(100),
 });
 export type LoadOutput = z.infer<typeof LoadOutput>;
 
@@ -101,7 +107,14 @@ export function branchOf(next: Next, driver: string): string {
 /** What the state machine asks of a driver function. */
 export const DriverAction = z.enum(['grant', 'apply-extension', 'revoke', 'cleanup']);
 export type DriverAction = z.infer<typeof DriverAction>;
-export const DriverStepInput = ExecutionInput.extend({ action: DriverAction });
+export const DriverStepInput = ExecutionInput.extend({
+  action: DriverAction,
+  /**
+   * The route the state machine took to this step ($.load), for its hint: only integrationIds is read, and either may
+   * be missing (an older definition, a caller's route from before the hint).
+   */
+  route: LoadOutput.pick({ integrationIds: true }).partial().optional(),
+});
 export type DriverStepInput = z.infer<typeof DriverStepInput>;
 
 /**

@@ -3,7 +3,7 @@ import { sameUnit } from '#lib/domain/bundle.ts';
 import type { IntegrationType } from '#lib/domain/integration.ts';
 import type { AccessRequest, PendingWork, UnitGrant } from '#lib/domain/request.ts';
 import { isTerminal as isTerminalStatus } from '#lib/domain/transitions.ts';
-import { branchOf, type LoadOutput, MAX_WAIT_SECONDS, type Next } from './contract.ts';
+import { branchOf, DriverAction, type LoadOutput, MAX_WAIT_SECONDS, type Next } from './contract.ts';
 
 /**
  * Pure: where the data says a request's execution goes next. Load computes it from the table; a caller that has just
@@ -35,7 +35,15 @@ export function grantOf(request: AccessRequest, unit: AccessUnit): UnitGrant | u
 /** The state machine's `$.load` for a request whose units have these integration types. */
 export function routeOutput(request: AccessRequest, types: IntegrationType[], now: Date): LoadOutput {
   const next = route(request, types, now);
-  return { ...next, version: request.version, branch: branchOf(next.next, next.driver) };
+  // The driver step's read-ahead: the integrations of the units its driver type handles.
+  const integrationIds = DriverAction.safeParse(next.next).success
+    ? [
+        ...new Set(
+          request.units.filter((_, i) => (types[i] ?? 'postgresql') === next.driver).map((u) => u.integrationId),
+        ),
+      ]
+    : [];
+  return { ...next, version: request.version, branch: branchOf(next.next, next.driver), integrationIds };
 }
 
 /**

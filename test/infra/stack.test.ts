@@ -180,6 +180,7 @@ const ROUTE_SELECTOR = {
   'version.$': '$.Payload.version',
   'driver.$': '$.Payload.driver',
   'branch.$': '$.Payload.branch',
+  'integrationIds.$': '$.Payload.integrationIds',
 };
 
 describe('state machine', () => {
@@ -226,7 +227,7 @@ describe('state machine', () => {
     }
   });
 
-  it('loads into $.load = { next, waitSeconds, version, driver, branch, loaded } and routes every branch', () => {
+  it('loads into $.load = { next, waitSeconds, version, driver, branch, integrationIds, loaded } and routes every branch', () => {
     const load = state(STATE.load);
     expect(load.ResultPath).toBe('$.load');
     expect(load.ResultSelector).toEqual({ ...ROUTE_SELECTOR, loaded: true });
@@ -265,7 +266,8 @@ describe('state machine', () => {
         const fn = functionByEntry(cfn, driverEntry(type)).logicalId;
         expect(task.Parameters).toEqual({
           FunctionName: `<Fn::GetAtt:${fn}.Arn>`,
-          Payload: { 'requestId.$': '$.requestId', 'attempt.$': '$.attempt', action },
+          // The route that chose the step: its integrationIds are read with the request (one BatchGetItem).
+          Payload: { 'requestId.$': '$.requestId', 'attempt.$': '$.attempt', action, 'route.$': '$.load' },
         });
         expect(task.ResultPath).toBe('$.load');
         // Load's selector without `loaded`: a branch it does not know goes to Load (Reload), not to Unroutable.

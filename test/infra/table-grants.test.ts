@@ -110,28 +110,28 @@ const EXPECTED: Record<string, Expected> = {
   'functions/workflow/revoke-failed.ts': { dynamo: ['GetItem', 'PutItem'], leadingKeys: [REQUEST_ITEMS] },
   'functions/workflow/grant-failed.ts': { dynamo: ['GetItem', 'PutItem'], leadingKeys: [REQUEST_ITEMS] },
   'functions/workflow/driver-postgresql.ts': {
-    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    dynamo: ['BatchGetItem', 'GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
   'functions/workflow/driver-mysql.ts': {
-    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    dynamo: ['BatchGetItem', 'GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
   // Also the grantee's directory user and pointers: it links the Identity Store user id it found.
   'functions/workflow/driver-aws-identity-center.ts': {
-    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    dynamo: ['BatchGetItem', 'GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['DPTR#*', 'DUSER#*', 'INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
   'functions/workflow/driver-aws-iam-role.ts': {
-    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    dynamo: ['BatchGetItem', 'GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
   'functions/workflow/driver-lambda.ts': {
-    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    dynamo: ['BatchGetItem', 'GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
   'functions/workflow/driver-redis.ts': {
-    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    dynamo: ['BatchGetItem', 'GetItem', 'PutItem', 'UpdateItem'],
     leadingKeys: ['INTEGRATION#*', 'LEASE#*', REQUEST_ITEMS],
   },
   // The orphan sweep lists the integrations (gsi1).

@@ -28,16 +28,25 @@ const grantRoute: LoadOutput = {
   version: 2,
   driver: 'postgresql',
   branch: 'grant:postgresql',
+  integrationIds: ['pg'],
 };
-const doneRoute: LoadOutput = { next: 'done', waitSeconds: 1, version: 5, driver: 'postgresql', branch: 'done' };
+const doneRoute: LoadOutput = {
+  next: 'done',
+  waitSeconds: 1,
+  version: 5,
+  driver: 'postgresql',
+  branch: 'done',
+  integrationIds: [],
+};
 
 /** Runs one execution; Load answers `loads` (then the grant's route forever), the grant driver answers done. */
 async function run(input: unknown, loads: unknown[] = []) {
   const load = functionByEntry(cfn, 'functions/workflow/load.ts').logicalId;
   const driver = functionByEntry(cfn, 'functions/workflow/driver-postgresql.ts').logicalId;
   const invoked: string[] = [];
+  const driverInputs: unknown[] = [];
   const sfn = new LocalStepFunctions(template, {
-    invoke: async (ref) => {
+    invoke: async (ref, event) => {
       const fn = template.functionId(ref);
       if (fn === load) {
         invoked.push('load');
@@ -45,6 +54,7 @@ async function run(input: unknown, loads: unknown[] = []) {
       }
       if (fn === driver) {
         invoked.push('grant');
+        driverInputs.push(event);
         return doneRoute;
       }
       throw new Error(`unexpected function ${ref}`);
@@ -53,7 +63,7 @@ async function run(input: unknown, loads: unknown[] = []) {
   stops.push(() => sfn.stop());
   const { executionArn } = sfn.startExecution(machineArn, 'r1', JSON.stringify(input));
   const done = await sfn.waitForExecution(executionArn);
-  return { done, invoked, transitions: sfn.stateTransitions() };
+  return { done, invoked, driverInputs, transitions: sfn.stateTransitions() };
 }
 
 describe('routing of the synthesized state machine', () => {
@@ -73,6 +83,40 @@ describe('routing of the synthesized state machine', () => {
     expect(invoked).toEqual(['grant']);
     // Route, GrantPostgresql, Route, Done.
     expect(transitions).toBe(4);
+  });
+
+  it('hands the driver step the route that chose it, with the integrations to read alongside the request', async () => {
+    const fromCaller = await run({
+      requestId: 'r1',
+      attempt: 0,
+      load: { ...grantRoute, integrationIds: ['pg', 'ro'] },
+    });
+    const fromLoad = await run({ requestId: 'r1', attempt: 1 }, [{ ...grantRoute, integrationIds: ['pg2'] }]);
+
+    expect(fromCaller.driverInputs).toEqual([
+      expect.objectContaining({
+        requestId: 'r1',
+        action: 'grant',
+        route: expect.objectContaining({ integrationIds: ['pg', 'ro'] }),
+      }),
+    ]);
+    expect(fromLoad.driverInputs).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        action: 'grant',
+        route: expect.objectContaining({ integrationIds: ['pg2'], loaded: true }),
+      }),
+    ]);
+  });
+
+  it('runs the driver step on a caller route without the hint (a route from before it existed)', async () => {
+    const { integrationIds: _hint, ...older } = grantRoute;
+
+    const { done, invoked, driverInputs } = await run({ requestId: 'r1', attempt: 0, load: older });
+
+    expect(done.status).toBe('SUCCEEDED');
+    expect(invoked).toEqual(['grant']);
+    expect(driverInputs).toEqual([expect.objectContaining({ action: 'grant', route: older })]);
   });
 
   it('loads when a caller hands a branch no state knows', async () => {

@@ -75,7 +75,14 @@ describe('POST /requests', () => {
           input: JSON.stringify({
             requestId: id,
             attempt: 0,
-            load: { next: 'grant', waitSeconds: 1, driver: 'postgresql', version: 1, branch: 'grant:postgresql' },
+            load: {
+              next: 'grant',
+              waitSeconds: 1,
+              driver: 'postgresql',
+              version: 1,
+              branch: 'grant:postgresql',
+              integrationIds: ['pg'],
+            },
           }),
         },
       },
@@ -151,7 +158,14 @@ describe('POST /requests/{id}/approve', () => {
     expect(approved.body).toMatchObject({ status: 'APPROVED', decision: { by: 'dba-1', reason: 'ok' } });
     expect(approved.body).not.toHaveProperty('approvalToken');
     // The wait's output is the route of the approval's write (the state machine's next $.load).
-    const output = { next: 'grant', waitSeconds: 1, driver: 'postgresql', version: 3, branch: 'grant:postgresql' };
+    const output = {
+      next: 'grant',
+      waitSeconds: 1,
+      driver: 'postgresql',
+      version: 3,
+      branch: 'grant:postgresql',
+      integrationIds: ['pg'],
+    };
     expect(sfn.calls).toEqual([
       { operation: 'SendTaskSuccess', body: { taskToken: 'approval-token', output: JSON.stringify(output) } },
     ]);

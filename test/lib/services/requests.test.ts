@@ -109,7 +109,14 @@ describe('create', () => {
     expect(executions.starts).toEqual([{ requestId: request.id, attempt: 0 }]);
     // The route of what it wrote: the execution goes straight to the grant, no Load.
     expect(executions.startRoutes).toEqual([
-      { next: 'grant', waitSeconds: 1, version: request.version, driver: 'postgresql', branch: 'grant:postgresql' },
+      {
+        next: 'grant',
+        waitSeconds: 1,
+        version: request.version,
+        driver: 'postgresql',
+        branch: 'grant:postgresql',
+        integrationIds: ['pg'],
+      },
     ]);
   });
 
@@ -120,7 +127,14 @@ describe('create', () => {
     expect(request.approvalDeadline).toBe('2030-01-15T11:00:00.000Z');
     expect(executions.starts).toEqual([{ requestId: request.id, attempt: 0 }]);
     expect(executions.startRoutes).toEqual([
-      { next: 'await-approval', waitSeconds: 3600, version: 1, driver: 'postgresql', branch: 'await-approval' },
+      {
+        next: 'await-approval',
+        waitSeconds: 3600,
+        version: 1,
+        driver: 'postgresql',
+        branch: 'await-approval',
+        integrationIds: [],
+      },
     ]);
     const forUser = await service.list(approver1, { scope: 'approvals' });
     const forGroup = await service.list(dba(1), { scope: 'approvals' });
@@ -169,7 +183,14 @@ describe('decide', () => {
     expect(executions.resumes).toEqual([{ token: 'approval-token', live: true }]);
     // The wait's result is the route of the decision's write: on to the grant.
     expect(executions.resumeRoutes).toEqual([
-      { next: 'grant', waitSeconds: 1, version: second.version, driver: 'postgresql', branch: 'grant:postgresql' },
+      {
+        next: 'grant',
+        waitSeconds: 1,
+        version: second.version,
+        driver: 'postgresql',
+        branch: 'grant:postgresql',
+        integrationIds: ['pg'],
+      },
     ]);
   });
 
@@ -342,7 +363,14 @@ describe('revoke', () => {
     expect(revoking.endReason).toBe('revoked');
     expect(executions.resumes).toEqual([{ token: 'active-token', live: true }]);
     expect(executions.resumeRoutes).toEqual([
-      { next: 'revoke', waitSeconds: 1, version: revoking.version, driver: 'postgresql', branch: 'revoke:postgresql' },
+      {
+        next: 'revoke',
+        waitSeconds: 1,
+        version: revoking.version,
+        driver: 'postgresql',
+        branch: 'revoke:postgresql',
+        integrationIds: ['pg'],
+      },
     ]);
   });
 

@@ -212,6 +212,8 @@ describe('load', () => {
       version: 1,
       driver: 'postgresql',
       branch: 'grant:postgresql',
+      // The hint for the grant step: the integration it reads with the request.
+      integrationIds: ['pg'],
     });
   });
 
@@ -222,7 +224,90 @@ describe('load', () => {
       version: 0,
       driver: 'postgresql',
       branch: 'done',
+      integrationIds: [],
     });
+  });
+});
+
+describe('a driver step with the route hint', () => {
+  /** The commands the store's client sends during `work`, by name. */
+  async function commandsDuring(work: () => Promise<unknown>): Promise<string[]> {
+    const sent: string[] = [];
+    table.doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(context.commandName ?? 'unknown');
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordStepCommands' },
+    );
+    try {
+      await work();
+    } finally {
+      table.doc.middlewareStack.remove('recordStepCommands');
+    }
+    return sent;
+  }
+
+  it('reads the request and its integration in one BatchGetItem, then grants and activates in two writes', async () => {
+    const request = await approved([readonly], { unitTypes: ['postgresql'] });
+
+    const sent = await commandsDuring(() => workflow.grant(request.id, pg, { integrationIds: ['pg'] }));
+
+    expect(sent).toEqual(['BatchGetItemCommand', 'PutItemCommand', 'PutItemCommand']);
+    expect((await stored(request.id)).status).toBe('ACTIVE');
+    expect(await role(roleNameFor(request.id, readonly))).toMatchObject({ canLogin: true });
+  });
+
+  it('revokes from the same one read, and answers the route of what it wrote', async () => {
+    const request = await approved([readonly], { unitTypes: ['postgresql'] });
+    await workflow.grant(request.id, pg, { integrationIds: ['pg'] });
+    await store.updateRequest(request.id, (current) =>
+      requestRevoke(current, { who: alice, channel: 'api', now: clock.now(), isAdmin: false }),
+    );
+
+    let answered: unknown;
+    const sent = await commandsDuring(async () => {
+      answered = await workflow.revoke(request.id, pg, { integrationIds: ['pg'] });
+    });
+
+    expect(sent).toEqual(['BatchGetItemCommand', 'PutItemCommand']);
+    expect((await stored(request.id)).status).toBe('REVOKED');
+    expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
+    expect(answered).toMatchObject({ next: 'done', integrationIds: [] });
+  });
+
+  it('acts on what the request names when the hint names another integration (the table is the truth)', async () => {
+    const request = await approved([readonly], { unitTypes: ['postgresql'] });
+
+    const sent = await commandsDuring(() => workflow.grant(request.id, pg, { integrationIds: ['not-this-one'] }));
+
+    // The hinted item does not exist; the request's own integration is read on its own.
+    expect(sent).toEqual(['BatchGetItemCommand', 'PutItemCommand', 'GetItemCommand', 'PutItemCommand']);
+    const active = await stored(request.id);
+    expect(active.status).toBe('ACTIVE');
+    expect(active.grants.map((g) => g.unit)).toEqual([readonly]);
+  });
+
+  it('does not grant from an integration the hint read deleted', async () => {
+    const request = await approved([readonly], { unitTypes: ['postgresql'] });
+    await store.deleteIntegration('pg', {
+      by: 'admin',
+      channel: 'api',
+      action: 'delete',
+      at: clock.now().toISOString(),
+    });
+
+    await expect(workflow.grant(request.id, pg, { integrationIds: ['pg'] })).rejects.toThrow(/no longer exists/);
+    expect(await role(roleNameFor(request.id, readonly))).toBeUndefined();
+  });
+
+  it('reads with a GetItem as before when the route gave no hint', async () => {
+    const request = await approved([readonly], { unitTypes: ['postgresql'] });
+
+    const sent = await commandsDuring(() => workflow.grant(request.id, pg));
+
+    expect(sent).toEqual(['GetItemCommand', 'PutItemCommand', 'GetItemCommand', 'PutItemCommand']);
+    expect((await stored(request.id)).status).toBe('ACTIVE');
   });
 });
 

@@ -5,7 +5,7 @@ import type { AccessRequest } from '#lib/domain/request.ts';
 import { requestKey } from '#lib/store/keys.ts';
 import { Store, VersionConflictError } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
-import { aRequest } from '../../support/fixtures.ts';
+import { anIntegration, aRequest } from '../../support/fixtures.ts';
 
 const BASE = Date.parse('2030-01-15T10:00:00.000Z');
 const at = (minutes: number) => new Date(BASE + minutes * 60_000).toISOString();
@@ -47,6 +47,61 @@ describe('requests by id', () => {
 
     await expect(store.createRequest({ ...request, justification: 'again' })).rejects.toBeInstanceOf(ConflictError);
     expect((await store.getRequest(request.id))?.justification).toBe(request.justification);
+  });
+});
+
+describe('getRequestWithIntegrations', () => {
+  const change = { by: 'admin-1', channel: 'api' as const, action: 'integration.put', at: at(0) };
+  const inputOf = (overrides: Parameters<typeof anIntegration>[0] = {}) => {
+    const { id: _id, version: _v, lastChange: _c, deleted: _d, ...input } = anIntegration(overrides);
+    return input;
+  };
+
+  it('reads the request and every named integration in one BatchGetItem, deleted and absent ones marked', async () => {
+    const request = aRequest();
+    await store.createRequest(request);
+    const pg = await store.putIntegration('pg', inputOf(), change);
+    await store.putIntegration('old', inputOf({ name: 'Old database' }), change);
+    const old = await store.deleteIntegration('old', change);
+    const sent: string[] = [];
+    table.doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(context.commandName ?? 'unknown');
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+
+    const read = await store.getRequestWithIntegrations(request.id, ['pg', 'old', 'missing', 'pg']);
+
+    expect(sent).toEqual(['BatchGetItemCommand']);
+    expect(read.request).toEqual(request);
+    expect([...read.integrations.entries()]).toEqual([
+      ['pg', pg],
+      ['old', old],
+      ['missing', undefined],
+    ]);
+    expect(read.integrations.get('old')?.deleted).toBe(true);
+  });
+
+  it('answers no request for an unknown id, still with the integrations', async () => {
+    const pg = await store.putIntegration('pg', inputOf(), change);
+
+    const read = await store.getRequestWithIntegrations('nope', ['pg']);
+
+    expect(read.request).toBeUndefined();
+    expect(read.integrations.get('pg')).toEqual(pg);
+  });
+
+  it('reads what the request is now, not an earlier version', async () => {
+    const request = aRequest();
+    await store.createRequest(request);
+    const saved = await store.saveRequest({ ...request, status: 'APPROVED' }, 1);
+
+    const read = await store.getRequestWithIntegrations(request.id, []);
+
+    expect(read.request).toEqual(saved);
+    expect(read.request?.version).toBe(2);
   });
 });
 
