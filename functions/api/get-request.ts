@@ -1,9 +1,14 @@
 import { httpHandler } from '#lib/http/handler.ts';
+import { theRequest } from '#lib/http/read-ahead.ts';
 import { IdParams } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
 import { requestReads } from '#lib/services/wiring/request-reads.ts';
 
-export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => ({
-  status: 200,
-  body: toRequestView(await requestReads().get(params.id, identity), identity),
-}));
+export const handler = httpHandler(
+  { params: IdParams },
+  async ({ params, identity }) => ({
+    status: 200,
+    body: toRequestView(await requestReads().get(params.id, identity), identity),
+  }),
+  { readAhead: theRequest },
+);

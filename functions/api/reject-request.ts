@@ -1,4 +1,5 @@
 import { httpHandler } from '#lib/http/handler.ts';
+import { theRequest } from '#lib/http/read-ahead.ts';
 import { DecisionBody, IdParams } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
 import { requests } from '#lib/services/wiring/requests.ts';
@@ -9,4 +10,5 @@ export const handler = httpHandler(
     const request = await requests().decide(params.id, identity, { vote: 'reject', channel, ...body });
     return { status: 200, body: toRequestView(request, identity) };
   },
+  { readAhead: theRequest },
 );

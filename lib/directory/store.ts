@@ -11,7 +11,9 @@ import * as z from 'zod';
 import type { ChangeRecord, Channel } from '#lib/domain/common.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
+import type { Key } from '#lib/store/keys.ts';
 import { batchGet, type Item } from '#lib/store/query.ts';
+import { readAhead, takeReadAhead } from '#lib/store/read-ahead.ts';
 import { VersionConflictError } from '#lib/store/store.ts';
 import { KEY_ATTRIBUTES } from '#lib/store/table.ts';
 import {
@@ -103,6 +105,15 @@ export class DirectoryStore implements Directory {
   }
 
   // ─── Directory (read side used by channels and policies) ──────────────────────────────────────────────
+
+  /**
+   * Reads the user item of `id` and `also` (items the caller's route reads first) in one BatchGetItem into the
+   * invocation's read-ahead scope (lib/store/read-ahead.ts); the next userById(id) and the store's first read of each
+   * of `also` are answered from it.
+   */
+  async readAheadWithUser(id: string, also: readonly Key[]): Promise<void> {
+    await readAhead(this.doc, this.tableName, [userKey(id), ...also]);
+  }
 
   async userById(id: string): Promise<DirectoryUser | undefined> {
     const item = await this.getItem(userKey(id));
@@ -674,6 +685,9 @@ export class DirectoryStore implements Directory {
   }
 
   private async getItem(key: { pk: string; sk: string }): Promise<Item | undefined> {
+    // The caller's entry, read ahead with the route's first items (lib/store/read-ahead.ts)?
+    const ahead = takeReadAhead(this.tableName, key);
+    if (ahead !== undefined) return ahead ?? undefined;
     const result = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
     return result.Item;
   }

@@ -6,6 +6,8 @@ import { DomainError, PayloadTooLargeError, ValidationError } from '#lib/domain/
 import type { Identity } from '#lib/domain/identity.ts';
 import { assertWellFormed } from '#lib/domain/well-formed.ts';
 import { logger } from '#lib/observability/logger.ts';
+import type { Key } from '#lib/store/keys.ts';
+import { withReadAhead } from '#lib/store/read-ahead.ts';
 import { type ApiChannel, apiChannelOf } from './channel.ts';
 import {
   internalProblem,
@@ -76,8 +78,23 @@ function validate<T extends z.ZodType>(schema: T, value: unknown, prefix: string
   return result.data;
 }
 
-/** Who the caller of a route is (lib/http/identity.ts for authenticated routes). */
-export type CallerOf = (event: APIGatewayProxyEventV2WithJWTAuthorizer) => Promise<Identity>;
+/**
+ * Who the caller of a route is (lib/http/identity.ts for authenticated routes). `readAhead`: the items the route reads
+ * first, read together with the caller's directory entry (lib/store/read-ahead.ts).
+ */
+export type CallerOf = (event: APIGatewayProxyEventV2WithJWTAuthorizer, readAhead: readonly Key[]) => Promise<Identity>;
+
+/** What a route's input is before the caller is known: what `readAhead` names the route's first items from. */
+export type ParsedInput<S extends Schemas> = Pick<HttpInput<S>, 'body' | 'query' | 'params'>;
+
+export type ChainOptions<S extends Schemas> = {
+  /**
+   * The items the handler reads first, by key (the request it acts on, the flow it creates under), from the validated
+   * input: read in one BatchGetItem with the caller's directory entry, so resolving the caller costs no call of its own.
+   * Only items the handler reads before it writes them (lib/store/read-ahead.ts).
+   */
+  readAhead?: (input: ParsedInput<S>) => readonly Key[];
+};
 
 /**
  * The one middy chain every API function shares: logger context, body size limit, JSON parsing, a refusal of
@@ -91,6 +108,7 @@ export function httpChain<S extends Schemas>(
   schemas: S,
   fn: (input: HttpInput<S>) => Promise<HttpOutput>,
   caller: CallerOf | undefined,
+  options: ChainOptions<S> = {},
 ) {
   // The body's top-level fields, read structurally (a z.object has a `shape`): no runtime zod on public routes.
   const shape: unknown = schemas.body !== undefined && 'shape' in schemas.body ? schemas.body.shape : undefined;
@@ -106,12 +124,16 @@ export function httpChain<S extends Schemas>(
       // Every string of the request, read by the route or not, must be well-formed Unicode (lib/domain/text.ts).
       assertWellFormed(event.pathParameters ?? {}, 'path');
       assertWellFormed(event.queryStringParameters ?? {}, 'query');
-      const input = {
+      const parsed = {
         body: schemas.body === undefined ? undefined : validate(schemas.body, parseJsonBody(event), 'body'),
         query:
           schemas.query === undefined ? undefined : validate(schemas.query, event.queryStringParameters ?? {}, 'query'),
         params: schemas.params === undefined ? undefined : validate(schemas.params, event.pathParameters ?? {}, 'path'),
-        identity: caller === undefined ? undefined : await caller(event),
+      } as ParsedInput<S>;
+      const ahead = options.readAhead?.(parsed) ?? [];
+      const input = {
+        ...parsed,
+        identity: caller === undefined ? undefined : await caller(event, ahead),
         channel: apiChannelOf(event.headers),
         correlationId,
         event,
@@ -131,7 +153,12 @@ export function httpChain<S extends Schemas>(
       return problemResponse(internalProblem(correlationId));
     }
   };
-  const chain = middy(base, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));
+  // Each invocation reads ahead into a scope of its own (lib/store/read-ahead.ts), dropped when it returns.
+  const scoped =
+    options.readAhead === undefined
+      ? base
+      : (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context) => withReadAhead(() => base(event, context));
+  const chain = middy(scoped, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));
   // The schemas it validates with, so GET /openapi.json can be checked against what each function really accepts.
   return Object.assign(chain, { schemas });
 }

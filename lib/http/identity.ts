@@ -7,8 +7,15 @@ import { assertWellFormed } from '#lib/domain/well-formed.ts';
 import { type IdentityDirectory, resolveIdentity } from '#lib/identity/resolver.ts';
 import { claimedIdentityOf, createTokenVerifier, type TokenVerifier } from '#lib/identity/token.ts';
 import { createUserInfoLookup, type UserInfoLookup } from '#lib/identity/userinfo.ts';
+import type { Key } from '#lib/store/keys.ts';
 
-export type CallerDeps = { verify: TokenVerifier; directory: IdentityDirectory; userInfo?: UserInfoLookup };
+export type CallerDeps = {
+  verify: TokenVerifier;
+  directory: IdentityDirectory;
+  userInfo?: UserInfoLookup;
+  /** Reads the caller's directory entry and the route's first items in one call (lib/store/read-ahead.ts). */
+  readAhead?: (sub: string, also: readonly Key[]) => Promise<void>;
+};
 
 /**
  * The caller of an API route. API Gateway's JWT authorizer has already checked the token, but it hands array claims
@@ -21,6 +28,7 @@ export type CallerDeps = { verify: TokenVerifier; directory: IdentityDirectory; 
 export async function callerIdentity(
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
   deps: CallerDeps,
+  readAhead: readonly Key[] = [],
 ): Promise<Identity> {
   const token = bearerToken(event.headers?.authorization ?? event.headers?.Authorization);
   if (token === undefined) throw new UnauthenticatedError('A bearer token is required', 'authorization');
@@ -32,6 +40,8 @@ export async function callerIdentity(
   if (flattenedSub !== undefined && String(flattenedSub) !== claimed.sub) {
     throw new UnauthenticatedError('The bearer token is not the one the authorizer verified', 'authorization');
   }
+  // The route's first items with the caller's entry, in one BatchGetItem: the directory then reads it from there.
+  if (readAhead.length > 0 && deps.readAhead !== undefined) await deps.readAhead(claimed.sub, readAhead);
   const { userInfo } = deps;
   return resolveIdentity(
     deps.directory,
@@ -67,10 +77,19 @@ let userInfo: UserInfoLookup | undefined;
 export function defaultCallerDeps(): CallerDeps {
   verifier ??= createTokenVerifier(config().jwt);
   userInfo ??= createUserInfoLookup(config().jwt);
-  return { verify: verifier, directory: defaultDirectory(), userInfo };
+  const directory = defaultDirectory();
+  return {
+    verify: verifier,
+    directory,
+    userInfo,
+    readAhead: (sub, also) => directory.readAheadWithUser(sub, also),
+  };
 }
 
-/** The caller of an API route, with the function's verifier and directory. */
-export function identityFromEvent(event: APIGatewayProxyEventV2WithJWTAuthorizer): Promise<Identity> {
-  return callerIdentity(event, defaultCallerDeps());
+/** The caller of an API route, with the function's verifier and directory (and the route's items to read ahead). */
+export function identityFromEvent(
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+  readAhead: readonly Key[] = [],
+): Promise<Identity> {
+  return callerIdentity(event, defaultCallerDeps(), readAhead);
 }

@@ -63,8 +63,9 @@ export const LEASE_UPDATE = ['UpdateItem', 'GetItem'] as const satisfies readonl
 // ─── Directory (lib/directory/store.ts) ─────────────────────────────────────────────────────────────────────
 
 /**
- * Who the caller is: `userById` (GetItem) and `groupsOf` (Query of the member-of partition in gsi1, BatchGetItem of
- * the groups). Every authenticated API route resolves its caller this way.
+ * Who the caller is: `userById` (GetItem; a BatchGetItem with the items a route reads first, lib/store/read-ahead.ts)
+ * and `groupsOf` (Query of the member-of partition in gsi1, BatchGetItem of the groups). Every authenticated API
+ * route resolves its caller this way.
  */
 export const IDENTITY_READS = ['GetItem', 'Query:gsi1', 'BatchGetItem'] as const satisfies readonly TableAction[];
 /** userByEmail, userByAccount, userByUserName, groupByName: GetItem of the pointer, then of the item. */

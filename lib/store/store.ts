@@ -37,6 +37,7 @@ import {
   userApproverKey,
 } from './keys.ts';
 import { batchGet, type Filter, type Item, MergedReader, PartitionReader, readPartition, sortKeyOf } from './query.ts';
+import { takeReadAhead } from './read-ahead.ts';
 import { KEY_ATTRIBUTES, NO_EVENT_ATTRIBUTE } from './table.ts';
 
 export type Page<T> = { items: T[]; cursor?: string };
@@ -628,6 +629,9 @@ export class Store {
   }
 
   private async getItem(key: Key): Promise<Item | undefined> {
+    // Read ahead with the caller's directory entry (an API route's first read: lib/store/read-ahead.ts)?
+    const ahead = takeReadAhead(this.tableName, key);
+    if (ahead !== undefined) return ahead ?? undefined;
     const result = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
     return result.Item;
   }

@@ -16,12 +16,22 @@ export type LocalTable = {
   endpoint: string;
   tableName: string;
   doc: DynamoDBDocumentClient;
+  /**
+   * Every operation any client sent the table (`GetItem`, `BatchGetItem`…, from X-Amz-Target), in order: what a
+   * handler's own clients send too. Clear it with `operations.length = 0`.
+   */
+  operations: string[];
   stop(): Promise<void>;
 };
 
 /** An in-memory dynalite on a free port with the one table created from TABLE (as the CDK construct declares it). */
 export async function startDynalite(): Promise<LocalTable> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const operations: string[] = [];
+  server.prependListener('request', (request: { headers: Record<string, string | string[] | undefined> }) => {
+    const target = request.headers['x-amz-target'];
+    if (typeof target === 'string') operations.push(target.replace(/^DynamoDB_\d+\./, ''));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -72,10 +82,12 @@ export async function startDynalite(): Promise<LocalTable> {
     await new Promise((r) => setTimeout(r, 2));
   }
 
+  operations.length = 0; // the table's setup is nobody's call
   return {
     endpoint,
     tableName,
     doc,
+    operations,
     async stop() {
       doc.destroy();
       server.closeAllConnections();

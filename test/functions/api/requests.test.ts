@@ -5,6 +5,7 @@ import { handler as getAccess } from '#functions/api/get-access.ts';
 import { handler as getCatalog } from '#functions/api/get-catalog.ts';
 import { handler as listRequests } from '#functions/api/list-requests.ts';
 import { handler as putIntegration } from '#functions/api/put-integration.ts';
+import { handler as revokeRequest } from '#functions/api/revoke-request.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { sealSecret } from '#lib/secrets/seal.ts';
 import { Store } from '#lib/store/store.ts';
@@ -126,6 +127,37 @@ describe('POST /requests', () => {
 
     expect(response.status).toBe(422);
     expect(response.body).toMatchObject({ field: 'body.durationMinutes' });
+  });
+});
+
+describe('what a route sends the table', () => {
+  it('creates with one read of the caller, flow and grantee, one of the integrations, and one write', async () => {
+    table.operations.length = 0;
+
+    const response = await create(alice, { flowId: 'self-serve', durationMinutes: 15, justification: 'x' });
+
+    expect(response.status).toBe(201);
+    expect(table.operations).toEqual(['BatchGetItem', 'BatchGetItem', 'PutItem']);
+  });
+
+  it('revokes with one read of the caller and the request together, and one conditional write', async () => {
+    const created = await create(alice, { flowId: 'self-serve', durationMinutes: 15, justification: 'x' });
+    const id = String(created.body.id);
+    const now = new Date().toISOString();
+    await store.updateRequest(id, (r) => ({ ...r, status: 'ACTIVE', grantedAt: now, expiresAt: now }));
+    table.operations.length = 0;
+
+    const revoked = await call(revokeRequest, {
+      method: 'POST',
+      path: `/requests/${id}/revoke`,
+      params: { id },
+      claims: alice,
+    });
+
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ status: 'REVOKING' });
+    expect(table.operations).toEqual(['BatchGetItem', 'PutItem']);
+    expect((await store.getRequest(id))?.status).toBe('REVOKING');
   });
 });
 

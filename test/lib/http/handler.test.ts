@@ -1,10 +1,14 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
+import { DirectoryStore } from '#lib/directory/store.ts';
 import { NotApproverError, ValidationError } from '#lib/domain/errors.ts';
 import { httpHandler, MAX_BODY_BYTES } from '#lib/http/handler.ts';
+import { requestKey } from '#lib/store/keys.ts';
+import { Store } from '#lib/store/store.ts';
 import { apiEvent, lambdaContext } from '../../support/api-event.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
+import { aRequest } from '../../support/fixtures.ts';
 import { startTestIssuer, type TestIssuer } from '../../support/token.ts';
 
 let table: LocalTable;
@@ -149,5 +153,66 @@ describe('httpHandler', () => {
     expect((await fieldOf('targets.0', [{ path: 'targets.0.permission', message: 'no' }])).errors).toEqual([
       { field: 'body.targets.0.permission', message: 'no' },
     ]);
+  });
+});
+
+describe('httpHandler with readAhead', () => {
+  const directory = () => new DirectoryStore(table.doc, table.tableName);
+  const store = () => new Store(table.doc, table.tableName);
+  const reading = httpHandler(
+    { params: z.object({ id: z.string().min(1) }) },
+    async ({ params, identity }) => {
+      const request = await store().getRequest(params.id);
+      return { status: 200, body: { sub: identity.sub, groups: identity.groups, status: request?.status ?? null } };
+    },
+    { readAhead: ({ params }) => [requestKey(params.id)] },
+  );
+  async function read(id: string, claims: Parameters<TestIssuer['event']>[0]['claims']) {
+    const event = await issuer.event({ method: 'GET', path: `/requests/${id}`, params: { id }, claims });
+    table.operations.length = 0;
+    const result = (await reading(event, lambdaContext)) as APIGatewayProxyStructuredResultV2;
+    return { status: result.statusCode, json: JSON.parse(String(result.body)), sent: [...table.operations] };
+  }
+
+  it("reads the route's item with the caller's directory entry in one call, groups from the directory merged", async () => {
+    const dir = directory();
+    await dir.createUser(
+      { userName: 'carol', emails: ['carol@example.com'], active: true, accounts: [] },
+      { by: 'scim', channel: 'scim' },
+      { id: 'carol' },
+    );
+    await dir.createGroup({ displayName: 'oncall', members: ['carol'] }, { by: 'scim', channel: 'scim' });
+    const request = aRequest({ status: 'PENDING' });
+    await store().createRequest(request);
+
+    const res = await read(request.id, { sub: 'carol', email: 'carol@example.com', groups: ['dba'] });
+
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ sub: 'carol', groups: ['dba', 'oncall'], status: 'PENDING' });
+    // The user and the request in one BatchGetItem; the memberships as without read-ahead (Query, then the groups).
+    expect(res.sent).toEqual(['BatchGetItem', 'Query', 'BatchGetItem']);
+  });
+
+  it('refuses a caller the directory has deactivated, with the item read ahead never handed out', async () => {
+    await directory().createUser(
+      { userName: 'dave', emails: ['dave@example.com'], active: false, accounts: [] },
+      { by: 'scim', channel: 'scim' },
+      { id: 'dave' },
+    );
+    const request = aRequest();
+    await store().createRequest(request);
+
+    const res = await read(request.id, { sub: 'dave', email: 'dave@example.com', groups: [] });
+
+    expect(res.status).toBe(403);
+    expect(res.sent).toEqual(['BatchGetItem']);
+  });
+
+  it('answers a caller the directory does not know from the token, and an absent item as absent', async () => {
+    const res = await read('01NOSUCHREQUEST0000000000', { sub: 'erin', email: 'erin@example.com', groups: ['x'] });
+
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ sub: 'erin', groups: ['x'], status: null });
+    expect(res.sent).toEqual(['BatchGetItem']);
   });
 });
