@@ -112,7 +112,7 @@ export class DirectoryStore implements Directory {
    * of `also` are answered from it.
    */
   async readAheadWithUser(id: string, also: readonly Key[]): Promise<void> {
-    await readAhead(this.doc, this.tableName, [userKey(id), ...also]);
+    await readAhead((keys) => batchGet(this.doc, this.tableName, keys), this.tableName, [userKey(id), ...also]);
   }
 
   async userById(id: string): Promise<DirectoryUser | undefined> {

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Key } from './keys.ts';
-import { batchGet, type Item } from './query.ts';
+import type { Item } from './query.ts';
 
 /**
  * Items one invocation reads ahead: an API route names the items it reads first (the request it acts on, the flow it
@@ -13,6 +12,8 @@ import { batchGet, type Item } from './query.ts';
  * at once in one process), and nothing outlives it. An item read ahead is what a GetItem at that moment would have
  * answered; every write is conditional on the version it was computed from, so a copy that went stale meanwhile costs
  * a retry, never a lost change. A route names only items it reads before it writes them.
+ *
+ * No SDK import here: every API function's chain (lib/http/chain.ts) opens the scope, public routes included.
  */
 type Scope = Map<string, Item | null>;
 
@@ -25,11 +26,18 @@ export function withReadAhead<T>(fn: () => Promise<T>): Promise<T> {
   return scopes.run(new Map(), fn);
 }
 
-/** Reads `keys` in one BatchGetItem into the current scope (an absent item is remembered as absent). Outside a scope: no-op. */
-export async function readAhead(doc: DynamoDBDocumentClient, tableName: string, keys: readonly Key[]): Promise<void> {
+/**
+ * Reads `keys` with `batchRead` (one strongly consistent BatchGetItem: lib/store/query.ts batchGet) into the current
+ * scope; an absent item is remembered as absent. Outside a scope: no read at all.
+ */
+export async function readAhead(
+  batchRead: (keys: Key[]) => Promise<Item[]>,
+  tableName: string,
+  keys: readonly Key[],
+): Promise<void> {
   const scope = scopes.getStore();
   if (scope === undefined || keys.length === 0) return;
-  const items = await batchGet(doc, tableName, [...keys]);
+  const items = await batchRead([...keys]);
   for (const key of keys) scope.set(slot(tableName, key), null);
   for (const item of items) {
     const { pk, sk } = item;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirectoryStore } from '#lib/directory/store.ts';
-import { configKey, requestKey } from '#lib/store/keys.ts';
+import { configKey, type Key, requestKey } from '#lib/store/keys.ts';
+import { batchGet } from '#lib/store/query.ts';
 import { readAhead, takeReadAhead, withReadAhead } from '#lib/store/read-ahead.ts';
 import { Store } from '#lib/store/store.ts';
 import { type LocalTable, startDynalite } from '../../support/dynalite.ts';
@@ -8,6 +9,7 @@ import { aRequest } from '../../support/fixtures.ts';
 
 let table: LocalTable;
 let store: Store;
+const batchRead = (keys: Key[]) => batchGet(table.doc, table.tableName, keys);
 let directory: DirectoryStore;
 
 beforeEach(async () => {
@@ -33,7 +35,7 @@ describe('read-ahead', () => {
 
     const { result, sent } = await operationsDuring(() =>
       withReadAhead(async () => {
-        await readAhead(table.doc, table.tableName, [requestKey(request.id)]);
+        await readAhead(batchRead, table.tableName, [requestKey(request.id)]);
         const first = await store.getRequest(request.id);
         const second = await store.getRequest(request.id);
         return { first, second };
@@ -69,7 +71,7 @@ describe('read-ahead', () => {
     await store.createRequest(request);
 
     const { result, sent } = await operationsDuring(async () => {
-      await readAhead(table.doc, table.tableName, [requestKey(request.id)]);
+      await readAhead(batchRead, table.tableName, [requestKey(request.id)]);
       return store.getRequest(request.id);
     });
 
@@ -87,7 +89,7 @@ describe('read-ahead', () => {
     const taken = await Promise.all(
       [one, two].map((request) =>
         withReadAhead(async () => {
-          await readAhead(table.doc, table.tableName, [requestKey(request.id)]);
+          await readAhead(batchRead, table.tableName, [requestKey(request.id)]);
           await new Promise((resolve) => setTimeout(resolve, 5));
           return {
             own: takeReadAhead(table.tableName, requestKey(request.id))?.id,
@@ -110,7 +112,7 @@ describe('read-ahead', () => {
 
     const { result, sent } = await operationsDuring(() =>
       withReadAhead(async () => {
-        await readAhead(table.doc, table.tableName, [requestKey(request.id)]);
+        await readAhead(batchRead, table.tableName, [requestKey(request.id)]);
         // Another writer changes the request after it was read ahead.
         await new Store(table.doc, table.tableName).saveRequest({ ...request, justification: 'changed meanwhile' }, 1);
         return store.updateRequest(request.id, (current) => ({ ...current, durationMinutes: 45 }));
