@@ -111,9 +111,10 @@ export const DriverStepInput = ExecutionInput.extend({
   action: DriverAction,
   /**
    * The route the state machine took to this step ($.load), for its hint: only integrationIds is read, and either may
-   * be missing (an older definition, a caller's route from before the hint).
+   * be missing (an older definition, a caller's route from before the hint). A hint that does not parse is dropped,
+   * never a reason to fail the step: the step then reads what the request names.
    */
-  route: LoadOutput.pick({ integrationIds: true }).partial().optional(),
+  route: LoadOutput.pick({ integrationIds: true }).partial().optional().catch(undefined),
 });
 export type DriverStepInput = z.infer<typeof DriverStepInput>;
 
