@@ -111,10 +111,15 @@ export function createOpsgenieProvider(
         interval: '1',
         intervalUnit: 'weeks',
       });
-      const [onCallsBody, timelineBody] = await Promise.all([
+      // Both asked at once; both settle before a failure is thrown, so no request outlives the call.
+      const [onCallsResult, timelineResult] = await Promise.allSettled([
         get(`${path}/on-calls?${onCallsParams}`, 'GET /v2/schedules/{id}/on-calls'),
         get(`${path}/timeline?${timelineParams}`, 'GET /v2/schedules/{id}/timeline'),
       ]);
+      if (onCallsResult.status === 'rejected') throw onCallsResult.reason;
+      if (timelineResult.status === 'rejected') throw timelineResult.reason;
+      const onCallsBody = onCallsResult.value;
+      const timelineBody = timelineResult.value;
       const onCalls = parseAnswer(config.name, OnCallsAnswer, onCallsBody, 'GET /v2/schedules/{id}/on-calls');
       const timeline = parseAnswer(config.name, TimelineAnswer, timelineBody, 'GET /v2/schedules/{id}/timeline');
       const periods = timeline.data.finalTimeline.rotations.flatMap((r) => r.periods);
