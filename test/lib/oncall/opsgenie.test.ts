@@ -249,3 +249,26 @@ describe('Opsgenie on-call provider', () => {
     expect(sent.map((u) => new URL(u).origin)).toEqual(['https://api.eu.opsgenie.com', 'https://api.eu.opsgenie.com']);
   });
 });
+
+describe('Opsgenie stand-in', () => {
+  const get = (path: string, authorization = `GenieKey ${og.apiKey}`) =>
+    fetch(`${og.url}${path}`, { headers: { authorization } });
+
+  it('refuses a key sent any other way than GenieKey', async () => {
+    const response = await get(`/v2/schedules/${SCHEDULE_ID}/on-calls`, `Bearer ${og.apiKey}`);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ message: 'Could not authenticate' });
+  });
+
+  it('refuses the timeline’s parameter name on the on-calls endpoint (identifierType vs scheduleIdentifierType)', async () => {
+    const response = await get(`/v2/schedules/${SCHEDULE_ID}/on-calls?identifierType=id`);
+    expect(response.status).toBe(422);
+  });
+
+  it('answers flat=true with user names only, as documented', async () => {
+    const response = await get(`/v2/schedules/${SCHEDULE_ID}/on-calls?flat=true&date=2026-12-04T12:00:00Z`);
+    const body = (await response.json()) as { data: Record<string, unknown> };
+    expect(body.data.onCallRecipients).toEqual(['Dana.Primary@Example.com']);
+    expect(body.data.onCallParticipants).toBeUndefined();
+  });
+});

@@ -250,3 +250,44 @@ describe('PagerDuty on-call provider', () => {
     expect((error as OnCallQueryError).status).toBe(404);
   });
 });
+
+describe('PagerDuty stand-in', () => {
+  const get = (query: string, headers: Record<string, string> = {}) =>
+    fetch(`${pd.url}/oncalls${query}`, {
+      headers: {
+        authorization: `Token token=${pd.apiKey}`,
+        accept: 'application/vnd.pagerduty+json;version=2',
+        ...headers,
+      },
+    });
+
+  it('refuses a Bearer token with PagerDuty’s 401 error object', async () => {
+    const response = await get('', { authorization: `Bearer ${pd.apiKey}` });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error: { message: 'Authentication failed', code: 2006 } });
+  });
+
+  it('refuses a request without the version Accept header (stricter than PagerDuty, on purpose)', async () => {
+    const response = await get('', { accept: 'application/json' });
+    expect(response.status).toBe(406);
+  });
+
+  it.each([
+    ['?schedule_id=PSCHED1', 2001],
+    ['?limit=101', 2001],
+    ['?since=yesterday', 2004],
+    ['?since=2026-12-04T12:00:00Z&until=2026-12-04T11:00:00Z', 2005],
+  ])('answers 400 to %s with code %i', async (query, code) => {
+    const response = await get(query);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: number } }).error.code).toBe(code);
+  });
+
+  it('answers user references without email unless include[]=users', async () => {
+    const body = (await (await get('?schedule_ids[]=PSCHED1&since=2026-12-04T12:00:00Z')).json()) as {
+      oncalls: { user: Record<string, unknown> }[];
+    };
+    expect(body.oncalls[0]?.user).toMatchObject({ id: 'PALICE1', type: 'user_reference' });
+    expect(body.oncalls[0]?.user.email).toBeUndefined();
+  });
+});
