@@ -20,6 +20,8 @@ const Env = z.object({
   STINT_SCIM_TOKEN_REF: z.string().min(1).optional(),
   /** Non-secret configuration of every SIEM/ITSM target (JSON array of TargetConfig), for delivery functions. */
   STINT_TARGETS: z.string().min(2).optional(),
+  /** Non-secret configuration of every on-call provider (JSON array of OnCallProviderConfig); absent: none. */
+  STINT_ONCALL: z.string().min(2).optional(),
   /** Slack, all optional: only the Slack functions read them. */
   STINT_SLACK_API_URL: z.url().default('https://slack.com/api/'),
   /** Secret reference of the Slack bot token (xoxb-…). */
@@ -93,6 +95,11 @@ export type Config = {
   readonly scimTokenRef: string;
   /** STINT_TARGETS as set (JSON); parsed by targetsOf (lib/targets/config.ts), so only delivery code bundles the schemas. */
   readonly targetsJson: string;
+  /**
+   * STINT_ONCALL as set (JSON; absent: `[]`, no on-call provider); parsed by oncallProvidersOf (lib/oncall/config.ts),
+   * so only code that asks providers bundles their schemas.
+   */
+  readonly oncallJson: string;
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
   readonly teams: {
     readonly appId: string;
@@ -232,6 +239,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       return name;
     },
     lambdaIntegrationsJson: e.STINT_LAMBDA_INTEGRATIONS ?? '{}',
+    oncallJson: e.STINT_ONCALL ?? '[]',
   };
 }
 
