@@ -80,7 +80,7 @@ function ownedUnits(request: Pick<AccessRequest, 'unitOwners'>, sub: string): nu
  * (towards no rule), so the owner of one resource never approves another's part. Once it is met, each of those
  * owners counts as one approver, like any set's members. One owner's reject rejects, as any approver's does.
  */
-export function tally(policy: ManualPolicy, votes: Vote[], unitCount = 1): 'pending' | 'approved' | 'rejected' {
+export function tally(policy: ManualPolicy, votes: Vote[], unitCount: number): 'pending' | 'approved' | 'rejected' {
   const ownSets = policy.sets.length;
   const all = approverSets(policy);
   const allSets = all.length;
