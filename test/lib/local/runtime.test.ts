@@ -107,7 +107,7 @@ describe('local runtime on the fixture stack', () => {
     const client = new DynamoDBClient({});
     const item = await client.send(
       new GetItemCommand({
-        TableName: z.string().parse(process.env.TABLE_NAME),
+        TableName: z.string().parse(runtime.environmentOf('test/fixtures/local/handlers/register').TABLE_NAME),
         Key: { pk: { S: 'FORBIDDEN#1' }, sk: { S: 'FORBIDDEN' } },
       }),
     );
@@ -181,7 +181,7 @@ describe('local runtime on the fixture stack', () => {
     runtime = await start(port);
     const client = new DynamoDBClient({});
     try {
-      const tableName = z.string().parse(process.env.TABLE_NAME);
+      const tableName = z.string().parse(runtime.environmentOf('test/fixtures/local/handlers/register').TABLE_NAME);
       const item = await client.send(
         new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'ITEM#i1' }, sk: { S: 'ITEM' } } }),
       );
