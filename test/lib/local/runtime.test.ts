@@ -115,6 +115,22 @@ describe('local runtime on the fixture stack', () => {
     expect(item.Item).toBeUndefined();
   });
 
+  it("gives each function its template's variables and the runtime's endpoints, and the test process none of them", () => {
+    const start = runtime.environmentOf('test/fixtures/local/handlers/start');
+    const register = runtime.environmentOf('test/fixtures/local/handlers/register');
+
+    expect(start).toMatchObject({
+      STATE_MACHINE_ARN: expect.stringMatching(/:stateMachine:Machine/),
+      AWS_ENDPOINT_URL_DYNAMODB: runtime.url,
+      STINT_LOCAL: 'true',
+    });
+    expect(register).toMatchObject({ TABLE_NAME: start.TABLE_NAME, AWS_ENDPOINT_URL_DYNAMODB: runtime.url });
+    expect(register).not.toHaveProperty('STATE_MACHINE_ARN');
+    expect(process.env.TABLE_NAME).toBeUndefined();
+    expect(process.env.STATE_MACHINE_ARN).toBeUndefined();
+    expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(runtime.url); // the test's own SDK clients reach the runtime
+  });
+
   it('times a wait out into the Catch on States.Timeout', async () => {
     const token = await runtime.mintToken(alice);
     const outcome = itemEvent('RUN#run2');
