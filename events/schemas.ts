@@ -116,8 +116,33 @@ export const RequestCreated = requestEvent(
   'request.created',
   'A request was made (its status says APPROVED when the flow auto-approves)',
 );
+/** One approver set of the pinned flow that a vote relied on (`vote.sets`), and how the voter belongs to it. */
+export const VotedSet = z
+  .strictObject({
+    /** Index into the flow's approver sets, then its escalation tiers (as `vote.sets` records it). */
+    index: z.number().int().min(0),
+    /** 0: one of the policy's own sets; k: escalation tier k. */
+    tier: z.number().int().min(0),
+    name: z.string().optional(),
+    /**
+     * How the voter belongs to the set: `user` (named in it), `manager` (the requester's manager), `owner` (owns
+     * `ownerOf`), `group` (none of those: through one of their groups).
+     */
+    as: z.array(z.enum(['user', 'group', 'manager', 'owner'])).min(1),
+    /** As `owner`: the units the voter owns, whose approval this vote gives. */
+    ownerOf: z.array(AccessUnit).optional(),
+  })
+  .meta({ description: 'An approver set the vote relied on, and how the voter belongs to it' });
+export type VotedSet = z.infer<typeof VotedSet>;
+
 export const RequestApprovalRecorded = z
-  .strictObject({ ...envelope('request.approval_recorded'), ...requestPayload, vote: Vote })
+  .strictObject({
+    ...envelope('request.approval_recorded'),
+    ...requestPayload,
+    vote: Vote,
+    /** The approver sets the vote relied on (one per index in `vote.sets`). */
+    approverSets: z.array(VotedSet),
+  })
   .meta({ title: 'request.approval_recorded', description: 'An approver voted; the quorum is not reached yet' });
 export const RequestEscalated = z
   .strictObject({

@@ -5,6 +5,7 @@ import { AwsIdentityCenterDeployment } from '#infra/drivers/aws-identity-center.
 import { DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/defaults.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { LambdaDeploymentConfig } from '#lib/integrations/lambda.ts';
+import { OnCallProviderConfig } from '#lib/oncall/config.ts';
 import { isItsm, TargetConfig } from '#lib/targets/config.ts';
 import { validateTargetOptions } from '#lib/targets/registry.ts';
 
@@ -41,6 +42,8 @@ const idList = (prefix: string, what: string) =>
 
 /** Lambda caps a function's whole environment at 4 KB; STINT_TARGETS shares it with the common variables. */
 export const MAX_TARGETS_JSON_BYTES = 3072;
+/** STINT_ONCALL shares the functions' 4 KB environment with the common variables (and STINT_TARGETS where both are set). */
+export const MAX_ONCALL_JSON_BYTES = 1024;
 /** SQS queue names are at most 80 characters. */
 const MAX_QUEUE_NAME = 80;
 
@@ -344,6 +347,16 @@ const stintConfigSchema = (mode: ConfigMode) =>
           for (const issue of targetListIssues(targets)) ctx.addIssue({ code: 'custom', ...issue });
         }),
       /**
+       * On-call providers (PagerDuty, Opsgenie) whose shift members approve or request (docs/oncall.md;
+       * lib/oncall/config.ts documents each field). Names are unique; the API keys live where secretRef says.
+       */
+      oncall: z
+        .array(oncallSchema(mode), { error: 'must be a list of on-call providers' })
+        .default([])
+        .superRefine((providers, ctx) => {
+          for (const issue of oncallListIssues(providers)) ctx.addIssue({ code: 'custom', ...issue });
+        }),
+      /**
        * What the AWS drivers and custom integrations may touch: each driver function's IAM policy is scoped to
        * these (docs/integrations/<type>.md). A driver without its section gets no AWS permission at all.
        */
@@ -471,7 +484,7 @@ function endpointIssues(target: DeployedTarget, mode: ConfigMode): Issue[] {
 }
 
 /** A deployed stack reads target secrets from Secrets Manager, by their complete ARN (the IAM grant names it). */
-function secretRefIssues(target: DeployedTarget, mode: ConfigMode): Issue[] {
+function secretRefIssues(target: Pick<DeployedTarget, 'secretRef'>, mode: ConfigMode): Issue[] {
   const path = ['secretRef'];
   if (target.secretRef.startsWith('env:') || target.secretRef.startsWith('file:')) {
     if (mode === 'local') return [];
@@ -567,6 +580,68 @@ function runtimeFields({ maxReceiveCount: _, ...target }: DeployedTarget): Targe
  */
 export function targetsEnvironment(targets: readonly DeployedTarget[]): string {
   return JSON.stringify(z.array(TargetConfig).parse(targets.map(runtimeFields)));
+}
+
+/** One on-call provider, checked alone: its API URL and its secret reference, as for targets. */
+function oncallSchema(mode: ConfigMode) {
+  return OnCallProviderConfig.superRefine((provider, ctx) => {
+    for (const issue of [...apiUrlIssues(provider.apiUrl, mode), ...secretRefIssues(provider, mode)]) {
+      ctx.addIssue({ code: 'custom', ...issue });
+    }
+  });
+}
+
+/**
+ * A provider's apiUrl: HTTPS in a deployed stack (PagerDuty refuses plain HTTP anyway), no credentials, query or
+ * fragment, and no literal loopback or private address (the vendors are public SaaS APIs; the outbound guard refuses
+ * such addresses after DNS too). Locally, plain HTTP and loopback are allowed for the stand-ins.
+ */
+function apiUrlIssues(apiUrl: string | undefined, mode: ConfigMode): Issue[] {
+  if (apiUrl === undefined || !URL.canParse(apiUrl)) return []; // the schema already says "must be a URL"
+  const url = new URL(apiUrl);
+  const path = ['apiUrl'];
+  const schemes = mode === 'local' ? ['https:', 'http:'] : ['https:'];
+  if (!schemes.includes(url.protocol))
+    return [{ path, message: `must be an https URL, got ${url.protocol.slice(0, -1)}:` }];
+  if (url.username !== '' || url.password !== '') {
+    return [{ path, message: 'must not carry credentials (the API key goes in the secret secretRef names)' }];
+  }
+  if (url.search !== '' || url.hash !== '') return [{ path, message: 'must be a base URL, without query or fragment' }];
+  if (mode === 'local') return [];
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost' || host.endsWith('.localhost')) return [{ path, message: `${host} is a loopback address` }];
+  if (!ipaddr.isValid(host)) return [];
+  const range = ipaddr.process(host).range();
+  if (PUBLIC_RANGES.has(range)) return [];
+  return [{ path, message: `${host} is a ${RANGE_NAMES[range] ?? range} address, not a public one` }];
+}
+
+/** Across providers: unique names (flows name them), and all of them fit in a function's environment. */
+function oncallListIssues(providers: OnCallProviderConfig[]): Issue[] {
+  const issues: Issue[] = [];
+  const first = new Map<string, number>();
+  providers.forEach((provider, i) => {
+    const earlier = first.get(provider.name);
+    if (earlier === undefined) first.set(provider.name, i);
+    else issues.push({ path: [i, 'name'], message: `"${provider.name}" is already the name of oncall[${earlier}]` });
+  });
+  // Runs even when an entry failed its own checks: measure, do not re-parse.
+  const bytes = Buffer.byteLength(JSON.stringify(providers));
+  if (bytes > MAX_ONCALL_JSON_BYTES) {
+    issues.push({
+      path: [],
+      message: `the on-call providers' configuration is ${bytes} bytes as JSON, more than the ${MAX_ONCALL_JSON_BYTES} a function's environment can spare`,
+    });
+  }
+  return issues;
+}
+
+/**
+ * STINT_ONCALL for the functions that ask on-call providers (parsed again by lib/oncall/config.ts's schema, so a value
+ * the functions would refuse at cold start fails synth instead). Not wired into any function here.
+ */
+export function oncallEnvironment(providers: readonly OnCallProviderConfig[]): string {
+  return JSON.stringify(z.array(OnCallProviderConfig).parse(providers));
 }
 
 /** What infra/stint.config.ts exports (defaults may be omitted). */

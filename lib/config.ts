@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/defaults.ts';
+import { lazy } from '#lib/lazy.ts';
 
 /**
  * Runtime configuration of every Lambda (and of the local runtime, which sets the same variables).
@@ -20,6 +21,8 @@ const Env = z.object({
   STINT_SCIM_TOKEN_REF: z.string().min(1).optional(),
   /** Non-secret configuration of every SIEM/ITSM target (JSON array of TargetConfig), for delivery functions. */
   STINT_TARGETS: z.string().min(2).optional(),
+  /** Non-secret configuration of every on-call provider (JSON array of OnCallProviderConfig); absent: none. */
+  STINT_ONCALL: z.string().min(2).optional(),
   /** Slack, all optional: only the Slack functions read them. */
   STINT_SLACK_API_URL: z.url().default('https://slack.com/api/'),
   /** Secret reference of the Slack bot token (xoxb-…). */
@@ -93,6 +96,11 @@ export type Config = {
   readonly scimTokenRef: string;
   /** STINT_TARGETS as set (JSON); parsed by targetsOf (lib/targets/config.ts), so only delivery code bundles the schemas. */
   readonly targetsJson: string;
+  /**
+   * STINT_ONCALL as set (JSON; absent: `[]`, no on-call provider); parsed by oncallProvidersOf (lib/oncall/config.ts),
+   * so only code that asks providers bundles their schemas.
+   */
+  readonly oncallJson: string;
   readonly slack: { readonly apiUrl: string; readonly botTokenRef: string; readonly signingSecretRef: string };
   readonly teams: {
     readonly appId: string;
@@ -232,12 +240,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       return name;
     },
     lambdaIntegrationsJson: e.STINT_LAMBDA_INTEGRATIONS ?? '{}',
+    oncallJson: e.STINT_ONCALL ?? '[]',
   };
 }
 
-let cached: Config | undefined;
-/** The process's configuration, parsed on first use. */
-export function config(): Config {
-  cached ??= parseConfig(process.env);
-  return cached;
-}
+/** The function's configuration, parsed on first use (locally: once per function, from its own environment). */
+export const config: () => Config = /* @__PURE__ */ lazy(() => parseConfig(process.env));

@@ -12,7 +12,8 @@
  *
  * Flags (node's util.parseArgs):
  *   --n N             lifecycles per kind, Slack clicks (default 20; BENCH_N still works)
- *   --part a,b        only these parts (lifecycles, expiry, slack, bundles, portal, cli; BENCH_PART still works)
+ *   --part a,b        only these parts (lifecycles, expiry, slack, bundles, portal, cli; BENCH_PART still works),
+ *                     or `suite`: the whole `npm test` once (about 9 min on 2 cores), its wall time and slowest files
  *   --expiry-n K      one-minute grants in the expiry part (default 10)
  *   --cli-n R         `stint --help` runs (default 30; BENCH_CLI_N still works)
  *   --rounds R        measurements per part and tree (default 1); with a baseline they alternate A, B, A, B
@@ -32,7 +33,7 @@ import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import { costPer1000, PRICES, PRICES_READ } from './bench/cost.ts';
 import { percentile } from './bench/stats.ts';
-import { type LifecycleCounts, PARTS, type Part, type PartResults } from './bench/types.ts';
+import { ALL_PARTS, type LifecycleCounts, PARTS, type Part, type PartResults } from './bench/types.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -54,7 +55,7 @@ const options = {
   expiryN: count.parse(args['expiry-n']),
   cliN: count.parse(args['cli-n']),
   rounds: count.parse(args.rounds),
-  parts: z.array(z.enum(PARTS as [Part, ...Part[]])).parse(args.part.split(',').map((p) => p.trim())),
+  parts: z.array(z.enum(ALL_PARTS as [Part, ...Part[]])).parse(args.part.split(',').map((p) => p.trim())),
 };
 
 type Checkout = { label: 'new' | 'baseline'; root: string; rev: string };
@@ -456,13 +457,24 @@ function figuresOf(results: Partial<PartResults>): { figures: Figure[]; details:
     lat(section, 'cli.help', 'stint --help', cli.helpMs, 150);
     add(section, 'cli.node.p50', "node -e '' p50 (node's own start)", 'ms', percentile(cli.nodeMs, 50));
   }
+  const suite = results.suite;
+  if (suite !== undefined) {
+    const section = `npm test (typecheck, lint, vitest; CI=true) on ${cpus().length} cores`;
+    add(section, 'suite.wall', `wall time${suite.passed ? '' : ' (FAILED)'}`, 's', suite.wallMs / 1000, {
+      goal: '< 600',
+      check: (v) => v < 600,
+    });
+    add(section, 'suite.files', 'test files', '', suite.files.length);
+    for (const f of suite.files.slice(0, 10)) add(section, `suite.file.${f.file}`, `  ${f.file}`, 's', f.ms / 1000);
+    details.suite = suite;
+  }
   return { figures, details };
 }
 
 const show = (f: Figure | undefined): string => {
   if (f === undefined || f.value === null || Number.isNaN(f.value)) return 'n/a';
   if (f.unit === '$') return `$${f.value < 0.01 ? f.value.toFixed(5) : f.value.toFixed(3)}`;
-  if (f.unit === 'ms' || f.unit === 'KiB') return `${f.value.toFixed(0)} ${f.unit}`;
+  if (f.unit === 'ms' || f.unit === 'KiB' || f.unit === 's') return `${f.value.toFixed(0)} ${f.unit}`;
   return Number.isInteger(f.value) ? String(f.value) : f.value.toFixed(1);
 };
 const ratioOf = (a: Figure | undefined, b: Figure | undefined): number | null =>
@@ -528,7 +540,7 @@ try {
   }
   const raw: Record<string, Partial<Record<Part, unknown[]>>> = { new: {}, baseline: {} };
   // Interleaved: per part and round, each tree in turn, every measurement in a fresh process.
-  for (const part of PARTS.filter((p) => options.parts.includes(p)))
+  for (const part of ALL_PARTS.filter((p) => options.parts.includes(p)))
     for (let round = 0; round < options.rounds; round++)
       for (const checkout of checkouts) {
         const result = await measure(checkout, part);
@@ -582,8 +594,11 @@ try {
       `\n(${checkouts.map((c) => `${c.label} ${c.rev.slice(0, 10)}`).join(', ')}; ${seconds.toFixed(0)} s)\n`,
     );
   }
-  // The run fails when this tree issues a Scan in a lifecycle or a Slack click is not approved.
-  if (current.figures.some((f) => (f.key.endsWith('.dynamodb.Scan') || f.key === 'slack.approved') && f.ok === false))
+  // The run fails when this tree issues a Scan in a lifecycle, a Slack click is not approved or its suite failed.
+  if (
+    current.figures.some((f) => (f.key.endsWith('.dynamodb.Scan') || f.key === 'slack.approved') && f.ok === false) ||
+    resultsOf('new').suite?.passed === false
+  )
     process.exitCode = 1;
 } finally {
   cleanup();

@@ -5,7 +5,7 @@ import type { AccessRequest } from '#lib/domain/request.ts';
 
 /**
  * Eligible approvers with why each is one: the policy's sets (named users, the requester's manager pinned on the
- * request, group members) and every escalation tier the request has reached;
+ * request, the unit owners fixed on the request, group members) and every escalation tier the request has reached;
  * requester and grantee excluded (they can never approve).
  */
 export async function approversOf(
@@ -35,6 +35,21 @@ export async function approversOf(
       const user = await directory.userById(manager);
       if (user?.active === true)
         found.set(manager, { user, why: `you are the requester’s manager (${setName} of flow ${request.flowId})` });
+    }
+    if (set.owners === true) {
+      for (const [i, unit] of (request.unitOwners ?? []).entries()) {
+        const what = request.units[i];
+        for (const id of unit.owners) {
+          if (excluded.has(id) || found.has(id)) continue;
+          const user = await directory.userById(id);
+          if (user?.active !== true) continue;
+          const owner =
+            unit.source === 'resource'
+              ? `an owner of ${what?.resource} (integration ${what?.integrationId})`
+              : `an owner of integration ${what?.integrationId}, which stands for ${what?.resource}`;
+          found.set(id, { user, why: `you are ${owner} (${setName} of flow ${request.flowId})` });
+        }
+      }
     }
     for (const group of set.groups) {
       for (const user of await directory.membersOf(group)) {

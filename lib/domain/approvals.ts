@@ -13,6 +13,9 @@ type ManualPolicy = Extract<ApprovalPolicy, { mode: 'manual' }>;
  * Nobody approves a self-serve flow. The requester is never an approver of their own request, whatever their
  * groups and even if they are an admin; neither is the grantee, when someone else asked on their behalf.
  * A set with `manager: true` admits the requester's manager (`request.requester.manager`, from the directory).
+ * A set with `owners: true` admits the owners of the requested units as fixed on the request (`request.unitOwners`);
+ * `ownerOf` then lists the units (indices into `request.units`) the caller owns. The requester and grantee checks
+ * come first, so owning the resource never lets someone approve their own request.
  * Escalation: members of an escalation tier are eligible only once the request has reached that tier (as recorded
  * by the reconciler on `request.escalation`); earlier tiers stay eligible. `sets` are indices into
  * approverSets(policy): the policy's own sets first, then the tiers.
@@ -20,7 +23,7 @@ type ManualPolicy = Extract<ApprovalPolicy, { mode: 'manual' }>;
 export function approverStanding(
   request: AccessRequest,
   who: Identity,
-): { eligible: true; sets: number[] } | { eligible: false; reason: string } {
+): { eligible: true; sets: number[]; ownerOf?: number[] } | { eligible: false; reason: string } {
   const policy = request.flow.approval;
   if (policy.mode !== 'manual') {
     return { eligible: false, reason: 'this flow is self-serve: it has no approvers' };
@@ -33,13 +36,20 @@ export function approverStanding(
   }
   const sets: number[] = [];
   let laterTier = false;
+  let asOwner = false;
   const reached = reachedTier(request);
+  const owned = ownedUnits(request, who.sub);
   for (const { set, index, tier } of approverSets(policy)) {
     const isManager =
       set.manager === true && request.requester.manager !== undefined && who.sub === request.requester.manager;
-    if (!(set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g)) || isManager)) continue;
-    if (tier <= reached) sets.push(index);
-    else laterTier = true;
+    const isOwner = set.owners === true && owned.length > 0;
+    if (!(set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g)) || isManager || isOwner)) {
+      continue;
+    }
+    if (tier <= reached) {
+      sets.push(index);
+      if (isOwner) asOwner = true;
+    } else laterTier = true;
   }
   if (sets.length === 0) {
     return {
@@ -49,7 +59,12 @@ export function approverStanding(
         : 'you are not an approver of this request',
     };
   }
-  return { eligible: true, sets };
+  return asOwner ? { eligible: true, sets, ownerOf: owned } : { eligible: true, sets };
+}
+
+/** Indices of the request's units that `sub` owns, as fixed on the request when it was made. */
+function ownedUnits(request: Pick<AccessRequest, 'unitOwners'>, sub: string): number[] {
+  return (request.unitOwners ?? []).flatMap((u, i) => (u.owners.includes(sub) ? [i] : []));
 }
 
 /**
@@ -60,21 +75,34 @@ export function approverStanding(
  * An escalation tier stands in for the approvers who did not answer: its members' votes count like any approver's
  * (one distinct approver towards a quorum; a reject rejects), and under allOf an approval from a tier member covers
  * every set.
+ * A set with `owners: true` approves as a whole: it is met once each of the request's `unitCount` units has an
+ * approval from one of its owners (`vote.ownerOf`), and until then its members' approvals count for nothing
+ * (towards no rule), so the owner of one resource never approves another's part. Once it is met, each of those
+ * owners counts as one approver, like any set's members. One owner's reject rejects, as any approver's does.
  */
-export function tally(policy: ManualPolicy, votes: Vote[]): 'pending' | 'approved' | 'rejected' {
+export function tally(policy: ManualPolicy, votes: Vote[], unitCount: number): 'pending' | 'approved' | 'rejected' {
   const ownSets = policy.sets.length;
-  const allSets = ownSets + (policy.escalation?.tiers.length ?? 0);
+  const all = approverSets(policy);
+  const allSets = all.length;
   const counted = votes.filter((v) => v.sets.some((i) => i >= 0 && i < allSets));
   if (counted.some((v) => v.vote === 'reject')) return 'rejected';
   const approvals = counted.filter((v) => v.vote === 'approve');
-  const approvers = new Set(approvals.map((v) => v.by));
+  // Whether set i is met: one approval from a member, or (owners) every unit approved by one of its owners.
+  const met = all.map(({ set, index }) => {
+    const members = approvals.filter((v) => v.sets.includes(index));
+    if (set.owners !== true) return members.length > 0;
+    const covered = new Set(members.flatMap((v) => v.ownerOf ?? []));
+    return Array.from({ length: unitCount }, (_, u) => u).every((u) => covered.has(u));
+  });
+  const counts = (v: Vote) =>
+    v.sets.some((i) => i >= 0 && i < allSets && (all[i]?.set.owners !== true || met[i] === true));
+  const approvers = new Set(approvals.filter(counts).map((v) => v.by));
   switch (policy.rule.type) {
     case 'anyOf':
       return approvers.size >= 1 ? 'approved' : 'pending';
     case 'allOf': {
-      const covered = new Set(approvals.flatMap((v) => v.sets));
-      if (approvals.some((v) => v.sets.some((i) => i >= ownSets && i < allSets))) return 'approved';
-      return policy.sets.every((_, i) => covered.has(i)) ? 'approved' : 'pending';
+      if (met.some((m, i) => m && i >= ownSets)) return 'approved';
+      return policy.sets.every((_, i) => met[i] === true) ? 'approved' : 'pending';
     }
     case 'quorum':
       return approvers.size >= policy.rule.count ? 'approved' : 'pending';
@@ -120,10 +148,11 @@ export function applyVote(
     channel,
     at,
     sets: standing.sets,
+    ...(standing.ownerOf === undefined ? {} : { ownerOf: standing.ownerOf }),
     ...(reason === undefined ? {} : { reason }),
   };
   const votes = [...request.votes, recorded];
-  const outcome = tally(policy, votes);
+  const outcome = tally(policy, votes, request.units.length);
   if (outcome === 'pending') {
     return {
       request: {
@@ -152,11 +181,11 @@ export function applyVote(
 
 /**
  * Keys of everyone who may ever approve the request (`user:<sub>`, `group:<name>`), for the approvals index: every
- * set of the pinned flow's policy and of each escalation tier, and the requester's manager (pinned on the request at
- * creation) when a set admits the manager. A key says "may be an approver"; whether its holder is one *now* (tier
+ * set of the pinned flow's policy and of each escalation tier, the requester's manager (pinned on the request at
+ * creation) when a set admits the manager, and the unit owners fixed on the request when a set admits the owners. A key says "may be an approver"; whether its holder is one *now* (tier
  * reached, not the requester) is approverStanding's answer, which the listing applies to each request it reads.
  */
-export function approverKeys(request: Pick<AccessRequest, 'flow' | 'requester'>): string[] {
+export function approverKeys(request: Pick<AccessRequest, 'flow' | 'requester' | 'unitOwners'>): string[] {
   const policy = request.flow.approval;
   if (policy.mode !== 'manual') return [];
   const keys = new Set<string>();
@@ -164,6 +193,9 @@ export function approverKeys(request: Pick<AccessRequest, 'flow' | 'requester'>)
     for (const user of set.users) keys.add(`user:${user}`);
     for (const group of set.groups) keys.add(`group:${group}`);
     if (set.manager === true && request.requester.manager !== undefined) keys.add(`user:${request.requester.manager}`);
+    if (set.owners === true) {
+      for (const unit of request.unitOwners ?? []) for (const owner of unit.owners) keys.add(`user:${owner}`);
+    }
   }
   return [...keys];
 }

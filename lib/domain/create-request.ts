@@ -106,6 +106,7 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
 
   const at = now.toISOString();
   const auto = flow.approval.mode === 'auto' || flow.breakGlass;
+  const unitOwners = auto ? undefined : ownersOf(input, units, ctx.integrations, flow, [requester.sub, grantee.sub]);
   const request: AccessRequest = {
     id: ctx.id,
     tickets: {},
@@ -117,6 +118,7 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     units,
     // checkOffered (in resolveUnits) found every unit's integration.
     unitTypes: units.map((u) => ctx.integrations.get(u.integrationId)?.type ?? 'postgresql'),
+    ...(unitOwners === undefined ? {} : { unitOwners }),
     durationMinutes: input.durationMinutes,
     status: auto ? 'APPROVED' : 'PENDING',
     votes: [],
@@ -142,6 +144,43 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     request.approvalDeadline = new Date(now.getTime() + flow.approval.timeoutMinutes * 60_000).toISOString();
   }
   return request;
+}
+
+/**
+ * The owners of each unit, fixed on the request, when an approver set of the flow (or an escalation tier) names the
+ * owners: the resource's own owners, else its integration's. A unit that nobody but the requester or the grantee owns
+ * could never get its owners' approval, so the request is refused here (422, naming the unit) rather than left
+ * pending until it times out. Undefined when no set names the owners.
+ */
+function ownersOf(
+  input: CreateRequestInput,
+  units: AccessUnit[],
+  integrations: ReadonlyMap<string, Integration>,
+  flow: AccessFlow,
+  excluded: string[],
+): NonNullable<AccessRequest['unitOwners']> | undefined {
+  const policy = flow.approval;
+  if (policy.mode !== 'manual') return undefined;
+  const sets = [...policy.sets, ...(policy.escalation?.tiers ?? [])];
+  if (!sets.some((set) => set.owners === true)) return undefined;
+  return units.map((unit, i) => {
+    // resolveUnits (checkOffered) found the integration and the resource of every unit.
+    const integration = integrations.get(unit.integrationId);
+    const own = integration?.resources.find((r) => r.id === unit.resource)?.owners ?? [];
+    const owners =
+      own.length > 0
+        ? { owners: [...own], source: 'resource' as const }
+        : { owners: [...(integration?.owners ?? [])], source: 'integration' as const };
+    if (!owners.owners.some((o) => !excluded.includes(o))) {
+      const field = input.bundle !== undefined ? 'bundle' : input.targets === undefined ? 'targets' : `targets.${i}`;
+      throw new PolicyError(
+        `flow ${flow.id} asks the owners to approve, and ${unit.resource} of integration ${unit.integrationId} has ` +
+          `no owner who may approve this request (${owners.owners.length === 0 ? 'neither the resource nor the integration has owners' : 'its only owners are the requester or the grantee'}): an admin must set its owners`,
+        field,
+      );
+    }
+    return owners;
+  });
 }
 
 function granteeFromInput(input: CreateRequestInput): Identity {

@@ -3,13 +3,20 @@ import { AccessUnit } from './bundle.ts';
 import { ChangeRecord, GroupName, Slug, Subject } from './common.ts';
 import { Line, Text } from './text.ts';
 
-/** A set of people who may approve: named users and members of groups. */
+/** A set of people who may approve: named users, members of groups, the requester's manager, the owners. */
 export const ApproverSet = z.strictObject({
   name: Line.min(1).max(100).optional(),
   users: z.array(Subject).max(100).default([]),
   groups: z.array(GroupName).max(50).default([]),
   /** The requester's manager (identity directory, SCIM enterprise `manager`) may approve; absent = false. */
   manager: z.boolean().optional(),
+  /**
+   * The owners of the requested resources may approve, each for the resources they own (a resource without owners
+   * of its own: its integration's owners). The owners are fixed on the request when it is made
+   * (`AccessRequest.unitOwners`), and the set approves only once every requested resource has its owners' approval:
+   * see lib/domain/approvals.ts. Absent = false.
+   */
+  owners: z.boolean().optional(),
 });
 export type ApproverSet = z.infer<typeof ApproverSet>;
 

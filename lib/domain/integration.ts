@@ -25,7 +25,10 @@ export const Resource = z.strictObject({
   /** Target-side name (PostgreSQL: the database). */
   id: Line.min(1).max(128),
   description: Text.max(500).optional(),
-  /** Resource owners (subjects): recorded and shown; approver policies do not read them. */
+  /**
+   * Resource owners (subjects). An approver set with `owners: true` (lib/domain/flow.ts) lets them approve requests
+   * for this resource; when empty, the integration's `owners` stand for it.
+   */
   owners: z.array(Subject).max(50).default([]),
   permissions: z.array(Permission).min(1).max(50),
 });
@@ -51,6 +54,12 @@ export const IntegrationInput = z.strictObject({
   config: z.record(Line.min(1).max(64), z.json()),
   /** The admin credential, for drivers that need one (PostgreSQL); AWS drivers use the function's role. */
   secretRef: SecretRef.optional(),
+  /**
+   * Owners of the integration (subjects): under an approver set with `owners: true`, they approve requests for the
+   * integration's resources that have no owners of their own. Absent = none (optional rather than defaulted, so
+   * integrations written before it existed, and typed literals, stay valid as they are).
+   */
+  owners: z.array(Subject).max(50).optional(),
   resources: z.array(Resource).min(1).max(500),
 });
 export type IntegrationInput = z.infer<typeof IntegrationInput>;

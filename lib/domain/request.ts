@@ -39,6 +39,11 @@ export const Vote = z.object({
   at: IsoDateTime,
   /** Indices (into the pinned flow's approval sets) of the sets the voter belonged to when voting. */
   sets: z.array(z.number().int().min(0)).default([]),
+  /**
+   * Indices (into the request's `units`) of the units the voter owns (`unitOwners`), when an approver set with
+   * `owners: true` is among `sets`: the part of the request their vote as an owner approves.
+   */
+  ownerOf: z.array(z.number().int().min(0)).optional(),
 });
 export type Vote = z.infer<typeof Vote>;
 
@@ -107,6 +112,15 @@ export const AccessRequest = z.object({
    * function without reading the integration; absent on requests made before it was recorded.
    */
   unitTypes: z.array(IntegrationType).optional(),
+  /**
+   * Who owns each unit (same order as `units`), fixed when the request was made, for approver sets with
+   * `owners: true`: the resource's owners, or the integration's when the resource has none (`source` says which).
+   * Editing the integration later does not change who may approve this request. Absent when no set of the pinned
+   * flow names the owners.
+   */
+  unitOwners: z
+    .array(z.strictObject({ owners: z.array(Subject).max(50), source: z.enum(['resource', 'integration']) }))
+    .optional(),
   justification: z.string().max(2000).optional(),
   durationMinutes: z.number().int().positive(),
   status: RequestStatus,

@@ -34,13 +34,15 @@ import {
   SCHEMA_VERSION,
   StintEvent,
   severityOf,
+  type VotedSet,
 } from '#events/schemas.ts';
 import { DirectoryGroup, DirectoryUser } from '#lib/directory/types.ts';
-import { Bundle } from '#lib/domain/bundle.ts';
+import { type AccessUnit, Bundle } from '#lib/domain/bundle.ts';
 import type { ChangeRecord } from '#lib/domain/common.ts';
+import { approverSets } from '#lib/domain/escalation.ts';
 import { AccessFlow } from '#lib/domain/flow.ts';
 import { Integration } from '#lib/domain/integration.ts';
-import { AccessRequest, type RequestStatus } from '#lib/domain/request.ts';
+import { AccessRequest, type RequestStatus, type Vote } from '#lib/domain/request.ts';
 import { type Entity, KEY_ATTRIBUTES } from '#lib/store/table.ts';
 import { isSilentEntity } from './stream-filter.ts';
 
@@ -225,8 +227,13 @@ function requestEvents(change: StreamChange): StintEvent[] {
     return [requestEvent(STATUS_EVENT[after.status], after, { previousStatus: before.status })];
   }
   if (after.votes.length > before.votes.length) {
+    const vote = after.votes.at(-1);
     return [
-      requestEvent('request.approval_recorded', after, { previousStatus: before.status, vote: after.votes.at(-1) }),
+      requestEvent('request.approval_recorded', after, {
+        previousStatus: before.status,
+        vote,
+        approverSets: vote === undefined ? [] : votedSets(after, vote),
+      }),
     ];
   }
   const later = (a?: string, b?: string) => a !== undefined && (b === undefined || Date.parse(a) > Date.parse(b));
@@ -263,6 +270,34 @@ function requestEvent(type: RequestEventType, request: AccessRequest, extra: Rec
     ...envelope('request', request.id, request.version, type, request.lastChange, request.flow.breakGlass),
     request: viewOf(request),
     ...extra,
+  });
+}
+
+/** The approver sets of the pinned flow that `vote` relied on, and how the voter belongs to each. */
+function votedSets(request: AccessRequest, vote: Vote): VotedSet[] {
+  const policy = request.flow.approval;
+  if (policy.mode !== 'manual') return [];
+  const all = approverSets(policy);
+  return vote.sets.flatMap((index) => {
+    const entry = all[index];
+    if (entry === undefined) return [];
+    const { set, tier } = entry;
+    const ownerOf =
+      set.owners === true ? (vote.ownerOf ?? []).flatMap((u) => request.units[u] ?? []) : ([] as AccessUnit[]);
+    const as: VotedSet['as'] = [
+      ...(set.users.includes(vote.by) ? (['user'] as const) : []),
+      ...(set.manager === true && request.requester.manager === vote.by ? (['manager'] as const) : []),
+      ...(ownerOf.length > 0 ? (['owner'] as const) : []),
+    ];
+    return [
+      {
+        index,
+        tier,
+        ...(set.name === undefined ? {} : { name: set.name }),
+        as: as.length === 0 ? ['group'] : as,
+        ...(ownerOf.length === 0 ? {} : { ownerOf }),
+      },
+    ];
   });
 }
 

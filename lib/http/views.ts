@@ -68,6 +68,8 @@ const ApproverSetView = z.object({
   users: z.array(z.string()),
   groups: z.array(z.string()),
   manager: z.boolean(),
+  /** The owners of the requested resources approve their part (`unitOwners` on the request says who they are). */
+  owners: z.boolean(),
   /** Its members may vote now (its tier has been reached). */
   open: z.boolean(),
 });
@@ -75,7 +77,7 @@ const ApproverSetView = z.object({
 /**
  * The approval as the caller sees it (manual flows only): every approver set, the tier reached, and the sets that
  * make the caller an approver now, each with why (named as a user, through which of their groups, as the
- * requester's manager). `mine` is empty for someone who is no approver; `reason` then says why.
+ * requester's manager, as the owner of which units). `mine` is empty for someone who is no approver; `reason` then says why.
  */
 export const ApprovalView = z.object({
   rule: z.discriminatedUnion('type', [
@@ -94,6 +96,8 @@ export const ApprovalView = z.object({
       asUser: z.boolean(),
       viaGroups: z.array(z.string()),
       asManager: z.boolean(),
+      /** As an owner: the units (indices into `units`) the caller owns; empty when not through ownership. */
+      asOwnerOf: z.array(z.number().int().min(0)),
     }),
   ),
   eligible: z.boolean(),
@@ -203,6 +207,7 @@ export function approvalOf(request: AccessRequest, viewer: Identity): ApprovalVi
           asUser: set.users.includes(viewer.sub),
           viaGroups: viewer.groups.filter((g) => set.groups.includes(g)),
           asManager: set.manager === true && request.requester.manager === viewer.sub,
+          asOwnerOf: set.owners === true ? (standing.ownerOf ?? []) : [],
         }))
     : [];
   return {
@@ -215,6 +220,7 @@ export function approvalOf(request: AccessRequest, viewer: Identity): ApprovalVi
       users: set.users,
       groups: set.groups,
       manager: set.manager === true,
+      owners: set.owners === true,
       open: tier <= reached,
     })),
     mine,

@@ -11,10 +11,10 @@
  * count handler durations or DynamoDB calls by caller reports them as missing.
  */
 import '#lib/local/polyfills.ts';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
@@ -39,6 +39,7 @@ import type {
   LifecyclesResult,
   PortalResult,
   SlackResult,
+  SuiteResult,
 } from './types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -522,6 +523,42 @@ async function cliHelp(runs: number): Promise<CliResult> {
   return { helpMs, nodeMs };
 }
 
+const VitestReport = z.object({
+  testResults: z.array(z.object({ name: z.string(), startTime: z.number(), endTime: z.number() })),
+});
+
+/**
+ * `npm test` exactly as CI runs it (typecheck, lint, vitest), once: its wall time, whether it passed and each test
+ * file's duration from vitest's JSON reporter (the dot reporter shows progress on stderr meanwhile).
+ */
+async function suite(): Promise<SuiteResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'stint-suite-'));
+  const report = join(dir, 'vitest.json');
+  try {
+    const started = performance.now();
+    const passed = await new Promise<boolean>((resolveExit, reject) => {
+      const child = spawn(
+        'npm',
+        ['test', '--', '--reporter=dot', '--reporter=json', `--outputFile.json=${report}`],
+        // npm's banner and the reporters' output are progress: stderr.
+        { cwd: ROOT, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 2, 2] },
+      );
+      child.on('error', reject);
+      child.on('exit', (code) => resolveExit(code === 0));
+    });
+    const wallMs = performance.now() - started;
+    const files = existsSync(report)
+      ? VitestReport.parse(JSON.parse(readFileSync(report, 'utf8'))).testResults.map((t) => ({
+          file: relative(ROOT, t.name),
+          ms: t.endTime - t.startTime,
+        }))
+      : [];
+    return { wallMs, passed, files: files.sort((a, b) => b.ms - a.ms) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const { values } = parseArgs({
   options: {
     part: { type: 'string' },
@@ -533,7 +570,7 @@ const { values } = parseArgs({
 });
 const count = z.coerce.number().int().min(1).max(1000);
 const out = z.string().parse(values.out);
-const part = z.enum(['lifecycles', 'expiry', 'slack', 'bundles', 'portal', 'cli']).parse(values.part);
+const part = z.enum(['lifecycles', 'expiry', 'slack', 'bundles', 'portal', 'cli', 'suite']).parse(values.part);
 const run = {
   lifecycles: () => lifecycles(count.parse(values.n)),
   expiry: () => expiry(count.parse(values['expiry-n'])),
@@ -541,5 +578,6 @@ const run = {
   bundles,
   portal: portalBundle,
   cli: () => cliHelp(count.parse(values['cli-n'])),
+  suite,
 }[part];
 writeFileSync(out, JSON.stringify(await run()));

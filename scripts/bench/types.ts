@@ -28,6 +28,8 @@ export type SlackResult = { n: number; handlingMs: number[]; approved: number };
 export type BundlesResult = { entry: string; bytes: number; coldImportMs: number | null; importError?: string }[];
 export type PortalResult = { file: string; raw: number; gzip: number; brotli: number }[];
 export type CliResult = { helpMs: number[]; nodeMs: number[] };
+/** `npm test` once: its wall time, whether it passed, and each vitest file's duration (repo-relative path). */
+export type SuiteResult = { wallMs: number; passed: boolean; files: { file: string; ms: number }[] };
 
 export type PartResults = {
   lifecycles: LifecyclesResult;
@@ -36,6 +38,10 @@ export type PartResults = {
   bundles: BundlesResult;
   portal: PortalResult;
   cli: CliResult;
+  suite: SuiteResult;
 };
 export type Part = keyof PartResults;
+/** What a bench measures unless `--part` says otherwise. */
 export const PARTS: Part[] = ['lifecycles', 'expiry', 'slack', 'bundles', 'portal', 'cli'];
+/** Every part: `suite` (the whole `npm test`, about 9 minutes on 2 cores) only when asked for. */
+export const ALL_PARTS: Part[] = [...PARTS, 'suite'];

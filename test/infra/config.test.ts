@@ -39,6 +39,7 @@ describe('stint.config.ts validation', () => {
       api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
       portal: { priceClass: 'PriceClass_100', scopes: 'openid email profile', idpOrigins: [] },
       targets: [],
+      oncall: [],
       drivers: {},
     });
   });

@@ -1025,6 +1025,7 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    owners?: boolean;
                                     /** @default [] */
                                     users: string[];
                                 }[];
@@ -2188,6 +2189,7 @@ export interface operations {
                                         groups: string[];
                                         manager?: boolean;
                                         name?: string;
+                                        owners?: boolean;
                                         /** @default [] */
                                         users: string[];
                                     }[];
@@ -2212,6 +2214,7 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    owners?: boolean;
                                     /** @default [] */
                                     users: string[];
                                 }[];
@@ -2370,6 +2373,7 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    owners?: boolean;
                                     /** @default [] */
                                     users: string[];
                                 }[];
@@ -2394,6 +2398,7 @@ export interface operations {
                                 groups: string[];
                                 manager?: boolean;
                                 name?: string;
+                                owners?: boolean;
                                 /** @default [] */
                                 users: string[];
                             }[];
@@ -2490,6 +2495,7 @@ export interface operations {
                                 groups?: string[];
                                 manager?: boolean;
                                 name?: string;
+                                owners?: boolean;
                                 /** @default [] */
                                 users?: string[];
                             }[];
@@ -2514,6 +2520,7 @@ export interface operations {
                             groups?: string[];
                             manager?: boolean;
                             name?: string;
+                            owners?: boolean;
                             /** @default [] */
                             users?: string[];
                         }[];
@@ -2647,6 +2654,7 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    owners?: boolean;
                                     /** @default [] */
                                     users: string[];
                                 }[];
@@ -2671,6 +2679,7 @@ export interface operations {
                                 groups: string[];
                                 manager?: boolean;
                                 name?: string;
+                                owners?: boolean;
                                 /** @default [] */
                                 users: string[];
                             }[];
@@ -3003,6 +3012,7 @@ export interface operations {
                                 reason?: string;
                             };
                             name: string;
+                            owners?: string[];
                             resources: {
                                 description?: string;
                                 id: string;
@@ -3119,6 +3129,7 @@ export interface operations {
                             reason?: string;
                         };
                         name: string;
+                        owners?: string[];
                         resources: {
                             description?: string;
                             id: string;
@@ -3162,6 +3173,7 @@ export interface operations {
                         [key: string]: components["schemas"]["JsonValue"];
                     };
                     name: string;
+                    owners?: string[];
                     resources: {
                         description?: string;
                         id: string;
@@ -3264,6 +3276,7 @@ export interface operations {
                             reason?: string;
                         };
                         name: string;
+                        owners?: string[];
                         resources: {
                             description?: string;
                             id: string;
@@ -3732,6 +3745,7 @@ export interface operations {
                                 eligible: boolean;
                                 mine: {
                                     asManager: boolean;
+                                    asOwnerOf: number[];
                                     asUser: boolean;
                                     index: number;
                                     name?: string;
@@ -3756,6 +3770,7 @@ export interface operations {
                                     manager: boolean;
                                     name?: string;
                                     open: boolean;
+                                    owners: boolean;
                                     tier: number;
                                     users: string[];
                                 }[];
@@ -3893,6 +3908,11 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             })[];
+                            unitOwners?: {
+                                owners: string[];
+                                /** @enum {string} */
+                                source: "resource" | "integration";
+                            }[];
                             units: {
                                 integrationId: string;
                                 permission: string;
@@ -3909,6 +3929,7 @@ export interface operations {
                                 channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 /** Format: email */
                                 email: string;
+                                ownerOf?: number[];
                                 reason?: string;
                                 /** @default [] */
                                 sets: number[];
@@ -4028,6 +4049,7 @@ export interface operations {
                             eligible: boolean;
                             mine: {
                                 asManager: boolean;
+                                asOwnerOf: number[];
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
@@ -4052,6 +4074,7 @@ export interface operations {
                                 manager: boolean;
                                 name?: string;
                                 open: boolean;
+                                owners: boolean;
                                 tier: number;
                                 users: string[];
                             }[];
@@ -4189,6 +4212,11 @@ export interface operations {
                         } & {
                             [key: string]: unknown;
                         })[];
+                        unitOwners?: {
+                            owners: string[];
+                            /** @enum {string} */
+                            source: "resource" | "integration";
+                        }[];
                         units: {
                             integrationId: string;
                             permission: string;
@@ -4205,6 +4233,7 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
                             sets: number[];
@@ -4301,6 +4330,7 @@ export interface operations {
                             eligible: boolean;
                             mine: {
                                 asManager: boolean;
+                                asOwnerOf: number[];
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
@@ -4325,6 +4355,7 @@ export interface operations {
                                 manager: boolean;
                                 name?: string;
                                 open: boolean;
+                                owners: boolean;
                                 tier: number;
                                 users: string[];
                             }[];
@@ -4462,6 +4493,11 @@ export interface operations {
                         } & {
                             [key: string]: unknown;
                         })[];
+                        unitOwners?: {
+                            owners: string[];
+                            /** @enum {string} */
+                            source: "resource" | "integration";
+                        }[];
                         units: {
                             integrationId: string;
                             permission: string;
@@ -4478,6 +4514,7 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
                             sets: number[];
@@ -4893,6 +4930,7 @@ export interface operations {
                             eligible: boolean;
                             mine: {
                                 asManager: boolean;
+                                asOwnerOf: number[];
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
@@ -4917,6 +4955,7 @@ export interface operations {
                                 manager: boolean;
                                 name?: string;
                                 open: boolean;
+                                owners: boolean;
                                 tier: number;
                                 users: string[];
                             }[];
@@ -5054,6 +5093,11 @@ export interface operations {
                         } & {
                             [key: string]: unknown;
                         })[];
+                        unitOwners?: {
+                            owners: string[];
+                            /** @enum {string} */
+                            source: "resource" | "integration";
+                        }[];
                         units: {
                             integrationId: string;
                             permission: string;
@@ -5070,6 +5114,7 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
                             sets: number[];
@@ -5175,6 +5220,7 @@ export interface operations {
                             eligible: boolean;
                             mine: {
                                 asManager: boolean;
+                                asOwnerOf: number[];
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
@@ -5199,6 +5245,7 @@ export interface operations {
                                 manager: boolean;
                                 name?: string;
                                 open: boolean;
+                                owners: boolean;
                                 tier: number;
                                 users: string[];
                             }[];
@@ -5336,6 +5383,11 @@ export interface operations {
                         } & {
                             [key: string]: unknown;
                         })[];
+                        unitOwners?: {
+                            owners: string[];
+                            /** @enum {string} */
+                            source: "resource" | "integration";
+                        }[];
                         units: {
                             integrationId: string;
                             permission: string;
@@ -5352,6 +5404,7 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
                             sets: number[];
@@ -5458,6 +5511,7 @@ export interface operations {
                             eligible: boolean;
                             mine: {
                                 asManager: boolean;
+                                asOwnerOf: number[];
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
@@ -5482,6 +5536,7 @@ export interface operations {
                                 manager: boolean;
                                 name?: string;
                                 open: boolean;
+                                owners: boolean;
                                 tier: number;
                                 users: string[];
                             }[];
@@ -5619,6 +5674,11 @@ export interface operations {
                         } & {
                             [key: string]: unknown;
                         })[];
+                        unitOwners?: {
+                            owners: string[];
+                            /** @enum {string} */
+                            source: "resource" | "integration";
+                        }[];
                         units: {
                             integrationId: string;
                             permission: string;
@@ -5635,6 +5695,7 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
                             sets: number[];
@@ -5740,6 +5801,7 @@ export interface operations {
                             eligible: boolean;
                             mine: {
                                 asManager: boolean;
+                                asOwnerOf: number[];
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
@@ -5764,6 +5826,7 @@ export interface operations {
                                 manager: boolean;
                                 name?: string;
                                 open: boolean;
+                                owners: boolean;
                                 tier: number;
                                 users: string[];
                             }[];
@@ -5901,6 +5964,11 @@ export interface operations {
                         } & {
                             [key: string]: unknown;
                         })[];
+                        unitOwners?: {
+                            owners: string[];
+                            /** @enum {string} */
+                            source: "resource" | "integration";
+                        }[];
                         units: {
                             integrationId: string;
                             permission: string;
@@ -5917,6 +5985,7 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
                             sets: number[];
@@ -6022,6 +6091,7 @@ export interface operations {
                             eligible: boolean;
                             mine: {
                                 asManager: boolean;
+                                asOwnerOf: number[];
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
@@ -6046,6 +6116,7 @@ export interface operations {
                                 manager: boolean;
                                 name?: string;
                                 open: boolean;
+                                owners: boolean;
                                 tier: number;
                                 users: string[];
                             }[];
@@ -6183,6 +6254,11 @@ export interface operations {
                         } & {
                             [key: string]: unknown;
                         })[];
+                        unitOwners?: {
+                            owners: string[];
+                            /** @enum {string} */
+                            source: "resource" | "integration";
+                        }[];
                         units: {
                             integrationId: string;
                             permission: string;
@@ -6199,6 +6275,7 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
                             sets: number[];

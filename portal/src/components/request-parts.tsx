@@ -86,7 +86,13 @@ export function Countdown(props: { until: string; onElapsed?: () => void }) {
   return <time dateTime={props.until}>{left > 0 ? `in ${remainingText(left)}` : 'now (ending)'}</time>;
 }
 
-export type ApproverSetLike = { name?: string; users?: string[]; groups?: string[]; manager?: boolean };
+export type ApproverSetLike = {
+  name?: string;
+  users?: string[];
+  groups?: string[];
+  manager?: boolean;
+  owners?: boolean;
+};
 
 /** `DBAs: group dba` — who is in an approver set. */
 export function approverSetText(set: ApproverSetLike): string {
@@ -94,6 +100,7 @@ export function approverSetText(set: ApproverSetLike): string {
     ...(set.groups ?? []).map((g) => `group ${g}`),
     ...(set.users ?? []).map((u) => `user ${u}`),
     ...(set.manager === true ? ["the requester's manager"] : []),
+    ...(set.owners === true ? ['the owners of the requested resources'] : []),
   ];
   const list = members.length === 0 ? 'nobody' : members.join(', ');
   return set.name === undefined ? list : `${set.name}: ${list}`;

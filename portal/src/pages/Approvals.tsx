@@ -51,13 +51,16 @@ export function Approvals() {
   );
 }
 
-/** Why I may decide this request: the sets the API says make me an approver, and how (user, group, manager). */
+/** Why I may decide this request: the sets the API says make me an approver, and how (user, group, manager, owner). */
 function whyMe(request: RequestView): string[] {
   return (request.approval?.mine ?? []).map((p) => {
     const reasons = [
       ...(p.asUser ? ['you are listed by name'] : []),
       ...p.viaGroups.map((g) => `you are in group ${g}`),
       ...(p.asManager ? ["you are the requester's manager"] : []),
+      ...(p.asOwnerOf.length > 0
+        ? [`you own ${p.asOwnerOf.map((i) => request.units[i]?.resource ?? `unit ${i + 1}`).join(', ')}`]
+        : []),
     ];
     return `${p.name ?? `approver set ${p.index + 1}`}: ${reasons.length === 0 ? 'a member' : reasons.join(', ')}`;
   });

@@ -73,4 +73,32 @@ describe('approversOf', () => {
       'you are in group oncall (escalation tier 1 of flow db-readonly)',
     );
   });
+
+  it('asks the owners fixed on the request, each saying what they own, never the requester who is one', async () => {
+    const owners: AccessFlow['approval'] = { ...approval, sets: [{ users: [], groups: [], owners: true }] };
+    const flow = aFlow({
+      approval: owners,
+      targets: [
+        { integrationId: 'pg', resource: 'app', permission: 'readonly' },
+        { integrationId: 'pg', resource: 'audit', permission: 'readonly' },
+      ],
+    });
+    const request = aRequest({
+      flow,
+      requester,
+      grantee: requester,
+      units: flow.targets,
+      unitOwners: [
+        { owners: ['requester-1', 'approver-1'], source: 'resource' },
+        { owners: ['dba-1'], source: 'integration' },
+      ],
+    });
+
+    const found = await approversOf(directory(), request);
+
+    expect(found.map((a) => [a.user.id, a.why])).toEqual([
+      ['approver-1', 'you are an owner of app (integration pg) (approver set 1 of flow db-readonly)'],
+      ['dba-1', 'you are an owner of integration pg, which stands for audit (approver set 1 of flow db-readonly)'],
+    ]);
+  });
 });

@@ -125,7 +125,7 @@ describe('tally', () => {
       'pending',
     ],
   ])('%s → %s', (_, rule, votes, expected) => {
-    expect(tally(manualPolicy(two, rule), votes)).toBe(expected);
+    expect(tally(manualPolicy(two, rule), votes, 1)).toBe(expected);
   });
 });
 
@@ -331,7 +331,7 @@ describe('approval properties', () => {
           .chain((vs) => fc.tuple(fc.constant(vs), fc.shuffledSubarray(vs, { minLength: vs.length }))),
         ([vs, shuffled]) => {
           const toVotes = (xs: typeof vs) => xs.map((x) => v(x.by, x.choice, x.sets));
-          expect(tally(policy, toVotes(shuffled))).toBe(tally(policy, toVotes(vs)));
+          expect(tally(policy, toVotes(shuffled), 1)).toBe(tally(policy, toVotes(vs), 1));
         },
       ),
     );

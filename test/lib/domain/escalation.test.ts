@@ -118,9 +118,9 @@ describe('eligibility of escalation tiers', () => {
     const byTier: Vote = { by: 'dave', email: 'dave@example.com', vote: 'approve', channel: 'api', at, sets: [2] };
     const byDba = { ...byTier, by: 'bob', email: 'bob@example.com', sets: [0] };
 
-    expect(tally(policy, [byDba])).toBe('pending');
-    expect(tally(policy, [byTier])).toBe('approved');
-    expect(tally(policy, [{ ...byTier, sets: [3] }])).toBe('pending');
+    expect(tally(policy, [byDba], 1)).toBe('pending');
+    expect(tally(policy, [byTier], 1)).toBe('approved');
+    expect(tally(policy, [{ ...byTier, sets: [3] }], 1)).toBe('pending');
   });
 });
 

@@ -158,6 +158,52 @@ describe('eventsFromChange: changes within a status', () => {
     expect(event?.actor).toEqual({ sub: 'bob', channel: 'slack', reason: 'Matches INC-4711' });
   });
 
+  it('says which approver sets the vote relied on, and how: through a group, or as the owner of which units', () => {
+    const sets = [
+      { name: 'DBAs', users: [], groups: ['dba'] },
+      { name: 'Owners', users: [], groups: [], owners: true },
+    ];
+    const owned: AccessRequest = {
+      ...s.awaiting,
+      flow: flow({
+        approval: { mode: 'manual', sets, rule: { type: 'allOf' }, timeoutMinutes: 60, reasonRequired: false },
+      }),
+      unitOwners: [{ owners: ['erin'], source: 'resource' }],
+    };
+    const byOwner: AccessRequest = {
+      ...owned,
+      votes: [
+        {
+          by: 'erin',
+          email: 'erin@example.com',
+          vote: 'approve',
+          channel: 'api',
+          at: s.voted.lastChange.at,
+          sets: [1],
+          ownerOf: [0],
+        },
+      ],
+      version: owned.version + 1,
+      lastChange: { by: 'erin', channel: 'api', action: 'approve', at: s.voted.lastChange.at },
+    };
+    const byDba: AccessRequest = {
+      ...owned,
+      votes: s.voted.votes,
+      version: owned.version + 1,
+      lastChange: s.voted.lastChange,
+    };
+
+    const [ownerEvent] = transition(owned, byOwner);
+    const [dbaEvent] = transition(owned, byDba);
+
+    expect(ownerEvent && 'approverSets' in ownerEvent ? ownerEvent.approverSets : undefined).toEqual([
+      { index: 1, tier: 0, name: 'Owners', as: ['owner'], ownerOf: [s.awaiting.units[0]] },
+    ]);
+    expect(dbaEvent && 'approverSets' in dbaEvent ? dbaEvent.approverSets : undefined).toEqual([
+      { index: 0, tier: 0, name: 'DBAs', as: ['group'] },
+    ]);
+  });
+
   it('yields grant.extended with the previous expiry and the extension', () => {
     const events = transition(s.active, s.extended);
 

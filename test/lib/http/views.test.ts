@@ -129,7 +129,7 @@ describe('approval', () => {
     expect(asDba).toMatchObject({
       tier: 0,
       eligible: true,
-      mine: [{ index: 0, tier: 0, name: 'DBAs', asUser: false, viaGroups: ['dba'], asManager: false }],
+      mine: [{ index: 0, tier: 0, name: 'DBAs', asUser: false, viaGroups: ['dba'], asManager: false, asOwnerOf: [] }],
     });
     expect(asDba?.sets.map((s) => [s.name, s.tier, s.open])).toEqual([
       ['DBAs', 0, true],
@@ -137,7 +137,7 @@ describe('approval', () => {
       ['On-call', 1, false],
     ]);
     expect(asBoss?.mine).toEqual([
-      { index: 1, tier: 0, name: 'Managers', asUser: false, viaGroups: [], asManager: true },
+      { index: 1, tier: 0, name: 'Managers', asUser: false, viaGroups: [], asManager: true, asOwnerOf: [] },
     ]);
   });
 

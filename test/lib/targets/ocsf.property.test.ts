@@ -126,7 +126,7 @@ const requestEvent = fc
       ...rest,
       request,
       ...(previousStatus === undefined ? {} : { previousStatus }),
-      ...(type === 'request.approval_recorded' ? { vote: v } : {}),
+      ...(type === 'request.approval_recorded' ? { vote: v, approverSets: [] } : {}),
       ...(type === 'grant.extended' && previousExpiresAt !== undefined ? { previousExpiresAt } : {}),
       ...(type === 'request.escalated' ? { tier, previousTier: tier - 1 } : {}),
     };

@@ -220,6 +220,12 @@ function ManualApproval(props: { approval: Manual; onChange: (next: Manual) => v
               onChange={(manager) => setSet(i, { manager: manager ? true : undefined })}
               error={exactError(error, at('manager'))}
             />
+            <Checkbox
+              label="The owners of the requested resources may approve"
+              checked={s.owners === true}
+              onChange={(owners) => setSet(i, { owners: owners ? true : undefined })}
+              error={exactError(error, at('owners'))}
+            />
             <button type="button" onClick={() => set({ sets: sets.filter((_, j) => j !== i) })}>
               Remove approver set {n}
             </button>
