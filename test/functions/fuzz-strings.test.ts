@@ -112,6 +112,7 @@ const apiSeeds: Record<string, { id?: string; bodies: Json[] }> = {
         type: 'postgresql',
         config: { host: '127.0.0.1', port: 5432, sslmode: 'disable' },
         secretRef: 'env:STINT_FUZZ_SECRET',
+        owners: ['dana'],
         resources: [
           {
             id: 'app',
