@@ -18,7 +18,7 @@ import { AccessUnit, Bundle } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime, Slug, Subject } from '#lib/domain/common.ts';
 import { AccessFlow } from '#lib/domain/flow.ts';
 import { Integration, IntegrationType } from '#lib/domain/integration.ts';
-import { AccessRequest, Extension, RequestStatus, Vote } from '#lib/domain/request.ts';
+import { AccessRequest, Extension, OnCallReliance, RequestStatus, Vote } from '#lib/domain/request.ts';
 
 export const EVENT_SOURCE = 'stint';
 export const SCHEMA_VERSION = 1;
@@ -53,6 +53,8 @@ export const RequestView = z
     units: z.array(AccessUnit),
     justification: z.string().optional(),
     durationMinutes: AccessRequest.shape.durationMinutes,
+    /** A request made as whoever is on call: the shift it relied on (and the duration asked for, when capped). */
+    onCall: AccessRequest.shape.onCall,
     votes: z.array(Vote),
     decision: AccessRequest.shape.decision,
     createdAt: IsoDateTime,
@@ -126,11 +128,14 @@ export const VotedSet = z
     name: z.string().optional(),
     /**
      * How the voter belongs to the set: `user` (named in it), `manager` (the requester's manager), `owner` (owns
-     * `ownerOf`), `group` (none of those: through one of their groups).
+     * `ownerOf`), `oncall` (on call in the set's schedule or escalation policy: `oncall`), `group` (none of those:
+     * through one of their groups).
      */
-    as: z.array(z.enum(['user', 'group', 'manager', 'owner'])).min(1),
+    as: z.array(z.enum(['user', 'group', 'manager', 'owner', 'oncall'])).min(1),
     /** As `owner`: the units the voter owns, whose approval this vote gives. */
     ownerOf: z.array(AccessUnit).optional(),
+    /** As `oncall`: the provider, the schedule or escalation policy (and level) and the shift the vote relied on. */
+    oncall: OnCallReliance.optional(),
   })
   .meta({ description: 'An approver set the vote relied on, and how the voter belongs to it' });
 export type VotedSet = z.infer<typeof VotedSet>;

@@ -3,7 +3,7 @@ import { IdParams } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
 import { requestReads } from '#lib/services/wiring/request-reads.ts';
 
-export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => ({
-  status: 200,
-  body: toRequestView(await requestReads().get(params.id, identity), identity),
-}));
+export const handler = httpHandler({ params: IdParams }, async ({ params, identity }) => {
+  const { request, oncall } = await requestReads().getWithOnCall(params.id, identity);
+  return { status: 200, body: toRequestView(request, identity, oncall) };
+});

@@ -284,10 +284,13 @@ function votedSets(request: AccessRequest, vote: Vote): VotedSet[] {
     const { set, tier } = entry;
     const ownerOf =
       set.owners === true ? (vote.ownerOf ?? []).flatMap((u) => request.units[u] ?? []) : ([] as AccessUnit[]);
+    const shift = vote.oncall?.find((o) => o.set === index);
+    const oncall = shift === undefined ? undefined : (({ set: _s, ...rest }) => rest)(shift);
     const as: VotedSet['as'] = [
       ...(set.users.includes(vote.by) ? (['user'] as const) : []),
       ...(set.manager === true && request.requester.manager === vote.by ? (['manager'] as const) : []),
       ...(ownerOf.length > 0 ? (['owner'] as const) : []),
+      ...(oncall !== undefined ? (['oncall'] as const) : []),
     ];
     return [
       {
@@ -296,6 +299,7 @@ function votedSets(request: AccessRequest, vote: Vote): VotedSet[] {
         ...(set.name === undefined ? {} : { name: set.name }),
         as: as.length === 0 ? ['group'] : as,
         ...(ownerOf.length === 0 ? {} : { ownerOf }),
+        ...(oncall === undefined ? {} : { oncall }),
       },
     ];
   });
@@ -317,6 +321,7 @@ export function viewOf(r: AccessRequest): RequestView {
     units: r.units,
     justification: r.justification,
     durationMinutes: r.durationMinutes,
+    onCall: r.onCall,
     votes: r.votes,
     decision: r.decision,
     createdAt: r.createdAt,
