@@ -162,6 +162,29 @@ export const RequestEscalated = z
     title: 'request.escalated',
     description: 'Nobody decided in time: the next approver tier of the flow was reached and is notified',
   });
+export const RequestOnCallChanged = z
+  .strictObject({
+    ...envelope('request.oncall_changed'),
+    ...requestPayload,
+    /**
+     * Who has come on call since the request was made (or since the last change) in an on-call approver set of a
+     * tier reached: each is asked to approve once (the request's `onCallNotified` keeps everyone asked).
+     */
+    newlyOnCall: z.array(
+      z.strictObject({
+        /** Index into the flow's approver sets, then its escalation tiers (as `vote.sets` records it). */
+        set: z.number().int().min(0),
+        provider: z.string(),
+        email: z.string(),
+        /** Their shift's end (null: PagerDuty's permanent on-call). */
+        end: IsoDateTime.nullable(),
+      }),
+    ),
+  })
+  .meta({
+    title: 'request.oncall_changed',
+    description: 'A shift changed before a decision: someone new is on call in an approver set and is asked',
+  });
 export const RequestApproved = requestEvent('request.approved', 'The request was approved (PENDING → APPROVED)');
 export const RequestRejected = requestEvent('request.rejected', 'An approver rejected the request');
 export const RequestCancelled = requestEvent('request.cancelled', 'The requester cancelled the request');
@@ -321,6 +344,7 @@ export const EVENT_SCHEMAS = {
   'request.created': RequestCreated,
   'request.approval_recorded': RequestApprovalRecorded,
   'request.escalated': RequestEscalated,
+  'request.oncall_changed': RequestOnCallChanged,
   'request.approved': RequestApproved,
   'request.rejected': RequestRejected,
   'request.cancelled': RequestCancelled,
@@ -357,6 +381,7 @@ export const StintEvent = z.discriminatedUnion('type', [
   RequestCreated,
   RequestApprovalRecorded,
   RequestEscalated,
+  RequestOnCallChanged,
   RequestApproved,
   RequestRejected,
   RequestCancelled,

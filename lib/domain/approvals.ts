@@ -2,7 +2,7 @@ import type { Channel } from './common.ts';
 import { ConflictError, InvalidTransitionError, NotApproverError, PolicyError } from './errors.ts';
 import { approverSets, reachedTier } from './escalation.ts';
 import type { ApprovalPolicy, ApproverSet } from './flow.ts';
-import type { Identity } from './identity.ts';
+import { type Identity, SYSTEM_SUBJECT } from './identity.ts';
 import { changeStatus } from './lifecycle.ts';
 import type { AccessRequest, OnCallReliance, Vote } from './request.ts';
 
@@ -35,6 +35,40 @@ export function shiftOf(answer: OnCallAnswer | undefined, who: Pick<Identity, 'e
   if (answer === undefined || !('shifts' in answer)) return undefined;
   const email = who.email.toLowerCase();
   return answer.shifts.find((s) => s.email.toLowerCase() === email);
+}
+
+/**
+ * The request with whoever is on call now (for the on-call sets of the tiers reached) added to `onCallNotified`,
+ * when someone new is: a shift changed before a decision, and the new person is to be asked (the stream turns the
+ * write into `request.oncall_changed`, and Slack/Teams notify DM them). The requester and the grantee are never added.
+ * Null when nothing changed, the request is no longer PENDING, or every answer is unavailable (fail closed: a provider
+ * that is down notifies nobody). The record keeps everyone ever added, so nobody is added, or asked, twice.
+ */
+export function onCallChange(request: AccessRequest, answers: OnCallAnswers, now: Date): AccessRequest | null {
+  const policy = request.flow.approval;
+  if (request.status !== 'PENDING' || policy.mode !== 'manual') return null;
+  const known = request.onCallNotified ?? [];
+  const seen = new Set(known.map((n) => `${n.set}#${n.email}`));
+  const excluded = new Set([request.requester.email.toLowerCase(), request.grantee.email.toLowerCase()]);
+  const reached = reachedTier(request);
+  const at = now.toISOString();
+  const added: NonNullable<AccessRequest['onCallNotified']> = [];
+  for (const { set, index, tier } of approverSets(policy)) {
+    const answer = answers.get(index);
+    if (set.oncall === undefined || tier > reached || answer === undefined || !('shifts' in answer)) continue;
+    for (const shift of answer.shifts) {
+      const email = shift.email.toLowerCase();
+      if (excluded.has(email) || seen.has(`${index}#${email}`)) continue;
+      seen.add(`${index}#${email}`);
+      added.push({ set: index, provider: shift.provider, email, end: shift.end, at });
+    }
+  }
+  if (added.length === 0) return null;
+  return {
+    ...request,
+    onCallNotified: [...known, ...added].slice(-200),
+    lastChange: { by: SYSTEM_SUBJECT, channel: 'reconciler', action: 'oncall-change', at },
+  };
 }
 
 function reliance(shift: OnCallShiftAnswer): OnCallReliance {

@@ -178,6 +178,23 @@ export const AccessRequest = z.object({
   activeToken: z.string().optional(),
   /** The escalation tier reached (1 = the flow's first escalation tier) and when the reconciler recorded it. */
   escalation: z.strictObject({ tier: z.number().int().min(1), notifiedAt: IsoDateTime }).optional(),
+  /**
+   * Who was asked to approve as on call while PENDING (set index, lower-cased email, their shift's end, when): the
+   * reconciler adds whoever has come on call since (lib/domain/approvals.ts onCallChange), so a shift change before a
+   * decision notifies the new person once (`request.oncall_changed`). Absent: nobody recorded yet.
+   */
+  onCallNotified: z
+    .array(
+      z.strictObject({
+        set: z.number().int().min(0),
+        provider: z.string(),
+        email: z.email(),
+        end: IsoDateTime.nullable(),
+        at: IsoDateTime,
+      }),
+    )
+    .max(200)
+    .optional(),
   /** When the requester was reminded that the grant ends soon (the reconciler; see lib/domain/escalation.ts). */
   remindedAt: IsoDateTime.optional(),
   /** Execution attempt (execution name = `${id}` or `${id}-${attempt}`). */

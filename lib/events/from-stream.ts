@@ -9,6 +9,7 @@
  * | request     | MODIFY, same status, more votes                     | request.approval_recorded     |
  * | request     | MODIFY, ACTIVE, later expiresAt or more extensions  | grant.extended                |
  * | request     | MODIFY, PENDING, higher escalation tier             | request.escalated             |
+ * | request     | MODIFY, PENDING, more onCallNotified                | request.oncall_changed        |
  * | request     | MODIFY, ACTIVE, new remindedAt (expiry reminder)    | grant.expiring                |
  * | request     | any other MODIFY (token, attempt, grants…)          | none                          |
  * | flow/integration/bundle | INSERT, or MODIFY deleted true → false  | *.created                     |
@@ -246,6 +247,17 @@ function requestEvents(change: StreamChange): StintEvent[] {
         previousStatus: before.status,
         ...(before.expiresAt === undefined ? {} : { previousExpiresAt: before.expiresAt }),
         ...(after.extensions.length > before.extensions.length ? { extension: after.extensions.at(-1) } : {}),
+      }),
+    ];
+  }
+  const notifiedBefore = before.onCallNotified?.length ?? 0;
+  if (after.status === 'PENDING' && (after.onCallNotified?.length ?? 0) > notifiedBefore) {
+    return [
+      requestEvent('request.oncall_changed', after, {
+        previousStatus: before.status,
+        newlyOnCall: (after.onCallNotified ?? [])
+          .slice(notifiedBefore)
+          .map(({ set, provider, email, end }) => ({ set, provider, email, end })),
       }),
     ];
   }

@@ -23,6 +23,7 @@ const ASKING = [
   'functions/callbacks/slack-interactions.ts',
   'functions/callbacks/slack-commands.ts',
   'functions/notify/slack.ts',
+  'functions/workflow/reconciler.ts',
 ];
 
 let stack: StintStack;

@@ -68,7 +68,11 @@ export async function notifySlack(
     return result;
   }
   const failures = new SlackFailures(request.id);
-  if (event.type === 'request.created' || event.type === 'request.escalated') {
+  if (
+    event.type === 'request.created' ||
+    event.type === 'request.escalated' ||
+    event.type === 'request.oncall_changed'
+  ) {
     if (request.status === 'PENDING') {
       result.posted = await postApprovalRequests(deps, request, failures);
       // A vote or decision that landed while the messages were being posted found no copy to update: catch up now.

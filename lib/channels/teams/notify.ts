@@ -97,7 +97,11 @@ export async function notifyTeams(
     return run.result;
   }
   const record = await deps.state.record(request.id);
-  if (event.type === 'request.created' || event.type === 'request.escalated') {
+  if (
+    event.type === 'request.created' ||
+    event.type === 'request.escalated' ||
+    event.type === 'request.oncall_changed'
+  ) {
     if (request.status === 'PENDING') {
       await postApprovalCards(run, request, record.copies);
       // A vote or decision that landed while the cards were being sent found no copy to update: catch up now.

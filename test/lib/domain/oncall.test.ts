@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyVote, approverStanding, type OnCallAnswers, type OnCallShiftAnswer } from '#lib/domain/approvals.ts';
+import {
+  applyVote,
+  approverStanding,
+  type OnCallAnswers,
+  type OnCallShiftAnswer,
+  onCallChange,
+} from '#lib/domain/approvals.ts';
 import { buildRequest } from '#lib/domain/create-request.ts';
 import { ForbiddenError, NotApproverError, PolicyError } from '#lib/domain/errors.ts';
 import { AccessFlow } from '#lib/domain/flow.ts';
@@ -228,5 +234,37 @@ describe('on-call requestors', () => {
 
   it('admits the person without on-call when they are the requester of a normal flow', () => {
     expect(pending(flow(), alice).onCall).toBeUndefined();
+  });
+});
+
+describe('onCallChange (a shift change before a decision)', () => {
+  it('records everyone on call the first time, then only who has come on call since', () => {
+    const first = onCallChange(pending(onCallFlow), answers({ shifts: [shift('OLGA@example.com')] }), NOW);
+    expect(first?.onCallNotified).toEqual([
+      {
+        set: 1,
+        provider: 'pagerduty',
+        email: 'olga@example.com',
+        end: '2026-01-07T12:00:00.000Z',
+        at: NOW.toISOString(),
+      },
+    ]);
+    expect(first?.lastChange).toMatchObject({ by: 'stint:system', channel: 'reconciler', action: 'oncall-change' });
+    if (first === null) throw new Error('expected a change');
+
+    expect(onCallChange(first, answers({ shifts: [shift('olga@example.com')] }), NOW)).toBeNull();
+    const later = new Date(NOW.getTime() + 3 * HOUR);
+    const second = onCallChange(first, answers({ shifts: [shift('nina@example.com')] }), later);
+    expect(second?.onCallNotified?.map((n) => n.email)).toEqual(['olga@example.com', 'nina@example.com']);
+    if (second === null) throw new Error('expected a change');
+    // Olga back on call: she was asked already, so nobody is added.
+    expect(onCallChange(second, answers({ shifts: [shift('olga@example.com')] }), later)).toBeNull();
+  });
+
+  it('adds nobody when the provider is down, for the requester, or once decided', () => {
+    expect(onCallChange(pending(onCallFlow), answers({ unavailable: 'down' }), NOW)).toBeNull();
+    expect(onCallChange(pending(onCallFlow, olga), answers({ shifts: [shift('olga@example.com')] }), NOW)).toBeNull();
+    const decided = applyVote(pending(onCallFlow), { who: bob, vote: 'approve', channel: 'api', now: NOW }).request;
+    expect(onCallChange(decided, answers({ shifts: [shift('olga@example.com')] }), NOW)).toBeNull();
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForbiddenError, NotApproverError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { createOnCallProviders } from '#lib/oncall/providers.ts';
 import { AdminService } from '#lib/services/admin.ts';
+import { Reconciler } from '#lib/services/reconciler.ts';
 import { RequestService } from '#lib/services/requests.ts';
 import { Store } from '#lib/store/store.ts';
 import { type PagerDutyOnCall, type PagerDutyStandIn, startPagerDuty } from '../../fixtures/pagerduty/server.ts';
@@ -193,5 +194,38 @@ describe('flows naming on-call providers (admin)', () => {
       )
       .catch((e: unknown) => e);
     expect(refused).toMatchObject({ field: 'body.approval.sets.0.oncall.escalationPolicy' });
+  });
+});
+
+describe('a shift change before a decision (reconciler)', () => {
+  it('records the new on-call person once, and nobody twice', async () => {
+    const providers = createOnCallProviders(
+      [{ name: 'pagerduty', kind: 'pagerduty', region: 'us', apiUrl: pd.url, secretRef: 'env:X', cacheSeconds: 0 }],
+      { local: true, resolveSecret: async () => 'pd-key', now: () => clock.now().getTime() },
+    );
+    const reconciler = new Reconciler({
+      store,
+      executions: new RecordingExecutions(),
+      now: clock.now,
+      oncall: providers,
+    });
+    const created = await service.create(ask(approveFlow.id), alice, 'api');
+
+    expect((await reconciler.run()).onCallChanged).toBe(1);
+    expect((await store.getRequest(created.id))?.onCallNotified?.map((n) => n.email)).toEqual(['olga@example.com']);
+    expect((await reconciler.run()).onCallChanged).toBe(0);
+
+    pd.setRoster([
+      shift(iso(-HOUR), iso(30 * 60_000)),
+      { ...shift(iso(30 * 60_000), iso(9 * HOUR)), user: { id: 'PUSER02', name: 'Nina', email: 'nina@example.com' } },
+    ]);
+    clock.advanceMinutes(31);
+    expect((await reconciler.run()).onCallChanged).toBe(1);
+    const stored = await store.getRequest(created.id);
+    expect(stored?.onCallNotified?.map((n) => [n.email, n.end])).toEqual([
+      ['olga@example.com', iso(2 * HOUR)],
+      ['nina@example.com', iso(9 * HOUR)],
+    ]);
+    expect((await reconciler.run()).onCallChanged).toBe(0);
   });
 });
