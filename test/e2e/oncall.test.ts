@@ -6,7 +6,7 @@ import { DEMO } from '#lib/local/seed.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
 import { type PagerDutyOnCall, type PagerDutyStandIn, startPagerDuty } from '../fixtures/pagerduty/server.ts';
 import { requestsOver } from '../support/e2e-requests.ts';
-import { call } from '../support/http.ts';
+import { call, until } from '../support/http.ts';
 
 /**
  * On-call end to end, through the local runtime over HTTP, on the synthesized template: the config's `oncall` block
@@ -205,6 +205,35 @@ describe('on-call approvers', { timeout: 120_000 }, () => {
     const approved = Voted.parse(await requests.reach('alice', created.id, 'ACTIVE'));
     expect(approved.votes).toEqual([expect.objectContaining({ by: 'dave', sets: [1] })]);
     expect(approved.votes[0]).not.toHaveProperty('oncall');
+    await requests.revoke('alice', created.id);
+  });
+});
+
+describe('a shift change before a decision', { timeout: 120_000 }, () => {
+  it('the reconciler records who is on call, then the new person once the shift changes', async () => {
+    const created = await requests.create('alice', 'oncall-approve');
+    const notified = z.looseObject({
+      onCallNotified: z.array(z.object({ set: z.number(), email: z.string() })).optional(),
+    });
+    const emails = async () =>
+      (notified.parse(await requests.get('alice', created.id)).onCallNotified ?? []).map((n) => `${n.set}:${n.email}`);
+    expect(await until(emails, (e) => e.length > 0, 20_000)).toEqual(['0:olga@example.com']);
+
+    // Olga's shift ends now and Nina's begins.
+    pagerduty.setRoster([
+      onCall(OLGA, 'PAPPROVE', at(-HOUR), at(-1_000)),
+      onCall(NINA, 'PAPPROVE', at(-1_000), at(8 * HOUR)),
+      ...rosterNow().filter((o) => o.scheduleId === 'PREQUEST'),
+    ]);
+    try {
+      expect(await until(emails, (e) => e.length > 1, 20_000)).toEqual(['0:olga@example.com', '0:nina@example.com']);
+      const byNina = await requests.act('nina', created.id, 'approve');
+      expect(byNina.status, byNina.text).toBe(200);
+      await requests.reach('alice', created.id, 'ACTIVE');
+      expect(await emails()).toEqual(['0:olga@example.com', '0:nina@example.com']);
+    } finally {
+      pagerduty.setRoster(rosterNow());
+    }
     await requests.revoke('alice', created.id);
   });
 });
