@@ -135,7 +135,10 @@ export class RequestService {
     return this.deps.oncall ?? new Map();
   }
 
-  /** A request is visible to its requester, grantee, eligible approvers, admins and auditors; to others it does not exist. */
+  /**
+   * A request is visible to its requester, grantee, eligible approvers (on-call ones while on call), those who voted
+   * on it, admins and auditors; to others it does not exist.
+   */
   async get(id: string, who: Identity): Promise<AccessRequest> {
     return (await this.getWithOnCall(id, who)).request;
   }
@@ -177,11 +180,16 @@ export class RequestService {
     }
   }
 
+  /**
+   * Whoever voted on it sees it too: an on-call approver is an approver only while on call (and while the request is
+   * PENDING, when the providers are asked), and must still see the request they decided afterwards.
+   */
   private canSee(request: AccessRequest, who: Identity, oncall?: OnCallAnswers): boolean {
     return (
       request.requester.sub === who.sub ||
       request.grantee.sub === who.sub ||
       this.isAuditor(who) ||
+      request.votes.some((v) => v.by === who.sub) ||
       approverStanding(request, who, oncall).eligible
     );
   }

@@ -105,6 +105,10 @@ describe('on-call approvers (store, service, PagerDuty stand-in)', () => {
     const asked = pd.requests.at(-1);
     expect(asked?.query.getAll('schedule_ids[]')).toEqual(['PSCHED']);
     expect(asked?.query.get('since')).toBe(NOW);
+    // After her shift, she still sees the request she voted on; someone who never voted does not.
+    clock.advanceMinutes(3 * 60);
+    expect((await service.get(created.id, olga)).id).toBe(created.id);
+    await expect(service.get(created.id, anIdentity({ sub: 'nina' }))).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('refuses the same person once the shift has ended (asked again at the new moment)', async () => {
