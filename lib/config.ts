@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { DEFAULT_GRAPH_URL, DEFAULT_TEAMS_SERVICE_URL } from '#lib/channels/teams/defaults.ts';
+import { lazy } from '#lib/lazy.ts';
 
 /**
  * Runtime configuration of every Lambda (and of the local runtime, which sets the same variables).
@@ -243,9 +244,5 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   };
 }
 
-let cached: Config | undefined;
-/** The process's configuration, parsed on first use. */
-export function config(): Config {
-  cached ??= parseConfig(process.env);
-  return cached;
-}
+/** The function's configuration, parsed on first use (locally: once per function, from its own environment). */
+export const config: () => Config = /* @__PURE__ */ lazy(() => parseConfig(process.env));

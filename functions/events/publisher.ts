@@ -12,8 +12,9 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { config } from '#lib/config.ts';
 import { publishRecord } from '#lib/events/publish.ts';
+import { lazy } from '#lib/lazy.ts';
 
-const eventBusName = config().eventBusName;
+const eventBusName = lazy(() => config().eventBusName);
 const eventBridge = new EventBridgeClient({});
 const logger = new Logger({ serviceName: 'stint-publisher' });
 const processor = new BatchProcessor(EventType.DynamoDBStreams);
@@ -28,7 +29,7 @@ export const handler = async (event: DynamoDBStreamEvent, context: Context) => {
     const ids = { recordId: record.eventID, sequenceNumber: record.dynamodb?.SequenceNumber };
     if (failed) throw new SkippedAfterFailureError('an earlier record of this batch failed');
     try {
-      const eventIds = await publishRecord(record, eventBridge, eventBusName);
+      const eventIds = await publishRecord(record, eventBridge, eventBusName());
       logger.debug('published', { ...ids, eventIds });
     } catch (error) {
       failed = true;

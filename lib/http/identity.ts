@@ -7,6 +7,7 @@ import { assertWellFormed } from '#lib/domain/well-formed.ts';
 import { type IdentityDirectory, resolveIdentity } from '#lib/identity/resolver.ts';
 import { claimedIdentityOf, createTokenVerifier, type TokenVerifier } from '#lib/identity/token.ts';
 import { createUserInfoLookup, type UserInfoLookup } from '#lib/identity/userinfo.ts';
+import { lazy } from '#lib/lazy.ts';
 
 export type CallerDeps = { verify: TokenVerifier; directory: IdentityDirectory; userInfo?: UserInfoLookup };
 
@@ -57,17 +58,15 @@ function bearerToken(header: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-let verifier: TokenVerifier | undefined;
-let userInfo: UserInfoLookup | undefined;
+const verifier = /* @__PURE__ */ lazy(() => createTokenVerifier(config().jwt));
+const userInfo = /* @__PURE__ */ lazy(() => createUserInfoLookup(config().jwt));
 
 /**
  * The function's own verifier, UserInfo lookup (and its cache) and directory, built on first use from the
  * configuration and kept for its lifetime.
  */
 export function defaultCallerDeps(): CallerDeps {
-  verifier ??= createTokenVerifier(config().jwt);
-  userInfo ??= createUserInfoLookup(config().jwt);
-  return { verify: verifier, directory: defaultDirectory(), userInfo };
+  return { verify: verifier(), directory: defaultDirectory(), userInfo: userInfo() };
 }
 
 /** The caller of an API route, with the function's verifier and directory. */

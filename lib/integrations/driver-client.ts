@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import { ForbiddenError, NotFoundError, TargetError, ValidationError } from '#lib/domain/errors.ts';
 import type { IntegrationType } from '#lib/domain/integration.ts';
+import { lazy } from '#lib/lazy.ts';
 import {
   type DiscoverAnswer,
   DiscoverAnswer as DiscoverAnswerSchema,
@@ -58,12 +59,10 @@ export class DriverClient {
   }
 }
 
-let client: DriverClient | undefined;
 /** The module-scope client of the functions that call drivers (get-access, discover-integration, reconciler). */
-export function driverClient(): DriverClient {
-  client ??= new DriverClient(new LambdaClient({}), (type) => config().driverFunction(type));
-  return client;
-}
+export const driverClient: () => DriverClient = /* @__PURE__ */ lazy(
+  () => new DriverClient(new LambdaClient({}), (type) => config().driverFunction(type)),
+);
 
 /** RequestService.access's credential issuer, through the driver functions. */
 export const issueCredentials = (

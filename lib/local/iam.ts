@@ -1,9 +1,9 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import * as z from 'zod';
 import { type AwsResponse, type AwsService, awsError } from './http.ts';
+import { currentSandbox } from './sandbox.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
 
 /**
@@ -11,26 +11,17 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalTemplate } from './template.ts';
  * calling function's role (the template's AWS::IAM::Policy resources attached to it) do not allow it. So a new
  * DynamoDB call without its permission fails the local and end-to-end tests instead of production.
  *
- * Every handler runs in this one process; the caller is known from an AsyncLocalStorage set around each handler
- * (`runAs`). Node's `http.client.request.start` diagnostics channel fires in the caller's async context once the
- * request is on its socket (its headers are already written, so none can be added): the socket's local port is
- * recorded against the caller, and the runtime's server looks the connection's remote port up (`identify`). An HTTP
- * client reuses a socket only after the previous response has been read, so a port names one caller at a time.
+ * Every handler runs in this one process; the caller is the function whose sandbox the call is made in (an
+ * AsyncLocalStorage set around each handler's import and invocations: lib/local/sandbox.ts). Node's
+ * `http.client.request.start` diagnostics channel fires in the caller's async context once the request is on its
+ * socket (its headers are already written, so none can be added): the socket's local port is recorded against the
+ * caller, and the runtime's server looks the connection's remote port up (`identify`). An HTTP client reuses a socket only after the previous response has been read, so a port names one caller at a time.
  * Calls from outside a handler (tests, the runtime itself) carry no caller and are not checked.
  */
 export const CALLER_HEADER = 'x-stint-local-function';
 
-const callers = new AsyncLocalStorage<string>();
 const callerByPort = new Map<number, string | undefined>();
 const endpoints = new Set<string>();
-
-/** Runs `handler` as the function `functionId` (its DynamoDB calls are checked against that function's role). */
-export function asFunction<E, C, R>(
-  functionId: string,
-  handler: (event: E, context: C) => R,
-): (event: E, context: C) => R {
-  return (event, context) => callers.run(functionId, () => handler(event, context));
-}
 
 const RequestStart = z.object({ request: z.custom<ClientRequest>((r) => typeof r === 'object' && r !== null) });
 
@@ -40,7 +31,7 @@ subscribe('http.client.request.start', (message) => {
   const { request } = parsed.data;
   const host = request.getHeader('host');
   if (typeof host !== 'string' || !endpoints.has(host)) return;
-  const caller = callers.getStore();
+  const caller = currentSandbox()?.functionId;
   const record = (socket: Socket) => {
     if (socket.localPort !== undefined) callerByPort.set(socket.localPort, caller);
     else socket.once('connect', () => socket.localPort !== undefined && callerByPort.set(socket.localPort, caller));

@@ -2,14 +2,42 @@ import { randomUUID } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { asFunction } from './iam.ts';
+import { createSandbox, inSandbox, type Sandbox } from './sandbox.ts';
 import type { LocalTemplate } from './template.ts';
 
 /**
  * Local Lambda: runs a function's `stint:entry` TypeScript module (the runtime runs under tsx, so a dynamic
- * import of .ts works) in this process. The handler code is the same as in AWS.
- */ /** Variables the Node.js process itself reads when it starts (NODE_OPTIONS, NODE_EXTRA_CA_CERTS…). */
+ * import of .ts works) in this process, in a sandbox of its own (lib/local/sandbox.ts): its module's import and its
+ * invocations see exactly its environment. The handler code is the same as in AWS.
+ */
+
+/** Variables the Node.js process itself reads when it starts (NODE_OPTIONS, NODE_EXTRA_CA_CERTS…): not locally. */
 const NODE_PROCESS_VARIABLES = new Set(['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS']);
+
+/**
+ * What a Lambda sandbox has besides the function's own variables and which this machine's values stand in for: the
+ * search path, home, time zone, locale and temporary folder, and the log level knobs of `npm start` and the tests.
+ */
+const PROCESS_VARIABLES = ['PATH', 'HOME', 'TZ', 'LANG', 'TMPDIR', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_DEV'];
+
+export type LocalLambdaOptions = {
+  /**
+   * Variables every function has, after the ones Lambda sets (the runtime's endpoints, region and credentials, as
+   * Lambda gives every function its region and role credentials).
+   */
+  base?: Readonly<Record<string, string>>;
+  /**
+   * Values that replace a template variable in the functions whose template sets it, and only there (what the template
+   * names but does not exist locally, such as the Cognito issuer); `undefined` removes the variable.
+   */
+  replace?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Local stand-ins (`LocalRuntimeOptions.env`): a variable some function's template sets is replaced in those
+   * functions only; any other one (the value an `env:` secret reference names, a stand-in's endpoint) is given to
+   * every function, as what AWS would resolve for it.
+   */
+  env?: Readonly<Record<string, string>>;
+};
 
 export type LocalFunction = {
   readonly id: string;
@@ -18,6 +46,7 @@ export type LocalFunction = {
   readonly entry: string;
   readonly timeoutMs: number;
   readonly memoryMb: number;
+  /** The variables the template gives the function (resolved). */
   readonly environment: Readonly<Record<string, string>>;
 };
 
@@ -52,10 +81,12 @@ export class LocalLambda {
   readonly #invocations: Record<string, number> = {};
   readonly #coldImportMs: Record<string, number> = {};
   readonly #durationMs: Record<string, number> = {};
+  readonly #sandboxes = new Map<string, Sandbox>();
 
   constructor(
     private readonly template: LocalTemplate,
     private readonly repoRoot: string,
+    options: LocalLambdaOptions = {},
   ) {
     for (const [id, res] of template.ofType('AWS::Lambda::Function')) {
       const entry = res.Metadata?.['stint:entry'];
@@ -73,6 +104,32 @@ export class LocalLambda {
         memoryMb: typeof res.Properties.MemorySize === 'number' ? res.Properties.MemorySize : 128,
         environment,
       });
+    }
+    const templateSets = new Set([...this.#functions.values()].flatMap((f) => Object.keys(f.environment)));
+    const machine: Record<string, string> = {};
+    for (const name of PROCESS_VARIABLES) {
+      const value = process.env[name];
+      if (value !== undefined) machine[name] = value;
+    }
+    for (const fn of this.#functions.values()) {
+      const env: Record<string, string> = {
+        ...machine,
+        // What Lambda sets in every function's sandbox (the runtime reference's reserved variables).
+        AWS_LAMBDA_FUNCTION_NAME: fn.id,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        ...options.base,
+      };
+      for (const [k, v] of Object.entries(fn.environment)) if (!NODE_PROCESS_VARIABLES.has(k)) env[k] = v;
+      for (const [k, v] of Object.entries({ ...options.replace })) {
+        if (!(k in fn.environment)) continue;
+        if (v === undefined) delete env[k];
+        else env[k] = v;
+      }
+      for (const [k, v] of Object.entries({ ...options.env })) {
+        if (!templateSets.has(k) || k in fn.environment) env[k] = v;
+      }
+      this.#sandboxes.set(fn.id, createSandbox(fn.id, env));
     }
   }
 
@@ -100,30 +157,9 @@ export class LocalLambda {
     return fn;
   }
 
-  /**
-   * Every function's environment merged into one, for process.env: handlers parse their config once at cold
-   * start and all of them share this process. Two functions giving one variable different values cannot both be
-   * right in one process, so that fails loudly.
-   */
-  mergedEnvironment(): Record<string, string> {
-    const merged: Record<string, string> = {};
-    const owner: Record<string, string> = {};
-    for (const fn of this.#functions.values()) {
-      for (const [k, v] of Object.entries(fn.environment)) {
-        // Node reads these at process start only: locally they would do nothing but leak into child processes.
-        if (NODE_PROCESS_VARIABLES.has(k)) continue;
-        const existing = merged[k];
-        if (existing !== undefined && existing !== v) {
-          throw new LambdaError(
-            `Environment conflict: ${owner[k]} sets ${k}=${existing} but ${fn.id} sets ${k}=${v}; ` +
-              'the local runtime runs every function in one process and needs one value per variable',
-          );
-        }
-        merged[k] = v;
-        owner[k] = fn.id;
-      }
-    }
-    return merged;
+  /** What the function sees as `process.env` when it runs: a copy of its sandbox's variables now. */
+  environmentOf(ref: string): Record<string, string> {
+    return { ...this.#sandbox(this.find(ref)).env };
   }
 
   async invoke(ref: string, event: unknown): Promise<unknown> {
@@ -149,7 +185,8 @@ export class LocalLambda {
     // The handler cannot be stopped in-process: past the timeout the invocation fails as in AWS, the handler keeps
     // running in the background, and whatever it returns or throws later is discarded.
     const started = performance.now();
-    const running = new Promise<unknown>((resolve) => resolve(handler(event, context)));
+    const sandbox = this.#sandbox(fn);
+    const running = new Promise<unknown>((resolve) => resolve(inSandbox(sandbox, () => handler(event, context))));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
@@ -189,16 +226,24 @@ export class LocalLambda {
     };
   }
 
+  #sandbox(fn: LocalFunction): Sandbox {
+    const sandbox = this.#sandboxes.get(fn.id);
+    if (sandbox === undefined) throw new LambdaError(`No sandbox for ${fn.id}`);
+    return sandbox;
+  }
+
   #load(fn: LocalFunction): Promise<Handler> {
     let loading = this.#handlers.get(fn.id);
     if (loading === undefined) {
       loading = (async () => {
         const started = performance.now();
-        const mod: unknown = await import(pathToFileURL(resolvePath(this.repoRoot, fn.entry)).href);
+        // Module-scope code (cold start) runs in the function's sandbox too, seeing its own environment.
+        const url = pathToFileURL(resolvePath(this.repoRoot, fn.entry)).href;
+        const mod: unknown = await inSandbox(this.#sandbox(fn), () => import(url));
         this.#coldImportMs[fn.id] = Math.round(performance.now() - started);
         const handler = isRecord(mod) ? mod.handler : undefined;
         if (!isHandler(handler)) throw new LambdaError(`${fn.entry} does not export a handler function`);
-        return asFunction(fn.id, handler); // its AWS calls are made, and checked, as this function (iam.ts)
+        return handler;
       })();
       this.#handlers.set(fn.id, loading);
     }

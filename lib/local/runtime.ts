@@ -43,7 +43,11 @@ export type LocalRuntimeOptions = {
   issuer?: string;
   audience?: string;
   log?: (message: string) => void;
-  /** Set after the template's function environment: local stand-ins for what AWS resolves (e.g. secret references). */
+  /**
+   * Local stand-ins for what AWS resolves: a variable the template sets for some functions replaces it in those only
+   * (e.g. a secret reference); any other one (the value an `env:` secret reference names, a stand-in's endpoint) is
+   * given to every function.
+   */
   env?: Record<string, string>;
   /**
    * SQS → Lambda: a failed message is received again after the queue's visibility timeout in AWS; locally after
@@ -83,6 +87,8 @@ export type LocalRuntime = {
   audience: string;
   mintToken(identity: LocalIdentity): Promise<string>;
   invoke(logicalIdOrEntry: string, event: unknown): Promise<unknown>;
+  /** What a function (logical id, name, ARN or entry) sees as `process.env` when it runs. */
+  environmentOf(logicalIdOrEntry: string): Record<string, string>;
   /** Calls an API route in-process through the local API Gateway (JWT authorizer included), ready or not. */
   api(method: string, path: string, init?: { headers?: Record<string, string>; body?: string }): Promise<ApiCallResult>;
   /** Not ready (again): API routes answer 503 saying `waitingFor` until `ready()`. */
@@ -143,9 +149,9 @@ async function fetchKeySet(url: string): Promise<JSONWebKeySet> {
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((m: string) => process.stderr.write(`[stint local] ${m}\n`));
-  // Fails loudly on a bad template or conflicting function variables before anything starts; loaded again below
-  // with the runtime's URL, which queue URLs are built on.
-  new LocalLambda(loadTemplate(options.template), options.repoRoot).mergedEnvironment();
+  // Fails loudly on a bad template before anything starts; loaded again below with the runtime's URL, which queue
+  // URLs are built on.
+  loadTemplate(options.template);
   if (options.stateDir !== undefined) mkdirSync(options.stateDir, { recursive: true });
 
   // Listen first: the URL goes into the environment the handlers read at cold start.
@@ -182,11 +188,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const cleanup: Partial<Record<(typeof STOP_ORDER)[number], () => Promise<void> | void>> = { server: closeServer };
   try {
     const template = loadTemplate(options.template, { endpoint: url });
-    const lambda = new LocalLambda(template, options.repoRoot);
-    const functionEnv = lambda.mergedEnvironment();
     const issuerUrl = options.issuer ?? `${url}/_local`;
     const audience = options.audience ?? 'stint-local';
-    Object.assign(process.env, functionEnv, {
+    // What every function's sandbox has besides its own variables (lib/local/sandbox.ts): the standard variables
+    // pointing the SDK at this port, the region and credentials Lambda would give it, and the local marker.
+    const aws = {
       AWS_ENDPOINT_URL: url, // any other AWS service fails here, clearly, instead of reaching real AWS
       AWS_ENDPOINT_URL_DYNAMODB: url,
       AWS_ENDPOINT_URL_SFN: url,
@@ -197,20 +203,29 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      STINT_LOCAL: 'true',
-      // API functions verify bearer tokens themselves, so they trust the local issuer that replaces the template's.
-      STINT_JWT_ISSUER: issuerUrl,
-      // GET /auth-config names the issuer the gateway trusts here, not the template's Cognito pool.
-      STINT_AUTH_ISSUER: issuerUrl,
-      STINT_JWT_AUDIENCE: audience,
-      STINT_JWKS_URL: `${url}/_local/.well-known/jwks.json`,
-      // The template names the Cognito domain's UserInfo endpoint, which does not exist locally.
-      STINT_USERINFO_URL: `${url}/_local/userinfo`,
-      ...options.env,
+    };
+    const lambda = new LocalLambda(template, options.repoRoot, {
+      base: { ...aws, STINT_LOCAL: 'true' },
+      // Only in the functions whose template sets them: what the template names that does not exist here.
+      replace: {
+        // API functions verify bearer tokens themselves, so they trust the local issuer that replaces the template's.
+        STINT_JWT_ISSUER: issuerUrl,
+        // GET /auth-config names the issuer the gateway trusts here, not the template's Cognito pool.
+        STINT_AUTH_ISSUER: issuerUrl,
+        STINT_JWT_AUDIENCE: audience,
+        STINT_JWKS_URL: `${url}/_local/.well-known/jwks.json`,
+        // The template names the Cognito domain's UserInfo endpoint, which does not exist locally.
+        STINT_USERINFO_URL: `${url}/_local/userinfo`,
+        // The template names the Cognito pool's CLI client, which does not exist here: GET /auth-config announces a
+        // CLI client locally only when one is given (a test's stand-in provider), else `local: true` says to use
+        // --local.
+        STINT_CLI_CLIENT_ID: undefined,
+      },
+      ...(options.env === undefined ? {} : { env: options.env }),
     });
-    // The template names the Cognito pool's CLI client, which does not exist here: GET /auth-config announces a CLI
-    // client locally only when one is given (a test's stand-in provider), else `local: true` says to use --local.
-    if (options.env?.STINT_CLI_CLIENT_ID === undefined) delete process.env.STINT_CLI_CLIENT_ID;
+    // The runtime's own environment (tests, scripts and the runtime's clients outside any handler) reaches the same
+    // port; no function's variables are in it.
+    Object.assign(process.env, aws);
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
 
@@ -421,6 +436,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       audience: issuer.audience,
       mintToken: async (identity) => issuer.mint(identity),
       invoke: (ref, event) => lambda.invoke(ref, event),
+      environmentOf: (ref) => lambda.environmentOf(ref),
       api: async (method, path, init = {}) => {
         const response = await gateway.dispatch({
           method,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretRef } from '#lib/domain/integration.ts';
+import { lazy } from '#lib/lazy.ts';
 
 /**
  * Resolves a secret reference (see SecretRef) to its value:
@@ -24,7 +25,7 @@ export class SecretResolutionError extends Error {
 
 export const SECRET_CACHE_TTL_MS = 5 * 60 * 1000;
 
-const secretsManager = new SecretsManagerClient({});
+const secretsManager = /* @__PURE__ */ lazy(() => new SecretsManagerClient({}));
 const cache = new Map<string, { value: string; expiresAt: number }>();
 
 export async function resolveSecret(ref: string): Promise<string> {
@@ -74,7 +75,7 @@ async function fromSecretsManager(ref: string): Promise<string> {
 
   let value: string | undefined;
   try {
-    const output = await secretsManager.send(new GetSecretValueCommand({ SecretId: ref }));
+    const output = await secretsManager().send(new GetSecretValueCommand({ SecretId: ref }));
     value = output.SecretString;
   } catch (error) {
     const name = error instanceof Error ? error.name : 'unknown error';

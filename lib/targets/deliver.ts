@@ -93,7 +93,11 @@ export class Delivery {
         target,
         secret: await this.deps.resolveSecret(target.secretRef),
         http: this.deps.outbound(target),
-        tickets: this.deps.tickets(),
+        // Built when an ITSM driver first reads or writes a ticket: only those functions are given the table.
+        tickets: {
+          get: (requestId, target) => this.deps.tickets().get(requestId, target),
+          put: (requestId, target, ticket) => this.deps.tickets().put(requestId, target, ticket),
+        },
         now: this.deps.now ?? (() => new Date()),
       };
     } catch (error) {

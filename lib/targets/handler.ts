@@ -1,6 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { config } from '#lib/config.ts';
+import { lazy } from '#lib/lazy.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
@@ -16,19 +17,17 @@ import type { TargetDriver } from './types.ts';
  */
 export function deliveryHandler(driver: TargetDriver): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const sqs = new SQSClient({});
-  let delivery: Delivery | undefined;
-  let tickets: RequestTicketStore | undefined;
-  return async (event) => {
-    delivery ??= new Delivery(driver, {
-      targets: targetsOf(config()),
-      sqs,
-      resolveSecret,
-      outbound: (target) => createOutbound({ local: config().local, allowPrivateNetwork: target.allowPrivateNetwork }),
-      tickets: () => {
-        tickets ??= new RequestTicketStore(new Store(createDocumentClient(), config().tableName));
-        return tickets;
-      },
-    });
-    return delivery.handle(event);
-  };
+  const tickets = lazy(() => new RequestTicketStore(new Store(createDocumentClient(), config().tableName)));
+  const delivery = lazy(
+    () =>
+      new Delivery(driver, {
+        targets: targetsOf(config()),
+        sqs,
+        resolveSecret,
+        outbound: (target) =>
+          createOutbound({ local: config().local, allowPrivateNetwork: target.allowPrivateNetwork }),
+        tickets,
+      }),
+  );
+  return async (event) => delivery().handle(event);
 }

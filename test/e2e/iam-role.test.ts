@@ -3,7 +3,6 @@ import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { config } from '#lib/config.ts';
 import { awsIamRoleDriver, REVOKE_POLICY_PREFIX } from '#lib/integrations/aws-iam-role.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
@@ -16,6 +15,7 @@ import type { StoredCredential, StoredRole } from '../fixtures/aws/iam.ts';
 import { type AwsStandIn, startAwsStandIn } from '../fixtures/aws/sts.ts';
 import { requestsOver } from '../support/e2e-requests.ts';
 import { call } from '../support/http.ts';
+import { tableNameOf } from '../support/local-table.ts';
 
 /**
  * AWS IAM role sessions end to end: the local runtime over HTTP, credentials issued on GET /access by the get-access
@@ -92,7 +92,7 @@ const { create, get, reach, revoke, putFlow } = requestsOver<Person>({
 
 /** The stored item, read straight from the local table (grants[].cleanup is not in the API view). */
 function store() {
-  return new Store(createDocumentClient(), config().tableName);
+  return new Store(createDocumentClient(), tableNameOf(stint.runtime));
 }
 async function stored(id: string) {
   return store().getRequest(id);

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { config } from '#lib/config.ts';
 import { denySid } from '#lib/integrations/aws-identity-center.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { type Stint, startStint } from '#lib/local/stint.ts';
@@ -15,6 +14,7 @@ import {
 } from '../fixtures/aws/sso-admin.ts';
 import { requestsOver } from '../support/e2e-requests.ts';
 import { call, until } from '../support/http.ts';
+import { tableNameOf } from '../support/local-table.ts';
 
 /**
  * IAM Identity Center end to end: the local runtime over HTTP, the aws-identity-center driver calling the SSO
@@ -95,7 +95,7 @@ function integrationBody(resources: unknown) {
 }
 /** The stored item, read straight from the local table (grants[].cleanup is not in the API view). */
 async function stored(id: string) {
-  const store = new Store(createDocumentClient(), config().tableName);
+  const store = new Store(createDocumentClient(), tableNameOf(stint.runtime));
   return store.getRequest(id);
 }
 const has = (who: Person, permissionSetArn = PS_READONLY) =>

@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { config } from '#lib/config.ts';
 import type { FlowInput } from '#lib/domain/flow.ts';
 import { clusterParentDir, freePort } from '#lib/local/embedded-postgres.ts';
 import { DEMO } from '#lib/local/seed.ts';
@@ -10,6 +9,7 @@ import { type Stint, startStint } from '#lib/local/stint.ts';
 import { createDocumentClient } from '#lib/store/client.ts';
 import { Store } from '#lib/store/store.ts';
 import { call, until } from '../support/http.ts';
+import { tableNameOf } from '../support/local-table.ts';
 import { canLogin, loginWith } from '../support/postgres.ts';
 
 /**
@@ -113,7 +113,7 @@ async function eventsUntil(requestId: string, last: string): Promise<string[]> {
 
 /** The stored item, read straight from the local table (task tokens never leave the store through the API). */
 async function stored(id: string) {
-  const store = new Store(createDocumentClient(), config().tableName);
+  const store = new Store(createDocumentClient(), tableNameOf(stint.runtime));
   return store.getRequest(id);
 }
 

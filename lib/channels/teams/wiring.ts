@@ -1,4 +1,5 @@
 import { config } from '#lib/config.ts';
+import { lazy } from '#lib/lazy.ts';
 import { resolveSecret } from '#lib/secrets/resolve.ts';
 import { requests } from '#lib/services/wiring/requests.ts';
 import { directory, store } from '#lib/services/wiring/store.ts';
@@ -8,18 +9,15 @@ import { TeamsConnector } from './connector.ts';
 import { TeamsState } from './state.ts';
 
 /** Module-scope singletons of the Teams functions: the token verifier caches the metadata and keys per process. */
-let auth: BotFrameworkAuth | undefined;
-export function botFrameworkAuth(): BotFrameworkAuth {
+export const botFrameworkAuth: () => BotFrameworkAuth = /* @__PURE__ */ lazy(() => {
   const { appId, openIdMetadataUrl } = config().teams;
-  auth ??= new BotFrameworkAuth({ appId, openIdMetadataUrl });
-  return auth;
-}
+  return new BotFrameworkAuth({ appId, openIdMetadataUrl });
+});
 
 /** The Bot Connector / Graph client; it caches its tokens per process. The client secret is resolved when needed. */
-let connector: TeamsConnector | undefined;
-export function teamsConnector(): TeamsConnector {
+export const teamsConnector: () => TeamsConnector = /* @__PURE__ */ lazy(() => {
   const teams = config().teams;
-  connector ??= new TeamsConnector({
+  return new TeamsConnector({
     appId: teams.appId,
     tenantId: teams.tenantId,
     appPassword: () => resolveSecret(teams.appPasswordRef),
@@ -27,8 +25,7 @@ export function teamsConnector(): TeamsConnector {
     graphUrl: teams.graphUrl,
     ...(teams.loginUrl === undefined ? {} : { loginUrl: teams.loginUrl }),
   });
-  return connector;
-}
+});
 
 /**
  * What the webhook needs besides the directory: the tenant invokes are pinned to (when configured), and the connector
@@ -45,10 +42,8 @@ export function teamsClickOptions(): { tenantId?: string; graphLookup: boolean; 
   };
 }
 
-let state: TeamsState | undefined;
-export function teamsState(): TeamsState {
-  state ??= new TeamsState(createDocumentClient(), config().tableName);
-  return state;
-}
+export const teamsState: () => TeamsState = /* @__PURE__ */ lazy(
+  () => new TeamsState(createDocumentClient(), config().tableName),
+);
 
 export { directory, requests, store };

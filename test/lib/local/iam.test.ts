@@ -10,7 +10,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDynamo } from '#lib/local/dynamodb.ts';
 import { routeAws } from '#lib/local/http.ts';
-import { asFunction, LocalIam } from '#lib/local/iam.ts';
+import { LocalIam } from '#lib/local/iam.ts';
+import { createSandbox, inSandbox } from '#lib/local/sandbox.ts';
 import { StreamJournal } from '#lib/local/streams.ts';
 import { loadTemplate } from '#lib/local/template.ts';
 import { sdkConfig } from './aws-server.ts';
@@ -110,7 +111,7 @@ afterAll(async () => {
 });
 
 const as = <T>(functionId: string, call: () => Promise<T>): Promise<T> =>
-  asFunction(functionId, call)(undefined, undefined);
+  inSandbox(createSandbox(functionId, {}), call);
 const get = (pk: string) =>
   new GetItemCommand({ TableName: 'stint', Key: { pk: { S: pk }, sk: { S: pk.split('#')[0] ?? '' } } });
 const query = (index: string) =>

@@ -50,28 +50,22 @@ describe('LocalLambda', () => {
     await expect(lambda.invoke('Hello', { fail: true })).rejects.toMatchObject({ name: 'PermanentError' });
   });
 
-  it('merges the resolved environments of every function', () => {
+  it('gives each function its resolved template environment', () => {
     const lambda = new LocalLambda(
       loadTemplate({
         Resources: {
           T: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: 'stint' } },
           A: fn(HELLO, { TABLE: { Ref: 'T' }, ONLY_A: 'a' }),
-          B: fn(HELLO, { TABLE: 'stint', N: 3 }),
+          B: fn(HELLO, { TABLE: 'other', N: 3 }),
           NoEntry: fn(undefined, { TABLE: 'other' }),
         },
       }),
       repoRoot,
     );
-    expect(lambda.mergedEnvironment()).toEqual({ TABLE: 'stint', ONLY_A: 'a', N: '3' });
+    expect(lambda.find('A').environment).toEqual({ TABLE: 'stint', ONLY_A: 'a' });
+    expect(lambda.environmentOf('B')).toMatchObject({ TABLE: 'other', N: '3' });
+    expect(lambda.environmentOf('B')).not.toHaveProperty('ONLY_A');
     expect(lambda.functions().map((f) => f.id)).toEqual(['A', 'B']);
-  });
-
-  it('fails loudly when two functions set one variable to different values', () => {
-    const lambda = new LocalLambda(
-      loadTemplate({ Resources: { A: fn(HELLO, { TABLE: 'one' }), B: fn(HELLO, { TABLE: 'two' }) } }),
-      repoRoot,
-    );
-    expect(() => lambda.mergedEnvironment()).toThrow(/A sets TABLE=one but B sets TABLE=two/);
   });
 
   it('rejects an entry that does not export a handler', async () => {

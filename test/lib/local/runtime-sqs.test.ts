@@ -93,7 +93,7 @@ const audit = (key: string) =>
     }),
   );
 const brokenKey = (key: string) => ({ pk: { S: `BROKEN#${key}` }, sk: { S: 'BROKEN' } });
-const tableName = () => z.string().parse(process.env.TABLE_NAME);
+const tableName = () => z.string().parse(runtime.environmentOf('test/fixtures/local/handlers/register').TABLE_NAME);
 const queueUrl = async (name: string) =>
   z.string().parse((await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl);
 const queue = (name: string) => runtime.queues().find((q) => q.name === name);

@@ -107,12 +107,28 @@ describe('local runtime on the fixture stack', () => {
     const client = new DynamoDBClient({});
     const item = await client.send(
       new GetItemCommand({
-        TableName: z.string().parse(process.env.TABLE_NAME),
+        TableName: z.string().parse(runtime.environmentOf('test/fixtures/local/handlers/register').TABLE_NAME),
         Key: { pk: { S: 'FORBIDDEN#1' }, sk: { S: 'FORBIDDEN' } },
       }),
     );
     client.destroy();
     expect(item.Item).toBeUndefined();
+  });
+
+  it("gives each function its template's variables and the runtime's endpoints, and the test process none of them", () => {
+    const start = runtime.environmentOf('test/fixtures/local/handlers/start');
+    const register = runtime.environmentOf('test/fixtures/local/handlers/register');
+
+    expect(start).toMatchObject({
+      STATE_MACHINE_ARN: expect.stringMatching(/:stateMachine:Machine/),
+      AWS_ENDPOINT_URL_DYNAMODB: runtime.url,
+      STINT_LOCAL: 'true',
+    });
+    expect(register).toMatchObject({ TABLE_NAME: start.TABLE_NAME, AWS_ENDPOINT_URL_DYNAMODB: runtime.url });
+    expect(register).not.toHaveProperty('STATE_MACHINE_ARN');
+    expect(process.env.TABLE_NAME).toBeUndefined();
+    expect(process.env.STATE_MACHINE_ARN).toBeUndefined();
+    expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(runtime.url); // the test's own SDK clients reach the runtime
   });
 
   it('times a wait out into the Catch on States.Timeout', async () => {
@@ -181,7 +197,7 @@ describe('local runtime on the fixture stack', () => {
     runtime = await start(port);
     const client = new DynamoDBClient({});
     try {
-      const tableName = z.string().parse(process.env.TABLE_NAME);
+      const tableName = z.string().parse(runtime.environmentOf('test/fixtures/local/handlers/register').TABLE_NAME);
       const item = await client.send(
         new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'ITEM#i1' }, sk: { S: 'ITEM' } } }),
       );

@@ -111,6 +111,21 @@ describe('Delivery', () => {
     expect(sends[0]?.MessageBody).toBe(record(0, samples[0] as StintEvent).body);
   });
 
+  it('builds the ticket store only when a driver asks for it: a SIEM function has no table', async () => {
+    const noTable = new Delivery(driver, {
+      targets: [splunk],
+      sqs: new SQSClient({ region: 'eu-west-1' }),
+      resolveSecret: async () => 'token',
+      outbound: () => createOutbound({ local: true, allowPrivateNetwork: true }),
+      tickets: () => {
+        throw new Error('Configuration error: environment variable STINT_TABLE_NAME is not set for this function');
+      },
+    });
+    const result = await noTable.handle(batch(record(0, samples[0] as StintEvent)));
+    expect(result.batchItemFailures).toEqual([]);
+    expect(driver.calls).toEqual([[samples[0]?.id]]);
+  });
+
   it('dead-letters a message that is not a Stint event instead of dropping it', async () => {
     const result = await delivery.handle(batch(record(0, '{"not":"an event"}'), record(1, samples[0] as StintEvent)));
     expect(result.batchItemFailures).toEqual([]);
