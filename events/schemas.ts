@@ -18,7 +18,7 @@ import { AccessUnit, Bundle } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime, Slug, Subject } from '#lib/domain/common.ts';
 import { AccessFlow } from '#lib/domain/flow.ts';
 import { Integration, IntegrationType } from '#lib/domain/integration.ts';
-import { AccessRequest, Extension, RequestStatus, Vote } from '#lib/domain/request.ts';
+import { AccessRequest, Extension, OnCallReliance, RequestStatus, Vote } from '#lib/domain/request.ts';
 
 export const EVENT_SOURCE = 'stint';
 export const SCHEMA_VERSION = 1;
@@ -53,6 +53,8 @@ export const RequestView = z
     units: z.array(AccessUnit),
     justification: z.string().optional(),
     durationMinutes: AccessRequest.shape.durationMinutes,
+    /** A request made as whoever is on call: the shift it relied on (and the duration asked for, when capped). */
+    onCall: AccessRequest.shape.onCall,
     votes: z.array(Vote),
     decision: AccessRequest.shape.decision,
     createdAt: IsoDateTime,
@@ -126,11 +128,14 @@ export const VotedSet = z
     name: z.string().optional(),
     /**
      * How the voter belongs to the set: `user` (named in it), `manager` (the requester's manager), `owner` (owns
-     * `ownerOf`), `group` (none of those: through one of their groups).
+     * `ownerOf`), `oncall` (on call in the set's schedule or escalation policy: `oncall`), `group` (none of those:
+     * through one of their groups).
      */
-    as: z.array(z.enum(['user', 'group', 'manager', 'owner'])).min(1),
+    as: z.array(z.enum(['user', 'group', 'manager', 'owner', 'oncall'])).min(1),
     /** As `owner`: the units the voter owns, whose approval this vote gives. */
     ownerOf: z.array(AccessUnit).optional(),
+    /** As `oncall`: the provider, the schedule or escalation policy (and level) and the shift the vote relied on. */
+    oncall: OnCallReliance.optional(),
   })
   .meta({ description: 'An approver set the vote relied on, and how the voter belongs to it' });
 export type VotedSet = z.infer<typeof VotedSet>;
@@ -156,6 +161,29 @@ export const RequestEscalated = z
   .meta({
     title: 'request.escalated',
     description: 'Nobody decided in time: the next approver tier of the flow was reached and is notified',
+  });
+export const RequestOnCallChanged = z
+  .strictObject({
+    ...envelope('request.oncall_changed'),
+    ...requestPayload,
+    /**
+     * Who has come on call since the request was made (or since the last change) in an on-call approver set of a
+     * tier reached: each is asked to approve once (the request's `onCallNotified` keeps everyone asked).
+     */
+    newlyOnCall: z.array(
+      z.strictObject({
+        /** Index into the flow's approver sets, then its escalation tiers (as `vote.sets` records it). */
+        set: z.number().int().min(0),
+        provider: z.string(),
+        email: z.string(),
+        /** Their shift's end (null: PagerDuty's permanent on-call). */
+        end: IsoDateTime.nullable(),
+      }),
+    ),
+  })
+  .meta({
+    title: 'request.oncall_changed',
+    description: 'A shift changed before a decision: someone new is on call in an approver set and is asked',
   });
 export const RequestApproved = requestEvent('request.approved', 'The request was approved (PENDING → APPROVED)');
 export const RequestRejected = requestEvent('request.rejected', 'An approver rejected the request');
@@ -316,6 +344,7 @@ export const EVENT_SCHEMAS = {
   'request.created': RequestCreated,
   'request.approval_recorded': RequestApprovalRecorded,
   'request.escalated': RequestEscalated,
+  'request.oncall_changed': RequestOnCallChanged,
   'request.approved': RequestApproved,
   'request.rejected': RequestRejected,
   'request.cancelled': RequestCancelled,
@@ -352,6 +381,7 @@ export const StintEvent = z.discriminatedUnion('type', [
   RequestCreated,
   RequestApprovalRecorded,
   RequestEscalated,
+  RequestOnCallChanged,
   RequestApproved,
   RequestRejected,
   RequestCancelled,

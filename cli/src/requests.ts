@@ -36,7 +36,16 @@ export function waitingFor(r: RequestView): string | undefined {
   if (r.status !== 'PENDING' || r.approval === undefined) return undefined;
   const open = r.approval.sets.filter((s) => s.open);
   const who = open.map((s) =>
-    [...s.groups.map((g) => `group ${g}`), ...s.users, ...(s.manager ? ['the manager'] : [])].join(' or '),
+    [
+      ...s.groups.map((g) => `group ${g}`),
+      ...s.users,
+      ...(s.manager ? ['the manager'] : []),
+      ...(s.oncall === undefined
+        ? []
+        : [
+            `whoever is on call in ${s.oncall.schedule ?? s.oncall.escalationPolicy} (${s.oncall.provider}${s.oncall.unavailable === undefined ? '' : ': could not be asked'})`,
+          ]),
+    ].join(' or '),
   );
   return who.length === 0 ? undefined : who.join(r.approval.rule.type === 'allOf' ? ', and ' : '; or ');
 }

@@ -6,9 +6,9 @@ import { requestReads } from '#lib/services/wiring/request-reads.ts';
 
 export const handler = httpHandler(
   { params: IdParams },
-  async ({ params, identity }) => ({
-    status: 200,
-    body: toRequestView(await requestReads().get(params.id, identity), identity),
-  }),
+  async ({ params, identity }) => {
+    const { request, oncall } = await requestReads().getWithOnCall(params.id, identity);
+    return { status: 200, body: toRequestView(request, identity, oncall) };
+  },
   { readAhead: theRequest },
 );

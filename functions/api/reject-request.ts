@@ -7,8 +7,8 @@ import { requests } from '#lib/services/wiring/requests.ts';
 export const handler = httpHandler(
   { params: IdParams, body: DecisionBody },
   async ({ params, body, identity, channel }) => {
-    const request = await requests().decide(params.id, identity, { vote: 'reject', channel, ...body });
-    return { status: 200, body: toRequestView(request, identity) };
+    const { request, oncall } = await requests().vote(params.id, identity, { vote: 'reject', channel, ...body });
+    return { status: 200, body: toRequestView(request, identity, oncall) };
   },
   { readAhead: theRequest },
 );

@@ -36,7 +36,11 @@ export type RouteAccess =
   | 'taskFailure'
   | 'credentialsKey'
   | 'lambdaIntegrations'
-  | 'invokeDrivers';
+  | 'invokeDrivers'
+  /** Asks the on-call providers (STINT_ONCALL and their API keys): votes, request creation, the approval view. */
+  | 'oncall'
+  /** Knows the on-call providers' names (STINT_ONCALL, no key): flow writes check what a flow names. */
+  | 'oncallNames';
 
 export type Route = {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -68,7 +72,7 @@ export const routes: readonly Route[] = [
     entry: 'create-request',
     auth: true,
     dynamo: authenticated(ITEM_READ, CONFIG_BATCH_READ, REQUEST_CREATE),
-    access: ['startExecution'],
+    access: ['startExecution', 'oncall'],
   },
   {
     method: 'GET',
@@ -84,7 +88,7 @@ export const routes: readonly Route[] = [
     entry: 'get-request',
     auth: true,
     dynamo: authenticated(ITEM_READ),
-    access: [],
+    access: ['oncall'],
   },
   {
     method: 'POST',
@@ -93,7 +97,7 @@ export const routes: readonly Route[] = [
     auth: true,
     dynamo: authenticated(REQUEST_UPDATE),
     // A vote that completes the tally resumes the wait; one that rejects (an earlier tier's reject now counting) fails it.
-    access: ['taskSuccess', 'taskFailure'],
+    access: ['taskSuccess', 'taskFailure', 'oncall'],
   },
   {
     method: 'POST',
@@ -101,7 +105,7 @@ export const routes: readonly Route[] = [
     entry: 'reject-request',
     auth: true,
     dynamo: authenticated(REQUEST_UPDATE),
-    access: ['taskSuccess', 'taskFailure'],
+    access: ['taskSuccess', 'taskFailure', 'oncall'],
   },
   {
     method: 'POST',
@@ -143,7 +147,7 @@ export const routes: readonly Route[] = [
     entry: 'put-flow',
     auth: true,
     dynamo: authenticated(CONFIG_BATCH_READ, CONFIG_PUT),
-    access: [],
+    access: ['oncallNames'],
   },
   {
     method: 'DELETE',

@@ -4,6 +4,7 @@ import { notifySlack, SLACK_EVENT_TYPES } from '#lib/channels/slack/notify.ts';
 import { directory, slackClient, slackState, store } from '#lib/channels/slack/wiring.ts';
 import { config } from '#lib/config.ts';
 import { logger } from '#lib/observability/logger.ts';
+import { oncallProviders } from '#lib/services/wiring/oncall.ts';
 
 const Detail = z.object({ type: z.enum(SLACK_EVENT_TYPES), request: z.object({ id: z.string().min(1) }) });
 
@@ -21,6 +22,7 @@ export async function handler(event: EventBridgeEvent<string, unknown>): Promise
       directory: directory(),
       state: slackState(),
       store: store(),
+      oncall: oncallProviders(),
       ...(apiUrl === undefined ? {} : { apiUrl }),
     },
     { type: detail.data.type, requestId: detail.data.request.id },

@@ -4,6 +4,7 @@ import { notifyTeams, TEAMS_EVENT_TYPES } from '#lib/channels/teams/notify.ts';
 import { directory, store, teamsConnector, teamsState } from '#lib/channels/teams/wiring.ts';
 import { config } from '#lib/config.ts';
 import { logger } from '#lib/observability/logger.ts';
+import { oncallProviders } from '#lib/services/wiring/oncall.ts';
 
 const Detail = z.object({ type: z.enum(TEAMS_EVENT_TYPES), request: z.object({ id: z.string().min(1) }) });
 
@@ -26,6 +27,7 @@ export async function handler(event: EventBridgeEvent<string, unknown>): Promise
       state: teamsState(),
       store: store(),
       graphLookup: teams.graphLookup,
+      oncall: oncallProviders(),
       ...(apiUrl === undefined ? {} : { apiUrl }),
     },
     { type: detail.data.type, requestId: detail.data.request.id },

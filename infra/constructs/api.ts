@@ -259,6 +259,8 @@ export class Api extends Construct {
     );
     if (results.length > 0) fn.grantTaskTokens(props.stateMachine, results);
     if (access.has('credentialsKey')) fn.grantCredentialsKey(props.credentialsKey);
+    if (access.has('oncall')) fn.grantOnCall(props.config);
+    if (access.has('oncallNames')) fn.grantOnCall(props.config, { keys: false });
     if (access.has('invokeDrivers')) {
       // The access route asks only drivers that issue credentials on read; discovery asks any driver.
       const called = DRIVER_TYPES.filter((t) => route.entry !== 'get-access' || CAPABILITIES[t].issuesCredentials);

@@ -49,6 +49,7 @@ export class JiraApprovals extends Construct {
       ).grantTaskTokens(props.stateMachine, ['success', 'failure']);
       fn.fn.addEnvironment('STINT_JIRA_WEBHOOK_SECRET_REF', props.jiraApprovals.webhookSecretRef);
       fn.fn.addEnvironment('STINT_TARGETS', targetsEnvironment(jiraTargets));
+      fn.grantOnCall(props.config); // votes are checked against who is on call
       if (secretArns.length > 0) {
         fn.role.addToPrincipalPolicy(
           new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretArns }),

@@ -50,7 +50,9 @@ export class Reconciler extends Construct {
       // It resumes a stuck wait (SendTaskSuccess); it never ends one with a failure.
       .grantTaskTokens(props.stateMachine, ['success'])
       // The sweep publishes its findings (not item changes, so not from the stream) itself.
-      .grantPutEvents(props.bus);
+      .grantPutEvents(props.bus)
+      // A shift change before a decision: it asks who is on call for pending requests of on-call approver sets.
+      .grantOnCall(props.config);
     // The sweep asks the driver functions that take part in it, and only those (unqualified: no versions or aliases).
     const names = Object.fromEntries(DRIVER_TYPES.map((type) => [type, props.drivers[type].fn.functionName]));
     this.function.fn.addEnvironment('STINT_DRIVER_FUNCTIONS', Stack.of(this).toJsonString(names));

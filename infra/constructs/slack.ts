@@ -123,6 +123,8 @@ export class Slack extends Construct {
     });
     fn.fn.addEnvironment('STINT_SLACK_SIGNING_SECRET_REF', props.slack.signingSecretRef);
     fn.fn.addEnvironment('STINT_SLACK_BOT_TOKEN_REF', props.slack.botTokenRef);
+    // Every Slack function asks who is on call: votes (interactions), requests (commands), approver DMs (notify).
+    fn.grantOnCall(props.config);
     if (props.slack.apiUrl !== undefined) fn.fn.addEnvironment('STINT_SLACK_API_URL', props.slack.apiUrl);
     return fn;
   }

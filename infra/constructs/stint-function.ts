@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
-import type { StintConfig } from '#infra/config.ts';
+import { oncallEnvironment, type StintConfig } from '#infra/config.ts';
 import type { TableAction } from '#lib/store/access.ts';
 
 /** The repository root: entries are given relative to it. */
@@ -279,6 +279,24 @@ export class StintFunction extends Construct {
   grantCredentialsKey(secret: ISecret): this {
     secret.grantRead(this.fn);
     this.fn.addEnvironment('STINT_CREDENTIALS_KEY_REF', secret.secretArn);
+    return this;
+  }
+
+  /**
+   * The configured on-call providers (docs/oncall.md) for a function that asks who is on call (votes, notifications,
+   * request creation): STINT_ONCALL (the non-secret part) and secretsmanager:GetSecretValue on exactly the providers'
+   * API key ARNs (local `env:`/`file:` references need none). `keys: false`: the names only (a function that checks a
+   * flow names configured providers, and never calls them). Nothing when no provider is configured.
+   */
+  grantOnCall(config: StintConfig, options: { keys: boolean } = { keys: true }): this {
+    if (config.oncall.length === 0) return this;
+    this.fn.addEnvironment('STINT_ONCALL', oncallEnvironment(config.oncall));
+    const arns = [...new Set(config.oncall.map((p) => p.secretRef).filter((ref) => ref.startsWith('arn:')))];
+    if (options.keys && arns.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: arns }),
+      );
+    }
     return this;
   }
 

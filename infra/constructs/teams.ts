@@ -63,6 +63,7 @@ export class Teams extends Construct {
         ['success', 'failure'],
       );
       fn.fn.addEnvironment('STINT_TEAMS_APP_ID', teams.appId);
+      fn.grantOnCall(props.config); // votes are checked against who is on call
       if (teams.openIdMetadataUrl !== undefined) {
         fn.fn.addEnvironment('STINT_TEAMS_OPENID_METADATA_URL', teams.openIdMetadataUrl);
       }
@@ -104,6 +105,7 @@ export class Teams extends Construct {
     });
     // The request, its Teams record and send claims, its approvers (and the accounts found for them).
     notify.grantTable(props.table, tableActions(ITEM_READ, TEAMS_RECORD, SENT_CLAIMS, APPROVER_LOOKUP, ACCOUNT_LINK));
+    notify.grantOnCall(props.config); // approver cards go to whoever is on call too
     const env: Record<string, string | undefined> = {
       STINT_API_URL: props.apiUrl,
       STINT_TEAMS_APP_ID: teams.appId,

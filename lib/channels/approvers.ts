@@ -1,16 +1,20 @@
 /** Who may approve a request, and why: shared by the channels that ask approvers (Slack, Teams). */
 import type { Directory, DirectoryUser } from '#lib/directory/types.ts';
+import type { OnCallAnswers } from '#lib/domain/approvals.ts';
 import { approverSets, reachedTier } from '#lib/domain/escalation.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 
 /**
  * Eligible approvers with why each is one: the policy's sets (named users, the requester's manager pinned on the
- * request, the unit owners fixed on the request, group members) and every escalation tier the request has reached;
- * requester and grantee excluded (they can never approve).
+ * request, the unit owners fixed on the request, group members, whoever is on call) and every escalation tier the
+ * request has reached; requester and grantee excluded (they can never approve). `oncall`: who is on call now for the
+ * on-call sets (lib/services/oncall.ts onCallAnswersFor), each shift's email looked up in the directory; a set whose
+ * provider could not be asked adds nobody, and the other sets' approvers are listed as usual.
  */
 export async function approversOf(
   directory: Directory,
   request: AccessRequest,
+  oncall: OnCallAnswers = new Map(),
 ): Promise<{ user: DirectoryUser; why: string }[]> {
   const policy = request.flow.approval;
   if (policy.mode !== 'manual') return [];
@@ -49,6 +53,20 @@ export async function approversOf(
               : `an owner of integration ${what?.integrationId}, which stands for ${what?.resource}`;
           found.set(id, { user, why: `you are ${owner} (${setName} of flow ${request.flowId})` });
         }
+      }
+    }
+    const answer = set.oncall === undefined ? undefined : oncall.get(index);
+    if (set.oncall !== undefined && answer !== undefined && 'shifts' in answer) {
+      const where = set.oncall.schedule ?? set.oncall.escalationPolicy;
+      for (const shift of answer.shifts) {
+        const user = await directory.userByEmail(shift.email.toLowerCase());
+        if (user?.active !== true || excluded.has(user.id) || found.has(user.id)) continue;
+        // The directory's user must carry the on-call email itself (a lookup that matched otherwise is no match).
+        if (!user.emails.some((e) => e.toLowerCase() === shift.email.toLowerCase())) continue;
+        found.set(user.id, {
+          user,
+          why: `you are on call in ${where} (${set.oncall.provider}) until ${shift.end ?? 'further notice'} (${setName} of flow ${request.flowId})`,
+        });
       }
     }
     for (const group of set.groups) {

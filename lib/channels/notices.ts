@@ -8,6 +8,7 @@ import type { AccessRequest } from '#lib/domain/request.ts';
 export const CHAT_EVENT_TYPES = [
   'request.created',
   'request.escalated',
+  'request.oncall_changed',
   'request.approval_recorded',
   'request.approved',
   'request.rejected',

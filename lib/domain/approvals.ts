@@ -1,12 +1,86 @@
 import type { Channel } from './common.ts';
 import { ConflictError, InvalidTransitionError, NotApproverError, PolicyError } from './errors.ts';
 import { approverSets, reachedTier } from './escalation.ts';
-import type { ApprovalPolicy } from './flow.ts';
-import type { Identity } from './identity.ts';
+import type { ApprovalPolicy, ApproverSet } from './flow.ts';
+import { type Identity, SYSTEM_SUBJECT } from './identity.ts';
 import { changeStatus } from './lifecycle.ts';
-import type { AccessRequest, Vote } from './request.ts';
+import type { AccessRequest, OnCallReliance, Vote } from './request.ts';
 
 type ManualPolicy = Extract<ApprovalPolicy, { mode: 'manual' }>;
+
+/** One person on call, as an on-call provider answered (lib/oncall/types.ts OnCallShift; email lower-cased). */
+export type OnCallShiftAnswer = OnCallReliance & { email: string };
+
+/**
+ * What the on-call provider of one on-call approver set answered at the moment asked: the shifts, or why it could
+ * not be asked (down, refused, unknown schedule, not configured). The service asks; the domain only reads answers.
+ */
+export type OnCallAnswer = { shifts: readonly OnCallShiftAnswer[] } | { unavailable: string };
+/** By approver-set index (into approverSets(policy)), for each set that names `oncall`. */
+export type OnCallAnswers = ReadonlyMap<number, OnCallAnswer>;
+
+/** The indices (into approverSets(policy)) of the sets of the pinned flow that name `oncall`, with what they name. */
+export function onCallSets(
+  request: Pick<AccessRequest, 'flow'>,
+): { index: number; oncall: NonNullable<ApproverSet['oncall']> }[] {
+  const policy = request.flow.approval;
+  if (policy.mode !== 'manual') return [];
+  return approverSets(policy).flatMap(({ set, index }) =>
+    set.oncall === undefined ? [] : [{ index, oncall: set.oncall }],
+  );
+}
+
+/** The shift of `who` in an answer: matched by email, lower-cased. Undefined when they are not on call. */
+export function shiftOf(answer: OnCallAnswer | undefined, who: Pick<Identity, 'email'>): OnCallShiftAnswer | undefined {
+  if (answer === undefined || !('shifts' in answer)) return undefined;
+  const email = who.email.toLowerCase();
+  return answer.shifts.find((s) => s.email.toLowerCase() === email);
+}
+
+/**
+ * The request with whoever is on call now (for the on-call sets of the tiers reached) added to `onCallNotified`,
+ * when someone new is: a shift changed before a decision, and the new person is to be asked (the stream turns the
+ * write into `request.oncall_changed`, and Slack/Teams notify DM them). The requester and the grantee are never added.
+ * Null when nothing changed, the request is no longer PENDING, or every answer is unavailable (fail closed: a provider
+ * that is down notifies nobody). The record keeps everyone ever added, so nobody is added, or asked, twice.
+ */
+export function onCallChange(request: AccessRequest, answers: OnCallAnswers, now: Date): AccessRequest | null {
+  const policy = request.flow.approval;
+  if (request.status !== 'PENDING' || policy.mode !== 'manual') return null;
+  const known = request.onCallNotified ?? [];
+  const seen = new Set(known.map((n) => `${n.set}#${n.email}`));
+  const excluded = new Set([request.requester.email.toLowerCase(), request.grantee.email.toLowerCase()]);
+  const reached = reachedTier(request);
+  const at = now.toISOString();
+  const added: NonNullable<AccessRequest['onCallNotified']> = [];
+  for (const { set, index, tier } of approverSets(policy)) {
+    const answer = answers.get(index);
+    if (set.oncall === undefined || tier > reached || answer === undefined || !('shifts' in answer)) continue;
+    for (const shift of answer.shifts) {
+      const email = shift.email.toLowerCase();
+      if (excluded.has(email) || seen.has(`${index}#${email}`)) continue;
+      seen.add(`${index}#${email}`);
+      added.push({ set: index, provider: shift.provider, email, end: shift.end, at });
+    }
+  }
+  if (added.length === 0) return null;
+  return {
+    ...request,
+    onCallNotified: [...known, ...added].slice(-200),
+    lastChange: { by: SYSTEM_SUBJECT, channel: 'reconciler', action: 'oncall-change', at },
+  };
+}
+
+function reliance(shift: OnCallShiftAnswer): OnCallReliance {
+  return {
+    provider: shift.provider,
+    ...(shift.schedule === undefined ? {} : { schedule: shift.schedule }),
+    ...(shift.escalationPolicy === undefined ? {} : { escalationPolicy: shift.escalationPolicy }),
+    ...(shift.level === undefined ? {} : { level: shift.level }),
+    start: shift.start,
+    end: shift.end,
+  };
+}
 
 /**
  * Whether `who` may vote on `request`, judged against the flow pinned on the request (never the current flow).
@@ -19,11 +93,18 @@ type ManualPolicy = Extract<ApprovalPolicy, { mode: 'manual' }>;
  * Escalation: members of an escalation tier are eligible only once the request has reached that tier (as recorded
  * by the reconciler on `request.escalation`); earlier tiers stay eligible. `sets` are indices into
  * approverSets(policy): the policy's own sets first, then the tiers.
+ * On-call: a set with `oncall` admits whoever its provider says is on call (`oncall`, the service's answers at the
+ * moment of the vote, by set index), matched by email; `oncall` in the result then names the shift each such set
+ * relied on. A set whose answer is missing or unavailable admits nobody (fail closed); the other sets are unaffected,
+ * and a voter no set admits is told which provider could not be asked.
  */
 export function approverStanding(
   request: AccessRequest,
   who: Identity,
-): { eligible: true; sets: number[]; ownerOf?: number[] } | { eligible: false; reason: string } {
+  oncall: OnCallAnswers = new Map(),
+):
+  | { eligible: true; sets: number[]; ownerOf?: number[]; oncall?: NonNullable<Vote['oncall']> }
+  | { eligible: false; reason: string } {
   const policy = request.flow.approval;
   if (policy.mode !== 'manual') {
     return { eligible: false, reason: 'this flow is self-serve: it has no approvers' };
@@ -39,27 +120,54 @@ export function approverStanding(
   let asOwner = false;
   const reached = reachedTier(request);
   const owned = ownedUnits(request, who.sub);
+  const shifts: NonNullable<Vote['oncall']> = [];
+  const unavailable: string[] = [];
   for (const { set, index, tier } of approverSets(policy)) {
     const isManager =
       set.manager === true && request.requester.manager !== undefined && who.sub === request.requester.manager;
     const isOwner = set.owners === true && owned.length > 0;
-    if (!(set.users.includes(who.sub) || who.groups.some((g) => set.groups.includes(g)) || isManager || isOwner)) {
+    let shift: OnCallShiftAnswer | undefined;
+    if (set.oncall !== undefined) {
+      const answer = oncall.get(index);
+      shift = shiftOf(answer, who);
+      // No answer (a view that did not ask): nobody is admitted through the set, and there is no failure to report.
+      if (answer !== undefined && 'unavailable' in answer) unavailable.push(answer.unavailable);
+    }
+    if (
+      !(
+        set.users.includes(who.sub) ||
+        who.groups.some((g) => set.groups.includes(g)) ||
+        isManager ||
+        isOwner ||
+        shift !== undefined
+      )
+    ) {
       continue;
     }
     if (tier <= reached) {
       sets.push(index);
       if (isOwner) asOwner = true;
+      if (shift !== undefined) shifts.push({ set: index, ...reliance(shift) });
     } else laterTier = true;
   }
   if (sets.length === 0) {
+    const why = laterTier
+      ? 'your escalation tier has not been reached yet for this request'
+      : 'you are not an approver of this request';
     return {
       eligible: false,
-      reason: laterTier
-        ? 'your escalation tier has not been reached yet for this request'
-        : 'you are not an approver of this request',
+      reason:
+        unavailable.length === 0
+          ? why
+          : `${why} (who is on call could not be checked, so nobody is admitted as on call: ${[...new Set(unavailable)].join('; ')})`,
     };
   }
-  return asOwner ? { eligible: true, sets, ownerOf: owned } : { eligible: true, sets };
+  return {
+    eligible: true,
+    sets,
+    ...(asOwner ? { ownerOf: owned } : {}),
+    ...(shifts.length > 0 ? { oncall: shifts } : {}),
+  };
 }
 
 /** Indices of the request's units that `sub` owns, as fixed on the request when it was made. */
@@ -119,7 +227,15 @@ export function tally(policy: ManualPolicy, votes: Vote[], unitCount: number): '
  */
 export function applyVote(
   request: AccessRequest,
-  input: { who: Identity; vote: 'approve' | 'reject'; reason?: string; channel: Channel; now: Date },
+  input: {
+    who: Identity;
+    vote: 'approve' | 'reject';
+    reason?: string;
+    channel: Channel;
+    now: Date;
+    /** Who is on call at `now` for each on-call set of the pinned flow (see approverStanding). */
+    oncall?: OnCallAnswers;
+  },
 ): { request: AccessRequest; outcome: 'recorded' | 'approved' | 'rejected' | 'duplicate' } {
   const { who, vote, channel, now } = input;
   const previous = request.votes.find((v) => v.by === who.sub);
@@ -127,7 +243,7 @@ export function applyVote(
   if (request.status !== 'PENDING') {
     throw new InvalidTransitionError(`votes are only taken while PENDING; this request is ${request.status}`, 'status');
   }
-  const standing = approverStanding(request, who);
+  const standing = approverStanding(request, who, input.oncall);
   if (!standing.eligible) throw new NotApproverError(standing.reason);
   if (previous !== undefined) {
     throw new ConflictError(`you already voted to ${previous.vote} this request; a vote cannot be changed`);
@@ -149,6 +265,7 @@ export function applyVote(
     at,
     sets: standing.sets,
     ...(standing.ownerOf === undefined ? {} : { ownerOf: standing.ownerOf }),
+    ...(standing.oncall === undefined ? {} : { oncall: standing.oncall }),
     ...(reason === undefined ? {} : { reason }),
   };
   const votes = [...request.votes, recorded];

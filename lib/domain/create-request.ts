@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { type OnCallAnswer, type OnCallShiftAnswer, shiftOf } from './approvals.ts';
 import { type AccessUnit, type Bundle, sameUnit } from './bundle.ts';
 import { type Channel, Email, Slug, Subject } from './common.ts';
 import { ForbiddenError, NotFoundError, PolicyError, ValidationError } from './errors.ts';
@@ -57,7 +58,37 @@ type BuildContext = {
   integrations: ReadonlyMap<string, Integration>;
   now: Date;
   channel: Channel;
+  /**
+   * Who is on call at `now` for each of the flow's `requestors.oncall` (same order), as the service asked the
+   * providers: someone no other rule admits may request only with a shift in one of them.
+   */
+  onCallRequestors?: readonly OnCallAnswer[];
 };
+
+/**
+ * The shift that admits `who` as an on-call requestor of the flow, when nothing else does: their shift in the first
+ * `requestors.oncall` entry whose answer lists them. Refused (403) when they are in none; the refusal names each
+ * schedule, and a provider that could not be asked (fail closed).
+ */
+function onCallAdmission(flow: AccessFlow, who: Identity, answers: readonly OnCallAnswer[]): OnCallShiftAnswer {
+  const refs = flow.requestors.oncall ?? [];
+  const unavailable: string[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const answer = answers[i];
+    const shift = shiftOf(answer, who);
+    if (shift !== undefined) return shift;
+    if (answer === undefined) unavailable.push(`${ref.provider} was not asked`);
+    else if ('unavailable' in answer) unavailable.push(answer.unavailable);
+  }
+  const named = refs.map((r) => `${r.schedule ?? r.escalationPolicy} (${r.provider})`).join(', ');
+  throw new ForbiddenError(
+    `you may not request access under flow ${flow.id}: it admits whoever is on call in ${named}, and you are not on call now` +
+      (unavailable.length === 0
+        ? ''
+        : ` (who is on call could not be checked: ${[...new Set(unavailable)].join('; ')})`),
+    'flowId',
+  );
+}
 
 /**
  * Validates a request against its flow and builds the new AccessRequest (version 1). Every refusal is a domain
@@ -69,7 +100,11 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
   if (flow.deleted === true || flow.id !== input.flowId) {
     throw new NotFoundError(`flow ${input.flowId} not found`, 'flowId');
   }
-  if (!isRequestor(flow, requester)) {
+  const onCall =
+    isRequestor(flow, requester) || flow.requestors.oncall === undefined
+      ? undefined
+      : onCallAdmission(flow, requester, ctx.onCallRequestors ?? []);
+  if (!isRequestor(flow, requester) && onCall === undefined) {
     throw new ForbiddenError(`you may not request access under flow ${flow.id}`, 'flowId');
   }
   const onBehalf = input.grantee !== undefined && input.grantee.sub !== requester.sub;
@@ -102,6 +137,20 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     );
   }
 
+  // An on-call requestor's access ends with their shift: the duration is capped at the shift's end (whole minutes;
+  // the workflow also caps expiresAt at `onCall.end`), and a shift with less than a minute left admits nothing.
+  let durationMinutes = input.durationMinutes;
+  if (onCall?.end !== undefined && onCall.end !== null) {
+    const left = Math.floor((Date.parse(onCall.end) - now.getTime()) / 60_000);
+    if (left < 1) {
+      throw new ForbiddenError(
+        `you may not request access under flow ${flow.id}: your on-call shift ends at ${onCall.end}`,
+        'flowId',
+      );
+    }
+    durationMinutes = Math.min(durationMinutes, left);
+  }
+
   const units = resolveUnits(input, ctx);
 
   const at = now.toISOString();
@@ -119,7 +168,20 @@ export function buildRequest(input: CreateRequestInput, ctx: BuildContext): Acce
     // checkOffered (in resolveUnits) found every unit's integration.
     unitTypes: units.map((u) => ctx.integrations.get(u.integrationId)?.type ?? 'postgresql'),
     ...(unitOwners === undefined ? {} : { unitOwners }),
-    durationMinutes: input.durationMinutes,
+    durationMinutes,
+    ...(onCall === undefined
+      ? {}
+      : {
+          onCall: {
+            provider: onCall.provider,
+            ...(onCall.schedule === undefined ? {} : { schedule: onCall.schedule }),
+            ...(onCall.escalationPolicy === undefined ? {} : { escalationPolicy: onCall.escalationPolicy }),
+            ...(onCall.level === undefined ? {} : { level: onCall.level }),
+            start: onCall.start,
+            end: onCall.end,
+            ...(durationMinutes < input.durationMinutes ? { askedMinutes: input.durationMinutes } : {}),
+          },
+        }),
     status: auto ? 'APPROVED' : 'PENDING',
     votes: [],
     createdAt: at,

@@ -3,7 +3,29 @@ import { AccessUnit } from './bundle.ts';
 import { ChangeRecord, GroupName, Slug, Subject } from './common.ts';
 import { Line, Text } from './text.ts';
 
-/** A set of people who may approve: named users, members of groups, the requester's manager, the owners. */
+/**
+ * Whoever is on call in a configured on-call provider (infra/stint.config.ts `oncall[].name`, docs/oncall.md): a
+ * PagerDuty schedule or escalation policy (optionally one escalation level), or an Opsgenie schedule. Admin writes
+ * check that `provider` is configured (lib/services/admin.ts); who is on call is asked at the moment it matters
+ * (a vote, a request), never stored on the flow.
+ */
+export const OnCallRef = z
+  .strictObject({
+    provider: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'the name of a configured on-call provider'),
+    /** PagerDuty schedule id (P…), Opsgenie schedule id (a UUID) or name. */
+    schedule: Line.min(1).max(200).optional(),
+    /** PagerDuty escalation policy id (P…). */
+    escalationPolicy: Line.min(1).max(200).optional(),
+    /** PagerDuty escalation level (1 = first responders); without it every level counts. */
+    level: z.number().int().min(1).max(20).optional(),
+  })
+  .refine((q) => q.schedule !== undefined || q.escalationPolicy !== undefined, {
+    message: 'names a schedule or an escalation policy',
+    path: ['schedule'],
+  });
+export type OnCallRef = z.infer<typeof OnCallRef>;
+
+/** A set of people who may approve: named users, members of groups, the requester's manager, the owners, on-call. */
 export const ApproverSet = z.strictObject({
   name: Line.min(1).max(100).optional(),
   users: z.array(Subject).max(100).default([]),
@@ -17,6 +39,12 @@ export const ApproverSet = z.strictObject({
    * see lib/domain/approvals.ts. Absent = false.
    */
   owners: z.boolean().optional(),
+  /**
+   * Whoever is on call in this schedule or escalation policy at the moment of their vote may approve (matched by
+   * email, lower-cased). A provider that cannot answer admits nobody through this set (fail closed); the other sets
+   * work as usual. See lib/domain/approvals.ts.
+   */
+  oncall: OnCallRef.optional(),
 });
 export type ApproverSet = z.infer<typeof ApproverSet>;
 
@@ -126,6 +154,11 @@ export const FlowInput = z
       everyone: z.boolean().default(false),
       users: z.array(Subject).max(500).default([]),
       groups: z.array(GroupName).max(100).default([]),
+      /**
+       * Whoever is on call in one of these (at request time) may request; the duration is capped at the end of
+       * their shift and the request records the shift it relied on (AccessRequest.onCall). Absent = none.
+       */
+      oncall: z.array(OnCallRef).min(1).max(5).optional(),
     }),
     /** Grantable units; a request picks a subset (or all when there is one). */
     targets: z.array(AccessUnit).max(200).default([]),

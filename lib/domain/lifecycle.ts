@@ -81,6 +81,13 @@ export function extendGrant(
   }
   // An ACTIVE request always has expiresAt; fall back to now rather than producing an invalid date.
   const from = request.expiresAt === undefined ? now.getTime() : Date.parse(request.expiresAt);
+  const shiftEnd = request.onCall?.end;
+  if (shiftEnd != null && from + minutes * 60_000 > Date.parse(shiftEnd)) {
+    throw new PolicyError(
+      `this grant relied on an on-call shift that ends at ${shiftEnd}: it cannot be extended past the shift`,
+      'minutes',
+    );
+  }
   const at = now.toISOString();
   return {
     ...request,

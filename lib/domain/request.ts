@@ -30,6 +30,20 @@ export const TERMINAL_STATUSES: readonly RequestStatus[] = [
   'EXPIRED',
 ];
 
+/**
+ * The on-call shift a vote or a request relied on: which provider said so, for which schedule or escalation policy
+ * (and level), and the shift's start and end (ISO 8601; `null`: PagerDuty's permanent on-call).
+ */
+export const OnCallReliance = z.object({
+  provider: z.string(),
+  schedule: z.string().optional(),
+  escalationPolicy: z.string().optional(),
+  level: z.number().int().optional(),
+  start: IsoDateTime.nullable(),
+  end: IsoDateTime.nullable(),
+});
+export type OnCallReliance = z.infer<typeof OnCallReliance>;
+
 export const Vote = z.object({
   by: Subject,
   email: z.email(),
@@ -44,6 +58,8 @@ export const Vote = z.object({
    * `owners: true` is among `sets`: the part of the request their vote as an owner approves.
    */
   ownerOf: z.array(z.number().int().min(0)).optional(),
+  /** For each on-call approver set among `sets` (`set`: its index), the shift that made the voter eligible. */
+  oncall: z.array(OnCallReliance.extend({ set: z.number().int().min(0) })).optional(),
 });
 export type Vote = z.infer<typeof Vote>;
 
@@ -121,6 +137,11 @@ export const AccessRequest = z.object({
   unitOwners: z
     .array(z.strictObject({ owners: z.array(Subject).max(50), source: z.enum(['resource', 'integration']) }))
     .optional(),
+  /**
+   * A request made as whoever is on call (flow `requestors.oncall`): the shift it relied on, and the duration asked
+   * for when it was capped at the shift's end (`durationMinutes` is then the capped one). Absent otherwise.
+   */
+  onCall: OnCallReliance.extend({ askedMinutes: z.number().int().positive().optional() }).optional(),
   justification: z.string().max(2000).optional(),
   durationMinutes: z.number().int().positive(),
   status: RequestStatus,
@@ -157,6 +178,23 @@ export const AccessRequest = z.object({
   activeToken: z.string().optional(),
   /** The escalation tier reached (1 = the flow's first escalation tier) and when the reconciler recorded it. */
   escalation: z.strictObject({ tier: z.number().int().min(1), notifiedAt: IsoDateTime }).optional(),
+  /**
+   * Who was asked to approve as on call while PENDING (set index, lower-cased email, their shift's end, when): the
+   * reconciler adds whoever has come on call since (lib/domain/approvals.ts onCallChange), so a shift change before a
+   * decision notifies the new person once (`request.oncall_changed`). Absent: nobody recorded yet.
+   */
+  onCallNotified: z
+    .array(
+      z.strictObject({
+        set: z.number().int().min(0),
+        provider: z.string(),
+        email: z.email(),
+        end: IsoDateTime.nullable(),
+        at: IsoDateTime,
+      }),
+    )
+    .max(200)
+    .optional(),
   /** When the requester was reminded that the grant ends soon (the reconciler; see lib/domain/escalation.ts). */
   remindedAt: IsoDateTime.optional(),
   /** Execution attempt (execution name = `${id}` or `${id}-${attempt}`). */

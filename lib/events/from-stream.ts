@@ -9,6 +9,7 @@
  * | request     | MODIFY, same status, more votes                     | request.approval_recorded     |
  * | request     | MODIFY, ACTIVE, later expiresAt or more extensions  | grant.extended                |
  * | request     | MODIFY, PENDING, higher escalation tier             | request.escalated             |
+ * | request     | MODIFY, PENDING, more onCallNotified                | request.oncall_changed        |
  * | request     | MODIFY, ACTIVE, new remindedAt (expiry reminder)    | grant.expiring                |
  * | request     | any other MODIFY (token, attempt, grants…)          | none                          |
  * | flow/integration/bundle | INSERT, or MODIFY deleted true → false  | *.created                     |
@@ -249,6 +250,17 @@ function requestEvents(change: StreamChange): StintEvent[] {
       }),
     ];
   }
+  const notifiedBefore = before.onCallNotified?.length ?? 0;
+  if (after.status === 'PENDING' && (after.onCallNotified?.length ?? 0) > notifiedBefore) {
+    return [
+      requestEvent('request.oncall_changed', after, {
+        previousStatus: before.status,
+        newlyOnCall: (after.onCallNotified ?? [])
+          .slice(notifiedBefore)
+          .map(({ set, provider, email, end }) => ({ set, provider, email, end })),
+      }),
+    ];
+  }
   const tierBefore = before.escalation?.tier ?? 0;
   if (after.status === 'PENDING' && after.escalation !== undefined && after.escalation.tier > tierBefore) {
     return [
@@ -284,10 +296,13 @@ function votedSets(request: AccessRequest, vote: Vote): VotedSet[] {
     const { set, tier } = entry;
     const ownerOf =
       set.owners === true ? (vote.ownerOf ?? []).flatMap((u) => request.units[u] ?? []) : ([] as AccessUnit[]);
+    const shift = vote.oncall?.find((o) => o.set === index);
+    const oncall = shift === undefined ? undefined : (({ set: _s, ...rest }) => rest)(shift);
     const as: VotedSet['as'] = [
       ...(set.users.includes(vote.by) ? (['user'] as const) : []),
       ...(set.manager === true && request.requester.manager === vote.by ? (['manager'] as const) : []),
       ...(ownerOf.length > 0 ? (['owner'] as const) : []),
+      ...(oncall !== undefined ? (['oncall'] as const) : []),
     ];
     return [
       {
@@ -296,6 +311,7 @@ function votedSets(request: AccessRequest, vote: Vote): VotedSet[] {
         ...(set.name === undefined ? {} : { name: set.name }),
         as: as.length === 0 ? ['group'] : as,
         ...(ownerOf.length === 0 ? {} : { ownerOf }),
+        ...(oncall === undefined ? {} : { oncall }),
       },
     ];
   });
@@ -317,6 +333,7 @@ export function viewOf(r: AccessRequest): RequestView {
     units: r.units,
     justification: r.justification,
     durationMinutes: r.durationMinutes,
+    onCall: r.onCall,
     votes: r.votes,
     decision: r.decision,
     createdAt: r.createdAt,

@@ -202,6 +202,31 @@ export function requestStages() {
     version: 3,
     lastChange: change('stint:system', 'reconciler', 'escalate', 20),
   };
+  const onCallFlow = flow({
+    approval: {
+      mode: 'manual',
+      sets: [
+        { name: 'Primary on-call', users: [], groups: [], oncall: { provider: 'pagerduty', schedule: 'PABC123' } },
+      ],
+      rule: { type: 'anyOf' },
+      timeoutMinutes: 60,
+      reasonRequired: false,
+    },
+  });
+  const awaitingOnCall: AccessRequest = {
+    ...awaiting,
+    flow: onCallFlow,
+    onCallNotified: [{ set: 0, provider: 'pagerduty', email: 'olga@example.com', end: at(30), at: at(1) }],
+  };
+  const onCallChanged: AccessRequest = {
+    ...awaitingOnCall,
+    onCallNotified: [
+      ...(awaitingOnCall.onCallNotified ?? []),
+      { set: 0, provider: 'pagerduty', email: 'nina@example.com', end: at(510), at: at(30) },
+    ],
+    version: 3,
+    lastChange: change('stint:system', 'reconciler', 'oncall-change', 30),
+  };
   const reminded: AccessRequest = {
     ...extended,
     remindedAt: at(88),
@@ -284,6 +309,8 @@ export function requestStages() {
     active,
     extended,
     awaitingEscalation,
+    awaitingOnCall,
+    onCallChanged,
     escalated,
     reminded,
     revoking,
@@ -402,6 +429,7 @@ export function sampleChanges(): Record<StreamEventType, StreamChange> {
     'grant.failed': r(s.granting, s.grantFailed),
     'grant.extended': r(s.active, s.extended),
     'request.escalated': r(s.awaitingEscalation, s.escalated),
+    'request.oncall_changed': r(s.awaitingOnCall, s.onCallChanged),
     'grant.expiring': r(s.extended, s.reminded),
     'grant.revoking': r(s.extended, s.revoking),
     'grant.revoked': r(s.revoking, s.revoked),

@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { approverStanding } from '#lib/domain/approvals.ts';
+import { approverStanding, type OnCallAnswer, type OnCallAnswers } from '#lib/domain/approvals.ts';
 import { sameUnit } from '#lib/domain/bundle.ts';
 import { Channel, IsoDateTime } from '#lib/domain/common.ts';
 import { approverSets, reachedTier } from '#lib/domain/escalation.ts';
-import { AccessFlow, ApproverSet } from '#lib/domain/flow.ts';
+import { AccessFlow, ApproverSet, type OnCallRef } from '#lib/domain/flow.ts';
 import { Identity } from '#lib/domain/identity.ts';
 import { IntegrationType } from '#lib/domain/integration.ts';
 import { AccessRequest, PendingWork } from '#lib/domain/request.ts';
@@ -70,6 +70,19 @@ const ApproverSetView = z.object({
   manager: z.boolean(),
   /** The owners of the requested resources approve their part (`unitOwners` on the request says who they are). */
   owners: z.boolean(),
+  /**
+   * Whoever is on call here approves (matched by email at the moment of the vote). `unavailable`: the provider could
+   * not be asked just now (down, refused, not configured), so this set admits nobody until it answers again.
+   */
+  oncall: z
+    .object({
+      provider: z.string(),
+      schedule: z.string().optional(),
+      escalationPolicy: z.string().optional(),
+      level: z.number().int().optional(),
+      unavailable: z.string().optional(),
+    })
+    .optional(),
   /** Its members may vote now (its tier has been reached). */
   open: z.boolean(),
 });
@@ -98,6 +111,10 @@ export const ApprovalView = z.object({
       asManager: z.boolean(),
       /** As an owner: the units (indices into `units`) the caller owns; empty when not through ownership. */
       asOwnerOf: z.array(z.number().int().min(0)),
+      /** As whoever is on call: the shift that makes the caller an approver now. */
+      onCallShift: z
+        .object({ provider: z.string(), start: z.string().nullable(), end: z.string().nullable() })
+        .optional(),
     }),
   ),
   eligible: z.boolean(),
@@ -191,11 +208,15 @@ export function timelineOf(request: AccessRequest): TimelineEntry[] {
 const TERMINAL_ENDS = new Set<AccessRequest['status']>(['CANCELLED', 'TIMED_OUT', 'REJECTED']);
 
 /** The approval as `viewer` sees it (lib/domain/approvals.ts approverStanding decides who may vote). */
-export function approvalOf(request: AccessRequest, viewer: Identity): ApprovalView | undefined {
+export function approvalOf(
+  request: AccessRequest,
+  viewer: Identity,
+  oncall: OnCallAnswers = new Map(),
+): ApprovalView | undefined {
   const policy = request.flow.approval;
   if (policy.mode !== 'manual') return undefined;
   const reached = reachedTier(request);
-  const standing = approverStanding(request, viewer);
+  const standing = approverStanding(request, viewer, oncall);
   const all = approverSets(policy);
   const mine = standing.eligible
     ? all
@@ -208,6 +229,7 @@ export function approvalOf(request: AccessRequest, viewer: Identity): ApprovalVi
           viaGroups: viewer.groups.filter((g) => set.groups.includes(g)),
           asManager: set.manager === true && request.requester.manager === viewer.sub,
           asOwnerOf: set.owners === true ? (standing.ownerOf ?? []) : [],
+          ...onCallShiftView(standing.oncall?.find((o) => o.set === index)),
         }))
     : [];
   return {
@@ -221,6 +243,7 @@ export function approvalOf(request: AccessRequest, viewer: Identity): ApprovalVi
       groups: set.groups,
       manager: set.manager === true,
       owners: set.owners === true,
+      ...onCallSetView(set.oncall, oncall.get(index), request.status),
       open: tier <= reached,
     })),
     mine,
@@ -229,10 +252,25 @@ export function approvalOf(request: AccessRequest, viewer: Identity): ApprovalVi
   };
 }
 
-/** The request as `viewer` (the caller) sees it; without a viewer, no `approval`. */
-export function toRequestView(request: AccessRequest, viewer?: Identity): RequestView {
+function onCallShiftView(shift: { provider: string; start: string | null; end: string | null } | undefined) {
+  return shift === undefined ? {} : { onCallShift: { provider: shift.provider, start: shift.start, end: shift.end } };
+}
+
+/** An on-call set as the view shows it: what it names, and (while PENDING) whether its provider could be asked. */
+function onCallSetView(ref: OnCallRef | undefined, answer: OnCallAnswer | undefined, status: AccessRequest['status']) {
+  if (ref === undefined) return {};
+  const unavailable =
+    status !== 'PENDING' || answer === undefined ? undefined : 'unavailable' in answer ? answer.unavailable : undefined;
+  return { oncall: { ...ref, ...(unavailable === undefined ? {} : { unavailable }) } };
+}
+
+/**
+ * The request as `viewer` (the caller) sees it; without a viewer, no `approval`. `oncall`: who is on call now for the
+ * on-call sets of a PENDING request (RequestService.getWithOnCall), so the view says which provider could not be asked.
+ */
+export function toRequestView(request: AccessRequest, viewer?: Identity, oncall?: OnCallAnswers): RequestView {
   const { approvalToken: _a, activeToken: _t, grants, flow, attempt: _n, ...rest } = request;
-  const approval = viewer === undefined ? undefined : approvalOf(request, viewer);
+  const approval = viewer === undefined ? undefined : approvalOf(request, viewer, oncall);
   return {
     ...rest,
     flowName: flow.name,

@@ -2,7 +2,7 @@ import type { AccessUnit, Bundle, BundleInput } from '#lib/domain/bundle.ts';
 import type { ChangeRecord, Channel } from '#lib/domain/common.ts';
 import { isRequestor } from '#lib/domain/create-request.ts';
 import { ForbiddenError, NotFoundError, PreconditionFailedError, ValidationError } from '#lib/domain/errors.ts';
-import type { AccessFlow, FlowInput } from '#lib/domain/flow.ts';
+import type { AccessFlow, FlowInput, OnCallRef } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import type { Integration, IntegrationInput } from '#lib/domain/integration.ts';
 import { integrationSecretRefProblem, type SecretRefMode } from '#lib/integrations/secret-ref.ts';
@@ -21,6 +21,11 @@ export type AdminServiceDeps = {
   roles: Roles;
   /** Which integration secret references this deployment accepts (lib/integrations/secret-ref.ts). */
   secretRefMode: SecretRefMode;
+  /**
+   * The configured on-call providers (STINT_ONCALL: name and kind): a flow may name only these in `oncall` (approver
+   * sets, escalation tiers, requestors). Absent: none configured.
+   */
+  oncall?: readonly { name: string; kind: 'pagerduty' | 'opsgenie' }[];
   now?: () => Date;
 };
 
@@ -104,6 +109,43 @@ export class AdminService {
     for (const [i, unit] of units.entries()) await this.unitError(unit, `body.${prefix}.${i}`, integrations);
   }
 
+  /**
+   * Every `oncall` the flow names must be a configured provider, and ask what that provider can answer (Opsgenie is
+   * asked per schedule: no escalation policy, no level). 400 naming the field otherwise.
+   */
+  private checkOnCall(input: FlowInput): void {
+    const configured = new Map((this.deps.oncall ?? []).map((p) => [p.name, p.kind]));
+    const named: { ref: OnCallRef; field: string }[] = [...(input.requestors.oncall ?? []).entries()].map(
+      ([i, ref]) => ({ ref, field: `body.requestors.oncall.${i}` }),
+    );
+    if (input.approval.mode === 'manual') {
+      for (const [i, set] of input.approval.sets.entries()) {
+        if (set.oncall !== undefined) named.push({ ref: set.oncall, field: `body.approval.sets.${i}.oncall` });
+      }
+      for (const [i, tier] of (input.approval.escalation?.tiers ?? []).entries()) {
+        if (tier.oncall !== undefined) {
+          named.push({ ref: tier.oncall, field: `body.approval.escalation.tiers.${i}.oncall` });
+        }
+      }
+    }
+    for (const { ref, field } of named) {
+      const kind = configured.get(ref.provider);
+      if (kind === undefined) {
+        const known = [...configured.keys()];
+        throw new ValidationError(
+          `No on-call provider '${ref.provider}' is configured (${known.length === 0 ? 'none is: see docs/oncall.md' : `configured: ${known.join(', ')}`})`,
+          `${field}.provider`,
+        );
+      }
+      if (kind === 'opsgenie' && (ref.escalationPolicy !== undefined || ref.level !== undefined)) {
+        throw new ValidationError(
+          `Opsgenie answers per schedule: name a schedule, without escalationPolicy or level (provider '${ref.provider}')`,
+          ref.escalationPolicy !== undefined ? `${field}.escalationPolicy` : `${field}.level`,
+        );
+      }
+    }
+  }
+
   async putFlow(
     id: string,
     input: FlowInput,
@@ -112,6 +154,7 @@ export class AdminService {
     pre: WritePrecondition = {},
   ): Promise<AccessFlow> {
     this.requireAdmin(who);
+    this.checkOnCall(input);
     await this.checkUnits(input.targets, 'targets');
     const bundles = await this.deps.store.getBundles(input.bundles);
     for (const [i, bundleId] of input.bundles.entries()) {

@@ -1,3 +1,4 @@
+import { onCallChange, onCallSets } from '#lib/domain/approvals.ts';
 import { dueEscalationTier, escalate, REMINDER_LEAD_MINUTES, remind, reminderDue } from '#lib/domain/escalation.ts';
 import { SYSTEM_SUBJECT } from '#lib/domain/identity.ts';
 import { abandonGrant, changeStatus, failRevoke } from '#lib/domain/lifecycle.ts';
@@ -7,8 +8,15 @@ import { logger } from '#lib/observability/logger.ts';
 import { CLEANUP_STATUS } from '#lib/store/keys.ts';
 import type { Store } from '#lib/store/store.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
+import { type OnCallProviders, onCallAnswersFor } from './oncall.ts';
 
-export type ReconcilerDeps = { store: Store; executions: Executions; now?: () => Date };
+export type ReconcilerDeps = {
+  store: Store;
+  executions: Executions;
+  now?: () => Date;
+  /** The configured on-call providers: pending requests of on-call approver sets are checked for a shift change. */
+  oncall?: OnCallProviders;
+};
 
 export type ReconcileReport = {
   checked: number;
@@ -17,6 +25,8 @@ export type ReconcileReport = {
   retriedRevokes: number;
   escalated: number;
   reminded: number;
+  /** Pending requests whose on-call approvers changed (someone new is on call and is to be asked). */
+  onCallChanged: number;
   /** Requests given up after MAX_RESTARTS restarts in one status (the StuckRequests metric). */
   gaveUp: number;
   /** Of those, REVOKING requests moved to REVOKE_FAILED (the RevokeFailed metric, as the revoke-failed step). */
@@ -78,6 +88,7 @@ export class Reconciler {
       retriedRevokes: 0,
       escalated: 0,
       reminded: 0,
+      onCallChanged: 0,
       gaveUp: 0,
       failedRevokes: 0,
     };
@@ -106,10 +117,55 @@ export class Reconciler {
       } while (cursor !== undefined);
     }
     await this.runCleanups(report, now);
+    await this.checkOnCall(report, now);
     const acted =
-      report.resumed + report.restarted + report.retriedRevokes + report.escalated + report.reminded + report.gaveUp;
+      report.resumed +
+      report.restarted +
+      report.retriedRevokes +
+      report.escalated +
+      report.reminded +
+      report.onCallChanged +
+      report.gaveUp;
     if (acted > 0) logger.info('reconciled', report);
     return report;
+  }
+
+  /**
+   * A shift change before a decision: every PENDING request whose pinned flow has on-call approver sets is checked
+   * against who is on call now (the providers are asked once per distinct query per run: their cache holds the
+   * answer), and whoever has come on call since is recorded in `onCallNotified` with one conditional write
+   * (lib/domain/approvals.ts onCallChange). The stream yields `request.oncall_changed` and Slack/Teams notify DM the
+   * new person; nobody recorded is added again, so nobody is asked twice. A provider that cannot answer changes
+   * nothing. Lists every PENDING request (no due time: a shift can change at any moment), only when a provider is
+   * configured.
+   */
+  private async checkOnCall(report: ReconcileReport, now: Date): Promise<void> {
+    const providers = this.deps.oncall;
+    if (providers === undefined || providers.size === 0) return;
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.store.listRequestsByStatus('PENDING', {
+        limit: 100,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const request of page.items) {
+        if (onCallSets(request).length === 0) continue;
+        try {
+          const answers = await onCallAnswersFor(providers, request, now);
+          if (onCallChange(request, answers, now) === null) continue;
+          const result = await this.deps.store.updateRequest(request.id, (current) =>
+            onCallChange(current, answers, now),
+          );
+          if (result.changed) report.onCallChanged++;
+        } catch (error) {
+          logger.error('on-call check failed for a request', {
+            requestId: request.id,
+            error: error instanceof Error ? error.name : 'unknown',
+          });
+        }
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
   }
 
   private dueBefore(status: RequestStatus, now: Date): string {

@@ -1,8 +1,8 @@
 import { ulid } from 'ulid';
-import { applyVote, approverStanding } from '#lib/domain/approvals.ts';
+import { applyVote, approverStanding, type OnCallAnswers } from '#lib/domain/approvals.ts';
 import { sameUnit } from '#lib/domain/bundle.ts';
 import type { Channel } from '#lib/domain/common.ts';
-import { buildRequest, type CreateRequestInput } from '#lib/domain/create-request.ts';
+import { buildRequest, type CreateRequestInput, isRequestor } from '#lib/domain/create-request.ts';
 import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import { cancelRequest, extendGrant, requestRevoke } from '#lib/domain/lifecycle.ts';
@@ -15,6 +15,7 @@ import type { Page, Store } from '#lib/store/store.ts';
 import { type DriverType, type IssueCredentialsAnswer, isDriverType } from '#lib/workflow/contract.ts';
 import type { Executions } from '#lib/workflow/executions.ts';
 import { routeOf } from '#lib/workflow/route.ts';
+import { askOnCall, type OnCallProviders, onCallAnswersFor } from './oncall.ts';
 
 export type Roles = { adminGroup: string; auditorGroup: string };
 
@@ -28,6 +29,12 @@ export type RequestServiceDeps = {
   credentialsKey?: () => Promise<string>;
   /** The identity directory: who the grantee of an on-behalf request is (their groups decide whether they may hold it). */
   directory?: IdentityDirectory;
+  /**
+   * The configured on-call providers (STINT_ONCALL): asked at the moment of a vote for the pinned flow's on-call
+   * approver sets, and at request time for a flow's on-call requestors. Absent: none configured (every on-call set
+   * then admits nobody).
+   */
+  oncall?: OnCallProviders;
 };
 
 export type Scope = 'mine' | 'approvals' | 'all';
@@ -71,6 +78,10 @@ export class RequestService {
     const integrationIds = new Set([...flow.targets, ...(bundle?.units ?? [])].map((u) => u.integrationId));
     const integrations = await store.getIntegrations([...integrationIds]);
     const grantee = await this.granteeOf(input, who);
+    const now = this.now();
+    // On-call requestors are asked only for someone the flow does not admit otherwise (buildRequest decides).
+    const asked = flow.deleted === true || isRequestor(flow, who) ? [] : (flow.requestors.oncall ?? []);
+    const onCallRequestors = await Promise.all(asked.map((ref) => askOnCall(this.providers(), ref, now)));
     const request = buildRequest(input, {
       id: this.newId(),
       requester: who,
@@ -79,8 +90,9 @@ export class RequestService {
       flow,
       ...(bundle === undefined ? {} : { bundle }),
       integrations,
-      now: this.now(),
+      now,
       channel,
+      onCallRequestors,
     });
     await store.createRequest(request);
     await this.startSafely(request);
@@ -119,11 +131,28 @@ export class RequestService {
     }
   }
 
-  /** A request is visible to its requester, grantee, eligible approvers, admins and auditors; to others it does not exist. */
+  private providers(): OnCallProviders {
+    return this.deps.oncall ?? new Map();
+  }
+
+  /**
+   * A request is visible to its requester, grantee, eligible approvers (on-call ones while on call), those who voted
+   * on it, admins and auditors; to others it does not exist.
+   */
   async get(id: string, who: Identity): Promise<AccessRequest> {
+    return (await this.getWithOnCall(id, who)).request;
+  }
+
+  /**
+   * As `get`, with who is on call now for each on-call approver set of a PENDING request (an on-call approver sees
+   * the request; the approval view says which provider could not be asked).
+   */
+  async getWithOnCall(id: string, who: Identity): Promise<{ request: AccessRequest; oncall: OnCallAnswers }> {
     const request = await this.deps.store.getRequest(id);
-    if (request === undefined || !this.canSee(request, who)) throw requestNotFound(id);
-    return request;
+    if (request === undefined) throw requestNotFound(id);
+    const oncall = await onCallAnswersFor(this.providers(), request, this.now());
+    if (!this.canSee(request, who, oncall)) throw requestNotFound(id);
+    return { request, oncall };
   }
 
   /**
@@ -134,24 +163,34 @@ export class RequestService {
     id: string,
     who: Identity,
     mutate: (current: AccessRequest) => AccessRequest | null,
+    withOnCall?: { current: AccessRequest; oncall: OnCallAnswers },
   ): Promise<{ request: AccessRequest; changed: boolean }> {
     try {
-      return await this.deps.store.updateRequest(id, (current) => {
-        if (!this.canSee(current, who)) throw requestNotFound(id);
-        return mutate(current);
-      });
+      return await this.deps.store.updateRequest(
+        id,
+        (current) => {
+          if (!this.canSee(current, who, withOnCall?.oncall)) throw requestNotFound(id);
+          return mutate(current);
+        },
+        withOnCall === undefined ? {} : { current: withOnCall.current },
+      );
     } catch (error) {
       if (error instanceof NotFoundError) throw requestNotFound(id);
       throw error;
     }
   }
 
-  private canSee(request: AccessRequest, who: Identity): boolean {
+  /**
+   * Whoever voted on it sees it too: an on-call approver is an approver only while on call (and while the request is
+   * PENDING, when the providers are asked), and must still see the request they decided afterwards.
+   */
+  private canSee(request: AccessRequest, who: Identity, oncall?: OnCallAnswers): boolean {
     return (
       request.requester.sub === who.sub ||
       request.grantee.sub === who.sub ||
       this.isAuditor(who) ||
-      approverStanding(request, who).eligible
+      request.votes.some((v) => v.by === who.sub) ||
+      approverStanding(request, who, oncall).eligible
     );
   }
 
@@ -197,30 +236,43 @@ export class RequestService {
     id: string,
     who: Identity,
     input: { vote: 'approve' | 'reject'; reason?: string; channel: Channel },
-  ): Promise<{ request: AccessRequest; outcome: VoteOutcome }> {
+  ): Promise<{ request: AccessRequest; outcome: VoteOutcome; oncall: OnCallAnswers }> {
     // Assigned inside the mutation (re-run on a lost race): the last run is the one that was written.
     const seen: { outcome: VoteOutcome; token: string | undefined } = {
       outcome: 'recorded',
       token: undefined,
     };
-    const { request } = await this.updateVisible(id, who, (current) => {
-      const result = applyVote(current, {
-        who,
-        vote: input.vote,
-        channel: input.channel,
-        now: this.now(),
-        ...(input.reason === undefined ? {} : { reason: input.reason }),
-      });
-      seen.outcome = result.outcome;
-      seen.token = current.approvalToken;
-      return result.outcome === 'duplicate' ? null : result.request;
-    });
+    // Who is on call at the moment of the vote, for the on-call sets of the pinned flow (which no write changes, so
+    // the answers hold for every retry of the conditional write below). Read first: the providers are asked outside
+    // the write, and the read is handed to the write so it costs no second read.
+    const now = this.now();
+    const first = await this.deps.store.getRequest(id);
+    if (first === undefined) throw requestNotFound(id);
+    const oncall = await onCallAnswersFor(this.providers(), first, now);
+    const { request } = await this.updateVisible(
+      id,
+      who,
+      (current) => {
+        const result = applyVote(current, {
+          who,
+          vote: input.vote,
+          channel: input.channel,
+          now,
+          oncall,
+          ...(input.reason === undefined ? {} : { reason: input.reason }),
+        });
+        seen.outcome = result.outcome;
+        seen.token = current.approvalToken;
+        return result.outcome === 'duplicate' ? null : result.request;
+      },
+      { current: first, oncall },
+    );
     // Only the write that decided resumes the wait. No token yet: register-token sees the decision and resumes itself.
     if (seen.token !== undefined && seen.outcome === 'approved')
       await this.deps.executions.resume(seen.token, routeOf(request, this.now()));
     if (seen.token !== undefined && seen.outcome === 'rejected')
       await this.deps.executions.fail(seen.token, 'Rejected', 'The request was rejected');
-    return { request, outcome: seen.outcome };
+    return { request, outcome: seen.outcome, oncall };
   }
 
   /**

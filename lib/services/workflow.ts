@@ -287,7 +287,11 @@ export class WorkflowService {
       requestId,
       (current) => {
         if (current.status !== 'APPROVED') return null;
-        const expiresAt = new Date(this.now().getTime() + current.durationMinutes * 60_000).toISOString();
+        // An on-call requestor's grant never outlives the shift it relied on (AccessRequest.onCall).
+        const shiftEnd = current.onCall?.end == null ? Number.POSITIVE_INFINITY : Date.parse(current.onCall.end);
+        const expiresAt = new Date(
+          Math.min(this.now().getTime() + current.durationMinutes * 60_000, shiftEnd),
+        ).toISOString();
         return changeStatus(current, 'GRANTING', this.actor('grant'), { expiresAt });
       },
       read.request === undefined ? {} : { current: read.request },

@@ -109,6 +109,7 @@ const TITLES: Record<RequestEventType, string> = {
   'request.created': 'Access requested',
   'request.approval_recorded': 'Approval recorded',
   'request.escalated': 'Escalated to the next approver tier',
+  'request.oncall_changed': 'Sent to the person now on call',
   'request.approved': 'Request approved',
   'request.rejected': 'Request rejected',
   'request.cancelled': 'Request cancelled',

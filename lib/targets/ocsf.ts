@@ -260,6 +260,7 @@ const REQUEST_ACTIVITIES: Record<RequestEvent['type'], { id: ActivityId; name: s
   'request.created': { id: 99, name: 'Request Privileges' },
   'request.approval_recorded': { id: 99, name: 'Record Approval' },
   'request.escalated': { id: 99, name: 'Escalate Request' },
+  'request.oncall_changed': { id: 99, name: 'Notify On-call Approver' },
   'request.approved': { id: 99, name: 'Approve Request' },
   'request.rejected': { id: 99, name: 'Reject Request' },
   'request.cancelled': { id: 99, name: 'Cancel Request' },
@@ -550,6 +551,8 @@ function messageOf(event: RequestEvent, privileges: string[]): string {
       return `${event.vote.by} voted to ${event.vote.vote} the request of ${who} for ${what}`;
     case 'request.escalated':
       return `The request of ${who} for ${what} was escalated to approver tier ${event.tier}`;
+    case 'request.oncall_changed':
+      return `The request of ${who} for ${what} was sent to who is now on call (${event.newlyOnCall.map((n) => n.email).join(', ')})`;
     case 'request.approved':
       return `${r.decision?.by ?? by} approved the request of ${who} for ${what}`;
     case 'request.rejected':

@@ -9,6 +9,7 @@ import {
 import type { Directory } from '#lib/directory/types.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { logger } from '#lib/observability/logger.ts';
+import { type OnCallProviders, onCallAnswersFor } from '#lib/services/oncall.ts';
 import type { Store } from '#lib/store/store.ts';
 import type { SlackClient } from './client.ts';
 import { SlackFailures } from './failures.ts';
@@ -47,6 +48,11 @@ export type SlackNotifyDeps = {
   store: Pick<Store, 'getRequest'>;
   apiUrl?: string;
   now?: () => Date;
+  /**
+   * The configured on-call providers: whoever is on call when the request arrives is DMed too. A provider that cannot
+   * answer adds nobody and blocks no other approver's message (askOnCall never throws).
+   */
+  oncall?: OnCallProviders;
 };
 
 export type NotifyResult = { posted: number; updated: number; notified: number };
@@ -62,7 +68,11 @@ export async function notifySlack(
     return result;
   }
   const failures = new SlackFailures(request.id);
-  if (event.type === 'request.created' || event.type === 'request.escalated') {
+  if (
+    event.type === 'request.created' ||
+    event.type === 'request.escalated' ||
+    event.type === 'request.oncall_changed'
+  ) {
     if (request.status === 'PENDING') {
       result.posted = await postApprovalRequests(deps, request, failures);
       // A vote or decision that landed while the messages were being posted found no copy to update: catch up now.
@@ -104,7 +114,8 @@ async function postApprovalRequests(
   const existing = await deps.state.posts(request.id);
   const done = new Set(existing.map((p) => (p.kind === 'channel' ? `channel:${p.channel}` : `approver:${p.approver}`)));
   let posted = 0;
-  for (const { user, why } of await approversOf(deps.directory, request)) {
+  const oncall = await onCallAnswersFor(deps.oncall ?? new Map(), request, deps.now?.() ?? new Date());
+  for (const { user, why } of await approversOf(deps.directory, request, oncall)) {
     if (done.has(`approver:${user.id}`)) continue;
     const sent = await sendOnce(deps, request, `approver#${user.id}`, failures, {
       what: 'could not DM an approver',

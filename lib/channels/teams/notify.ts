@@ -9,6 +9,7 @@ import {
 import type { DirectoryUser, LinkingDirectory } from '#lib/directory/types.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
 import { logger } from '#lib/observability/logger.ts';
+import { type OnCallProviders, onCallAnswersFor } from '#lib/services/oncall.ts';
 import type { Store } from '#lib/store/store.ts';
 import { approvalCard, type RequesterNotice, requesterCard, requesterSummary } from './cards.ts';
 import { cardActivity, TeamsApiError, type TeamsConnector } from './connector.ts';
@@ -54,6 +55,11 @@ export type TeamsNotifyDeps = {
   graphLookup: boolean;
   apiUrl?: string;
   now?: () => Date;
+  /**
+   * The configured on-call providers: whoever is on call when the request arrives is DMed too. A provider that cannot
+   * answer adds nobody and blocks no other approver's message (askOnCall never throws).
+   */
+  oncall?: OnCallProviders;
 };
 
 /** What one delivery did: copies posted and updated, notices sent, people skipped (not reachable in Teams). */
@@ -91,7 +97,11 @@ export async function notifyTeams(
     return run.result;
   }
   const record = await deps.state.record(request.id);
-  if (event.type === 'request.created' || event.type === 'request.escalated') {
+  if (
+    event.type === 'request.created' ||
+    event.type === 'request.escalated' ||
+    event.type === 'request.oncall_changed'
+  ) {
     if (request.status === 'PENDING') {
       await postApprovalCards(run, request, record.copies);
       // A vote or decision that landed while the cards were being sent found no copy to update: catch up now.
@@ -147,7 +157,8 @@ async function postApprovalCards(run: Run, request: AccessRequest, existing: Tea
   // EventBridge delivers at least once, and retries what failed: copies already recorded are not posted again (and
   // the claim in sendOnce stops a delivery running at the same time).
   const done = new Set(existing.map(copyKey));
-  for (const { user, why } of await approversOf(deps.directory, request)) {
+  const oncall = await onCallAnswersFor(deps.oncall ?? new Map(), request, deps.now?.() ?? new Date());
+  for (const { user, why } of await approversOf(deps.directory, request, oncall)) {
     const key = copyKey({ kind: 'approver', approver: user.id });
     if (done.has(key)) continue;
     const log = { requestId: request.id, approver: user.id };

@@ -1025,6 +1025,12 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    oncall?: {
+                                        escalationPolicy?: string;
+                                        level?: number;
+                                        provider: string;
+                                        schedule?: string;
+                                    };
                                     owners?: boolean;
                                     /** @default [] */
                                     users: string[];
@@ -2189,6 +2195,12 @@ export interface operations {
                                         groups: string[];
                                         manager?: boolean;
                                         name?: string;
+                                        oncall?: {
+                                            escalationPolicy?: string;
+                                            level?: number;
+                                            provider: string;
+                                            schedule?: string;
+                                        };
                                         owners?: boolean;
                                         /** @default [] */
                                         users: string[];
@@ -2214,6 +2226,12 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    oncall?: {
+                                        escalationPolicy?: string;
+                                        level?: number;
+                                        provider: string;
+                                        schedule?: string;
+                                    };
                                     owners?: boolean;
                                     /** @default [] */
                                     users: string[];
@@ -2258,6 +2276,12 @@ export interface operations {
                                 everyone: boolean;
                                 /** @default [] */
                                 groups: string[];
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                }[];
                                 /** @default [] */
                                 users: string[];
                             };
@@ -2373,6 +2397,12 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    oncall?: {
+                                        escalationPolicy?: string;
+                                        level?: number;
+                                        provider: string;
+                                        schedule?: string;
+                                    };
                                     owners?: boolean;
                                     /** @default [] */
                                     users: string[];
@@ -2398,6 +2428,12 @@ export interface operations {
                                 groups: string[];
                                 manager?: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                };
                                 owners?: boolean;
                                 /** @default [] */
                                 users: string[];
@@ -2442,6 +2478,12 @@ export interface operations {
                             everyone: boolean;
                             /** @default [] */
                             groups: string[];
+                            oncall?: {
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                            }[];
                             /** @default [] */
                             users: string[];
                         };
@@ -2495,6 +2537,12 @@ export interface operations {
                                 groups?: string[];
                                 manager?: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                };
                                 owners?: boolean;
                                 /** @default [] */
                                 users?: string[];
@@ -2520,6 +2568,12 @@ export interface operations {
                             groups?: string[];
                             manager?: boolean;
                             name?: string;
+                            oncall?: {
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                            };
                             owners?: boolean;
                             /** @default [] */
                             users?: string[];
@@ -2553,6 +2607,12 @@ export interface operations {
                         everyone?: boolean;
                         /** @default [] */
                         groups?: string[];
+                        oncall?: {
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                        }[];
                         /** @default [] */
                         users?: string[];
                     };
@@ -2654,6 +2714,12 @@ export interface operations {
                                     groups: string[];
                                     manager?: boolean;
                                     name?: string;
+                                    oncall?: {
+                                        escalationPolicy?: string;
+                                        level?: number;
+                                        provider: string;
+                                        schedule?: string;
+                                    };
                                     owners?: boolean;
                                     /** @default [] */
                                     users: string[];
@@ -2679,6 +2745,12 @@ export interface operations {
                                 groups: string[];
                                 manager?: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                };
                                 owners?: boolean;
                                 /** @default [] */
                                 users: string[];
@@ -2723,6 +2795,12 @@ export interface operations {
                             everyone: boolean;
                             /** @default [] */
                             groups: string[];
+                            oncall?: {
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                            }[];
                             /** @default [] */
                             users: string[];
                         };
@@ -3749,6 +3827,11 @@ export interface operations {
                                     asUser: boolean;
                                     index: number;
                                     name?: string;
+                                    onCallShift?: {
+                                        end: string | null;
+                                        provider: string;
+                                        start: string | null;
+                                    };
                                     tier: number;
                                     viaGroups: string[];
                                 }[];
@@ -3769,6 +3852,13 @@ export interface operations {
                                     index: number;
                                     manager: boolean;
                                     name?: string;
+                                    oncall?: {
+                                        escalationPolicy?: string;
+                                        level?: number;
+                                        provider: string;
+                                        schedule?: string;
+                                        unavailable?: string;
+                                    };
                                     open: boolean;
                                     owners: boolean;
                                     tier: number;
@@ -3856,6 +3946,27 @@ export interface operations {
                                 channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 reason?: string;
                             };
+                            onCall?: {
+                                askedMinutes?: number;
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                /** Format: date-time */
+                                start: string | null;
+                            };
+                            onCallNotified?: {
+                                /** Format: date-time */
+                                at: string;
+                                /** Format: email */
+                                email: string;
+                                /** Format: date-time */
+                                end: string | null;
+                                provider: string;
+                                set: number;
+                            }[];
                             /** Format: date-time */
                             remindedAt?: string;
                             requester: {
@@ -3929,6 +4040,17 @@ export interface operations {
                                 channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                                 /** Format: email */
                                 email: string;
+                                oncall?: {
+                                    /** Format: date-time */
+                                    end: string | null;
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    set: number;
+                                    /** Format: date-time */
+                                    start: string | null;
+                                }[];
                                 ownerOf?: number[];
                                 reason?: string;
                                 /** @default [] */
@@ -4053,6 +4175,11 @@ export interface operations {
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
+                                onCallShift?: {
+                                    end: string | null;
+                                    provider: string;
+                                    start: string | null;
+                                };
                                 tier: number;
                                 viaGroups: string[];
                             }[];
@@ -4073,6 +4200,13 @@ export interface operations {
                                 index: number;
                                 manager: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    unavailable?: string;
+                                };
                                 open: boolean;
                                 owners: boolean;
                                 tier: number;
@@ -4160,6 +4294,27 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
+                        onCall?: {
+                            askedMinutes?: number;
+                            /** Format: date-time */
+                            end: string | null;
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                            /** Format: date-time */
+                            start: string | null;
+                        };
+                        onCallNotified?: {
+                            /** Format: date-time */
+                            at: string;
+                            /** Format: email */
+                            email: string;
+                            /** Format: date-time */
+                            end: string | null;
+                            provider: string;
+                            set: number;
+                        }[];
                         /** Format: date-time */
                         remindedAt?: string;
                         requester: {
@@ -4233,6 +4388,17 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            oncall?: {
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                set: number;
+                                /** Format: date-time */
+                                start: string | null;
+                            }[];
                             ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
@@ -4334,6 +4500,11 @@ export interface operations {
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
+                                onCallShift?: {
+                                    end: string | null;
+                                    provider: string;
+                                    start: string | null;
+                                };
                                 tier: number;
                                 viaGroups: string[];
                             }[];
@@ -4354,6 +4525,13 @@ export interface operations {
                                 index: number;
                                 manager: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    unavailable?: string;
+                                };
                                 open: boolean;
                                 owners: boolean;
                                 tier: number;
@@ -4441,6 +4619,27 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
+                        onCall?: {
+                            askedMinutes?: number;
+                            /** Format: date-time */
+                            end: string | null;
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                            /** Format: date-time */
+                            start: string | null;
+                        };
+                        onCallNotified?: {
+                            /** Format: date-time */
+                            at: string;
+                            /** Format: email */
+                            email: string;
+                            /** Format: date-time */
+                            end: string | null;
+                            provider: string;
+                            set: number;
+                        }[];
                         /** Format: date-time */
                         remindedAt?: string;
                         requester: {
@@ -4514,6 +4713,17 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            oncall?: {
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                set: number;
+                                /** Format: date-time */
+                                start: string | null;
+                            }[];
                             ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
@@ -4934,6 +5144,11 @@ export interface operations {
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
+                                onCallShift?: {
+                                    end: string | null;
+                                    provider: string;
+                                    start: string | null;
+                                };
                                 tier: number;
                                 viaGroups: string[];
                             }[];
@@ -4954,6 +5169,13 @@ export interface operations {
                                 index: number;
                                 manager: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    unavailable?: string;
+                                };
                                 open: boolean;
                                 owners: boolean;
                                 tier: number;
@@ -5041,6 +5263,27 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
+                        onCall?: {
+                            askedMinutes?: number;
+                            /** Format: date-time */
+                            end: string | null;
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                            /** Format: date-time */
+                            start: string | null;
+                        };
+                        onCallNotified?: {
+                            /** Format: date-time */
+                            at: string;
+                            /** Format: email */
+                            email: string;
+                            /** Format: date-time */
+                            end: string | null;
+                            provider: string;
+                            set: number;
+                        }[];
                         /** Format: date-time */
                         remindedAt?: string;
                         requester: {
@@ -5114,6 +5357,17 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            oncall?: {
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                set: number;
+                                /** Format: date-time */
+                                start: string | null;
+                            }[];
                             ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
@@ -5224,6 +5478,11 @@ export interface operations {
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
+                                onCallShift?: {
+                                    end: string | null;
+                                    provider: string;
+                                    start: string | null;
+                                };
                                 tier: number;
                                 viaGroups: string[];
                             }[];
@@ -5244,6 +5503,13 @@ export interface operations {
                                 index: number;
                                 manager: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    unavailable?: string;
+                                };
                                 open: boolean;
                                 owners: boolean;
                                 tier: number;
@@ -5331,6 +5597,27 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
+                        onCall?: {
+                            askedMinutes?: number;
+                            /** Format: date-time */
+                            end: string | null;
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                            /** Format: date-time */
+                            start: string | null;
+                        };
+                        onCallNotified?: {
+                            /** Format: date-time */
+                            at: string;
+                            /** Format: email */
+                            email: string;
+                            /** Format: date-time */
+                            end: string | null;
+                            provider: string;
+                            set: number;
+                        }[];
                         /** Format: date-time */
                         remindedAt?: string;
                         requester: {
@@ -5404,6 +5691,17 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            oncall?: {
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                set: number;
+                                /** Format: date-time */
+                                start: string | null;
+                            }[];
                             ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
@@ -5515,6 +5813,11 @@ export interface operations {
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
+                                onCallShift?: {
+                                    end: string | null;
+                                    provider: string;
+                                    start: string | null;
+                                };
                                 tier: number;
                                 viaGroups: string[];
                             }[];
@@ -5535,6 +5838,13 @@ export interface operations {
                                 index: number;
                                 manager: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    unavailable?: string;
+                                };
                                 open: boolean;
                                 owners: boolean;
                                 tier: number;
@@ -5622,6 +5932,27 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
+                        onCall?: {
+                            askedMinutes?: number;
+                            /** Format: date-time */
+                            end: string | null;
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                            /** Format: date-time */
+                            start: string | null;
+                        };
+                        onCallNotified?: {
+                            /** Format: date-time */
+                            at: string;
+                            /** Format: email */
+                            email: string;
+                            /** Format: date-time */
+                            end: string | null;
+                            provider: string;
+                            set: number;
+                        }[];
                         /** Format: date-time */
                         remindedAt?: string;
                         requester: {
@@ -5695,6 +6026,17 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            oncall?: {
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                set: number;
+                                /** Format: date-time */
+                                start: string | null;
+                            }[];
                             ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
@@ -5805,6 +6147,11 @@ export interface operations {
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
+                                onCallShift?: {
+                                    end: string | null;
+                                    provider: string;
+                                    start: string | null;
+                                };
                                 tier: number;
                                 viaGroups: string[];
                             }[];
@@ -5825,6 +6172,13 @@ export interface operations {
                                 index: number;
                                 manager: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    unavailable?: string;
+                                };
                                 open: boolean;
                                 owners: boolean;
                                 tier: number;
@@ -5912,6 +6266,27 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
+                        onCall?: {
+                            askedMinutes?: number;
+                            /** Format: date-time */
+                            end: string | null;
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                            /** Format: date-time */
+                            start: string | null;
+                        };
+                        onCallNotified?: {
+                            /** Format: date-time */
+                            at: string;
+                            /** Format: email */
+                            email: string;
+                            /** Format: date-time */
+                            end: string | null;
+                            provider: string;
+                            set: number;
+                        }[];
                         /** Format: date-time */
                         remindedAt?: string;
                         requester: {
@@ -5985,6 +6360,17 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            oncall?: {
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                set: number;
+                                /** Format: date-time */
+                                start: string | null;
+                            }[];
                             ownerOf?: number[];
                             reason?: string;
                             /** @default [] */
@@ -6095,6 +6481,11 @@ export interface operations {
                                 asUser: boolean;
                                 index: number;
                                 name?: string;
+                                onCallShift?: {
+                                    end: string | null;
+                                    provider: string;
+                                    start: string | null;
+                                };
                                 tier: number;
                                 viaGroups: string[];
                             }[];
@@ -6115,6 +6506,13 @@ export interface operations {
                                 index: number;
                                 manager: boolean;
                                 name?: string;
+                                oncall?: {
+                                    escalationPolicy?: string;
+                                    level?: number;
+                                    provider: string;
+                                    schedule?: string;
+                                    unavailable?: string;
+                                };
                                 open: boolean;
                                 owners: boolean;
                                 tier: number;
@@ -6202,6 +6600,27 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             reason?: string;
                         };
+                        onCall?: {
+                            askedMinutes?: number;
+                            /** Format: date-time */
+                            end: string | null;
+                            escalationPolicy?: string;
+                            level?: number;
+                            provider: string;
+                            schedule?: string;
+                            /** Format: date-time */
+                            start: string | null;
+                        };
+                        onCallNotified?: {
+                            /** Format: date-time */
+                            at: string;
+                            /** Format: email */
+                            email: string;
+                            /** Format: date-time */
+                            end: string | null;
+                            provider: string;
+                            set: number;
+                        }[];
                         /** Format: date-time */
                         remindedAt?: string;
                         requester: {
@@ -6275,6 +6694,17 @@ export interface operations {
                             channel: "api" | "cli" | "mcp" | "portal" | "slack" | "teams" | "jira" | "workflow" | "reconciler" | "admin" | "scim";
                             /** Format: email */
                             email: string;
+                            oncall?: {
+                                /** Format: date-time */
+                                end: string | null;
+                                escalationPolicy?: string;
+                                level?: number;
+                                provider: string;
+                                schedule?: string;
+                                set: number;
+                                /** Format: date-time */
+                                start: string | null;
+                            }[];
                             ownerOf?: number[];
                             reason?: string;
                             /** @default [] */

@@ -92,6 +92,7 @@ export type ApproverSetLike = {
   groups?: string[];
   manager?: boolean;
   owners?: boolean;
+  oncall?: { provider: string; schedule?: string; escalationPolicy?: string; level?: number };
 };
 
 /** `DBAs: group dba` — who is in an approver set. */
@@ -101,6 +102,11 @@ export function approverSetText(set: ApproverSetLike): string {
     ...(set.users ?? []).map((u) => `user ${u}`),
     ...(set.manager === true ? ["the requester's manager"] : []),
     ...(set.owners === true ? ['the owners of the requested resources'] : []),
+    ...(set.oncall === undefined
+      ? []
+      : [
+          `whoever is on call in ${set.oncall.schedule ?? set.oncall.escalationPolicy}${set.oncall.level === undefined ? '' : ` (level ${set.oncall.level})`} (${set.oncall.provider})`,
+        ]),
   ];
   const list = members.length === 0 ? 'nobody' : members.join(', ');
   return set.name === undefined ? list : `${set.name}: ${list}`;

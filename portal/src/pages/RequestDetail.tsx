@@ -96,6 +96,29 @@ function Detail({ request, refetch }: { request: RequestView; refetch: () => voi
             </dd>
           </>
         ) : null}
+        {onCallProblems(request).length === 0 ? null : (
+          <>
+            <dt>On-call check</dt>
+            <dd role="status">
+              {onCallProblems(request)
+                .map((reason) => `Could not ask who is on call (nobody approves through that set for now): ${reason}`)
+                .join('; ')}
+            </dd>
+          </>
+        )}
+        {request.onCall === undefined ? null : (
+          <>
+            <dt>On-call shift</dt>
+            <dd>
+              {request.onCall.schedule ?? request.onCall.escalationPolicy} ({request.onCall.provider})
+              {request.onCall.end === null ? '' : ', until '}
+              {request.onCall.end === null ? null : <When at={request.onCall.end} />}
+              {request.onCall.askedMinutes === undefined
+                ? ''
+                : ` — capped at the shift's end (asked for ${request.onCall.askedMinutes} min)`}
+            </dd>
+          </>
+        )}
         {request.grantedAt === undefined ? null : (
           <>
             <dt>Granted</dt>
@@ -310,5 +333,12 @@ function ExtendForm(props: { id: string; left: number | undefined; max: number |
         </button>
       </div>
     </form>
+  );
+}
+
+/** Why on-call approver sets admit nobody just now: their provider could not be asked (the API's approval view). */
+function onCallProblems(request: RequestView): string[] {
+  return (request.approval?.sets ?? []).flatMap((s) =>
+    s.oncall?.unavailable === undefined ? [] : [s.oncall.unavailable],
   );
 }

@@ -102,3 +102,53 @@ describe('approversOf', () => {
     ]);
   });
 });
+
+describe('approversOf with on-call sets', () => {
+  const oncallApproval: AccessFlow['approval'] = {
+    mode: 'manual',
+    sets: [
+      { name: 'Primary', users: [], groups: [], oncall: { provider: 'pagerduty', schedule: 'PSCHED' } },
+      { users: ['approver-1'], groups: [] },
+    ],
+    rule: { type: 'anyOf' },
+    timeoutMinutes: 120,
+    reasonRequired: false,
+  };
+  const shift = (email: string) => ({
+    provider: 'pagerduty',
+    email,
+    schedule: 'PSCHED',
+    start: '2030-01-15T09:00:00.000Z',
+    end: '2030-01-15T17:00:00.000Z',
+  });
+  const request = () => aRequest({ flow: aFlow({ approval: oncallApproval }), requester, grantee: requester });
+
+  it('asks whoever is on call when the request arrives (matched by email in the directory), with why', async () => {
+    const found = await approversOf(
+      directory(),
+      request(),
+      new Map([[0, { shifts: [shift('oncall-1@example.com'), shift('stranger@example.com')] }]]),
+    );
+    expect(found.map((a) => [a.user.id, a.why])).toEqual([
+      [
+        'oncall-1',
+        'you are on call in PSCHED (pagerduty) until 2030-01-15T17:00:00.000Z (approver set “Primary” of flow db-readonly)',
+      ],
+      ['approver-1', 'you are named in approver set 2 of flow db-readonly'],
+    ]);
+  });
+
+  it('never asks the requester, even on call', async () => {
+    const found = await approversOf(
+      directory(),
+      request(),
+      new Map([[0, { shifts: [shift('requester-1@example.com')] }]]),
+    );
+    expect(found.map((a) => a.user.id)).toEqual(['approver-1']);
+  });
+
+  it('still asks the other sets when the provider could not be asked', async () => {
+    const found = await approversOf(directory(), request(), new Map([[0, { unavailable: 'pagerduty: 500' }]]));
+    expect(found.map((a) => a.user.id)).toEqual(['approver-1']);
+  });
+});

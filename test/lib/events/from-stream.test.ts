@@ -204,6 +204,58 @@ describe('eventsFromChange: changes within a status', () => {
     ]);
   });
 
+  it('says which schedule and shift an on-call vote relied on', () => {
+    const sets = [
+      { name: 'DBAs', users: [], groups: ['dba'] },
+      { name: 'Primary on-call', users: [], groups: [], oncall: { provider: 'pagerduty', schedule: 'PABC123' } },
+    ];
+    const onCall: AccessRequest = {
+      ...s.awaiting,
+      flow: flow({
+        approval: { mode: 'manual', sets, rule: { type: 'allOf' }, timeoutMinutes: 60, reasonRequired: false },
+      }),
+    };
+    const shift = {
+      provider: 'pagerduty',
+      schedule: 'PABC123',
+      start: s.awaiting.createdAt,
+      end: s.voted.lastChange.at,
+    };
+    const voted: AccessRequest = {
+      ...onCall,
+      votes: [
+        {
+          by: 'olga',
+          email: 'olga@example.com',
+          vote: 'approve',
+          channel: 'api',
+          at: s.voted.lastChange.at,
+          sets: [1],
+          oncall: [{ set: 1, ...shift }],
+        },
+      ],
+      version: onCall.version + 1,
+      lastChange: { by: 'olga', channel: 'api', action: 'approve', at: s.voted.lastChange.at },
+    };
+
+    const [event] = transition(onCall, voted);
+
+    expect(event?.type).toBe('request.approval_recorded');
+    expect(event && 'approverSets' in event ? event.approverSets : undefined).toEqual([
+      { index: 1, tier: 0, name: 'Primary on-call', as: ['oncall'], oncall: shift },
+    ]);
+  });
+
+  it('yields request.oncall_changed with who has come on call', () => {
+    const events = transition(s.awaitingOnCall, s.onCallChanged);
+
+    expect(events.map((e) => e.type)).toEqual(['request.oncall_changed']);
+    const [event] = events;
+    expect(event && 'newlyOnCall' in event ? event.newlyOnCall : undefined).toEqual([
+      { set: 0, provider: 'pagerduty', email: 'nina@example.com', end: s.onCallChanged.onCallNotified?.[1]?.end },
+    ]);
+  });
+
   it('yields grant.extended with the previous expiry and the extension', () => {
     const events = transition(s.active, s.extended);
 

@@ -129,6 +129,9 @@ const requestEvent = fc
       ...(type === 'request.approval_recorded' ? { vote: v, approverSets: [] } : {}),
       ...(type === 'grant.extended' && previousExpiresAt !== undefined ? { previousExpiresAt } : {}),
       ...(type === 'request.escalated' ? { tier, previousTier: tier - 1 } : {}),
+      ...(type === 'request.oncall_changed'
+        ? { newlyOnCall: [{ set: 0, provider: 'pagerduty', email: 'olga@example.com', end: null }] }
+        : {}),
     };
     const event = StintEvent.parse(candidate);
     if (!('request' in event) || event.type === 'grant.drift_detected')

@@ -37,6 +37,7 @@ describe('toOcsf on the sample events', () => {
       ['request.created', 99, 'Request Privileges', 99, 'Pending'],
       ['request.approval_recorded', 99, 'Record Approval', 99, 'Pending'],
       ['request.escalated', 99, 'Escalate Request', 99, 'Pending'],
+      ['request.oncall_changed', 99, 'Notify On-call Approver', 99, 'Pending'],
       ['request.approved', 99, 'Approve Request', 1, 'Success'],
       ['request.rejected', 99, 'Reject Request', 2, 'Failure'],
       ['request.cancelled', 99, 'Cancel Request', 99, 'Cancelled'],

@@ -3,7 +3,9 @@ import { SlackApiError, SlackClient } from '#lib/channels/slack/client.ts';
 import { SlackDeliveryError } from '#lib/channels/slack/failures.ts';
 import { notifySlack, type SlackNotifyDeps } from '#lib/channels/slack/notify.ts';
 import { SlackState, STALE_CLAIM_SECONDS } from '#lib/channels/slack/state.ts';
+import { createOnCallProviders } from '#lib/oncall/providers.ts';
 import { Store } from '#lib/store/store.ts';
+import { type PagerDutyStandIn, startPagerDuty } from '../../../fixtures/pagerduty/server.ts';
 import { MemoryDirectory } from '../../../fixtures/slack/directory.ts';
 import { SlackStandIn } from '../../../fixtures/slack/server.ts';
 import { type LocalTable, startDynalite } from '../../../support/dynalite.ts';
@@ -458,5 +460,64 @@ describe('SlackClient', () => {
     await expect(deps.slack.respond('https://evil.example.com/hook', { text: 'x' })).rejects.toThrow(
       'untrusted_origin',
     );
+  });
+});
+
+describe('notifySlack with on-call approver sets (PagerDuty stand-in)', () => {
+  const onCallFlow = aFlow({
+    approval: {
+      mode: 'manual',
+      sets: [
+        { users: [], groups: [], oncall: { provider: 'pagerduty', schedule: 'PSCHED' } },
+        { users: ['approver-1'], groups: [] },
+      ],
+      rule: { type: 'anyOf' },
+      timeoutMinutes: 60,
+      reasonRequired: false,
+    },
+  });
+  const roster = (email: string) => [
+    {
+      user: { id: 'PUSER', name: 'On call', email },
+      scheduleId: 'PSCHED',
+      escalationPolicyId: 'PPOLICY',
+      level: 1,
+      start: new Date(Date.now() - 3_600_000).toISOString(),
+      end: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+  ];
+
+  async function withPagerDuty(apiKey: string, run: (pd: PagerDutyStandIn) => Promise<void>) {
+    const pd = await startPagerDuty({ apiKey: 'pd-key', roster: roster('DBA-1@example.com') });
+    try {
+      deps.oncall = createOnCallProviders(
+        [{ name: 'pagerduty', kind: 'pagerduty', region: 'us', apiUrl: pd.url, secretRef: 'env:X', cacheSeconds: 0 }],
+        { local: true, resolveSecret: async () => apiKey },
+      );
+      await run(pd);
+    } finally {
+      await pd.close();
+    }
+  }
+
+  it('DMs whoever is on call when the request arrives, besides the other approvers', async () => {
+    await withPagerDuty('pd-key', async () => {
+      const request = aRequest({ flow: onCallFlow, requester: anIdentity({ sub: 'requester-1' }) });
+      await store.createRequest(request);
+      const result = await notifySlack(deps, { type: 'request.created', requestId: request.id });
+      expect(result.posted).toBe(2);
+      const posts = slack.callsOf('chat.postMessage');
+      expect(posts.map((p) => p.params.channel)).toEqual(['DU_DBA1', 'DU_APP']);
+      expect(JSON.stringify(posts[0]?.params.blocks)).toContain('you are on call in PSCHED (pagerduty)');
+    });
+  });
+
+  it('still DMs the other approvers when the provider refuses the key', async () => {
+    await withPagerDuty('wrong-key', async () => {
+      const request = aRequest({ flow: onCallFlow, requester: anIdentity({ sub: 'requester-1' }) });
+      await store.createRequest(request);
+      await notifySlack(deps, { type: 'request.created', requestId: request.id });
+      expect(slack.callsOf('chat.postMessage').map((p) => p.params.channel)).toEqual(['DU_APP']);
+    });
   });
 });
