@@ -2,12 +2,12 @@ import { httpHandler } from '#lib/http/handler.ts';
 import { theRequest } from '#lib/http/read-ahead.ts';
 import { IdParams } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
-import { requestReads } from '#lib/services/wiring/request-reads.ts';
+import { requestView } from '#lib/services/wiring/request-view.ts';
 
 export const handler = httpHandler(
   { params: IdParams },
   async ({ params, identity }) => {
-    const { request, oncall } = await requestReads().getWithOnCall(params.id, identity);
+    const { request, oncall } = await requestView().getWithOnCall(params.id, identity);
     return { status: 200, body: toRequestView(request, identity, oncall) };
   },
   { readAhead: theRequest },

@@ -2,12 +2,12 @@ import { httpHandler } from '#lib/http/handler.ts';
 import { theRequest } from '#lib/http/read-ahead.ts';
 import { DecisionBody, IdParams } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
-import { requests } from '#lib/services/wiring/requests.ts';
+import { requestChanges } from '#lib/services/wiring/request-changes.ts';
 
 export const handler = httpHandler(
   { params: IdParams, body: DecisionBody },
   async ({ params, body, identity, channel }) => {
-    const request = await requests().revoke(params.id, identity, { channel, ...body });
+    const request = await requestChanges().revoke(params.id, identity, { channel, ...body });
     return { status: 200, body: toRequestView(request, identity) };
   },
   { readAhead: theRequest },

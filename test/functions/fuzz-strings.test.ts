@@ -76,15 +76,29 @@ const apiSeeds: Record<string, { id?: string; bodies: Json[] }> = {
       {
         name: 'Fuzz flow',
         description: 'A flow\twith every field',
-        requestors: { everyone: false, users: ['alice'], groups: ['dev'] },
+        requestors: {
+          everyone: false,
+          users: ['alice'],
+          groups: ['dev'],
+          oncall: [{ provider: 'pd', schedule: 'PSCHED1' }],
+        },
         targets: [{ integrationId: 'pg', resource: 'app', permission: 'readonly' }],
         bundles: ['b-fuzz'],
         approval: {
           mode: 'manual',
-          sets: [{ name: 'DBAs', users: ['approver-1'], groups: ['dba'], manager: true }],
+          sets: [
+            { name: 'DBAs', users: ['approver-1'], groups: ['dba'], manager: true },
+            { name: 'On call', oncall: { provider: 'pd', escalationPolicy: 'PPOLICY1', level: 1 } },
+          ],
           rule: { type: 'anyOf' },
           timeoutMinutes: 60,
-          escalation: { everyMinutes: 30, tiers: [{ name: 'Leads', users: ['lead-1'], groups: ['leads'] }] },
+          escalation: {
+            everyMinutes: 30,
+            tiers: [
+              { name: 'Leads', users: ['lead-1'], groups: ['leads'] },
+              { name: 'Lead on call', oncall: { provider: 'pd', schedule: 'PLEADS1' } },
+            ],
+          },
         },
         defaultMinutes: 30,
         maxMinutes: 120,
@@ -93,6 +107,20 @@ const apiSeeds: Record<string, { id?: string; bodies: Json[] }> = {
         slackChannel: 'C0123ABCD',
         teamsChannel: '19:abc123@thread.tacv2',
         jiraApproval: { target: 'tickets', approveStatuses: ['Approved'], rejectStatuses: ['Rejected'] },
+      },
+      {
+        name: 'Fuzz on-call flow',
+        requestors: { oncall: [{ provider: 'pd', escalationPolicy: 'PPOLICY1' }] },
+        targets: [{ integrationId: 'pg', resource: 'app', permission: 'readonly' }],
+        approval: {
+          mode: 'manual',
+          sets: [{ oncall: { provider: 'pd', schedule: 'PSCHED1' } }],
+          rule: { type: 'anyOf' },
+          timeoutMinutes: 60,
+          escalation: { everyMinutes: 30, tiers: [{ oncall: { provider: 'pd', escalationPolicy: 'PPOLICY2' } }] },
+        },
+        defaultMinutes: 30,
+        maxMinutes: 120,
       },
       {
         name: 'Fuzz auto flow',
@@ -323,6 +351,11 @@ beforeAll(async () => {
   issuer = await startTestIssuer();
   stubHandlerEnv({ table, issuer, sfnUrl: sfn.url, scimToken: SCIM_TOKEN });
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+  // A provider the seeds' on-call sets name (put-flow checks the names; nothing here asks it who is on call).
+  vi.stubEnv(
+    'STINT_ONCALL',
+    JSON.stringify([{ name: 'pd', kind: 'pagerduty', secretRef: 'env:STINT_FUZZ_PD_KEY', cacheSeconds: 60 }]),
+  );
   const store = new Store(table.doc, table.tableName);
   await seedIntegration(store, anIntegration());
   await seedFlow(store, aFlow({ id: 'self-serve', approval: { mode: 'auto' } }));

@@ -24,10 +24,14 @@ const CEILINGS: readonly (readonly [RegExp, number])[] = [
   [/^functions\/api\/auth-config\.ts$/, 130 * KiB],
   [/^functions\/api\/put-integration\.ts$/, 2100 * KiB],
   [/^functions\/api\/(get-access|discover-integration)\.ts$/, 560 * KiB],
-  [/^functions\/api\//, 480 * KiB],
+  // Who may ask or vote under an on-call set: the PagerDuty/Opsgenie clients, the outbound guard, Secrets Manager.
+  [/^functions\/api\/(create-request|get-request|approve-request|reject-request)\.ts$/, 530 * KiB],
+  [/^functions\/api\//, 490 * KiB],
   [/^functions\/workflow\/driver-mysql\.ts$/, 1500 * KiB],
   [/^functions\/workflow\/driver-redis\.ts$/, 680 * KiB],
-  [/^functions\/workflow\/(driver-|reconciler)/, 560 * KiB],
+  [/^functions\/workflow\/reconciler\.ts$/, 590 * KiB],
+  [/^functions\/workflow\/driver-/, 560 * KiB],
+  [/^functions\/callbacks\//, 530 * KiB],
   [/^functions\//, 500 * KiB],
 ];
 const budgetOf = (entry: string): number =>
@@ -100,8 +104,8 @@ const NEVER_IN: readonly { readonly input: RegExp; readonly why: string; readonl
   },
   {
     input: /^node_modules\/@aws-sdk\/client-secrets-manager\//,
-    why: 'resolves no secret (only get-access opens sealed credentials)',
-    entries: [...api((a) => !a.includes('credentialsKey')), 'functions/events/publisher.ts'],
+    why: 'resolves no secret (get-access opens sealed credentials; the on-call routes read the providers\' keys)',
+    entries: [...api((a) => !a.includes('credentialsKey') && !a.includes('oncall')), 'functions/events/publisher.ts'],
   },
   {
     input: /^node_modules\/jose\//,
