@@ -471,6 +471,20 @@ function figuresOf(results: Partial<PartResults>): { figures: Figure[]; details:
   return { figures, details };
 }
 
+/** Counts by function or operation: a row one tree has and the other lacks is a zero there (not n/a). */
+const COUNT_ROW = /^(selfServe|approved)\.(invocations|dynamodb)\.[^.]+$/;
+function fillCountGaps(into: Figure[], from: readonly Figure[]): void {
+  for (const f of from) {
+    if (!COUNT_ROW.test(f.key) || into.some((g) => g.key === f.key)) continue;
+    const prefix = f.key.slice(0, f.key.lastIndexOf('.') + 1);
+    const last = into.findLastIndex((g) => g.key.startsWith(prefix) && COUNT_ROW.test(g.key));
+    // Only where this tree counts that kind at all (its lifecycles ran): insert after its last row of the kind.
+    if (last === -1) continue;
+    const { goal: _goal, ok: _ok, ...row } = f;
+    into.splice(last + 1, 0, { ...row, value: 0 });
+  }
+}
+
 const show = (f: Figure | undefined): string => {
   if (f === undefined || f.value === null || Number.isNaN(f.value)) return 'n/a';
   if (f.unit === '$') return `$${f.value < 0.01 ? f.value.toFixed(5) : f.value.toFixed(3)}`;
@@ -554,6 +568,10 @@ try {
     );
   const current = figuresOf(resultsOf('new'));
   const base = checkouts.length > 1 ? figuresOf(resultsOf('baseline')) : undefined;
+  if (base !== undefined) {
+    fillCountGaps(current.figures, base.figures);
+    fillCountGaps(base.figures, current.figures);
+  }
   const seconds = (performance.now() - started) / 1000;
 
   if (args.json) {

@@ -104,7 +104,7 @@ const NEVER_IN: readonly { readonly input: RegExp; readonly why: string; readonl
   },
   {
     input: /^node_modules\/@aws-sdk\/client-secrets-manager\//,
-    why: 'resolves no secret (get-access opens sealed credentials; the on-call routes read the providers\' keys)',
+    why: "resolves no secret (get-access opens sealed credentials; the on-call routes read the providers' keys)",
     entries: [...api((a) => !a.includes('credentialsKey') && !a.includes('oncall')), 'functions/events/publisher.ts'],
   },
   {
