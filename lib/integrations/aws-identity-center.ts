@@ -18,12 +18,20 @@ import {
   SSOAdminClient,
 } from '@aws-sdk/client-sso-admin';
 import * as z from 'zod';
-import { IDENTITY_STORE_ID, IDENTITY_STORE_USER_ID, IdentityStoreAccount } from '#lib/directory/types.ts';
+import { IDENTITY_STORE_USER_ID, IdentityStoreAccount } from '#lib/directory/types.ts';
 import { slugOf } from '#lib/domain/common.ts';
-import { ValidationError } from '#lib/domain/errors.ts';
-import type { Resource } from '#lib/domain/integration.ts';
 import { type AwsTarget, awsClient, awsErrorName, toDriverError } from './aws-clients.ts';
 import { CAPABILITIES, PERMISSION_SET_PROPAGATION_SECONDS } from './capabilities.ts';
+import {
+  ACCOUNT_ID,
+  AwsIdentityCenterConfig,
+  awsIdentityCenterChecks,
+  INSTANCE_ARN,
+  instanceIdOf,
+  PERMISSION_SET_ARN,
+  resourceIssues,
+  validateResources,
+} from './checks/aws-identity-center.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -50,41 +58,12 @@ import {
  * Docs page: docs/integrations/aws-identity-center.md.
  */
 
-const INSTANCE_ARN = /^arn:aws[a-z-]*:sso:::instance\/(sso)?ins-[a-zA-Z0-9-.]{16}$/;
-const PERMISSION_SET_ARN = /^arn:aws[a-z-]*:sso:::permissionSet\/(sso)?ins-[a-zA-Z0-9-.]{16}\/ps-[a-zA-Z0-9-./]{16}$/;
-/** API_GetUserId.html: IdentityStoreId pattern. */
-/** API_User.html: UserId pattern. */
+/** USER_ID: API_User.html's UserId pattern. */
 const USER_ID = IDENTITY_STORE_USER_ID;
-const ACCOUNT_ID = /^\d{12}$/;
 
-const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
-
-export const AwsIdentityCenterConfig = z.strictObject({
-  /** `arn:aws:sso:::instance/ssoins-…` (ListInstances, or Settings in the IAM Identity Center console). */
-  instanceArn: z
-    .string()
-    .regex(INSTANCE_ARN, 'must be an IAM Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)'),
-  /** `d-…` (the instance's identity store). */
-  identityStoreId: z.string().regex(IDENTITY_STORE_ID, 'must be an identity store id (d-…)'),
-  /** The Region of the Identity Center instance. */
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS Region, e.g. eu-west-1'),
-  /** A role to assume (in the management or delegated administrator account); default: the function's role. */
-  roleArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN')
-    .optional(),
-  /** The sts:ExternalId the role's trust policy requires (AssumeRole: 2–1224 characters of [\w+=,.@:/-]). */
-  externalId: z
-    .string()
-    .regex(/^[\w+=,.@:/-]{2,1224}$/, 'must be 2–1224 characters of letters, digits and +=,.@:/-')
-    .optional(),
-  /** The AWS access portal start URL shown to grantees (https://d-….awsapps.com/start). */
-  portalUrl: httpsUrl.optional(),
-});
-export type AwsIdentityCenterConfig = z.infer<typeof AwsIdentityCenterConfig>;
-
+/** The config schema and resource checks, in the light module PUT /integrations checks with (no SDK client there). */
 /** The grantee's Identity Store user, as a linked directory account (lib/directory/types.ts). */
-export { IdentityStoreAccount };
+export { AwsIdentityCenterConfig, IdentityStoreAccount, resourceIssues, validateResources };
 
 /** What grant returns as state and revoke / verify / cleanup read back. */
 const Granted = z.object({
@@ -169,53 +148,7 @@ function awsTarget(cfg: AwsIdentityCenterConfig): AwsTarget {
   };
 }
 
-const instanceIdOf = (instanceArn: string) => instanceArn.slice(instanceArn.lastIndexOf('/') + 1);
 const permissionSetIdOf = (permissionSetArn: string) => permissionSetArn.slice(permissionSetArn.lastIndexOf('/') + 1);
-/** `arn:aws:sso:::permissionSet/ssoins-…/ps-…` → `ssoins-…` */
-const instanceIdOfPermissionSet = (permissionSetArn: string) => permissionSetArn.split('/')[1];
-
-/** Problems of an integration's resources for this driver (field paths as `resources.<i>…`). */
-export function resourceIssues(resources: Resource[], instanceArn?: string): { path: string; message: string }[] {
-  const issues: { path: string; message: string }[] = [];
-  resources.forEach((resource, i) => {
-    if (!ACCOUNT_ID.test(resource.id))
-      issues.push({ path: `resources.${i}.id`, message: 'must be a 12-digit AWS account id' });
-    resource.permissions.forEach((permission, j) => {
-      const path = `resources.${i}.permissions.${j}.grants`;
-      const [arn, ...rest] = permission.grants;
-      if (arn === undefined || rest.length > 0)
-        issues.push({ path, message: 'must name exactly one permission set ARN' });
-      else if (!PERMISSION_SET_ARN.test(arn))
-        issues.push({
-          path: `${path}.0`,
-          message: 'must be a permission set ARN (arn:aws:sso:::permissionSet/ssoins-…/ps-…)',
-        });
-      else if (instanceArn !== undefined && instanceIdOfPermissionSet(arn) !== instanceIdOf(instanceArn))
-        issues.push({
-          path: `${path}.0`,
-          message: `must be a permission set of instance ${instanceIdOf(instanceArn)}`,
-        });
-    });
-  });
-  return issues;
-}
-
-/**
- * Checks an integration's resources (AWS account ids; each permission grants exactly one permission set of the
- * configured instance); throws a ValidationError naming the first offending field. For `PUT /integrations`.
- */
-export function validateResources(resources: Resource[], config?: unknown): void {
-  const parsed = AwsIdentityCenterConfig.safeParse(config);
-  const issues = resourceIssues(resources, parsed.success ? parsed.data.instanceArn : undefined);
-  const first = issues[0];
-  if (first !== undefined)
-    throw new ValidationError(
-      `invalid aws-identity-center resources: ${first.path}: ${first.message}`,
-      first.path,
-      issues,
-    );
-}
-
 /** The account and permission set of this unit (checked again: the integration may predate the check). */
 function targetOf(ctx: Pick<DriverContext, 'integration' | 'resource' | 'permission'>, cfg: AwsIdentityCenterConfig) {
   const unit = { ...ctx.resource, permissions: [ctx.permission] };
@@ -1023,12 +956,9 @@ async function discover(ctx: Pick<DriverContext, 'integration' | 'admin' | 'now'
 }
 
 export const awsIdentityCenterDriver: IntegrationDriver = {
-  type: 'aws-identity-center',
-  configSchema: AwsIdentityCenterConfig,
-  needsSecret: false,
+  ...awsIdentityCenterChecks,
   capabilities,
   // Accounts are 12-digit ids; each permission grants exactly one permission set of the configured instance.
-  checkIntegration: async (input) => validateResources(input.resources, input.config),
   leaseKeys,
   grant,
   revoke,

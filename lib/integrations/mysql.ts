@@ -5,15 +5,8 @@ import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { slugOf } from '#lib/domain/common.ts';
 import { CAPABILITIES } from './capabilities.ts';
-import {
-  endpointFields,
-  generatePassword,
-  PRINCIPAL_PREFIX,
-  parseAdminSecret,
-  principalNameFor,
-  TlsMode,
-  tlsModeOf,
-} from './principals.ts';
+import { MysqlConfig, mysqlChecks } from './checks/mysql.ts';
+import { generatePassword, PRINCIPAL_PREFIX, parseAdminSecret, principalNameFor, tlsModeOf } from './principals.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -40,12 +33,8 @@ import {
  * on a customer's server is not Stint's to create: a `stint_…` user without a marker is never touched.
  */
 
-export const MysqlConfig = z.strictObject({
-  ...endpointFields(3306),
-  /** Default: verify-full, or disable in the local runtime. */
-  tls: TlsMode.optional(),
-});
-export type MysqlConfig = z.infer<typeof MysqlConfig>;
+/** The config schema, in the light module PUT /integrations checks with (no mysql2 there). */
+export { MysqlConfig };
 
 /** MySQL 8 user names are at most 32 characters (MariaDB: 80); the name fits both. */
 export const USER_NAME_MAX = 32;
@@ -550,9 +539,7 @@ async function revokeManaged(
 export const MYSQL_CAPABILITIES: Capabilities = CAPABILITIES.mysql;
 
 export const mysqlDriver: IntegrationDriver = {
-  type: 'mysql',
-  configSchema: MysqlConfig,
-  needsSecret: true,
+  ...mysqlChecks,
   capabilities: MYSQL_CAPABILITIES,
   // Each request gets its own user: nothing is shared with other requests.
   leaseKeys: () => [],

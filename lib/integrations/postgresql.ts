@@ -5,15 +5,8 @@ import * as z from 'zod';
 import { config } from '#lib/config.ts';
 import type { AccessUnit } from '#lib/domain/bundle.ts';
 import { CAPABILITIES } from './capabilities.ts';
-import {
-  endpointFields,
-  generatePassword,
-  PRINCIPAL_PREFIX,
-  parseAdminSecret,
-  principalNameFor,
-  TlsMode,
-  tlsModeOf,
-} from './principals.ts';
+import { PostgresConfig, postgresqlChecks } from './checks/postgresql.ts';
+import { generatePassword, PRINCIPAL_PREFIX, parseAdminSecret, principalNameFor, tlsModeOf } from './principals.ts';
 import {
   type Capabilities,
   type Discovered,
@@ -36,14 +29,8 @@ import {
  * with a timeout). On RDS the master user has all of these.
  */
 
-export const PostgresConfig = z.strictObject({
-  ...endpointFields(5432),
-  /** The database the admin connection opens (the grantee's database is the resource). */
-  database: z.string().min(1).max(63),
-  /** Default: verify-full, or disable in the local runtime. */
-  sslmode: TlsMode.optional(),
-});
-export type PostgresConfig = z.infer<typeof PostgresConfig>;
+/** The config schema, in the light module PUT /integrations checks with (no pg there). */
+export { PostgresConfig };
 
 /** What grant returns as state and revoke/extend read back. */
 const PostgresState = z.object({ role: z.string().regex(/^stint_[a-z0-9_]{1,57}$/) });
@@ -415,9 +402,7 @@ async function revokeManaged(
 export const POSTGRESQL_CAPABILITIES: Capabilities = CAPABILITIES.postgresql;
 
 export const postgresqlDriver: IntegrationDriver = {
-  type: 'postgresql',
-  configSchema: PostgresConfig,
-  needsSecret: true,
+  ...postgresqlChecks,
   capabilities: POSTGRESQL_CAPABILITIES,
   // Each request gets its own role: nothing is shared with other requests.
   leaseKeys: () => [],

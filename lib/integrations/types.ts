@@ -154,6 +154,12 @@ export type Capabilities = {
  */
 export type Discovered = DiscoverAnswer;
 
+/**
+ * What `PUT /integrations` checks of an integration of one type, without the driver's client library: each type's
+ * lib/integrations/checks/<type>.ts, which the full driver spreads into itself (one definition of each).
+ */
+export type DriverChecks = Pick<IntegrationDriver, 'type' | 'configSchema' | 'needsSecret' | 'checkIntegration'>;
+
 export interface IntegrationDriver {
   readonly type: IntegrationType;
   /** Parses Integration.config for this type (may be nested); used at `PUT /integrations` and by every call. */
