@@ -166,8 +166,8 @@ export class AdminService {
   }
 
   /**
-   * `checks` are the drivers' (lib/integrations/registry.ts `integrationChecks`), passed in by the put-integration
-   * function: only its bundle holds every driver.
+   * `checks` are the drivers' (lib/integrations/checks/registry.ts `integrationChecks`: schemas and checks without
+   * the drivers' clients), passed in by the put-integration function.
    */
   async putIntegration(
     id: string,
