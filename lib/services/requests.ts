@@ -231,22 +231,41 @@ export class RequestService {
     who: Identity,
     options: { scope: Scope; status?: RequestStatus; limit?: number; cursor?: string },
   ): Promise<Page<AccessRequest>> {
+    return (await this.listWithOnCall(who, options)).page;
+  }
+
+  /**
+   * As `list`, with what the providers answered for scope=approvals (by onCallApproverKey; empty for the other
+   * scopes), so each listed request's approval view can say which on-call set admits the caller now
+   * (onCallAnswersByKey).
+   */
+  async listWithOnCall(
+    who: Identity,
+    options: { scope: Scope; status?: RequestStatus; limit?: number; cursor?: string },
+  ): Promise<{ page: Page<AccessRequest>; oncall: ReadonlyMap<string, OnCallAnswer> }> {
+    if (options.scope === 'approvals') {
+      if (options.status !== undefined && options.status !== 'PENDING') {
+        throw new ValidationError('scope=approvals lists pending requests only', 'query.status');
+      }
+      const oncall = await this.onCallNow();
+      const page = await this.deps.store.listRequestsAwaitingApprover(who, pagingOf(options), oncall);
+      return { page, oncall };
+    }
+    return { page: await this.listOthers(who, { ...options, scope: options.scope }), oncall: new Map() };
+  }
+
+  private async listOthers(
+    who: Identity,
+    options: { scope: Exclude<Scope, 'approvals'>; status?: RequestStatus; limit?: number; cursor?: string },
+  ): Promise<Page<AccessRequest>> {
     const { store } = this.deps;
-    const paging = {
-      ...(options.limit === undefined ? {} : { limit: options.limit }),
-      ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
-    };
+    const paging = pagingOf(options);
     switch (options.scope) {
       case 'mine':
         return store.listRequestsByRequester(who.sub, {
           ...paging,
           ...(options.status === undefined ? {} : { status: options.status }),
         });
-      case 'approvals':
-        if (options.status !== undefined && options.status !== 'PENDING') {
-          throw new ValidationError('scope=approvals lists pending requests only', 'query.status');
-        }
-        return store.listRequestsAwaitingApprover(who, paging, await this.onCallNow());
       case 'all':
         if (!this.isAuditor(who)) throw new ForbiddenError('scope=all is for admins and auditors', 'query.scope');
         return store.listAllRequests({
@@ -418,6 +437,13 @@ export class RequestService {
     if (first === undefined) throw new NotFoundError('This grant issued no credentials', 'id');
     return { ...first, expiresAt: request.expiresAt, ...(units.length > 1 ? { units } : {}) };
   }
+}
+
+function pagingOf(options: { limit?: number; cursor?: string }): { limit?: number; cursor?: string } {
+  return {
+    ...(options.limit === undefined ? {} : { limit: options.limit }),
+    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+  };
 }
 
 /** What every route of a request answers for an id the caller may not see, or that does not exist. */

@@ -189,14 +189,27 @@ describe('on-call approvers', { timeout: 120_000 }, () => {
 
   it('the on-call approver lists the request with scope=approvals; who was on call yesterday does not', async () => {
     const created = await requests.create('alice', 'oncall-approve');
-    const Listing = z.object({ items: z.array(z.looseObject({ id: z.string(), status: z.string() })) });
-    const inbox = async (who: Person) => {
+    const Listing = z.object({
+      items: z.array(
+        z.looseObject({
+          id: z.string(),
+          approval: z.looseObject({ eligible: z.boolean(), mine: z.array(z.looseObject({ index: z.number() })) }),
+        }),
+      ),
+    });
+    const listing = async (who: Person) => {
       const res = await call(stint.url, 'GET', '/requests?scope=approvals', { token: tokens[who] });
       expect(res.status, res.text).toBe(200);
-      return Listing.parse(res.json).items.map((r) => r.id);
+      return Listing.parse(res.json).items;
     };
+    const inbox = async (who: Person) => (await listing(who)).map((r) => r.id);
 
-    expect(await inbox('olga')).toContain(created.id);
+    const olgas = (await listing('olga')).find((r) => r.id === created.id);
+    // The inbox's approval view says why: she may vote now, through the on-call set, on her shift.
+    expect(olgas?.approval.eligible).toBe(true);
+    expect(olgas?.approval.mine).toEqual([
+      expect.objectContaining({ index: 0, onCallShift: expect.objectContaining({ provider: 'pagerduty' }) }),
+    ]);
     expect(await inbox('nina')).not.toContain(created.id);
     expect(await inbox('dave')).toContain(created.id);
 
