@@ -1,12 +1,16 @@
+import { onCallAnswersByKey } from '#lib/domain/approvals.ts';
 import { httpHandler } from '#lib/http/handler.ts';
 import { ListRequestsQuery } from '#lib/http/schemas.ts';
 import { toRequestView } from '#lib/http/views.ts';
-import { requestReads } from '#lib/services/wiring/request-reads.ts';
+import { requestInbox } from '#lib/services/wiring/request-inbox.ts';
 
 export const handler = httpHandler({ query: ListRequestsQuery }, async ({ query, identity }) => {
-  const page = await requestReads().list(identity, query);
+  const { page, oncall } = await requestInbox().listWithOnCall(identity, query);
   return {
     status: 200,
-    body: { items: page.items.map((r) => toRequestView(r, identity)), cursor: page.cursor ?? null },
+    body: {
+      items: page.items.map((r) => toRequestView(r, identity, onCallAnswersByKey(r, oncall))),
+      cursor: page.cursor ?? null,
+    },
   };
 });

@@ -37,7 +37,7 @@ export type RouteAccess =
   | 'credentialsKey'
   | 'lambdaIntegrations'
   | 'invokeDrivers'
-  /** Asks the on-call providers (STINT_ONCALL and their API keys): votes, request creation, the approval view. */
+  /** Asks the on-call providers (STINT_ONCALL and their API keys): votes, request creation, the approval view, the approvals listing. */
   | 'oncall'
   /** Knows the on-call providers' names (STINT_ONCALL, no key): flow writes check what a flow names. */
   | 'oncallNames';
@@ -79,8 +79,9 @@ export const routes: readonly Route[] = [
     path: '/requests',
     entry: 'list-requests',
     auth: true,
-    dynamo: authenticated(REQUEST_LISTS),
-    access: [],
+    // scope=approvals lists the flows for their on-call queries and asks the providers who is on call now.
+    dynamo: authenticated(REQUEST_LISTS, CONFIG_LIST),
+    access: ['oncall'],
   },
   {
     method: 'GET',

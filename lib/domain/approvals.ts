@@ -1,7 +1,7 @@
 import type { Channel } from './common.ts';
 import { ConflictError, InvalidTransitionError, NotApproverError, PolicyError } from './errors.ts';
 import { approverSets, reachedTier } from './escalation.ts';
-import type { ApprovalPolicy, ApproverSet } from './flow.ts';
+import type { ApprovalPolicy, ApproverSet, OnCallRef } from './flow.ts';
 import { type Identity, SYSTEM_SUBJECT } from './identity.ts';
 import { changeStatus } from './lifecycle.ts';
 import type { AccessRequest, OnCallReliance, Vote } from './request.ts';
@@ -297,7 +297,8 @@ export function applyVote(
 }
 
 /**
- * Keys of everyone who may ever approve the request (`user:<sub>`, `group:<name>`), for the approvals index: every
+ * Keys of everyone who may ever approve the request (`user:<sub>`, `group:<name>`, and `oncall:…` for whoever is on
+ * call for an on-call set: onCallApproverKey), for the approvals index: every
  * set of the pinned flow's policy and of each escalation tier, the requester's manager (pinned on the request at
  * creation) when a set admits the manager, and the unit owners fixed on the request when a set admits the owners. A key says "may be an approver"; whether its holder is one *now* (tier
  * reached, not the requester) is approverStanding's answer, which the listing applies to each request it reads.
@@ -307,6 +308,7 @@ export function approverKeys(request: Pick<AccessRequest, 'flow' | 'requester' |
   if (policy.mode !== 'manual') return [];
   const keys = new Set<string>();
   for (const { set } of approverSets(policy)) {
+    if (set.oncall !== undefined) keys.add(onCallApproverKey(set.oncall));
     for (const user of set.users) keys.add(`user:${user}`);
     for (const group of set.groups) keys.add(`group:${group}`);
     if (set.manager === true && request.requester.manager !== undefined) keys.add(`user:${request.requester.manager}`);
@@ -315,4 +317,36 @@ export function approverKeys(request: Pick<AccessRequest, 'flow' | 'requester' |
     }
   }
   return [...keys];
+}
+
+/**
+ * The approvals-index key of an on-call set's query: `oncall:<provider>` then `:schedule:<id>`, `:policy:<id>` and
+ * `:level:<n>` for the parts it names, each id URI-encoded (as the lease keys' parts are), so no id can forge another
+ * query's key. One key per query, whoever is on call for it: the listing reads the partition of each query the caller
+ * is on call for now (RequestService.list, scope=approvals).
+ */
+export function onCallApproverKey(ref: OnCallRef): string {
+  return [
+    `oncall:${ref.provider}`,
+    ref.schedule === undefined ? '' : `:schedule:${encodeURIComponent(ref.schedule)}`,
+    ref.escalationPolicy === undefined ? '' : `:policy:${encodeURIComponent(ref.escalationPolicy)}`,
+    ref.level === undefined ? '' : `:level:${ref.level}`,
+  ].join('');
+}
+
+/**
+ * The answers for the request's on-call sets (by set index) out of answers asked per query (by onCallApproverKey):
+ * the approvals listing asks each distinct query once for every request it reads. A set whose query was not asked has
+ * no answer and admits nobody.
+ */
+export function onCallAnswersByKey(
+  request: Pick<AccessRequest, 'flow'>,
+  byKey: ReadonlyMap<string, OnCallAnswer>,
+): OnCallAnswers {
+  const answers = new Map<number, OnCallAnswer>();
+  for (const { index, oncall } of onCallSets(request)) {
+    const answer = byKey.get(onCallApproverKey(oncall));
+    if (answer !== undefined) answers.set(index, answer);
+  }
+  return answers;
 }

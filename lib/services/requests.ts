@@ -1,9 +1,17 @@
 import { ulid } from 'ulid';
-import { applyVote, approverStanding, type OnCallAnswers } from '#lib/domain/approvals.ts';
+import {
+  applyVote,
+  approverStanding,
+  type OnCallAnswer,
+  type OnCallAnswers,
+  onCallApproverKey,
+  onCallSets,
+} from '#lib/domain/approvals.ts';
 import { sameUnit } from '#lib/domain/bundle.ts';
 import type { Channel } from '#lib/domain/common.ts';
 import { buildRequest, type CreateRequestInput, isRequestor } from '#lib/domain/create-request.ts';
 import { ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
+import type { OnCallRef } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
 import { cancelRequest, extendGrant, requestRevoke } from '#lib/domain/lifecycle.ts';
 import type { AccessRequest, RequestStatus } from '#lib/domain/request.ts';
@@ -131,6 +139,31 @@ export class RequestService {
     }
   }
 
+  /**
+   * Who is on call now for each distinct on-call query the flows' approver sets (and escalation tiers) name, by
+   * onCallApproverKey: the approvals listing reads the pointers of each query the caller holds. Flows are few (an admin
+   * list, one Query per 100) and the providers cache their answers; a provider that cannot answer is `unavailable`,
+   * so its queries admit nobody and the caller's other approvals list as usual. No provider configured: no flow read.
+   * A request pinned to a flow version whose on-call query no current flow names any more is not listed for it (the
+   * request link and the DM still reach its approvers).
+   */
+  private async onCallNow(): Promise<Map<string, OnCallAnswer>> {
+    const providers = this.providers();
+    if (providers.size === 0) return new Map();
+    const refs = new Map<string, OnCallRef>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.store.listFlows({ limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+      for (const flow of page.items)
+        for (const { oncall } of onCallSets({ flow })) refs.set(onCallApproverKey(oncall), oncall);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    const now = this.now();
+    const asked = [...refs];
+    const answers = await Promise.all(asked.map(([, ref]) => askOnCall(providers, ref, now)));
+    return new Map(asked.map(([key], i) => [key, answers[i] as OnCallAnswer]));
+  }
+
   private providers(): OnCallProviders {
     return this.deps.oncall ?? new Map();
   }
@@ -198,22 +231,41 @@ export class RequestService {
     who: Identity,
     options: { scope: Scope; status?: RequestStatus; limit?: number; cursor?: string },
   ): Promise<Page<AccessRequest>> {
+    return (await this.listWithOnCall(who, options)).page;
+  }
+
+  /**
+   * As `list`, with what the providers answered for scope=approvals (by onCallApproverKey; empty for the other
+   * scopes), so each listed request's approval view can say which on-call set admits the caller now
+   * (onCallAnswersByKey).
+   */
+  async listWithOnCall(
+    who: Identity,
+    options: { scope: Scope; status?: RequestStatus; limit?: number; cursor?: string },
+  ): Promise<{ page: Page<AccessRequest>; oncall: ReadonlyMap<string, OnCallAnswer> }> {
+    if (options.scope === 'approvals') {
+      if (options.status !== undefined && options.status !== 'PENDING') {
+        throw new ValidationError('scope=approvals lists pending requests only', 'query.status');
+      }
+      const oncall = await this.onCallNow();
+      const page = await this.deps.store.listRequestsAwaitingApprover(who, pagingOf(options), oncall);
+      return { page, oncall };
+    }
+    return { page: await this.listOthers(who, { ...options, scope: options.scope }), oncall: new Map() };
+  }
+
+  private async listOthers(
+    who: Identity,
+    options: { scope: Exclude<Scope, 'approvals'>; status?: RequestStatus; limit?: number; cursor?: string },
+  ): Promise<Page<AccessRequest>> {
     const { store } = this.deps;
-    const paging = {
-      ...(options.limit === undefined ? {} : { limit: options.limit }),
-      ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
-    };
+    const paging = pagingOf(options);
     switch (options.scope) {
       case 'mine':
         return store.listRequestsByRequester(who.sub, {
           ...paging,
           ...(options.status === undefined ? {} : { status: options.status }),
         });
-      case 'approvals':
-        if (options.status !== undefined && options.status !== 'PENDING') {
-          throw new ValidationError('scope=approvals lists pending requests only', 'query.status');
-        }
-        return store.listRequestsAwaitingApprover(who, paging);
       case 'all':
         if (!this.isAuditor(who)) throw new ForbiddenError('scope=all is for admins and auditors', 'query.scope');
         return store.listAllRequests({
@@ -385,6 +437,13 @@ export class RequestService {
     if (first === undefined) throw new NotFoundError('This grant issued no credentials', 'id');
     return { ...first, expiresAt: request.expiresAt, ...(units.length > 1 ? { units } : {}) };
   }
+}
+
+function pagingOf(options: { limit?: number; cursor?: string }): { limit?: number; cursor?: string } {
+  return {
+    ...(options.limit === undefined ? {} : { limit: options.limit }),
+    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+  };
 }
 
 /** What every route of a request answers for an id the caller may not see, or that does not exist. */

@@ -6,7 +6,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type * as z from 'zod';
-import { approverKeys, approverStanding } from '#lib/domain/approvals.ts';
+import {
+  approverKeys,
+  approverStanding,
+  type OnCallAnswer,
+  onCallAnswersByKey,
+  shiftOf,
+} from '#lib/domain/approvals.ts';
 import { Bundle, type BundleInput } from '#lib/domain/bundle.ts';
 import type { ChangeRecord } from '#lib/domain/common.ts';
 import { ConflictError, type CurrentVersion, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
@@ -322,14 +328,21 @@ export class Store {
     return this.singlePartitionPage(kind, read, limit, byGsi1.skName, AccessRequest);
   }
 
+  /**
+   * `oncall`: what the providers answered just now for on-call queries (by onCallApproverKey). The caller's own keys
+   * are read, plus the pointer partition of each query whose answer has the caller on call; each request is then
+   * judged with those answers (a set whose query is unanswered or unavailable admits nobody).
+   */
   async listRequestsAwaitingApprover(
     who: Identity,
     options: { limit?: number; cursor?: string },
+    oncall: ReadonlyMap<string, OnCallAnswer> = new Map(),
   ): Promise<Page<AccessRequest>> {
     const kind = 'approvals';
     const limit = pageLimit(options.limit);
     const { p } = decodeCursor(kind, options.cursor);
-    const callerKeys = new Set([userApproverKey(who.sub), ...who.groups.map(groupApproverKey)]);
+    const onCallKeys = [...oncall].filter(([, answer]) => shiftOf(answer, who) !== undefined).map(([key]) => key);
+    const callerKeys = new Set([userApproverKey(who.sub), ...who.groups.map(groupApproverKey), ...onCallKeys]);
     const keys = [...callerKeys];
     const seen = new Set<string>();
     const readers = keys.map(
@@ -378,7 +391,7 @@ export class Store {
         // A pointer is only a hint: the request itself must be at this position and the caller an approver of it
         // now (tier reached, manager, not the requester): the same judgement that authorizes a vote.
         if (timeKey(request.createdAt, request.id) !== sk || seen.has(request.id)) continue;
-        if (!approverStanding(request, who).eligible) continue;
+        if (!approverStanding(request, who, onCallAnswersByKey(request, oncall)).eligible) continue;
         seen.add(request.id);
         accepted.push({ request, sk });
         if (accepted.length > limit) break;

@@ -14,6 +14,7 @@ import { call, until } from '../support/http.ts';
  * - An approver set `oncall: { provider, schedule }`: whoever is on call now approves and the request goes ACTIVE;
  *   someone who was on call yesterday is refused; a provider answering 500 admits nobody, and the other set still
  *   approves.
+ * - The on-call approver finds the request in `GET /requests?scope=approvals`; who was on call yesterday does not.
  * - On-call requestors with `approval: auto`: auto-approved, the duration capped at the shift's end, refused once the
  *   shift is over.
  */
@@ -184,6 +185,37 @@ describe('on-call approvers', { timeout: 120_000 }, () => {
     const asked = pagerduty.requests.filter((r) => r.query.getAll('schedule_ids[]').includes('PAPPROVE'));
     expect(asked.length).toBeGreaterThan(0);
     await requests.revoke('alice', created.id);
+  });
+
+  it('the on-call approver lists the request with scope=approvals; who was on call yesterday does not', async () => {
+    const created = await requests.create('alice', 'oncall-approve');
+    const Listing = z.object({
+      items: z.array(
+        z.looseObject({
+          id: z.string(),
+          approval: z.looseObject({ eligible: z.boolean(), mine: z.array(z.looseObject({ index: z.number() })) }),
+        }),
+      ),
+    });
+    const listing = async (who: Person) => {
+      const res = await call(stint.url, 'GET', '/requests?scope=approvals', { token: tokens[who] });
+      expect(res.status, res.text).toBe(200);
+      return Listing.parse(res.json).items;
+    };
+    const inbox = async (who: Person) => (await listing(who)).map((r) => r.id);
+
+    const olgas = (await listing('olga')).find((r) => r.id === created.id);
+    // The inbox's approval view says why: she may vote now, through the on-call set, on her shift.
+    expect(olgas?.approval.eligible).toBe(true);
+    expect(olgas?.approval.mine).toEqual([
+      expect.objectContaining({ index: 0, onCallShift: expect.objectContaining({ provider: 'pagerduty' }) }),
+    ]);
+    expect(await inbox('nina')).not.toContain(created.id);
+    expect(await inbox('dave')).toContain(created.id);
+
+    const cancelled = await requests.act('alice', created.id, 'cancel');
+    expect(cancelled.status, cancelled.text).toBe(200);
+    expect(await inbox('olga')).not.toContain(created.id);
   });
 
   it('a provider answering 500 admits nobody through its set, and the other set still approves', async () => {

@@ -6,8 +6,8 @@ import { allowedResources, type CfnTemplate, functionByEntry, lambdaFunctions, s
 
 /**
  * On-call providers reach exactly the functions that ask who is on call (votes, request creation, the approval view,
- * Slack and Teams notifications), with secretsmanager:GetSecretValue on exactly the providers' key ARNs; flow writes
- * get the names only.
+ * the approvals listing, Slack and Teams notifications), with secretsmanager:GetSecretValue on exactly the providers'
+ * key ARNs; flow writes get the names only.
  */
 const secret = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint/${name}-AbC123`;
 const PD = secret('pagerduty');
@@ -18,6 +18,7 @@ const TOKEN = secret('slack-bot');
 const ASKING = [
   'functions/api/create-request.ts',
   'functions/api/get-request.ts',
+  'functions/api/list-requests.ts',
   'functions/api/approve-request.ts',
   'functions/api/reject-request.ts',
   'functions/callbacks/slack-interactions.ts',

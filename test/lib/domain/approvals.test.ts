@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyVote, approverKeys, approverStanding, tally } from '#lib/domain/approvals.ts';
+import {
+  applyVote,
+  approverKeys,
+  approverStanding,
+  onCallAnswersByKey,
+  onCallApproverKey,
+  tally,
+} from '#lib/domain/approvals.ts';
 import { ConflictError, InvalidTransitionError, NotApproverError, PolicyError } from '#lib/domain/errors.ts';
 import type { ApprovalPolicy } from '#lib/domain/flow.ts';
 import type { Identity } from '#lib/domain/identity.ts';
@@ -377,5 +384,51 @@ describe('approverKeys', () => {
 
   it('is empty for a self-serve flow', () => {
     expect(approverKeys(pending(flow({ approval: { mode: 'auto' } })))).toEqual([]);
+  });
+
+  it('keys each on-call query once, by provider and every part it names, ids URI-encoded', () => {
+    const f = flow({
+      approval: manual(
+        [
+          { oncall: { provider: 'pagerduty', schedule: 'PSCHED' } },
+          { users: ['dave'], oncall: { provider: 'pagerduty', schedule: 'PSCHED' } },
+          { oncall: { provider: 'opsgenie', schedule: 'ops primary:1' } },
+        ],
+        { type: 'anyOf' },
+        {
+          escalation: {
+            everyMinutes: 10,
+            tiers: [{ oncall: { provider: 'pagerduty', escalationPolicy: 'PPOL', level: 2 } }],
+          },
+        },
+      ),
+    });
+    expect(approverKeys(pending(f)).sort()).toEqual([
+      'oncall:opsgenie:schedule:ops%20primary%3A1',
+      'oncall:pagerduty:policy:PPOL:level:2',
+      'oncall:pagerduty:schedule:PSCHED',
+      'user:dave',
+    ]);
+  });
+});
+
+describe('onCallAnswersByKey', () => {
+  it('hands each on-call set the answer of its query, and none to a set whose query was not asked', () => {
+    const f = flow({
+      approval: manual(
+        [
+          { users: ['dave'] },
+          { oncall: { provider: 'pagerduty', schedule: 'PSCHED' } },
+          { oncall: { provider: 'pagerduty', schedule: 'OTHER' } },
+        ],
+        { type: 'anyOf' },
+      ),
+    });
+    const down = { unavailable: 'down' };
+    const answers = onCallAnswersByKey(
+      pending(f),
+      new Map([[onCallApproverKey({ provider: 'pagerduty', schedule: 'PSCHED' }), down]]),
+    );
+    expect([...answers]).toEqual([[1, down]]);
   });
 });

@@ -137,6 +137,51 @@ describe('on-call approvers (store, service, PagerDuty stand-in)', () => {
   });
 });
 
+describe('on-call approvers in GET /requests?scope=approvals (store, service, PagerDuty stand-in)', () => {
+  const approvals = (who: typeof olga) =>
+    service.list(who, { scope: 'approvals' }).then((p) => p.items.map((r) => r.id));
+  const byOlga = aFlow({
+    id: 'olga-approves',
+    approval: {
+      mode: 'manual',
+      sets: [{ users: ['olga'], groups: [] }],
+      rule: { type: 'anyOf' },
+      timeoutMinutes: 60,
+      reasonRequired: false,
+    },
+  });
+
+  it('lists the pending request to whoever is on call now, asking the provider for the schedule', async () => {
+    const created = await service.create(ask(approveFlow.id), alice, 'api');
+    const before = pd.requests.length;
+
+    expect(await approvals(olga)).toEqual([created.id]);
+    const asked = pd.requests.slice(before);
+    expect(asked.map((r) => r.query.getAll('schedule_ids[]'))).toEqual([['PSCHED']]);
+    expect(asked[0]?.query.get('since')).toBe(NOW);
+  });
+
+  it('does not list it to someone off call, nor to the same person once the shift is over', async () => {
+    const created = await service.create(ask(approveFlow.id), alice, 'api');
+
+    expect(await approvals(anIdentity({ sub: 'nina', email: 'nina@example.com' }))).toEqual([]);
+    expect(await approvals(dave)).toEqual([created.id]);
+    clock.advanceMinutes(3 * 60);
+    expect(await approvals(olga)).toEqual([]);
+  });
+
+  it('lists nothing through a provider that is down, and still lists the caller’s other approvals', async () => {
+    service = serviceWith('wrong-key');
+    await seedFlow(store, byOlga);
+    await service.create(ask(approveFlow.id), alice, 'api');
+    clock.advanceMinutes(1);
+    const named = await service.create(ask(byOlga.id), alice, 'api');
+
+    expect(await approvals(olga)).toEqual([named.id]);
+    expect(pd.requests.at(-1)?.status).toBe(401);
+  });
+});
+
 describe('on-call requestors (store, service, PagerDuty stand-in)', () => {
   it('auto-approves whoever is on call, caps the duration at the shift end and stores the shift', async () => {
     const made = await service.create(ask(requestFlow.id, 240), olga, 'api');

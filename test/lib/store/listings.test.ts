@@ -1,6 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { approverStanding } from '#lib/domain/approvals.ts';
+import { approverStanding, onCallApproverKey } from '#lib/domain/approvals.ts';
 import { ValidationError } from '#lib/domain/errors.ts';
 import { escalate } from '#lib/domain/escalation.ts';
 import type { AccessRequest } from '#lib/domain/request.ts';
@@ -200,6 +200,46 @@ describe('listRequestsAwaitingApprover', () => {
 
     expect((await store.listRequestsAwaitingApprover(alice, {})).items).toEqual([]);
     expect((await store.listRequestsAwaitingApprover(anIdentity({ sub: 'carol' }), {})).items).toEqual([real]);
+  });
+
+  it('lists an on-call set’s requests to the caller only when the answer has them on call', async () => {
+    const ref = { provider: 'pagerduty', schedule: 'PSCHED' };
+    const byOnCall = aFlow({
+      id: 'by-oncall',
+      approval: {
+        mode: 'manual',
+        sets: [{ users: [], groups: [], oncall: ref }],
+        rule: { type: 'anyOf' },
+        timeoutMinutes: 60,
+        reasonRequired: false,
+      },
+    });
+    const [viaOnCall, viaGroup] = await created(
+      aRequest({ requester: bob, flow: byOnCall, createdAt: at(-10) }),
+      aRequest({ requester: bob, flow: byGroup, createdAt: at(-20) }),
+    );
+    const key = onCallApproverKey(ref);
+    const shift = {
+      provider: 'pagerduty',
+      schedule: 'PSCHED',
+      email: alice.email,
+      start: at(-60),
+      end: at(60),
+    };
+
+    const onCall = await store.listRequestsAwaitingApprover(alice, {}, new Map([[key, { shifts: [shift] }]]));
+    const someoneElse = await store.listRequestsAwaitingApprover(
+      alice,
+      {},
+      new Map([[key, { shifts: [{ ...shift, email: 'olga@example.com' }] }]]),
+    );
+    const down = await store.listRequestsAwaitingApprover(alice, {}, new Map([[key, { unavailable: 'down' }]]));
+    const notAsked = await store.listRequestsAwaitingApprover(alice, {});
+
+    expect(onCall.items.map((r) => r.id)).toEqual([viaOnCall?.id, viaGroup?.id]);
+    expect(someoneElse.items.map((r) => r.id)).toEqual([viaGroup?.id]);
+    expect(down.items.map((r) => r.id)).toEqual([viaGroup?.id]);
+    expect(notAsked.items.map((r) => r.id)).toEqual([viaGroup?.id]);
   });
 
   it('pages through 3 pages without duplicates or gaps across user and group partitions', async () => {

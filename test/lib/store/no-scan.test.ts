@@ -37,7 +37,14 @@ describe('store', () => {
     const saved = await store.saveRequest({ ...request, justification: 'edited' }, 1);
     await store.updateRequest(request.id, (r) => ({ ...r, justification: 'again' }));
     await store.listRequestsByRequester(request.requester.sub, { status: 'PENDING' });
-    await store.listRequestsAwaitingApprover(anIdentity({ sub: 'approver-1', groups: ['dba'] }), {});
+    const approver = anIdentity({ sub: 'approver-1', groups: ['dba'] });
+    await store.listRequestsAwaitingApprover(approver, {});
+    const onCallShift = { provider: 'pagerduty', schedule: 'PSCHED', email: approver.email, start: null, end: null };
+    await store.listRequestsAwaitingApprover(
+      approver,
+      {},
+      new Map([['oncall:pagerduty:schedule:PSCHED', { shifts: [onCallShift] }]]),
+    );
     await store.listRequestsByStatus('PENDING', { dueBefore: new Date().toISOString() });
     await store.listAllRequests({ status: 'PENDING' });
     await store.putFlow(flowId, flow, change);
