@@ -186,7 +186,7 @@ function ownedUnits(request: Pick<AccessRequest, 'unitOwners'>, sub: string): nu
  * A set with `owners: true` approves as a whole: it is met once each of the request's `unitCount` units has an
  * approval from one of its owners (`vote.ownerOf`), and until then its members' approvals count for nothing
  * (towards no rule), so the owner of one resource never approves another's part. Once it is met, each of those
- * owners counts as one approver, like any set's members. One owner's reject rejects, as any approver's does.
+ * owners counts as one approver, like any set's members. One owner's reject rejects, like every approver's.
  */
 export function tally(policy: ManualPolicy, votes: Vote[], unitCount: number): 'pending' | 'approved' | 'rejected' {
   const ownSets = policy.sets.length;
