@@ -10,11 +10,8 @@ import type { IntegrationDriver } from './types.ts';
 
 /**
  * Every full driver, with its client library. PUT /integrations checks through lib/integrations/checks/registry.ts
- * instead (the drivers' schemas and checks without their clients); its functions are re-exported here for callers
- * that already hold this registry.
+ * instead (the drivers' schemas and checks without their clients).
  */
-export { checkIntegration, integrationChecks, validateIntegrationConfig } from './checks/registry.ts';
-
 const drivers: Partial<Record<IntegrationType, IntegrationDriver>> = {
   postgresql: postgresqlDriver,
   mysql: mysqlDriver,

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#lib/domain/errors.ts';
 import type { IntegrationInput } from '#lib/domain/integration.ts';
+import { validateIntegrationConfig } from '#lib/integrations/checks/registry.ts';
 import { postgresqlDriver, roleNameFor } from '#lib/integrations/postgresql.ts';
-import { driverFor, validateIntegrationConfig } from '#lib/integrations/registry.ts';
+import { driverFor } from '#lib/integrations/registry.ts';
 import { driverContext, testIntegration } from '../../support/driver-context.ts';
 
 function input(config: IntegrationInput['config'], type: IntegrationInput['type'] = 'postgresql'): IntegrationInput {

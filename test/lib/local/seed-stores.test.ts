@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { validateIntegrationConfig } from '#lib/integrations/registry.ts';
+import { validateIntegrationConfig } from '#lib/integrations/checks/registry.ts';
 import { seedMysqlDemo, seedRedisDemo } from '#lib/local/seed-stores.ts';
 
 /** npm start's MySQL / MariaDB and Redis demos, against the machine's servers, and without them. */

@@ -3,7 +3,7 @@ import { BundleInput } from '#lib/domain/bundle.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '#lib/domain/errors.ts';
 import { FlowInput } from '#lib/domain/flow.ts';
 import { IntegrationInput } from '#lib/domain/integration.ts';
-import { integrationChecks } from '#lib/integrations/registry.ts';
+import { integrationChecks } from '#lib/integrations/checks/registry.ts';
 import { AdminService } from '#lib/services/admin.ts';
 import { RequestService } from '#lib/services/requests.ts';
 import { Store } from '#lib/store/store.ts';
